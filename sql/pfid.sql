@@ -1,0 +1,78 @@
+-- The pfid type: fixtures, parsing errors, ordering, casts, generation.
+CREATE EXTENSION prefactor;
+SET search_path = prefactor, public;
+SET timezone = 'UTC';
+
+-- All vectors from the shared fixture file encode and decode exactly.
+CREATE TEMP TABLE fixtures (ts bigint, part int, rnd text, expected text);
+\copy fixtures FROM '../shared/pfid/pfid_fixtures.csv' WITH (FORMAT csv, HEADER true)
+SELECT count(*) AS vectors FROM fixtures;
+SELECT count(*) AS encode_mismatches
+  FROM fixtures WHERE pfid_build(ts, part, decode(rnd, 'hex'))::text <> expected;
+SELECT count(*) AS decode_mismatches
+  FROM fixtures f, LATERAL (SELECT f.expected::pfid AS id) d
+ WHERE pfid_unix_ms(d.id) <> f.ts OR pfid_partition(d.id) <> f.part
+    OR pfid_randomness(d.id) <> decode(f.rnd, 'hex');
+-- Input is case-insensitive; output is lower case.
+SELECT count(*) AS upper_case_mismatches
+  FROM fixtures WHERE upper(expected)::pfid::text <> expected;
+
+-- Malformed input: errcode invalid_text_representation, message shows the input.
+SELECT 'abc'::pfid;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '0000000000000000000000000000000u'::pfid;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '8zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'::pfid;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '00000000000000000000000000000000 '::pfid;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '7zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'::pfid AS max_pfid;
+
+-- Sort order: timestamp, then partition, then randomness.
+WITH ids(label, id) AS (VALUES
+	('t2 p0', pfid_build(2000, 0, '\x00000000000000000000')),
+	('t1 p9', pfid_build(1000, 9, '\x00000000000000000000')),
+	('t1 p1 rff', pfid_build(1000, 1, '\xff000000000000000000')),
+	('t1 p1 r01', pfid_build(1000, 1, '\x01000000000000000000')),
+	('t0 pmax', pfid_build(0, 1073741823, '\xffffffffffffffffffff')))
+SELECT label FROM ids ORDER BY id;
+SELECT pfid_build(0, 1073741823, '\xffffffffffffffffffff') < pfid_build(1, 0, '\x00000000000000000000') AS time_first,
+       pfid_build(5, 1, '\x00000000000000000000') > pfid_build(5, 0, '\xffffffffffffffffffff') AS partition_second;
+
+-- Casts: text round trip, binary send matches the 20-byte big-endian layout.
+SELECT '01arz3ndektsv4rrffq69g5fav00000a'::pfid::text AS text_round_trip;
+SELECT pfid_send(pfid_build(1, 1, '\x0102030405060708090a')) AS send_bytes;
+SELECT length(pfid_send(pfid_generate(7))) AS send_length;
+
+-- Binary COPY round trip goes through pfid_send and pfid_recv.
+CREATE TEMP TABLE bin_src AS SELECT pfid_generate(g) AS id FROM generate_series(1, 50) g;
+\copy bin_src TO 'results/pfid.bin' WITH (FORMAT binary)
+CREATE TEMP TABLE bin_dst (id pfid);
+\copy bin_dst FROM 'results/pfid.bin' WITH (FORMAT binary)
+SELECT count(*) AS recv_round_trip FROM bin_src JOIN bin_dst USING (id);
+
+-- Generation: partition and time are carried; randomness differs.
+SELECT pfid_partition(pfid_generate(123456)) AS partition;
+SELECT pfid_timestamp(pfid_generate(0, '2024-05-06 07:08:09.123+00')) AS at;
+SELECT abs(extract(epoch FROM pfid_timestamp(pfid_generate(1)) - clock_timestamp())) < 5 AS now_ish;
+SELECT count(DISTINCT pfid_generate(1)) AS distinct_ids FROM generate_series(1, 1000);
+SELECT pfid_generate(-1);
+SELECT pfid_generate(1073741824);
+SELECT pfid_generate(0, 'infinity');
+SELECT pfid_generate(0, '1969-12-31 23:59:59+00');
+SELECT pfid_build(0, 0, '\x00');
+
+-- btree and hash operator classes are used.
+CREATE TEMP TABLE ids AS SELECT pfid_generate(g % 3) AS id FROM generate_series(1, 2000) g;
+CREATE INDEX ON ids USING btree (id);
+CREATE INDEX ids_hash ON ids USING hash (id);
+ANALYZE ids;
+SELECT count(*) AS hash_join_matches FROM ids a JOIN ids b USING (id);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM ids WHERE id = '00000000000000000000000000000000';
+EXPLAIN (COSTS OFF) SELECT id FROM ids ORDER BY id LIMIT 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT count(*) = 1999 AS sorted
+  FROM (SELECT id, lag(id) OVER (ORDER BY id) AS prev FROM ids) s WHERE prev < id;
