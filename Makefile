@@ -5,7 +5,13 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" prefactor.contr
 MODULE_big = prefactor
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-DATA = $(sort $(wildcard sql/prefactor--*.sql))
+# Released install scripts are frozen; the newest version's upgrade script is
+# assembled from the feature files under sql/<version>/, and its install
+# script is the previous install script followed by that upgrade.
+PREV_VERSION = 0.1.0
+DATA = sql/prefactor--$(PREV_VERSION).sql
+DATA_built = sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql sql/prefactor--$(EXTVERSION).sql
+UPGRADE_PARTS = $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out, run in this order
 REGRESS = $(shell cat test/regress_schedule)
@@ -14,11 +20,25 @@ REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 PG_CPPFLAGS = -Isrc -Wno-declaration-after-statement
 SHLIB_LINK = -ljson-c -lpcre2-8
 
+# The JSON Schema engine: a pure C library (no Postgres headers) linked in.
+-include src/jsonschema/engine.mk
+OBJS += $(patsubst %.c,%.o,$(JS_ENGINE_SRCS))
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 .PHONY: deps run stop test
+
+sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql: $(UPGRADE_PARTS)
+	( echo '-- generated from sql/$(EXTVERSION)/*.sql: edit those files'; \
+	  echo '\\echo Use "ALTER EXTENSION prefactor UPDATE" to load this file. \\quit'; \
+	  echo 'SET LOCAL search_path = prefactor, pg_catalog;'; \
+	  cat $^ ) > $@
+
+sql/prefactor--$(EXTVERSION).sql: sql/prefactor--$(PREV_VERSION).sql $(UPGRADE_PARTS)
+	( echo '-- generated: prefactor $(PREV_VERSION) followed by sql/$(EXTVERSION)/*.sql'; \
+	  cat $< $(UPGRADE_PARTS) ) > $@
 
 deps:
 	@scripts/install-deps
