@@ -562,7 +562,7 @@ DECLARE
 	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
 	run prefactor.instances;
 	prior jsonb;
-	finish_time timestamptz := coalesce(finished_at, now());
+	finish_time timestamptz;
 BEGIN
 	prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
 		jsonb_build_object('instance', instance, 'status', status, 'finished_at', finished_at, 'reason', reason));
@@ -585,7 +585,12 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Start it with prefactor.prefactor_begin_run() first.';
 	END IF;
-	UPDATE prefactor.spans s SET status = 'cancelled', finished_at = greatest(s.started_at, finish_time)
+	-- The finish time is taken once the lock is held, and never precedes an open span's start.
+	finish_time := coalesce(finished_at, clock_timestamp());
+	SELECT greatest(finish_time, max(s.started_at)) INTO finish_time FROM prefactor.spans s
+	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
+	   AND s.status IN ('pending', 'active');
+	UPDATE prefactor.spans s SET status = 'cancelled', finished_at = finish_time
 	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
 	   AND s.status IN ('pending', 'active');
 	UPDATE prefactor.instances i
