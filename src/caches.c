@@ -158,7 +158,7 @@ prefactor_account_for_partition(int32 partition)
 	values[0] = Int32GetDatum(partition);
 	SPI_connect();
 	prefactor_spi_execute(&plan,
-						  "SELECT a.account_id FROM prefactor.accounts a WHERE a.partition = $1",
+						  "SELECT a.account_id FROM prefactor.accounts a WHERE a.partition OPERATOR(pg_catalog.=) $1",
 						  1, argtypes, values, NULL, true, 1);
 	if (SPI_processed == 1)
 	{
@@ -205,7 +205,7 @@ prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
 		prefactor_spi_execute(&plan,
 							  "SELECT t.id FROM prefactor.span_types t"
 							  " WHERE t.account_id OPERATOR(prefactor.=) $1"
-							  " AND t.schema_version_id OPERATOR(prefactor.=) $2 AND t.name = $3",
+							  " AND t.schema_version_id OPERATOR(prefactor.=) $2 AND t.name OPERATOR(pg_catalog.=) $3",
 							  3, argtypes, values, NULL, true, 1);
 		if (SPI_processed == 1)
 		{

@@ -62,7 +62,7 @@ ack_from_jsonb(Datum answer, SpanAck *ack, MemoryContext caller)
 
 	prefactor_spi_execute(&plan,
 						  "SELECT r.span_id, coalesce(r.terminate, false), r.reason"
-						  " FROM jsonb_populate_record(NULL::prefactor.span_ack, $1) r",
+						  " FROM pg_catalog.jsonb_populate_record(NULL::prefactor.span_ack, $1) r",
 						  1, argtypes, &answer, NULL, true, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	ack->has_span = !isnull;
@@ -86,7 +86,7 @@ answer_key(const Pfid *account, Datum key, const SpanAck *ack)
 	char		nulls[5] = {' ', ' ', ack->has_span ? ' ' : 'n', ' ', ack->reason ? ' ' : 'n'};
 
 	prefactor_spi_execute(&plan,
-						  "SELECT prefactor.idempotency_answer($1, $2, jsonb_build_object("
+						  "SELECT prefactor.idempotency_answer($1, $2, pg_catalog.jsonb_build_object("
 						  "'span_id', $3, 'terminate', $4, 'reason', $5))",
 						  5, argtypes, values, nulls, false, 1);
 }
@@ -156,7 +156,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		claim_values[NS_NARGS + 1] = CStringGetTextDatum(operation);
 		claim_nulls[NS_NARGS + 1] = ' ';
 		prefactor_spi_execute(&claim_plan,
-							  "SELECT prefactor.idempotency_claim($1, $10, $11, jsonb_build_object("
+							  "SELECT prefactor.idempotency_claim($1, $10, $11, pg_catalog.jsonb_build_object("
 							  "'instance', $2, 'span_type', $4, 'payload', $6, 'result', $7,"
 							  " 'status', $5, 'parent_span', $3, 'started_at', $8, 'finished_at', $9))",
 							  NS_NARGS + 2, claim_types, claim_values, claim_nulls, false, 1);
@@ -182,7 +182,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		prefactor_spi_execute(&insert_plan,
 							  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 							  " span_type, status, payload, result, started_at, finished_at)"
-							  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'), $7, $8, $9) RETURNING id",
+							  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
 							  NS_NARGS, types, values, nulls, false, 0);
 		prefactor_clear_verified_run();
 		ack.has_span = true;
@@ -326,7 +326,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 		Datum		prior;
 
 		prefactor_spi_execute(&claim_plan,
-							  "SELECT prefactor.idempotency_claim($1, $6, 'finish_span', jsonb_build_object("
+							  "SELECT prefactor.idempotency_claim($1, $6, 'finish_span', pg_catalog.jsonb_build_object("
 							  "'span', $2, 'status', $3, 'result', $4, 'finished_at', $5))",
 							  6, types, values, nulls, false, 1);
 		prior = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -371,7 +371,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	else
 		prefactor_spi_execute(&update_plan,
 							  "UPDATE prefactor.spans s SET status = $3, result = $4,"
-							  " finished_at = greatest(s.started_at, coalesce($5, now()))"
+							  " finished_at = greatest(s.started_at, coalesce($5, pg_catalog.now()))"
 							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
 							  6, types, values, nulls, false, 0);
 	if (ack.reason)
