@@ -105,6 +105,10 @@ SELECT prefactor_finish_span(:'root_span_id', result => '{"answer": "other"}', i
 SELECT prefactor_finish_span(:'root_span_id', 'done');
 -- A parent span must belong to the same run.
 SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L, parent_span => %L)', :'run2', 'llm', '{}', :'root_span_id'));
+-- A retried one-shot span that leaves its times out gets the first answer.
+SELECT span_id AS once FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1') \gset
+SELECT span_id = :'once' AS same_span FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1');
+SELECT count(*) AS stored_once FROM spans WHERE payload = '{"n": 1}';
 -- An undeclared span type is stored with no span type.
 SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
 SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';

@@ -122,7 +122,8 @@ enum
  * record_span. operation names the call for idempotency keys.
  */
 static SpanAck
-insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool key_null)
+insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool key_null,
+			const Datum *sent_times, const char *sent_nulls)
 {
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr insert_plan = NULL;
@@ -141,9 +142,9 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	SPI_connect();
 	if (!key_null)
 	{
-		Oid			claim_types[NS_NARGS + 2];
-		Datum		claim_values[NS_NARGS + 2];
-		char		claim_nulls[NS_NARGS + 2];
+		Oid			claim_types[NS_NARGS + 4];
+		Datum		claim_values[NS_NARGS + 4];
+		char		claim_nulls[NS_NARGS + 4];
 		Datum		prior;
 
 		memcpy(claim_types, types, sizeof(types));
@@ -155,11 +156,18 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		claim_types[NS_NARGS + 1] = TEXTOID;
 		claim_values[NS_NARGS + 1] = CStringGetTextDatum(operation);
 		claim_nulls[NS_NARGS + 1] = ' ';
+		/* the request is the call as sent: times the caller left out stay NULL */
+		for (int i = 0; i < 2; i++)
+		{
+			claim_types[NS_NARGS + 2 + i] = TIMESTAMPTZOID;
+			claim_values[NS_NARGS + 2 + i] = sent_times[i];
+			claim_nulls[NS_NARGS + 2 + i] = sent_nulls[i];
+		}
 		prefactor_spi_execute(&claim_plan,
 							  "SELECT prefactor.idempotency_claim($1, $10, $11, pg_catalog.jsonb_build_object("
 							  "'instance', $2, 'span_type', $4, 'payload', $6, 'result', $7,"
-							  " 'status', $5, 'parent_span', $3, 'started_at', $8, 'finished_at', $9))",
-							  NS_NARGS + 2, claim_types, claim_values, claim_nulls, false, 1);
+							  " 'status', $5, 'parent_span', $3, 'started_at', $12, 'finished_at', $13))",
+							  NS_NARGS + 4, claim_types, claim_values, claim_nulls, false, 1);
 		prior = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
 		{
@@ -221,6 +229,8 @@ prefactor_start_span(PG_FUNCTION_ARGS)
 {
 	Datum		values[NS_NARGS];
 	char		nulls[NS_NARGS];
+	Datum		sent_times[2] = {0, 0};
+	char		sent_nulls[2] = {'n', 'n'};
 	SpanAck		ack;
 
 	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "instance"));
@@ -240,8 +250,10 @@ prefactor_start_span(PG_FUNCTION_ARGS)
 	values[NS_FINISHED] = (Datum) 0;
 	nulls[NS_FINISHED] = 'n';
 
+	sent_times[0] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	sent_nulls[0] = PG_ARGISNULL(4) ? 'n' : ' ';
 	ack = insert_span("start_span", values, nulls, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
-					  PG_ARGISNULL(5));
+					  PG_ARGISNULL(5), sent_times, sent_nulls);
 	return ack_datum(fcinfo, &ack);
 }
 
@@ -251,6 +263,8 @@ prefactor_record_span(PG_FUNCTION_ARGS)
 {
 	Datum		values[NS_NARGS];
 	char		nulls[NS_NARGS];
+	Datum		sent_times[2] = {0, 0};
+	char		sent_nulls[2] = {'n', 'n'};
 	SpanAck		ack;
 	char	   *status;
 	TimestampTz started;
@@ -283,8 +297,12 @@ prefactor_record_span(PG_FUNCTION_ARGS)
 		nulls[NS_FINISHED] = 'n';
 	}
 
+	sent_times[0] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	sent_nulls[0] = PG_ARGISNULL(6) ? 'n' : ' ';
+	sent_times[1] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
+	sent_nulls[1] = PG_ARGISNULL(7) ? 'n' : ' ';
 	ack = insert_span("record_span", values, nulls, PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8),
-					  PG_ARGISNULL(8));
+					  PG_ARGISNULL(8), sent_times, sent_nulls);
 	return ack_datum(fcinfo, &ack);
 }
 
