@@ -147,7 +147,7 @@ CREATE FUNCTION prefactor_span_timeline(instance pfid)
 				   offset_from_start interval, duration interval, conformance text,
 				   payload_errors jsonb, result_errors jsonb)
 	LANGUAGE sql STABLE
-AS $$
+BEGIN ATOMIC
 	-- The run's spans are read once through spans_instance_started, then walked from the roots.
 	WITH RECURSIVE run_spans AS MATERIALIZED (
 		SELECT s.id, s.parent_span_id, s.span_type, s.status, s.started_at, s.finished_at,
@@ -163,14 +163,16 @@ AS $$
 	)
 	SELECT row_number() OVER (ORDER BY r.started_at, r.id), r.id, r.parent_span_id, t.depth, t.path, t.path_ids,
 		   r.span_type, r.status, r.started_at, r.finished_at,
-		   r.started_at - min(r.started_at) OVER (), r.finished_at - r.started_at,
+		   r.started_at - (SELECT i.started_at FROM prefactor.instances i
+							WHERE i.account_id = prefactor.account_of(instance) AND i.id = instance),
+		   r.finished_at - r.started_at,
 		   prefactor.span_conformance(r.payload_conforms, r.result_conforms, r.validation, r.span_type_id),
 		   r.payload_errors, r.result_errors
 	  FROM run_spans r JOIN tree t ON t.id = r.id
-	 ORDER BY r.started_at, r.id
-$$;
+	 ORDER BY r.started_at, r.id;
+END;
 COMMENT ON FUNCTION prefactor_span_timeline(pfid) IS
-	'The spans of one run in start order: ordinal (1, 2, ...), parent, depth (0 = root), path of span types from the root, duration, status and conformance (mismatch, undeclared, schema_invalid, conforms, unchecked) with the validation errors';
+	'The spans of one run in start order: ordinal (1, 2, ...), parent, depth (0 = root), path of span types from the root (and of ids), offset from the run''s start, duration, status and conformance (mismatch, undeclared, schema_invalid, conforms, unchecked) with the validation errors';
 
 ------------------------------------------------------------------------------
 -- Schema conformance per agent, schema version and span type
