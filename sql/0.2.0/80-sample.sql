@@ -107,7 +107,7 @@ COMMENT ON FUNCTION sample_schema(text) IS
 -- A sample risk profile: through prefactor_create_risk_profile when risk
 -- scoring is installed, else as rows in the revision format.
 CREATE FUNCTION sample_risk_profile(account pfid, name text, template text, medium numeric, high numeric,
-									critical numeric)
+									critical numeric, terminate_at text)
 	RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = prefactor, pg_catalog, pg_temp
@@ -119,27 +119,29 @@ BEGIN
 		RETURN;
 	END IF;
 	IF to_regprocedure('prefactor.prefactor_create_risk_profile(text, text, text, text, jsonb, jsonb, numeric, numeric, numeric, text)') IS NOT NULL THEN
-		EXECUTE 'SELECT prefactor.prefactor_create_risk_profile($1, $2, $3, medium_threshold => $4, high_threshold => $5, critical_threshold => $6)'
-			USING account::text, name, template, medium, high, critical;
+		EXECUTE 'SELECT prefactor.prefactor_create_risk_profile($1, $2, $3, medium_threshold => $4, high_threshold => $5,
+													critical_threshold => $6, terminate_at_level => $7)'
+			USING account::text, name, template, medium, high, critical, terminate_at;
 		RETURN;
 	END IF;
 	INSERT INTO prefactor.risk_profiles (account_id, name, description)
 	VALUES (account, name, 'sample profile from the ' || template || ' template')
 	RETURNING id INTO profile;
 	INSERT INTO prefactor.risk_profile_revisions (account_id, risk_profile_id, revision, category_weights,
-												  action_multipliers, medium_threshold, high_threshold, critical_threshold)
+												  action_multipliers, medium_threshold, high_threshold, critical_threshold,
+												  terminate_at_level)
 	SELECT account, profile, 1,
 		   jsonb_object_agg(c, jsonb_build_object('weight', CASE WHEN template = 'strict_gdpr' THEN 8 ELSE 4 END,
 												  'included', true)),
 		   (SELECT jsonb_object_agg(a, jsonb_build_object('multiplier', 1, 'included', true))
 			  FROM unnest(ARRAY['create_data', 'read_data', 'update_data', 'destroy_data', 'financial_transactions',
 								'external_communication']) a),
-		   medium, high, critical
+		   medium, high, critical, nullif(terminate_at, 'none')::prefactor.risk_level
 	  FROM unnest(ARRAY['personal_identifiers', 'contact_information', 'location_and_tracking',
 						'behavioural_and_inferred', 'financial_information', 'organisational_confidential']) c;
 END
 $$;
-COMMENT ON FUNCTION sample_risk_profile(pfid, text, text, numeric, numeric, numeric) IS
+COMMENT ON FUNCTION sample_risk_profile(pfid, text, text, numeric, numeric, numeric, text) IS
 	'Creates a sample risk profile unless the account has one of that name';
 
 -- Records one sample run of an agent; returns the number of spans it recorded.
@@ -297,6 +299,11 @@ BEGIN
 		END IF;
 	END IF;
 
+	-- the count of what was stored; a run that risk control terminated took no more spans
+	SELECT count(*) INTO n FROM prefactor.spans s WHERE s.account_id = account AND s.instance_id = run;
+	IF (SELECT i.status FROM prefactor.instances i WHERE i.account_id = account AND i.id = run) <> 'active' THEN
+		RETURN n;
+	END IF;
 	CASE outcome
 	WHEN 'active' THEN
 		NULL;
@@ -363,8 +370,8 @@ BEGIN
 			PERFORM prefactor.prefactor_create_environment(account_id::text, env, initcap(env) || ' stage');
 		END IF;
 	END LOOP;
-	PERFORM prefactor.sample_risk_profile(account_id, 'customer-facing', 'general', 60, 150, 400);
-	PERFORM prefactor.sample_risk_profile(account_id, 'research-gdpr', 'strict_gdpr', 80, 200, 500);
+	PERFORM prefactor.sample_risk_profile(account_id, 'customer-facing', 'general', 60, 150, 400, 'none');
+	PERFORM prefactor.sample_risk_profile(account_id, 'research-gdpr', 'strict_gdpr', 80, 200, 500, 'critical');
 	IF NOT EXISTS (SELECT 1 FROM prefactor.agents g WHERE g.account_id = generate_sample.account_id AND g.name = 'support-chatbot') THEN
 		PERFORM prefactor.prefactor_register_agent(account_id::text, 'support-chatbot',
 			'Answers customer questions about orders, billing and accounts', 'customer-facing');
