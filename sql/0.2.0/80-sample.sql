@@ -173,7 +173,7 @@ DECLARE
 BEGIN
 	IF outcome = 'pending' THEN
 		PERFORM prefactor.prefactor_register_run(account::text, agent, environment,
-			jsonb_build_object('external_identifier', version), schema, purpose);
+			jsonb_build_object('external_identifier', version, 'name', agent || ' ' || version), schema, purpose);
 		RETURN 0;
 	END IF;
 	run := prefactor.prefactor_start_run(account::text, agent, environment,
