@@ -49,9 +49,14 @@ async function main() {
     const root = await one('SELECT * FROM prefactor.prefactor_start_span($1, $2, $3)',
       [run, 'faq:answer', json({ question: 'Does it run offline?' })]);
     check(root.terminate === false, 'start_span: no terminate signal');
-    // deliberately "q" instead of the declared "query": a schema mismatch; retried once with its key
-    const searchArgs = [run, 'tool:search', json({ q: 'offline mode' }), json({ hits: 2 }), root.span_id, 'node-search-1'];
-    const searchSql = 'SELECT * FROM prefactor.prefactor_record_span($1, $2, $3, $4, parent_span => $5, idempotency_key => $6)';
+    // deliberately "q" instead of the declared "query": a schema mismatch; sent again with the same
+    // key and times, as a client retries after a lost answer
+    const startedAt = new Date();
+    const finishedAt = new Date(startedAt.getTime() + 120);
+    const searchArgs = [run, 'tool:search', json({ q: 'offline mode' }), json({ hits: 2 }), root.span_id,
+      startedAt.toISOString(), finishedAt.toISOString(), 'node-search-1'];
+    const searchSql = `SELECT * FROM prefactor.prefactor_record_span($1, $2, $3, $4, parent_span => $5,
+                         started_at => $6, finished_at => $7, idempotency_key => $8)`;
     const first = await one(searchSql, searchArgs);
     const retry = await one(searchSql, searchArgs);
     check(first.span_id === retry.span_id, 'record_span retried with its idempotency key stores one span');
