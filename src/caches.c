@@ -18,6 +18,7 @@
 #include "utils/syscache.h"
 
 #include "prefactor.h"
+#include "validation.h"
 
 #define SPAN_TYPE_NAME_MAX 200
 
@@ -94,6 +95,7 @@ prefactor_caches_check(Oid pfid_type)
 	}
 	n_saved_plans = 0;
 	memset(&verified_run, 0, sizeof(verified_run));
+	prefactor_validation_reset();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);

@@ -17,6 +17,7 @@
 #include "utils/rel.h"
 
 #include "prefactor.h"
+#include "validation.h"
 
 /* Column numbers of prefactor.spans, found by name once per relation. */
 typedef struct SpanColumns
@@ -37,6 +38,13 @@ typedef struct SpanColumns
 } SpanColumns;
 
 static SpanColumns cols;
+
+/* Positions in SpanColumns.conformance. */
+enum
+{
+	CONF_PAYLOAD_CONFORMS, CONF_PAYLOAD_ERRORS, CONF_RESULT_CONFORMS, CONF_RESULT_ERRORS,
+	CONF_VALIDATION
+};
 
 /* Looks up (once per relation) the attribute numbers of the span columns. */
 static const SpanColumns *
@@ -167,9 +175,11 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	Pfid		schema_version;
 	Pfid		span_type_id;
 	Datum		span_type;
-	Datum		newval;
-	bool		newnull;
-	int			attnum;
+	bool		declared;
+	int			attnums[6];
+	Datum		values[6];
+	bool		nulls[6];
+	int			n = 0;
 
 	Datum		d;
 
@@ -194,11 +204,41 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 		prefactor_require_active(&instance, prefactor_lock_run(&account, &instance,
 															   &schema_version, NULL));
 
-	newnull = !prefactor_lookup_span_type(&account, &schema_version,
+	declared = prefactor_lookup_span_type(&account, &schema_version,
 										  TextDatumGetCString(span_type), &span_type_id);
-	newval = newnull ? (Datum) 0 : PfidPGetDatum(&span_type_id);
-	attnum = c->span_type_id;
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &newval, &newnull));
+	attnums[n] = c->span_type_id;
+	values[n] = declared ? PfidPGetDatum(&span_type_id) : (Datum) 0;
+	nulls[n++] = !declared;
+
+	if (prefactor_validate_spans)
+	{
+		SpanValidation how = prefactor_span_validation(&account, declared ? &span_type_id : NULL);
+
+		attnums[n] = c->conformance[CONF_VALIDATION];
+		values[n] = CStringGetTextDatum(span_validation_names[how]);
+		nulls[n++] = false;
+		if (how == SPAN_VALIDATED)
+		{
+			for (int part = 0; part < 2; part++)
+			{
+				bool		is_result = part == 1;
+				Datum		doc = heap_getattr(tuple, is_result ? c->result : c->payload, desc, &isnull);
+				bool		conforms;
+
+				if (isnull)
+					continue;	/* no result yet: validated when the span is finished */
+				prefactor_validate_span_part(&account, &span_type_id, is_result,
+											 DatumGetJsonbP(doc), &conforms,
+											 &values[n + 1], &nulls[n + 1]);
+				attnums[n] = c->conformance[is_result ? CONF_RESULT_CONFORMS : CONF_PAYLOAD_CONFORMS];
+				values[n] = BoolGetDatum(conforms);
+				nulls[n] = false;
+				attnums[n + 1] = c->conformance[is_result ? CONF_RESULT_ERRORS : CONF_PAYLOAD_ERRORS];
+				n += 2;
+			}
+		}
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, n, attnums, values, nulls));
 }
 
 /* True when the column holds the same value in both tuples. */
@@ -250,5 +290,38 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 					 errmsg("conformance columns of a span are computed, not written"),
 					 errdetail("Column \"%s\" was given a value.",
 							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname))));
+
+	/* a result that arrives with the finish is validated now */
+	if (!column_unchanged(oldtup, newtup, desc, c->result))
+	{
+		Datum		validation = heap_getattr(oldtup, c->conformance[CONF_VALIDATION], desc, &isnull);
+
+		if (!isnull && strcmp(TextDatumGetCString(validation), "validated") == 0)
+		{
+			Pfid		account;
+			Pfid		span_type_id;
+			Datum		result = heap_getattr(newtup, c->result, desc, &isnull);
+			int			attnums[2] = {c->conformance[CONF_RESULT_CONFORMS], c->conformance[CONF_RESULT_ERRORS]};
+			Datum		values[2] = {0, 0};
+			bool		nulls[2] = {true, true};
+			bool		conforms;
+
+			if (!isnull)
+			{
+				bool		typenull;
+
+				memcpy(&account, DatumGetPfidP(heap_getattr(oldtup, c->account_id, desc, &typenull)),
+					   sizeof(Pfid));
+				memcpy(&span_type_id, DatumGetPfidP(heap_getattr(oldtup, c->span_type_id, desc, &typenull)),
+					   sizeof(Pfid));
+				prefactor_caches_check(TupleDescAttr(desc, c->account_id - 1)->atttypid);
+				prefactor_validate_span_part(&account, &span_type_id, true, DatumGetJsonbP(result),
+											 &conforms, &values[1], &nulls[1]);
+				values[0] = BoolGetDatum(conforms);
+				nulls[0] = false;
+			}
+			newtup = heap_modify_tuple_by_cols(newtup, desc, 2, attnums, values, nulls);
+		}
+	}
 	return PointerGetDatum(newtup);
 }

@@ -352,8 +352,9 @@ BEGIN
 		RETURN found_id;
 	END IF;
 	INSERT INTO prefactor.activity_schema_versions
-		(account_id, agent_id, number, external_identifier, content, content_digest)
-	SELECT account, agent, coalesce(max(s.number), 0) + 1, schema->>'external_identifier', schema, digest
+		(account_id, agent_id, number, external_identifier, content, content_digest, problems)
+	SELECT account, agent, coalesce(max(s.number), 0) + 1, schema->>'external_identifier', schema, digest,
+		   prefactor.activity_schema_problems(schema)
 	  FROM prefactor.activity_schema_versions s
 	 WHERE s.account_id = account AND s.agent_id = agent
 	RETURNING id INTO found_id;
