@@ -63,7 +63,7 @@ BEGIN
 	SELECT a.account_id INTO found_id FROM prefactor.accounts a
 	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
 	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
-	PERFORM prefactor.require_access(found_id, level, account);
+	PERFORM prefactor.require_access(found_id, level, format('account "%s"', left(account, 100)));
 	IF found_id IS NULL THEN
 		RAISE EXCEPTION 'account "%" does not exist', account
 			USING ERRCODE = 'no_data_found',
@@ -134,7 +134,7 @@ BEGIN
 		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	found_id := prefactor.account_of(id);
-	PERFORM prefactor.require_access(found_id, level, format('of %s %s', what, id));
+	PERFORM prefactor.require_access(found_id, level, format('the account of %s %s', what, id));
 	IF found_id IS NULL THEN
 		RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
 	END IF;

@@ -78,11 +78,12 @@ COMMENT ON FUNCTION access_levels(text) IS
 -- Used by every policy. Runs as the querying role (current_user), whose only
 -- visible account_members rows are its own; its body is parsed once, at
 -- CREATE time, so no caller's search_path can change what it means.
+-- (Parameters are qualified: in SQL functions a column named like a parameter wins.)
 CREATE FUNCTION member_accounts(level text) RETURNS pfid[]
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN (SELECT coalesce(array_agg(m.account_id), '{}')
 			  FROM prefactor.account_members m
-			 WHERE m.role_name = current_user AND m.level = ANY (prefactor.access_levels(level)));
+			 WHERE m.role_name = current_user AND m.level = ANY (prefactor.access_levels(member_accounts.level)));
 COMMENT ON FUNCTION member_accounts(text) IS
 	'The accounts current_user belongs to at the given level or above; what every row-level security policy asks';
 
@@ -91,8 +92,8 @@ CREATE FUNCTION has_access(account pfid, level text) RETURNS boolean
 	LANGUAGE sql STABLE
 	RETURN prefactor.calling_role_is_superuser()
 		OR EXISTS (SELECT 1 FROM prefactor.account_members m
-					WHERE m.account_id = account AND m.role_name = prefactor.calling_role()
-					  AND m.level = ANY (prefactor.access_levels(level)));
+					WHERE m.account_id = has_access.account AND m.role_name = prefactor.calling_role()
+					  AND m.level = ANY (prefactor.access_levels(has_access.level)));
 COMMENT ON FUNCTION has_access(pfid, text) IS
 	'Whether the calling role is a superuser or a member of the account at the level or above (false for a NULL account)';
 
@@ -300,6 +301,7 @@ COMMENT ON FUNCTION prefactor_list_ingest_tokens(text) IS
 CREATE FUNCTION lock_ingest_token(token_id pfid, what text) RETURNS ingest_tokens
 	LANGUAGE plpgsql
 AS $$
+<<lock_ingest_token>>
 DECLARE
 	account_id prefactor.pfid := prefactor.owning_account(token_id, 'ingest token', 'admin');
 	row prefactor.ingest_tokens;
@@ -314,7 +316,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	RETURN row;
-END
+END lock_ingest_token
 $$;
 COMMENT ON FUNCTION lock_ingest_token(pfid, text) IS
 	'Locks an ingest token row after checking admin access; refuses a revoked token when "what" names a change';
@@ -413,7 +415,7 @@ BEGIN
 	   OR jsonb_typeof(opts->'started_at') NOT IN ('string', 'null') THEN
 		RAISE EXCEPTION 'options take the strings purpose, idempotency_key and started_at only'
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = CASE WHEN unknown_keys IS NOT NULL THEN format('Unknown: %s.', left(unknown_keys, 200)) END;
+				  DETAIL = format('Got %s.', left(opts::text, 200));
 	END IF;
 	-- create_instance checks that the caller has ingest access to the token's account
 	new_id := prefactor.create_instance('start_run', t.account_id::text, t.agent_id::text, t.environment_id::text,
