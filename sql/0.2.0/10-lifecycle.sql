@@ -65,7 +65,7 @@ BEGIN
 	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
 	PERFORM prefactor.require_access(found_id, level, format('account "%s"', left(account, 100)));
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'account "%" does not exist', account
+		RAISE EXCEPTION 'account "%" does not exist', left(account, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
 	END IF;
@@ -89,7 +89,7 @@ BEGIN
 	   AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
 	 ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'environment "%" does not exist in this account', environment
+		RAISE EXCEPTION 'environment "%" does not exist in this account', left(environment, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_environment(account, name).';
 	END IF;
@@ -113,7 +113,7 @@ BEGIN
 	   AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
 	 ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'agent "%" does not exist in this account', agent
+		RAISE EXCEPTION 'agent "%" does not exist in this account', left(agent, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Register it with prefactor.prefactor_register_agent(account, name).';
 	END IF;
