@@ -204,8 +204,9 @@ SELECT count(*) AS deep_spans_kept FROM spans WHERE instance_id = :'deep_run' AN
 SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L)', :'run', 'llm', repeat('[', 1000000) || repeat(']', 1000000)));
 -- A pattern that backtracks catastrophically on a near-match: the span is stored.
 SELECT (prefactor_record_span(:'run', 'regex', jsonb_build_object('s', repeat('a', 5000) || '!'))).span_id AS regex_span \gset
-SELECT span_type, status, octet_length(payload->>'s') AS s_bytes FROM spans WHERE id = :'regex_span';
-SELECT (prefactor_record_span(:'run', 'regex', '{"s": "aaaa"}')).terminate AS matching_regex_span;
+SELECT span_type, status, octet_length(payload->>'s') AS s_bytes, validation, payload_conforms FROM spans WHERE id = :'regex_span';
+SELECT (prefactor_record_span(:'run', 'regex', '{"s": "aaaa"}')).span_id AS regex_ok_span \gset
+SELECT validation, payload_conforms FROM spans WHERE id = :'regex_ok_span';
 
 ------------------------------------------------------------------------------
 -- Nothing partial remains from the failed calls; the server never restarted.

@@ -135,7 +135,7 @@ SELECT prefactor_finish_run(:'run2', 'terminated');
 SELECT pg_temp.try(format('UPDATE instances SET environment_id = (SELECT id FROM environments WHERE name = %L) WHERE id = %L', 'staging', :'run1'));
 -- Conformance columns are computed, not written.
 SELECT prefactor_start_span(:'run1', 'llm', '{}') IS NOT NULL AS started_another;
-UPDATE spans SET payload_conforms = true WHERE status = 'active' AND instance_id = :'run1';
+UPDATE spans SET payload_conforms = false WHERE status = 'active' AND instance_id = :'run1';
 
 -- Terminate: span calls store nothing and answer terminate with the reason.
 SELECT prefactor_terminate_run(:'run5', 'operator stop: looping');

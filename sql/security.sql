@@ -77,11 +77,14 @@ SELECT p.proname, p.prosecdef AS definer, array_to_string(p.proconfig, ',') AS c
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.proname LIKE 'prefactor\_%'
  GROUP BY p.proname, p.prosecdef, p.proconfig ORDER BY p.proname;
 -- Every SECURITY DEFINER function reaches an access check (directly or through
--- the shared bodies, which start with one).
-SELECT p.oid::regprocedure FROM pg_proc p
- WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef
+-- the shared bodies, which start with one); the C span calls check in
+-- src/span_api.c (require_ingest_access), listed here so a new one shows up.
+SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
    AND (NOT pg_get_functiondef(p.oid) ~ 'resolve_account\(|owning_account\(|ingest_token_row\(|lock_ingest_token\(|create_instance\(|insert_span\(|end_instance\('
 		OR NOT p.proconfig @> '{"search_path=pg_catalog, prefactor, pg_temp"}');
+SELECT p.proname, p.prosrc AS c_symbol FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname = 'c' ORDER BY 1;
 SELECT p.proname FROM pg_proc p
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.proname IN ('create_instance', 'insert_span', 'end_instance')
    AND NOT pg_get_functiondef(p.oid) ~ 'DECLARE\s+account_id prefactor.pfid := prefactor.(resolve_account|owning_account)\(';
