@@ -47,7 +47,11 @@ CREATE FUNCTION try_pfid(t text) RETURNS pfid
 	RETURN CASE WHEN t ~* '^[0-7][0-9a-hjkmnp-tv-z]{31}$' THEN t::prefactor.pfid END;
 COMMENT ON FUNCTION try_pfid(text) IS 'The text as a pfid when it is one, otherwise NULL';
 
-CREATE FUNCTION resolve_account(account text) RETURNS pfid
+-- Every API function learns its account here or in owning_account, so these two
+-- are where the caller's access is checked (prefactor.require_access, in
+-- 50-security.sql). To a caller without access an unknown account and another
+-- account's look the same: insufficient_privilege.
+CREATE FUNCTION resolve_account(account text, level text DEFAULT 'admin') RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -59,15 +63,17 @@ BEGIN
 	SELECT a.account_id INTO found_id FROM prefactor.accounts a
 	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
 	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
+	PERFORM prefactor.require_access(found_id, level, format('account "%s"', left(account, 100)));
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'account "%" does not exist', account
+		RAISE EXCEPTION 'account "%" does not exist', left(account, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
 	END IF;
 	RETURN found_id;
 END
 $$;
-COMMENT ON FUNCTION resolve_account(text) IS 'The id of the account named by id or name; no_data_found if none';
+COMMENT ON FUNCTION resolve_account(text, text) IS
+	'The id of the account named by id or name, if the caller has the access level there; insufficient_privilege if not, no_data_found if none';
 
 CREATE FUNCTION resolve_environment(account pfid, environment text) RETURNS pfid
 	LANGUAGE plpgsql STABLE
@@ -83,7 +89,7 @@ BEGIN
 	   AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
 	 ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'environment "%" does not exist in this account', environment
+		RAISE EXCEPTION 'environment "%" does not exist in this account', left(environment, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_environment(account, name).';
 	END IF;
@@ -107,7 +113,7 @@ BEGIN
 	   AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
 	 ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'agent "%" does not exist in this account', agent
+		RAISE EXCEPTION 'agent "%" does not exist in this account', left(agent, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Register it with prefactor.prefactor_register_agent(account, name).';
 	END IF;
@@ -118,7 +124,7 @@ COMMENT ON FUNCTION resolve_agent(pfid, text) IS
 	'The id of the account''s agent named by id or name; no_data_found if none';
 
 -- The account of an instance or span id; no_data_found when no account owns its partition.
-CREATE FUNCTION owning_account(id pfid, what text) RETURNS pfid
+CREATE FUNCTION owning_account(id pfid, what text, level text DEFAULT 'admin') RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -128,14 +134,15 @@ BEGIN
 		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	found_id := prefactor.account_of(id);
+	PERFORM prefactor.require_access(found_id, level, format('the account of %s %s', what, id));
 	IF found_id IS NULL THEN
 		RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
 	END IF;
 	RETURN found_id;
 END
 $$;
-COMMENT ON FUNCTION owning_account(pfid, text) IS
-	'The account whose partition the id carries; no_data_found naming "what" if none';
+COMMENT ON FUNCTION owning_account(pfid, text, text) IS
+	'The account whose partition the id carries, if the caller has the access level there; insufficient_privilege if not, no_data_found naming "what" if none';
 
 ------------------------------------------------------------------------------
 -- Idempotency: a mutating call with a key first claims it; a retry finds the
@@ -211,7 +218,7 @@ DECLARE
 	new_id prefactor.pfid;
 BEGIN
 	INSERT INTO prefactor.environments (account_id, name, description)
-	VALUES (prefactor.resolve_account(account), name, description)
+	VALUES (prefactor.resolve_account(account, 'admin'), name, description)
 	RETURNING id INTO new_id;
 	RETURN new_id;
 END
@@ -226,7 +233,7 @@ CREATE FUNCTION prefactor_register_agent(account text, name text, description te
 AS $$
 <<prefactor_register_agent>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	profile_id prefactor.pfid;
 	new_id prefactor.pfid;
 BEGIN
@@ -416,7 +423,7 @@ CREATE FUNCTION create_instance(operation text, account text, agent text, enviro
 AS $$
 <<create_instance>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'ingest');
 	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
 	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
 	prior jsonb;
@@ -528,7 +535,7 @@ CREATE FUNCTION prefactor_begin_run(instance pfid, started_at timestamptz DEFAUL
 AS $$
 <<prefactor_begin_run>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 	run prefactor.instances;
 	prior jsonb;
 BEGIN
@@ -560,7 +567,7 @@ CREATE FUNCTION end_instance(operation text, instance pfid, status text, finishe
 AS $$
 <<end_instance>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 	run prefactor.instances;
 	prior jsonb;
 	finish_time timestamptz;
@@ -642,7 +649,7 @@ CREATE FUNCTION prefactor_record_quality(instance pfid, name text, payload jsonb
 AS $$
 <<prefactor_record_quality>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'quality name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -788,25 +795,31 @@ CREATE FUNCTION prefactor_purge_runs(account text, older_than timestamptz)
 AS $$
 <<prefactor_purge_runs>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM set_config('prefactor.purging', 'on', true);
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.purged_runs (id prefactor.pfid) ON COMMIT DROP;
-	TRUNCATE pg_temp.purged_runs;
-	INSERT INTO pg_temp.purged_runs
-	SELECT i.id FROM prefactor.instances i
-	 WHERE i.account_id = prefactor_purge_runs.account_id
-	   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
-	FOR UPDATE;
-	DELETE FROM prefactor.spans s USING pg_temp.purged_runs p
-	 WHERE s.account_id = prefactor_purge_runs.account_id AND s.instance_id = p.id;
-	GET DIAGNOSTICS spans = ROW_COUNT;
-	DELETE FROM prefactor.instances i USING pg_temp.purged_runs p
-	 WHERE i.account_id = prefactor_purge_runs.account_id AND i.id = p.id;
-	GET DIAGNOSTICS instances = ROW_COUNT;
+	-- One statement, no temporary table: this runs as the extension owner, and a
+	-- caller's own pg_temp table (with its own triggers) must never be used here.
+	-- The spans' foreign keys are NO ACTION, so they are checked at statement end.
+	WITH runs AS (
+		SELECT i.id FROM prefactor.instances i
+		 WHERE i.account_id = prefactor_purge_runs.account_id
+		   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
+		FOR UPDATE
+	), gone_spans AS (
+		DELETE FROM prefactor.spans s USING runs r
+		 WHERE s.account_id = prefactor_purge_runs.account_id AND s.instance_id = r.id
+		RETURNING 1
+	), gone_runs AS (
+		DELETE FROM prefactor.instances i USING runs r
+		 WHERE i.account_id = prefactor_purge_runs.account_id AND i.id = r.id
+		RETURNING 1
+	)
+	SELECT (SELECT count(*) FROM gone_runs), (SELECT count(*) FROM gone_spans)
+	  INTO prefactor_purge_runs.instances, prefactor_purge_runs.spans;
 	PERFORM set_config('prefactor.purging', 'off', true);
 	RETURN NEXT;
 END prefactor_purge_runs
@@ -822,7 +835,7 @@ CREATE FUNCTION prefactor_deploy(account text, agent text, environment text, ver
 AS $$
 <<prefactor_deploy>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
 	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
 	version_id prefactor.pfid;
