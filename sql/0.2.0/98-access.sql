@@ -17,6 +17,8 @@ DECLARE
 		'prefactor_set_ingest_token_expiry'];
 	-- API functions that stay with superusers and run as their caller
 	superuser_api text[] := ARRAY['prefactor_create_account'];
+	-- read-only API functions: they run as their caller, so row-level security applies
+	reader_api text[] := ARRAY['prefactor_span_timeline'];
 	-- functions readers need: the pfid type and what policies and views evaluate
 	reader_helpers text[] := ARRAY['try_pfid', 'duration', 'member_accounts', 'access_levels'];
 BEGIN
@@ -44,7 +46,10 @@ BEGIN
 
 	-- Functions: nothing for PUBLIC; the API runs as the owner with a fixed path.
 	FOR obj IN
-		SELECT p.oid::regprocedure AS fn, p.proname::text AS name, l.lanname
+		SELECT p.oid::regprocedure AS fn, p.proname::text AS name, l.lanname,
+			   -- SQL the function plans at run time, whose names the search_path resolves
+			   (l.lanname = 'plpgsql' OR l.lanname = 'sql' AND p.provolatile <> 'i' AND p.prosqlbody IS NULL)
+				   AS needs_path
 		  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 		 WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prokind IN ('f', 'p', 'a', 'w')
 	LOOP
@@ -52,13 +57,21 @@ BEGIN
 		IF obj.name LIKE 'pfid\_%' OR obj.name = ANY (reader_helpers) THEN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_reader', obj.fn);
 		END IF;
-		IF obj.name LIKE 'prefactor\_%' AND NOT obj.name = ANY (superuser_api) THEN
-			EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, prefactor, pg_temp', obj.fn);
-		ELSIF obj.lanname = 'plpgsql' THEN
-			-- helpers and triggers: the caller's search_path never changes what they mean
+		IF obj.name LIKE 'prefactor\_%' AND NOT obj.name = ANY (superuser_api || reader_api) THEN
+			EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', obj.fn);
+		END IF;
+		-- The caller's search_path never changes what a function means: SQL and
+		-- PL/pgSQL get a fixed path (prefactor is on it for the pfid operators;
+		-- only the owner creates objects there; pg_temp last). C functions
+		-- schema-qualify every name and operator in their saved plans instead,
+		-- which keeps the per-span calls free of a GUC switch. IMMUTABLE SQL
+		-- functions and SQL-standard bodies are bound when created and stay inlinable.
+		IF obj.needs_path THEN
 			EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, prefactor, pg_temp', obj.fn);
 		END IF;
-		IF obj.name = ANY (ingest_api) THEN
+		IF obj.name = ANY (reader_api) THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_reader', obj.fn);
+		ELSIF obj.name = ANY (ingest_api) THEN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_ingest', obj.fn);
 		ELSIF obj.name = ANY (admin_api) THEN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_admin', obj.fn);
