@@ -120,8 +120,8 @@ CREATE FUNCTION prefactor_risk_level(score numeric, revision pfid) RETURNS risk_
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN (SELECT risk_level(score, r)
 			  FROM accounts a
-			  JOIN risk_profile_revisions r ON r.account_id = a.account_id AND r.id = revision
-			 WHERE a.partition = pfid_partition(revision));
+			  JOIN risk_profile_revisions r ON r.account_id = a.account_id AND r.id = prefactor_risk_level.revision
+			 WHERE a.partition = pfid_partition(prefactor_risk_level.revision));
 COMMENT ON FUNCTION prefactor_risk_level(numeric, pfid) IS
 	'Risk band of a score under the profile revision with this id; null if the score or the revision is null';
 
