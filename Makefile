@@ -17,6 +17,10 @@ UPGRADE_PARTS = $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
 REGRESS = $(shell cat test/regress_schedule)
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
+# isolation-tester suites: specs/<name>.spec with expected/<name>.out
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=plpgsql
+
 PG_CPPFLAGS = -Isrc -Wno-declaration-after-statement
 SHLIB_LINK = -ljson-c -lpcre2-8
 

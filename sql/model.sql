@@ -107,7 +107,6 @@ SELECT 'low'::risk_level < 'critical'::risk_level AS ordered,
        max(l) AS peak FROM unnest('{medium,low,high}'::risk_level[]) l;
 
 -- Every table is registered for pg_dump.
-SELECT count(*) AS dumped_tables FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'prefactor';
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'prefactor' AND c.relkind IN ('r', 'S')
    AND c.oid NOT IN (SELECT unnest(extconfig) FROM pg_extension WHERE extname = 'prefactor');

@@ -1,0 +1,1014 @@
+------------------------------------------------------------------------------
+-- Run lifecycle: accounts, environments, agents, automatic versions and
+-- schema versions, runs, spans, deployments, idempotent retries and the
+-- audit-trail guards. Plain INSERT/COPY into spans goes through the same
+-- triggers as the functions, so both paths apply the same checks.
+------------------------------------------------------------------------------
+
+-- The span type a span's run declares under its name (NULL: undeclared).
+ALTER TABLE spans ADD COLUMN span_type_id pfid;
+ALTER TABLE spans ADD CONSTRAINT spans_span_type_fkey
+	FOREIGN KEY (account_id, span_type_id) REFERENCES span_types;
+COMMENT ON COLUMN spans.span_type_id IS
+	'The span type declared under span_type by the run''s schema version; NULL when undeclared';
+
+-- One row per idempotency key an account used: the call it answered and its answer.
+CREATE TABLE idempotency_keys (
+	account_id		pfid NOT NULL REFERENCES accounts,
+	key				text NOT NULL,
+	operation		text NOT NULL,
+	request			jsonb NOT NULL,
+	response		jsonb,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, key),
+	CONSTRAINT idempotency_keys_key_length CHECK (key <> '' AND length(key) <= 64)
+);
+COMMENT ON TABLE idempotency_keys IS
+	'Idempotency keys per account: a retry with the same key and arguments gets the first answer';
+SELECT pg_catalog.pg_extension_config_dump('idempotency_keys', '');
+
+CREATE TYPE span_ack AS (span_id pfid, terminate boolean, reason text);
+COMMENT ON TYPE span_ack IS
+	'Answer of the span functions: the span id and the control signal (terminate the run?, why)';
+
+------------------------------------------------------------------------------
+-- Resolution of names and ids
+------------------------------------------------------------------------------
+
+-- The account a pfid belongs to, found through its partition.
+CREATE FUNCTION account_of(id pfid) RETURNS pfid
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	RETURN (SELECT a.account_id FROM prefactor.accounts a WHERE a.partition = prefactor.pfid_partition(id));
+COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries (NULL if none)';
+
+-- The pfid a text names, or NULL when it is not a well-formed pfid.
+CREATE FUNCTION try_pfid(t text) RETURNS pfid
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN CASE WHEN t ~* '^[0-7][0-9a-hjkmnp-tv-z]{31}$' THEN t::prefactor.pfid END;
+COMMENT ON FUNCTION try_pfid(text) IS 'The text as a pfid when it is one, otherwise NULL';
+
+CREATE FUNCTION resolve_account(account text) RETURNS pfid
+	LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	found_id prefactor.pfid;
+BEGIN
+	IF account IS NULL THEN
+		RAISE EXCEPTION 'account must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT a.account_id INTO found_id FROM prefactor.accounts a
+	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
+	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION 'account "%" does not exist', account
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
+	END IF;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION resolve_account(text) IS 'The id of the account named by id or name; no_data_found if none';
+
+CREATE FUNCTION resolve_environment(account pfid, environment text) RETURNS pfid
+	LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	found_id prefactor.pfid;
+BEGIN
+	IF environment IS NULL THEN
+		RAISE EXCEPTION 'environment must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT e.id INTO found_id FROM prefactor.environments e
+	 WHERE e.account_id = resolve_environment.account
+	   AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
+	 ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1;
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION 'environment "%" does not exist in this account', environment
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Create it with prefactor.prefactor_create_environment(account, name).';
+	END IF;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION resolve_environment(pfid, text) IS
+	'The id of the account''s environment named by id or name; no_data_found if none';
+
+CREATE FUNCTION resolve_agent(account pfid, agent text) RETURNS pfid
+	LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	found_id prefactor.pfid;
+BEGIN
+	IF agent IS NULL THEN
+		RAISE EXCEPTION 'agent must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT g.id INTO found_id FROM prefactor.agents g
+	 WHERE g.account_id = resolve_agent.account
+	   AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
+	 ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1;
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION 'agent "%" does not exist in this account', agent
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Register it with prefactor.prefactor_register_agent(account, name).';
+	END IF;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION resolve_agent(pfid, text) IS
+	'The id of the account''s agent named by id or name; no_data_found if none';
+
+-- The account of an instance or span id; no_data_found when no account owns its partition.
+CREATE FUNCTION owning_account(id pfid, what text) RETURNS pfid
+	LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	found_id prefactor.pfid;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	found_id := prefactor.account_of(id);
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION owning_account(pfid, text) IS
+	'The account whose partition the id carries; no_data_found naming "what" if none';
+
+------------------------------------------------------------------------------
+-- Idempotency: a mutating call with a key first claims it; a retry finds the
+-- first answer. The claim is part of the caller's transaction, so a failed
+-- call leaves no key behind, and a concurrent retry waits for the first.
+------------------------------------------------------------------------------
+CREATE FUNCTION idempotency_claim(account pfid, key text, operation text, request jsonb)
+	RETURNS jsonb
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	prior record;
+BEGIN
+	IF key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF key = '' OR length(key) > 64 THEN
+		RAISE EXCEPTION 'idempotency key must have 1 to 64 characters, not %', length(key)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO prefactor.idempotency_keys AS k (account_id, key, operation, request)
+	VALUES (account, key, operation, request)
+	ON CONFLICT DO NOTHING;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
+	SELECT k.operation, k.request, k.response INTO prior
+	  FROM prefactor.idempotency_keys k
+	 WHERE k.account_id = idempotency_claim.account AND k.key = idempotency_claim.key;
+	IF prior.operation <> operation OR prior.request <> request THEN
+		RAISE EXCEPTION 'idempotency key "%" was already used with different arguments', key
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = format('First used for %s with %s.', prior.operation, prior.request),
+				  HINT = 'Use a new key for a new action; reuse a key only to retry the same call.';
+	END IF;
+	RETURN prior.response;
+END
+$$;
+COMMENT ON FUNCTION idempotency_claim(pfid, text, text, jsonb) IS
+	'Claims an idempotency key for a call; returns NULL to proceed, or the first answer of a retried call';
+
+CREATE FUNCTION idempotency_answer(account pfid, key text, response jsonb) RETURNS void
+	LANGUAGE sql
+	BEGIN ATOMIC
+		UPDATE prefactor.idempotency_keys k SET response = idempotency_answer.response
+		 WHERE k.account_id = idempotency_answer.account AND k.key = idempotency_answer.key;
+	END;
+COMMENT ON FUNCTION idempotency_answer(pfid, text, jsonb) IS
+	'Stores the answer of a call that claimed an idempotency key';
+
+------------------------------------------------------------------------------
+-- Set-up
+------------------------------------------------------------------------------
+CREATE FUNCTION prefactor_create_account(name text) RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	part int := nextval('prefactor.account_partition_seq');
+	new_id prefactor.pfid := prefactor.pfid_generate(part);
+BEGIN
+	INSERT INTO prefactor.accounts (account_id, partition, name) VALUES (new_id, part, name);
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION prefactor_create_account(text) IS
+	'Creates an account with its own pfid partition; returns its id. Names are unique.';
+
+CREATE FUNCTION prefactor_create_environment(account text, name text, description text DEFAULT NULL)
+	RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	new_id prefactor.pfid;
+BEGIN
+	INSERT INTO prefactor.environments (account_id, name, description)
+	VALUES (prefactor.resolve_account(account), name, description)
+	RETURNING id INTO new_id;
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION prefactor_create_environment(text, text, text) IS
+	'Creates a named environment (delivery stage) in the account (by id or name); returns its id';
+
+CREATE FUNCTION prefactor_register_agent(account text, name text, description text DEFAULT NULL,
+										 risk_profile text DEFAULT NULL)
+	RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_register_agent>>
+DECLARE
+	account_id prefactor.pfid := prefactor.resolve_account(account);
+	profile_id prefactor.pfid;
+	new_id prefactor.pfid;
+BEGIN
+	IF risk_profile IS NOT NULL THEN
+		SELECT p.id INTO profile_id FROM prefactor.risk_profiles p
+		 WHERE p.account_id = prefactor_register_agent.account_id
+		   AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
+		   AND p.deleted_at IS NULL;
+		IF profile_id IS NULL THEN
+			RAISE EXCEPTION 'risk profile "%" does not exist in this account', risk_profile
+				USING ERRCODE = 'no_data_found',
+					  HINT = 'Create one with prefactor.prefactor_create_risk_profile().';
+		END IF;
+	END IF;
+	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
+	VALUES (account_id, name, description, profile_id)
+	RETURNING id INTO new_id;
+	RETURN new_id;
+END prefactor_register_agent
+$$;
+COMMENT ON FUNCTION prefactor_register_agent(text, text, text, text) IS
+	'Registers an agent in the account (by id or name), optionally with a risk profile (by id or name); returns its id';
+
+------------------------------------------------------------------------------
+-- Automatic schema versions and versions
+------------------------------------------------------------------------------
+
+-- Checks the shape of an activity schema document; raises invalid_parameter_value.
+CREATE FUNCTION check_schema_document(schema jsonb) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	item jsonb;
+	pos int := 0;
+	names text[] := '{}';
+BEGIN
+	IF jsonb_typeof(schema) <> 'object' THEN
+		RAISE EXCEPTION 'schema must be a JSON object, not %', jsonb_typeof(schema)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Send {"external_identifier": ..., "span_type_schemas": [{"name": ..., "params_schema": {...}}]}.';
+	END IF;
+	IF schema ? 'external_identifier' AND jsonb_typeof(schema->'external_identifier') NOT IN ('string', 'null') THEN
+		RAISE EXCEPTION 'schema.external_identifier must be a string'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF schema ? 'span_type_schemas' AND jsonb_typeof(schema->'span_type_schemas') NOT IN ('array', 'null') THEN
+		RAISE EXCEPTION 'schema.span_type_schemas must be an array, not %', jsonb_typeof(schema->'span_type_schemas')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR item IN SELECT e FROM jsonb_array_elements(coalesce(nullif(schema->'span_type_schemas', 'null'), '[]')) e LOOP
+		IF jsonb_typeof(item) <> 'object' OR jsonb_typeof(item->'name') IS DISTINCT FROM 'string'
+		   OR item->>'name' = '' OR length(item->>'name') > 200 THEN
+			RAISE EXCEPTION 'schema.span_type_schemas[%] must be an object with a name of 1 to 200 characters', pos
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', left(item::text, 200));
+		END IF;
+		IF item->>'name' = ANY (names) THEN
+			RAISE EXCEPTION 'span type "%" is declared twice in schema.span_type_schemas', item->>'name'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF jsonb_typeof(item->'data_risk') NOT IN ('object', 'null') THEN
+			RAISE EXCEPTION 'schema.span_type_schemas[%].data_risk must be an object', pos
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF EXISTS (SELECT 1 FROM unnest(ARRAY['description', 'template', 'result_template']) f
+				   WHERE jsonb_typeof(item->f) NOT IN ('string', 'null')) THEN
+			RAISE EXCEPTION 'schema.span_type_schemas[%]: description, template and result_template must be strings', pos
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		names := names || (item->>'name');
+		pos := pos + 1;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION check_schema_document(jsonb) IS
+	'Raises invalid_parameter_value unless the activity schema document has the expected shape';
+
+-- Checks the shape of a version document; raises invalid_parameter_value.
+CREATE FUNCTION check_version_document(version jsonb) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF jsonb_typeof(version) <> 'object' THEN
+		RAISE EXCEPTION 'version must be a JSON object, not %', jsonb_typeof(version)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Send {"external_identifier": "v1.2.3", "name": ..., "description": ...}.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM unnest(ARRAY['external_identifier', 'name', 'description']) f
+			   WHERE jsonb_typeof(version->f) NOT IN ('string', 'null')) THEN
+		RAISE EXCEPTION 'version.external_identifier, name and description must be strings'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', left(version::text, 200));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_version_document(jsonb) IS
+	'Raises invalid_parameter_value unless the version document has the expected shape';
+
+-- SHA-256 of a document's canonical text (jsonb output is canonical: key order and
+-- whitespace never make a new version).
+CREATE FUNCTION canonical_digest(doc jsonb) RETURNS bytea
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN sha256(convert_to(doc::text, 'UTF8'));
+COMMENT ON FUNCTION canonical_digest(jsonb) IS 'SHA-256 of the canonical JSON text of a document';
+
+-- The agent's schema version for this content, created (numbered by arrival) if unseen.
+CREATE FUNCTION ensure_schema_version(account pfid, agent pfid, schema jsonb) RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	digest bytea := prefactor.canonical_digest(schema);
+	found_id prefactor.pfid;
+BEGIN
+	SELECT s.id INTO found_id FROM prefactor.activity_schema_versions s
+	 WHERE s.account_id = account AND s.agent_id = agent AND s.content_digest = digest;
+	IF found_id IS NOT NULL THEN
+		RETURN found_id;
+	END IF;
+	PERFORM prefactor.check_schema_document(schema);
+	-- Serialise creation per agent; a concurrent creator's row is visible once we hold the lock.
+	PERFORM 1 FROM prefactor.agents g WHERE g.account_id = account AND g.id = agent FOR NO KEY UPDATE;
+	SELECT s.id INTO found_id FROM prefactor.activity_schema_versions s
+	 WHERE s.account_id = account AND s.agent_id = agent AND s.content_digest = digest;
+	IF found_id IS NOT NULL THEN
+		RETURN found_id;
+	END IF;
+	INSERT INTO prefactor.activity_schema_versions
+		(account_id, agent_id, number, external_identifier, content, content_digest)
+	SELECT account, agent, coalesce(max(s.number), 0) + 1, schema->>'external_identifier', schema, digest
+	  FROM prefactor.activity_schema_versions s
+	 WHERE s.account_id = account AND s.agent_id = agent
+	RETURNING id INTO found_id;
+	INSERT INTO prefactor.span_types
+		(account_id, schema_version_id, name, params_schema, result_schema, description,
+		 template, result_template, data_risk)
+	SELECT account, found_id, t->>'name', nullif(t->'params_schema', 'null'), nullif(t->'result_schema', 'null'),
+		   t->>'description', t->>'template', t->>'result_template', nullif(t->'data_risk', 'null')
+	  FROM jsonb_array_elements(coalesce(nullif(schema->'span_type_schemas', 'null'), '[]')) t;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION ensure_schema_version(pfid, pfid, jsonb) IS
+	'The agent''s schema version with this canonical content, created with the next number if unseen';
+
+-- The agent's version for this metadata and schema version, created if unseen.
+CREATE FUNCTION ensure_version(account pfid, agent pfid, version jsonb, schema_version pfid) RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	digest bytea := prefactor.canonical_digest(version);
+	found_id prefactor.pfid;
+BEGIN
+	SELECT v.id INTO found_id FROM prefactor.agent_versions v
+	 WHERE v.account_id = account AND v.agent_id = agent
+	   AND v.metadata_digest = digest AND v.schema_version_id = schema_version;
+	IF found_id IS NOT NULL THEN
+		RETURN found_id;
+	END IF;
+	PERFORM prefactor.check_version_document(version);
+	PERFORM 1 FROM prefactor.agents g WHERE g.account_id = account AND g.id = agent FOR NO KEY UPDATE;
+	SELECT v.id INTO found_id FROM prefactor.agent_versions v
+	 WHERE v.account_id = account AND v.agent_id = agent
+	   AND v.metadata_digest = digest AND v.schema_version_id = schema_version;
+	IF found_id IS NOT NULL THEN
+		RETURN found_id;
+	END IF;
+	INSERT INTO prefactor.agent_versions
+		(account_id, agent_id, schema_version_id, external_identifier, name, description, metadata, metadata_digest)
+	VALUES (account, agent, schema_version, version->>'external_identifier',
+			coalesce(version->>'name', version->>'external_identifier'), version->>'description', version, digest)
+	RETURNING id INTO found_id;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION ensure_version(pfid, pfid, jsonb, pfid) IS
+	'The agent''s version for this canonical metadata and schema version, created if unseen';
+
+------------------------------------------------------------------------------
+-- Runs
+------------------------------------------------------------------------------
+
+-- Registers a run as pending or active; shared by start_run and register_run.
+CREATE FUNCTION create_instance(operation text, account text, agent text, environment text,
+								version jsonb, schema jsonb, purpose text, idempotency_key text,
+								started_at timestamptz)
+	RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+<<create_instance>>
+DECLARE
+	account_id prefactor.pfid := prefactor.resolve_account(account);
+	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
+	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
+	prior jsonb;
+	latest_metadata jsonb;
+	schema_version_id prefactor.pfid;
+	version_id prefactor.pfid;
+	revision_id prefactor.pfid;
+	new_id prefactor.pfid;
+BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
+		jsonb_build_object('agent', agent_id, 'environment', environment_id, 'version', version,
+						   'schema', schema, 'purpose', purpose, 'started_at', started_at));
+	IF prior IS NOT NULL THEN
+		RETURN (prior->>'instance_id')::prefactor.pfid;
+	END IF;
+	IF purpose IS NULL OR purpose NOT IN ('live', 'smoke_test', 'eval') THEN
+		RAISE EXCEPTION 'purpose must be live, smoke_test or eval, not %', coalesce(purpose, 'null')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	IF schema IS NULL OR version IS NULL THEN
+		-- the latest version (and the schema version paired with it)
+		SELECT v.metadata INTO latest_metadata
+		  FROM prefactor.agent_versions v
+		 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
+		 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'agent "%" has no version yet, so version and schema cannot be omitted', agent
+				USING ERRCODE = 'no_data_found',
+					  HINT = 'Send the version and schema with the agent''s first run.';
+		END IF;
+	END IF;
+	IF schema IS NULL THEN
+		SELECT s.id INTO schema_version_id FROM prefactor.activity_schema_versions s
+		 WHERE s.account_id = create_instance.account_id AND s.agent_id = create_instance.agent_id
+		 ORDER BY s.number DESC LIMIT 1;
+	ELSE
+		schema_version_id := prefactor.ensure_schema_version(account_id, agent_id, schema);
+	END IF;
+	version_id := prefactor.ensure_version(account_id, agent_id, coalesce(version, latest_metadata),
+										   schema_version_id);
+
+	-- the risk profile revision this run is scored under, if the agent has a live profile
+	SELECT r.id INTO revision_id
+	  FROM prefactor.agents g
+	  JOIN prefactor.risk_profiles p ON p.account_id = g.account_id AND p.id = g.risk_profile_id
+	  JOIN prefactor.risk_profile_revisions r ON r.account_id = p.account_id AND r.risk_profile_id = p.id
+	 WHERE g.account_id = create_instance.account_id AND g.id = create_instance.agent_id
+	   AND p.deleted_at IS NULL
+	 ORDER BY r.revision DESC LIMIT 1;
+
+	INSERT INTO prefactor.instances
+		(account_id, agent_id, version_id, schema_version_id, environment_id, purpose, status,
+		 started_at, risk_profile_revision_id, risk_score, risk_level)
+	VALUES (account_id, agent_id, version_id, schema_version_id, environment_id, purpose,
+			CASE WHEN operation = 'start_run' THEN 'active' ELSE 'pending' END,
+			CASE WHEN operation = 'start_run' THEN coalesce(started_at, now()) END,
+			revision_id, CASE WHEN revision_id IS NOT NULL THEN 0 END,
+			CASE WHEN revision_id IS NOT NULL THEN 'low'::prefactor.risk_level END)
+	RETURNING id INTO new_id;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('instance_id', new_id));
+	RETURN new_id;
+END create_instance
+$$;
+COMMENT ON FUNCTION create_instance(text, text, text, text, jsonb, jsonb, text, text, timestamptz) IS
+	'Shared body of prefactor_start_run and prefactor_register_run';
+
+CREATE FUNCTION prefactor_start_run(account text, agent text, environment text, version jsonb, schema jsonb,
+									purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL,
+									started_at timestamptz DEFAULT NULL)
+	RETURNS pfid
+	LANGUAGE sql
+	RETURN prefactor.create_instance('start_run', account, agent, environment, version, schema, purpose,
+									 idempotency_key, started_at);
+COMMENT ON FUNCTION prefactor_start_run(text, text, text, jsonb, jsonb, text, text, timestamptz) IS
+	'Starts a run (status active) of the agent in the environment; creates the version and schema version on first sight; returns the instance id. started_at NULL means now().';
+
+CREATE FUNCTION prefactor_register_run(account text, agent text, environment text, version jsonb, schema jsonb,
+									   purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL)
+	RETURNS pfid
+	LANGUAGE sql
+	RETURN prefactor.create_instance('register_run', account, agent, environment, version, schema, purpose,
+									 idempotency_key, NULL);
+COMMENT ON FUNCTION prefactor_register_run(text, text, text, jsonb, jsonb, text, text) IS
+	'Registers a run (status pending) for a client that starts it later with prefactor_begin_run; returns the instance id';
+
+-- Locks a run's row for a state change and returns it; no_data_found if absent.
+CREATE FUNCTION lock_instance(account pfid, instance pfid) RETURNS prefactor.instances
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	row prefactor.instances;
+BEGIN
+	SELECT * INTO row FROM prefactor.instances i
+	 WHERE i.account_id = account AND i.id = instance FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instance % does not exist', instance USING ERRCODE = 'no_data_found',
+			HINT = 'Start a run with prefactor.prefactor_start_run().';
+	END IF;
+	RETURN row;
+END
+$$;
+COMMENT ON FUNCTION lock_instance(pfid, pfid) IS 'Locks an instance row for a state change; no_data_found if absent';
+
+CREATE FUNCTION prefactor_begin_run(instance pfid, started_at timestamptz DEFAULT NULL,
+									idempotency_key text DEFAULT NULL)
+	RETURNS text
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_begin_run>>
+DECLARE
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	run prefactor.instances;
+	prior jsonb;
+BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, 'begin_run',
+		jsonb_build_object('instance', instance, 'started_at', started_at));
+	IF prior IS NOT NULL THEN
+		RETURN prior->>'status';
+	END IF;
+	run := prefactor.lock_instance(account_id, instance);
+	IF run.status <> 'pending' THEN
+		RAISE EXCEPTION 'instance % is % and cannot be started', instance, run.status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Only a pending run (from prefactor_register_run) can be started.';
+	END IF;
+	UPDATE prefactor.instances i SET status = 'active', started_at = coalesce(prefactor_begin_run.started_at, now())
+	 WHERE i.account_id = prefactor_begin_run.account_id AND i.id = instance;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{"status": "active"}');
+	RETURN 'active';
+END prefactor_begin_run
+$$;
+COMMENT ON FUNCTION prefactor_begin_run(pfid, timestamptz, text) IS
+	'Starts a pending run (status active); started_at NULL means now(); returns the new status';
+
+-- Ends a run: cancels its unfinished spans, then sets the final status.
+CREATE FUNCTION end_instance(operation text, instance pfid, status text, finished_at timestamptz,
+							 reason text, idempotency_key text)
+	RETURNS text
+	LANGUAGE plpgsql
+AS $$
+<<end_instance>>
+DECLARE
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	run prefactor.instances;
+	prior jsonb;
+	finish_time timestamptz;
+BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
+		jsonb_build_object('instance', instance, 'status', status, 'finished_at', finished_at, 'reason', reason));
+	IF prior IS NOT NULL THEN
+		RETURN prior->>'status';
+	END IF;
+	IF status IS NULL OR status NOT IN ('complete', 'failed', 'cancelled', 'terminated') THEN
+		RAISE EXCEPTION 'a run finishes as complete, failed or cancelled, not %', coalesce(status, 'null')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Waits for spans being written to this run, and makes later ones wait for us.
+	run := prefactor.lock_instance(account_id, instance);
+	IF run.status NOT IN ('pending', 'active') THEN
+		RAISE EXCEPTION 'instance % is already finished (%)', instance, run.status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'A finished run cannot change; retry with the same idempotency key to get the first answer.';
+	END IF;
+	IF run.status = 'pending' AND status NOT IN ('cancelled', 'terminated') THEN
+		RAISE EXCEPTION 'instance % has not started, so it can only be cancelled', instance
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Start it with prefactor.prefactor_begin_run() first.';
+	END IF;
+	-- The finish time is taken once the lock is held, and never precedes an open span's start.
+	finish_time := coalesce(finished_at, clock_timestamp());
+	SELECT greatest(finish_time, max(s.started_at)) INTO finish_time FROM prefactor.spans s
+	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
+	   AND s.status IN ('pending', 'active');
+	UPDATE prefactor.spans s SET status = 'cancelled', finished_at = finish_time
+	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
+	   AND s.status IN ('pending', 'active');
+	UPDATE prefactor.instances i
+	   SET status = end_instance.status,
+		   started_at = coalesce(i.started_at, finish_time),
+		   finished_at = greatest(coalesce(i.started_at, finish_time), finish_time),
+		   termination_reason = reason
+	 WHERE i.account_id = end_instance.account_id AND i.id = instance;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('status', status));
+	RETURN status;
+END end_instance
+$$;
+COMMENT ON FUNCTION end_instance(text, pfid, text, timestamptz, text, text) IS
+	'Shared body of prefactor_finish_run and prefactor_terminate_run';
+
+CREATE FUNCTION prefactor_finish_run(instance pfid, status text DEFAULT 'complete',
+									 finished_at timestamptz DEFAULT NULL, idempotency_key text DEFAULT NULL)
+	RETURNS text
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF status = 'terminated' THEN
+		RAISE EXCEPTION 'use prefactor_terminate_run to terminate a run'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN prefactor.end_instance('finish_run', instance, status, finished_at, NULL, idempotency_key);
+END
+$$;
+COMMENT ON FUNCTION prefactor_finish_run(pfid, text, timestamptz, text) IS
+	'Finishes a run as complete, failed or cancelled (cancelled also from pending); unfinished spans are cancelled at the same time; returns the status';
+
+CREATE FUNCTION prefactor_terminate_run(instance pfid, reason text, idempotency_key text DEFAULT NULL)
+	RETURNS text
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a termination needs a reason' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN prefactor.end_instance('terminate_run', instance, 'terminated', NULL, reason, idempotency_key);
+END
+$$;
+COMMENT ON FUNCTION prefactor_terminate_run(pfid, text, text) IS
+	'Ends a run as terminated with its reason; later span calls store nothing and answer terminate = true with the reason';
+
+CREATE FUNCTION prefactor_record_quality(instance pfid, name text, payload jsonb) RETURNS void
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_record_quality>>
+DECLARE
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'quality name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM prefactor.lock_instance(account_id, instance);
+	IF payload IS NULL THEN
+		DELETE FROM prefactor.instance_quality q
+		 WHERE q.account_id = prefactor_record_quality.account_id AND q.instance_id = instance
+		   AND q.name = prefactor_record_quality.name;
+	ELSE
+		INSERT INTO prefactor.instance_quality AS q (account_id, instance_id, name, payload)
+		VALUES (account_id, instance, name, payload)
+		ON CONFLICT ON CONSTRAINT instance_quality_pkey
+		DO UPDATE SET payload = excluded.payload, recorded_at = now();
+	END IF;
+END prefactor_record_quality
+$$;
+COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb) IS
+	'Records the named quality evaluation of a run; a NULL payload removes that name';
+
+------------------------------------------------------------------------------
+-- Spans
+------------------------------------------------------------------------------
+
+-- The control signal for a run that was terminated, or NULL to proceed.
+CREATE FUNCTION termination_signal(account pfid, instance pfid) RETURNS span_ack
+	LANGUAGE sql STABLE
+	RETURN (SELECT ROW(NULL, true, i.termination_reason)::prefactor.span_ack
+			  FROM prefactor.instances i
+			 WHERE i.account_id = account AND i.id = instance AND i.status = 'terminated');
+COMMENT ON FUNCTION termination_signal(pfid, pfid) IS
+	'The terminate signal of a terminated run, or NULL when the run was not terminated';
+
+-- Stores a span through INSERT (so the span triggers apply); shared by start and record.
+CREATE FUNCTION insert_span(operation text, instance pfid, span_type text, payload jsonb, result jsonb,
+							status text, parent_span pfid, started_at timestamptz, finished_at timestamptz,
+							idempotency_key text)
+	RETURNS span_ack
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	prior jsonb;
+	ack prefactor.span_ack;
+	new_id prefactor.pfid;
+	start_time timestamptz := coalesce(started_at, now());
+BEGIN
+	IF idempotency_key IS NOT NULL THEN
+		prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
+			jsonb_build_object('instance', instance, 'span_type', span_type, 'payload', payload,
+							   'result', result, 'status', status, 'parent_span', parent_span,
+							   'started_at', started_at, 'finished_at', finished_at));
+		IF prior IS NOT NULL THEN
+			RETURN jsonb_populate_record(NULL::prefactor.span_ack, prior);
+		END IF;
+	END IF;
+	ack := prefactor.termination_signal(account_id, instance);
+	IF ack IS NULL THEN
+		INSERT INTO prefactor.spans AS s
+			(account_id, instance_id, parent_span_id, span_type, status, payload, result, started_at, finished_at)
+		VALUES (account_id, instance, parent_span, span_type, status, coalesce(payload, '{}'), result, start_time,
+				CASE WHEN status IN ('complete', 'failed', 'cancelled') THEN greatest(start_time, coalesce(finished_at, now())) END)
+		RETURNING s.id INTO new_id;
+		ack := ROW(new_id, false, NULL);
+	END IF;
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM prefactor.idempotency_answer(account_id, idempotency_key, to_jsonb(ack));
+	END IF;
+	RETURN ack;
+END
+$$;
+COMMENT ON FUNCTION insert_span(text, pfid, text, jsonb, jsonb, text, pfid, timestamptz, timestamptz, text) IS
+	'Shared body of prefactor_start_span and prefactor_record_span';
+
+CREATE FUNCTION prefactor_start_span(instance pfid, span_type text, payload jsonb DEFAULT '{}',
+									 parent_span pfid DEFAULT NULL, started_at timestamptz DEFAULT NULL,
+									 idempotency_key text DEFAULT NULL)
+	RETURNS span_ack
+	LANGUAGE sql
+	RETURN prefactor.insert_span('start_span', instance, span_type, payload, NULL, 'active', parent_span,
+								 started_at, NULL, idempotency_key);
+COMMENT ON FUNCTION prefactor_start_span(pfid, text, jsonb, pfid, timestamptz, text) IS
+	'Starts a span (status active) of the run; returns the span id and the control signal (terminate, reason)';
+
+CREATE FUNCTION prefactor_record_span(instance pfid, span_type text, payload jsonb, result jsonb DEFAULT NULL,
+									  status text DEFAULT 'complete', parent_span pfid DEFAULT NULL,
+									  started_at timestamptz DEFAULT NULL, finished_at timestamptz DEFAULT NULL,
+									  idempotency_key text DEFAULT NULL)
+	RETURNS span_ack
+	LANGUAGE sql
+	RETURN prefactor.insert_span('record_span', instance, span_type, payload, result, status, parent_span,
+								 started_at, finished_at, idempotency_key);
+COMMENT ON FUNCTION prefactor_record_span(pfid, text, jsonb, jsonb, text, pfid, timestamptz, timestamptz, text) IS
+	'Records a whole span in one call (default status complete); returns the span id and the control signal';
+
+CREATE FUNCTION prefactor_finish_span(span pfid, status text DEFAULT 'complete', result jsonb DEFAULT NULL,
+									  finished_at timestamptz DEFAULT NULL, idempotency_key text DEFAULT NULL)
+	RETURNS span_ack
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_finish_span>>
+DECLARE
+	account_id prefactor.pfid := prefactor.owning_account(span, 'span');
+	prior jsonb;
+	ack prefactor.span_ack;
+	current record;
+BEGIN
+	IF idempotency_key IS NOT NULL THEN
+		prior := prefactor.idempotency_claim(account_id, idempotency_key, 'finish_span',
+			jsonb_build_object('span', span, 'status', status, 'result', result, 'finished_at', finished_at));
+		IF prior IS NOT NULL THEN
+			RETURN jsonb_populate_record(NULL::prefactor.span_ack, prior);
+		END IF;
+	END IF;
+	IF status IS NULL OR status NOT IN ('complete', 'failed', 'cancelled') THEN
+		RAISE EXCEPTION 'a span finishes as complete, failed or cancelled, not %', coalesce(status, 'null')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT s.status, s.instance_id INTO current FROM prefactor.spans s
+	 WHERE s.account_id = prefactor_finish_span.account_id AND s.id = span;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'span % does not exist', span USING ERRCODE = 'no_data_found';
+	END IF;
+	ack := prefactor.termination_signal(account_id, current.instance_id);
+	IF ack IS NOT NULL THEN
+		ack.span_id := span;
+	ELSIF current.status NOT IN ('pending', 'active') THEN
+		RAISE EXCEPTION 'span % is already finished (%)', span, current.status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Retry with the same idempotency key to get the first answer.';
+	ELSE
+		UPDATE prefactor.spans s
+		   SET status = prefactor_finish_span.status, result = prefactor_finish_span.result,
+			   finished_at = greatest(s.started_at, coalesce(prefactor_finish_span.finished_at, now()))
+		 WHERE s.account_id = prefactor_finish_span.account_id AND s.id = span;
+		ack := ROW(span, false, NULL);
+	END IF;
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM prefactor.idempotency_answer(account_id, idempotency_key, to_jsonb(ack));
+	END IF;
+	RETURN ack;
+END prefactor_finish_span
+$$;
+COMMENT ON FUNCTION prefactor_finish_span(pfid, text, jsonb, timestamptz, text) IS
+	'Finishes an active span with its status and result; returns the span id and the control signal';
+
+------------------------------------------------------------------------------
+-- Guards: the same checks for the functions and for plain INSERT/UPDATE/COPY
+------------------------------------------------------------------------------
+
+-- Spans are written only into active runs; resolves the declared span type.
+CREATE FUNCTION spans_guard_insert() RETURNS trigger
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	run record;
+BEGIN
+	-- FOR SHARE: a concurrent finish waits for this span, or this span sees the finish.
+	SELECT i.status, i.schema_version_id INTO run FROM prefactor.instances i
+	 WHERE i.account_id = NEW.account_id AND i.id = NEW.instance_id FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instance % does not exist', NEW.instance_id USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF run.status <> 'active' THEN
+		RAISE EXCEPTION 'instance % is %, so it takes no new spans', NEW.instance_id, run.status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = CASE run.status WHEN 'pending' THEN 'Start the run with prefactor.prefactor_begin_run() first.'
+							ELSE 'A finished run and its spans cannot change.' END;
+	END IF;
+	IF NEW.payload_conforms IS NOT NULL OR NEW.payload_errors IS NOT NULL OR NEW.result_conforms IS NOT NULL
+	   OR NEW.result_errors IS NOT NULL OR NEW.validation IS NOT NULL THEN
+		RAISE EXCEPTION 'conformance columns of a span are computed, not written'
+			USING ERRCODE = 'generated_always';
+	END IF;
+	SELECT t.id INTO NEW.span_type_id FROM prefactor.span_types t
+	 WHERE t.account_id = NEW.account_id AND t.schema_version_id = run.schema_version_id
+	   AND t.name = NEW.span_type;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION spans_guard_insert() IS
+	'BEFORE INSERT on spans: only active runs take spans; sets span_type_id from the run''s schema version';
+
+-- A span changes once, from unfinished to finished; what it was stays.
+CREATE FUNCTION spans_guard_update() RETURNS trigger
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF OLD.status NOT IN ('pending', 'active') THEN
+		RAISE EXCEPTION 'span % is finished (%) and cannot change', OLD.id, OLD.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF (NEW.account_id, NEW.id, NEW.instance_id, NEW.parent_span_id, NEW.span_type, NEW.payload, NEW.started_at,
+		NEW.span_type_id)
+	   IS DISTINCT FROM
+	   (OLD.account_id, OLD.id, OLD.instance_id, OLD.parent_span_id, OLD.span_type, OLD.payload, OLD.started_at,
+		OLD.span_type_id) THEN
+		RAISE EXCEPTION 'only the status, result and finish time of a span can change'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF (NEW.payload_conforms, NEW.payload_errors, NEW.result_conforms, NEW.result_errors, NEW.validation)
+	   IS DISTINCT FROM
+	   (OLD.payload_conforms, OLD.payload_errors, OLD.result_conforms, OLD.result_errors, OLD.validation) THEN
+		RAISE EXCEPTION 'conformance columns of a span are computed, not written'
+			USING ERRCODE = 'generated_always';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION spans_guard_update() IS
+	'BEFORE UPDATE on spans: only an unfinished span changes, and only its status, result and finish time';
+
+-- A run's stamps never change, and a finished run never changes.
+CREATE FUNCTION instances_guard_update() RETURNS trigger
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF OLD.status NOT IN ('pending', 'active') THEN
+		RAISE EXCEPTION 'instance % is finished (%) and cannot change', OLD.id, OLD.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF (NEW.account_id, NEW.id, NEW.agent_id, NEW.version_id, NEW.schema_version_id, NEW.environment_id,
+		NEW.purpose, NEW.registered_at, NEW.risk_profile_revision_id)
+	   IS DISTINCT FROM
+	   (OLD.account_id, OLD.id, OLD.agent_id, OLD.version_id, OLD.schema_version_id, OLD.environment_id,
+		OLD.purpose, OLD.registered_at, OLD.risk_profile_revision_id) THEN
+		RAISE EXCEPTION 'the agent, version, schema version, environment and purpose of instance % never change', OLD.id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF OLD.status = 'active' AND NEW.status = 'pending'
+	   OR OLD.status = 'active' AND NEW.started_at IS DISTINCT FROM OLD.started_at THEN
+		RAISE EXCEPTION 'instance % has started; it cannot go back to pending or restart', OLD.id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION instances_guard_update() IS
+	'BEFORE UPDATE on instances: stamps never change; a finished run never changes';
+
+-- Run data leaves only through prefactor_purge_runs, and only whole finished runs.
+CREATE FUNCTION run_data_guard_delete() RETURNS trigger
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF current_setting('prefactor.purging', true) IS DISTINCT FROM 'on' THEN
+		RAISE EXCEPTION 'rows of %.% are part of the audit trail', TG_TABLE_SCHEMA, TG_TABLE_NAME
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Remove whole finished runs with prefactor.prefactor_purge_runs(account, older_than).';
+	END IF;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION run_data_guard_delete() IS
+	'BEFORE DELETE on instances and spans: only prefactor_purge_runs removes run data';
+
+-- Versions, schema versions and span types are the audit trail.
+CREATE FUNCTION audit_guard() RETURNS trigger
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	RAISE EXCEPTION 'rows of %.% are part of the audit trail and never change', TG_TABLE_SCHEMA, TG_TABLE_NAME
+		USING ERRCODE = 'object_not_in_prerequisite_state',
+			  HINT = 'A changed version or schema is recorded as a new version by the next run that reports it.';
+END
+$$;
+COMMENT ON FUNCTION audit_guard() IS
+	'BEFORE UPDATE, DELETE or TRUNCATE on the audit-trail tables: always refuses';
+
+CREATE TRIGGER spans_10_guard BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION spans_guard_insert();
+CREATE TRIGGER spans_10_guard_update BEFORE UPDATE ON spans FOR EACH ROW EXECUTE FUNCTION spans_guard_update();
+CREATE TRIGGER spans_10_guard_delete BEFORE DELETE ON spans FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
+CREATE TRIGGER instances_10_guard_update BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION instances_guard_update();
+CREATE TRIGGER instances_10_guard_delete BEFORE DELETE ON instances FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON agent_versions FOR EACH ROW EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON activity_schema_versions FOR EACH ROW EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON span_types FOR EACH ROW EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON agent_versions FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON activity_schema_versions FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON span_types FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON instances FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON spans FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+
+CREATE FUNCTION prefactor_purge_runs(account text, older_than timestamptz)
+	RETURNS TABLE (instances bigint, spans bigint)
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_purge_runs>>
+DECLARE
+	account_id prefactor.pfid := prefactor.resolve_account(account);
+BEGIN
+	IF older_than IS NULL THEN
+		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM set_config('prefactor.purging', 'on', true);
+	CREATE TEMP TABLE IF NOT EXISTS pg_temp.purged_runs (id prefactor.pfid) ON COMMIT DROP;
+	TRUNCATE pg_temp.purged_runs;
+	INSERT INTO pg_temp.purged_runs
+	SELECT i.id FROM prefactor.instances i
+	 WHERE i.account_id = prefactor_purge_runs.account_id
+	   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
+	FOR UPDATE;
+	DELETE FROM prefactor.spans s USING pg_temp.purged_runs p
+	 WHERE s.account_id = prefactor_purge_runs.account_id AND s.instance_id = p.id;
+	GET DIAGNOSTICS spans = ROW_COUNT;
+	DELETE FROM prefactor.instances i USING pg_temp.purged_runs p
+	 WHERE i.account_id = prefactor_purge_runs.account_id AND i.id = p.id;
+	GET DIAGNOSTICS instances = ROW_COUNT;
+	PERFORM set_config('prefactor.purging', 'off', true);
+	RETURN NEXT;
+END prefactor_purge_runs
+$$;
+COMMENT ON FUNCTION prefactor_purge_runs(text, timestamptz) IS
+	'Retention: deletes the account''s whole runs that finished before older_than, with their spans and quality; returns the counts';
+
+------------------------------------------------------------------------------
+-- Deployments
+------------------------------------------------------------------------------
+CREATE FUNCTION prefactor_deploy(account text, agent text, environment text, version text) RETURNS pfid
+	LANGUAGE plpgsql
+AS $$
+<<prefactor_deploy>>
+DECLARE
+	account_id prefactor.pfid := prefactor.resolve_account(account);
+	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
+	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
+	version_id prefactor.pfid;
+	current record;
+	new_id prefactor.pfid;
+BEGIN
+	SELECT v.id INTO version_id FROM prefactor.agent_versions v
+	 WHERE v.account_id = prefactor_deploy.account_id AND v.agent_id = prefactor_deploy.agent_id
+	   AND (v.id = prefactor.try_pfid(version) OR v.external_identifier = version)
+	 ORDER BY v.id = prefactor.try_pfid(version) DESC NULLS LAST, v.created_at DESC, v.id DESC LIMIT 1;
+	IF version_id IS NULL THEN
+		RAISE EXCEPTION 'agent "%" has no version "%"', agent, version
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Versions are created by the first run that reports them (prefactor_start_run).';
+	END IF;
+	-- Serialise deploys of one agent, so concurrent deploys leave exactly one active.
+	PERFORM 1 FROM prefactor.agents g
+	 WHERE g.account_id = prefactor_deploy.account_id AND g.id = prefactor_deploy.agent_id FOR NO KEY UPDATE;
+	SELECT d.id, d.version_id INTO current FROM prefactor.agent_deployments d
+	 WHERE d.account_id = prefactor_deploy.account_id AND d.agent_id = prefactor_deploy.agent_id
+	   AND d.environment_id = prefactor_deploy.environment_id AND d.retired_at IS NULL;
+	IF current.version_id = version_id THEN
+		RETURN current.id;
+	END IF;
+	UPDATE prefactor.agent_deployments d SET retired_at = greatest(d.deployed_at, now())
+	 WHERE d.account_id = prefactor_deploy.account_id AND d.id = current.id;
+	INSERT INTO prefactor.agent_deployments (account_id, agent_id, environment_id, version_id)
+	VALUES (account_id, agent_id, environment_id, version_id)
+	RETURNING id INTO new_id;
+	RETURN new_id;
+END prefactor_deploy
+$$;
+COMMENT ON FUNCTION prefactor_deploy(text, text, text, text) IS
+	'Makes the agent''s version (by id or external identifier) the active deployment in the environment, retiring the previous one; returns the deployment id';
+
+CREATE VIEW live_deployments AS
+SELECT d.account_id, d.agent_id, g.name AS agent, d.environment_id, e.name AS environment,
+	   d.version_id, v.external_identifier AS version, v.schema_version_id, d.id AS deployment_id, d.deployed_at
+  FROM prefactor.agent_deployments d
+  JOIN prefactor.agents g ON g.account_id = d.account_id AND g.id = d.agent_id
+  JOIN prefactor.environments e ON e.account_id = d.account_id AND e.id = d.environment_id
+  JOIN prefactor.agent_versions v ON v.account_id = d.account_id AND v.id = d.version_id
+ WHERE d.retired_at IS NULL;
+COMMENT ON VIEW live_deployments IS 'What is live where: the active deployment of each agent in each environment';
+COMMENT ON COLUMN live_deployments.version IS 'External identifier of the deployed version';
+COMMENT ON COLUMN live_deployments.deployed_at IS 'When this version became live in the environment';

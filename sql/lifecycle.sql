@@ -1,0 +1,194 @@
+-- Run lifecycle: set-up, automatic versions, runs, spans, idempotency, audit trail.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS prefactor CASCADE;
+CREATE EXTENSION prefactor;
+RESET client_min_messages;
+SET search_path = prefactor, public;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+-- Runs a statement and shows its error code and message, ids masked as <id>.
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g');
+END
+$$;
+
+SELECT prefactor_create_account('acme') IS NOT NULL AS account_created;
+SELECT prefactor_create_environment('acme', 'production') IS NOT NULL AS env_created;
+SELECT prefactor_create_environment('acme', 'staging', 'pre-release') IS NOT NULL AS env_created;
+SELECT prefactor_register_agent('acme', 'support-bot', 'answers customers') IS NOT NULL AS agent_created;
+SELECT prefactor_register_agent('acme', 'idle-bot') IS NOT NULL AS agent_created;
+
+-- Unknown names: no_data_found with a hint naming the function that creates them.
+SELECT prefactor_start_run('nobody', 'support-bot', 'production', '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT prefactor_start_run('acme', 'ghost', 'production', '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT prefactor_start_run('acme', 'support-bot', 'qa', '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
+-- An agent with no version yet cannot omit version and schema.
+SELECT prefactor_start_run('acme', 'idle-bot', 'production', NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- Wrong JSON shapes.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '"v1"', '{}');
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": 7}', '{}');
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{}', '[]');
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{}', '{"span_type_schemas": {}}');
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{}', '{"span_type_schemas": [{"params_schema": {}}]}');
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{}', '{"span_type_schemas": [{"name": "a"}, {"name": "a"}]}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{}', '{}', purpose => 'demo');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS nothing_left_behind FROM activity_schema_versions;
+
+-- First run: version 1 and schema version 1 are created, span types stored as rows.
+SELECT prefactor_start_run('acme', 'support-bot', 'production',
+	'{"external_identifier": "v1.0.0", "name": "Support bot", "commit": "abc123"}',
+	'{"external_identifier": "s1", "span_type_schemas": [
+		{"name": "llm", "params_schema": {"type": "object"}, "result_schema": {"type": "object"}, "description": "a model call"},
+		{"name": "tool:search", "params_schema": {"type": "object", "required": ["q"]}}]}') AS run1 \gset
+SELECT i.status, i.purpose, i.started_at IS NOT NULL AS started, v.external_identifier, v.name, s.number AS schema_number,
+	   e.name AS environment, g.name AS agent
+  FROM instances i JOIN agent_versions v ON v.account_id = i.account_id AND v.id = i.version_id
+  JOIN activity_schema_versions s ON s.account_id = i.account_id AND s.id = i.schema_version_id
+  JOIN environments e ON e.account_id = i.account_id AND e.id = i.environment_id
+  JOIN agents g ON g.account_id = i.account_id AND g.id = i.agent_id
+ WHERE i.id = :'run1';
+SELECT name, description, params_schema FROM span_types ORDER BY name;
+
+-- Key order and whitespace never make a new version or schema version.
+SELECT prefactor_start_run('acme', 'support-bot', 'staging',
+	'{"commit":"abc123","name":"Support bot","external_identifier":"v1.0.0"}',
+	'{"span_type_schemas": [{"description": "a model call", "result_schema": {"type": "object"}, "params_schema": {"type": "object"}, "name": "llm"},
+		{"params_schema": {"required": ["q"], "type": "object"}, "name": "tool:search"}], "external_identifier": "s1"}') AS run2 \gset
+SELECT (SELECT count(*) FROM agent_versions) AS versions, (SELECT count(*) FROM activity_schema_versions) AS schema_versions;
+SELECT a.version_id = b.version_id AS same_version FROM instances a, instances b WHERE a.id = :'run1' AND b.id = :'run2';
+
+-- New metadata with the same schema: a new version paired with schema version 1.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": "v1.1.0"}',
+	'{"external_identifier": "s1", "span_type_schemas": [
+		{"name": "llm", "params_schema": {"type": "object"}, "result_schema": {"type": "object"}, "description": "a model call"},
+		{"name": "tool:search", "params_schema": {"type": "object", "required": ["q"]}}]}') IS NOT NULL AS run3;
+-- A new schema: schema version 2, and a new version pairing v1.1.0 with it.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": "v1.1.0"}',
+	'{"external_identifier": "s2", "span_type_schemas": [{"name": "llm"}]}') IS NOT NULL AS run4;
+-- Both omitted: the latest version and its schema version.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS run5 \gset
+SELECT v.external_identifier, s.number AS schema_number, v.schema_version_id = i.schema_version_id AS paired
+  FROM instances i JOIN agent_versions v ON v.account_id = i.account_id AND v.id = i.version_id
+  JOIN activity_schema_versions s ON s.account_id = i.account_id AND s.id = i.schema_version_id
+ WHERE i.id = :'run5';
+SELECT v.external_identifier, s.number AS schema_number, s.external_identifier AS schema
+  FROM agent_versions v JOIN activity_schema_versions s ON s.account_id = v.account_id AND s.id = v.schema_version_id
+ ORDER BY v.created_at, s.number;
+
+-- Spans: start, finish, one-shot, nesting.
+SELECT span_id AS root_span_id, terminate FROM prefactor_start_span(:'run1', 'llm', '{"prompt": "hi"}') \gset
+SELECT :'terminate' AS terminate;
+SELECT (prefactor_record_span(:'run1', 'tool:search', '{"q": "refund"}', '{"hits": 3}', parent_span => :'root_span_id')).terminate;
+SELECT (prefactor_start_span(:'run1', 'llm', '{}', parent_span => :'root_span_id')).span_id AS child \gset
+SELECT (prefactor_finish_span(:'child', 'failed', '{"error": "timeout"}')).terminate;
+SELECT (prefactor_finish_span(:'root_span_id', result => '{"answer": "ok"}', idempotency_key => 'fin-root')).terminate;
+SELECT span_type, status, parent_span_id IS NOT NULL AS nested, result, span_type_id IS NOT NULL AS declared,
+	   finished_at >= started_at AS ordered
+  FROM spans WHERE instance_id = :'run1' ORDER BY started_at, span_type, status;
+-- Finishing a finished span is a conflict; a retry with the same key returns the first answer.
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L)', :'child', 'complete'));
+SELECT (prefactor_finish_span(:'root_span_id', result => '{"answer": "ok"}', idempotency_key => 'fin-root')).span_id = :'root_span_id' AS retried;
+\set VERBOSITY terse
+SELECT prefactor_finish_span(:'root_span_id', result => '{"answer": "other"}', idempotency_key => 'fin-root');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT prefactor_finish_span(:'root_span_id', 'done');
+-- A parent span must belong to the same run.
+SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L, parent_span => %L)', :'run2', 'llm', '{}', :'root_span_id'));
+-- An undeclared span type is stored with no span type.
+SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
+SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';
+
+-- Idempotent run start: same key, same arguments -> same id, nothing new.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, idempotency_key => 'run-key-1') AS k1 \gset
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, idempotency_key => 'run-key-1') = :'k1' AS same_instance;
+SELECT count(*) AS runs_with_key FROM instances WHERE id = :'k1';
+\set VERBOSITY terse
+SELECT prefactor_start_run('acme', 'support-bot', 'staging', NULL, NULL, idempotency_key => 'run-key-1');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT prefactor_start_run('acme', 'support-bot', 'staging', NULL, NULL, idempotency_key => repeat('k', 65));
+\echo :LAST_ERROR_SQLSTATE
+
+-- Finishing a run cancels its active spans at the same time; the run is then immutable.
+SELECT (prefactor_start_span(:'run2', 'llm', '{}')).span_id AS open_span \gset
+SELECT prefactor_finish_run(:'run2', 'complete', idempotency_key => 'fin-run2');
+SELECT status, finished_at = (SELECT finished_at FROM instances WHERE id = :'run2') AS same_time
+  FROM spans WHERE id = :'open_span';
+SELECT prefactor_finish_run(:'run2', 'complete', idempotency_key => 'fin-run2') AS retried_finish;
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, %L)', :'run2', 'failed'));
+SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L)', :'run2', 'llm', '{}'));
+SELECT pg_temp.try(format('UPDATE instances SET purpose = %L WHERE id = %L', 'eval', :'run2'));
+SELECT pg_temp.try(format('UPDATE spans SET result = %L WHERE id = %L', '{}', :'open_span'));
+SELECT prefactor_finish_run(:'run2', 'terminated');
+-- Stamps of a running instance never change either.
+SELECT pg_temp.try(format('UPDATE instances SET environment_id = (SELECT id FROM environments WHERE name = %L) WHERE id = %L', 'staging', :'run1'));
+-- Conformance columns are computed, not written.
+SELECT prefactor_start_span(:'run1', 'llm', '{}') IS NOT NULL AS started_another;
+UPDATE spans SET payload_conforms = true WHERE status = 'active' AND instance_id = :'run1';
+
+-- Terminate: span calls store nothing and answer terminate with the reason.
+SELECT prefactor_terminate_run(:'run5', 'operator stop: looping');
+SELECT * FROM prefactor_start_span(:'run5', 'llm', '{}');
+SELECT * FROM prefactor_record_span(:'run5', 'llm', '{}');
+SELECT count(*) AS spans_after_terminate FROM spans WHERE instance_id = :'run5';
+SELECT prefactor_terminate_run(:'run1', '  ');
+
+-- Two-step start: register (pending), then begin; a pending run can only be cancelled.
+SELECT prefactor_register_run('acme', 'support-bot', 'staging', NULL, NULL, 'eval') AS pending_run \gset
+SELECT status, started_at IS NULL AS not_started FROM instances WHERE id = :'pending_run';
+SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L)', :'pending_run', 'llm', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, %L)', :'pending_run', 'complete'));
+SELECT prefactor_begin_run(:'pending_run');
+SELECT pg_temp.try(format('SELECT prefactor_begin_run(%L)', :'pending_run'));
+SELECT prefactor_register_run('acme', 'support-bot', 'staging', NULL, NULL) AS cancelled_run \gset
+SELECT prefactor_finish_run(:'cancelled_run', 'cancelled');
+SELECT status, started_at = finished_at AS both_times_set FROM instances WHERE id = :'cancelled_run';
+
+-- Quality evaluations: set, replace, remove.
+SELECT prefactor_record_quality(:'run1', 'helpfulness', '{"score": 3}');
+SELECT prefactor_record_quality(:'run1', 'helpfulness', '{"score": 4}');
+SELECT prefactor_record_quality(:'run1', 'tone', '{"ok": true}');
+SELECT name, payload FROM instance_quality ORDER BY name;
+SELECT prefactor_record_quality(:'run1', 'tone', NULL);
+SELECT name FROM instance_quality ORDER BY name;
+
+-- Plain INSERT goes through the same checks as the functions.
+INSERT INTO spans (account_id, instance_id, span_type, payload)
+SELECT account_id, id, 'tool:search', '{"q": "bulk"}' FROM instances WHERE id = :'run1';
+SELECT span_type_id IS NOT NULL AS declared FROM spans WHERE payload = '{"q": "bulk"}';
+SELECT pg_temp.try(format('INSERT INTO spans (account_id, instance_id, span_type) SELECT account_id, id, %L FROM instances WHERE id = %L', 'llm', :'run2'));
+INSERT INTO spans (account_id, instance_id, span_type, validation)
+SELECT account_id, id, 'llm', 'validated' FROM instances WHERE id = :'run1';
+
+-- The audit trail never changes.
+UPDATE agent_versions SET name = 'renamed';
+DELETE FROM span_types;
+UPDATE activity_schema_versions SET external_identifier = 'x';
+TRUNCATE spans;
+DELETE FROM spans WHERE instance_id = :'run2';
+
+-- Deployments: one active per agent and environment, history kept.
+SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v1.0.0') IS NOT NULL AS deployed;
+SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v1.1.0') IS NOT NULL AS deployed;
+SELECT prefactor_deploy('acme', 'support-bot', 'staging', 'v1.0.0') IS NOT NULL AS deployed;
+SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v9');
+SELECT agent, environment, version FROM live_deployments ORDER BY environment;
+SELECT count(*) AS history, count(*) FILTER (WHERE retired_at IS NULL) AS active FROM agent_deployments;
+
+-- Retention: whole finished runs go, with their spans and quality; active runs stay.
+SELECT * FROM prefactor_purge_runs('acme', now() + interval '1 minute');
+SELECT status, count(*) FROM instances GROUP BY status ORDER BY status;
+SELECT count(*) AS orphan_spans FROM spans s WHERE NOT EXISTS
+	(SELECT 1 FROM instances i WHERE i.account_id = s.account_id AND i.id = s.instance_id);
+SELECT prefactor_purge_runs('acme', NULL);

@@ -1,0 +1,65 @@
+-- Installing the latest version and upgrading from 0.1.0 give the same objects.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS prefactor CASCADE;
+RESET client_min_messages;
+
+-- Everything the extension owns, described so that two installs can be compared.
+CREATE FUNCTION pg_temp.extension_objects() RETURNS SETOF text LANGUAGE sql AS $$
+	SELECT 'member ' || pg_describe_object(d.classid, d.objid, 0)
+	  FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+	 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'prefactor'
+	UNION ALL
+	SELECT format('column %s.%s %s notnull=%s default=%s', c.relname, a.attname,
+				  format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid))
+	  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	  JOIN pg_namespace n ON n.oid = c.relnamespace
+	  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+	 WHERE n.nspname = 'prefactor' AND a.attnum > 0 AND NOT a.attisdropped
+	UNION ALL
+	SELECT format('constraint %s %s', co.conname, pg_get_constraintdef(co.oid))
+	  FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+	  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor' AND NOT t.tgisinternal
+	UNION ALL
+	SELECT format('function %s %s', p.oid::regprocedure, md5(pg_get_functiondef(p.oid)))
+	  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+	 WHERE n.nspname = 'prefactor' AND p.prokind IN ('f', 'p')
+	UNION ALL
+	SELECT format('view %s %s', c.relname, md5(pg_get_viewdef(c.oid)))
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor' AND c.relkind IN ('v', 'm')
+	UNION ALL
+	SELECT format('comment %s: %s', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description)
+	  FROM pg_description d JOIN pg_depend x ON x.classid = d.classoid AND x.objid = d.objoid
+	  JOIN pg_extension e ON x.refobjid = e.oid
+	 WHERE x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' AND e.extname = 'prefactor'
+	UNION ALL
+	SELECT 'policy ' || pol.polname || ' on ' || c.relname || ' ' || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
+	  FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT 'dumped ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'prefactor'
+$$;
+
+CREATE EXTENSION prefactor VERSION '0.1.0';
+ALTER EXTENSION prefactor UPDATE;
+SELECT extversion AS upgraded_to FROM pg_extension WHERE extname = 'prefactor';
+CREATE TEMP TABLE upgraded AS SELECT pg_temp.extension_objects() AS item;
+DROP EXTENSION prefactor CASCADE;
+
+CREATE EXTENSION prefactor;
+SELECT extversion AS installed FROM pg_extension WHERE extname = 'prefactor';
+CREATE TEMP TABLE installed AS SELECT pg_temp.extension_objects() AS item;
+
+SELECT (SELECT count(*) FROM installed) > 100 AS compared_many_objects;
+-- Differences between the two, both ways: none.
+(SELECT 'only after upgrade' AS side, item FROM upgraded EXCEPT SELECT 'only after upgrade', item FROM installed)
+UNION ALL
+(SELECT 'only in fresh install', item FROM installed EXCEPT SELECT 'only in fresh install', item FROM upgraded)
+ORDER BY 1, 2;
