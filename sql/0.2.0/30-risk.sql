@@ -42,10 +42,6 @@ ALTER TABLE instances ADD COLUMN max_classification data_classification;
 COMMENT ON COLUMN instances.max_classification IS
 	'Highest data classification declared by the span types of this run''s spans (runs with a risk profile only)';
 
--- Owned by the lifecycle feature (10-lifecycle.sql adds it with its foreign key
--- and sets it in spans_10_guard); added here only if that file has not.
-ALTER TABLE spans ADD COLUMN IF NOT EXISTS span_type_id pfid;
-
 ------------------------------------------------------------------------------
 -- What a span type declares, read from its data_risk
 ------------------------------------------------------------------------------
@@ -158,16 +154,16 @@ DECLARE
 	included	boolean;
 BEGIN
 	IF kind = 'category' THEN
-		names := ARRAY(SELECT name FROM risk_categories ORDER BY position);
+		names := ARRAY(SELECT name FROM prefactor.risk_categories ORDER BY position);
 	ELSE
-		names := ARRAY(SELECT name FROM risk_actions ORDER BY position);
+		names := ARRAY(SELECT name FROM prefactor.risk_actions ORDER BY position);
 	END IF;
 	IF base IS NOT NULL AND jsonb_typeof(base) <> 'object' THEN
-		RAISE EXCEPTION 'risk profile % settings must be a JSON object', kind || CASE kind WHEN 'category' THEN ' weight' ELSE ' multiplier' END
+		RAISE EXCEPTION '% must be a JSON object', CASE kind WHEN 'category' THEN 'category_weights' ELSE 'action_multipliers' END
 			USING ERRCODE = '22023', DETAIL = format('Got a JSON %s.', jsonb_typeof(base));
 	END IF;
 	IF changes IS NOT NULL AND jsonb_typeof(changes) <> 'object' THEN
-		RAISE EXCEPTION 'risk profile % settings must be a JSON object', kind || CASE kind WHEN 'category' THEN ' weight' ELSE ' multiplier' END
+		RAISE EXCEPTION '% must be a JSON object', CASE kind WHEN 'category' THEN 'category_weights' ELSE 'action_multipliers' END
 			USING ERRCODE = '22023', DETAIL = format('Got a JSON %s.', jsonb_typeof(changes)),
 				  HINT = format('Pass an object such as {"%s": {"%s": 1, "included": true}}.', names[1], factor);
 	END IF;
@@ -317,13 +313,13 @@ COMMENT ON FUNCTION risk_account_id(text) IS 'Id of the account with this name; 
 
 -- Level name as given to the API ('none' clears), checked.
 CREATE FUNCTION risk_terminate_level(level text) RETURNS risk_level
-	LANGUAGE plpgsql IMMUTABLE
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	AS $$
 BEGIN
 	IF level = 'none' THEN
 		RETURN NULL;
 	ELSIF level IN ('medium', 'high', 'critical') THEN
-		RETURN level::risk_level;
+		RETURN level::prefactor.risk_level;
 	END IF;
 	RAISE EXCEPTION 'invalid terminate_at_level: "%"', level
 		USING ERRCODE = '22023', HINT = 'Use medium, high, critical, or none for no automatic termination.';
