@@ -57,6 +57,7 @@ SELECT prefactor_create_risk_profile('acme', 'worked');
 SELECT prefactor_create_risk_profile('nobody', 'bad');
 -- The full error report of one of them.
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"shoe_size": 3}');
 SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => 50, high_threshold => 50, critical_threshold => 100);
 \set VERBOSITY terse

@@ -245,7 +245,7 @@ $$;
 COMMENT ON FUNCTION risk_check_thresholds(numeric, numeric, numeric) IS
 	'Raises unless 0 < medium < high < critical';
 
--- BEFORE INSERT on revisions: complete and check weights, multipliers and thresholds.
+-- BEFORE INSERT on revisions: complete and check weights and multipliers.
 CREATE FUNCTION risk_revision_validate() RETURNS trigger
 	LANGUAGE plpgsql
 	AS $$
@@ -257,12 +257,12 @@ BEGIN
 	END IF;
 	NEW.category_weights := risk_merge_settings('category', NEW.category_weights, NULL);
 	NEW.action_multipliers := risk_merge_settings('action', NEW.action_multipliers, NULL);
-	PERFORM risk_check_thresholds(NEW.medium_threshold, NEW.high_threshold, NEW.critical_threshold);
+	-- thresholds: the table's check constraint (the API functions report them first)
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION risk_revision_validate() IS
-	'Trigger: completes and validates a new risk profile revision; revisions are immutable';
+	'Trigger: completes and validates the weights and multipliers of a new risk profile revision; revisions are immutable';
 CREATE TRIGGER risk_profile_revisions_30_validate BEFORE INSERT OR UPDATE ON risk_profile_revisions
 	FOR EACH ROW EXECUTE FUNCTION risk_revision_validate();
 
@@ -354,6 +354,9 @@ BEGIN
 			USING ERRCODE = '42710',
 				  HINT = 'Edit it with prefactor_update_risk_profile(); names stay taken by deleted profiles.';
 	END IF;
+	PERFORM risk_check_thresholds(coalesce(medium_threshold, t.medium_threshold),
+								  coalesce(high_threshold, t.high_threshold),
+								  coalesce(critical_threshold, t.critical_threshold));
 	INSERT INTO risk_profiles AS p (account_id, name, description)
 	VALUES (acct, prefactor_create_risk_profile.name, coalesce(prefactor_create_risk_profile.description, t.description))
 	RETURNING p.id INTO profile;
@@ -412,6 +415,7 @@ BEGIN
 	IF terminate_at_level IS NOT NULL THEN
 		nxt.terminate_at_level := risk_terminate_level(terminate_at_level);
 	END IF;
+	PERFORM risk_check_thresholds(nxt.medium_threshold, nxt.high_threshold, nxt.critical_threshold);
 	IF (nxt.category_weights, nxt.action_multipliers, nxt.medium_threshold, nxt.high_threshold,
 		nxt.critical_threshold, nxt.terminate_at_level) IS NOT DISTINCT FROM
 	   (cur.category_weights, cur.action_multipliers, cur.medium_threshold, cur.high_threshold,
