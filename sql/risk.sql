@@ -159,15 +159,15 @@ SELECT prefactor_risk_level(41, risk_profile_revision_id) AS level_of_41,
   FROM instances WHERE id = :'r1';
 
 -- The aggregates over the same spans give the same score and a breakdown that sums to it.
-SELECT risk_score(s.span_type_id, i.risk_profile_revision_id) AS score,
-	   prefactor_risk_level(risk_score(s.span_type_id, i.risk_profile_revision_id), i.risk_profile_revision_id) AS level,
-	   jsonb_pretty(risk_breakdown(s.span_type, s.span_type_id, i.risk_profile_revision_id)) AS breakdown
+SELECT risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   prefactor_risk_level(risk_score(s.span_type_id, s.risk_profile_revision_id), i.risk_profile_revision_id) AS level,
+	   jsonb_pretty(risk_breakdown(s.span_type_id, s.risk_profile_revision_id)) AS breakdown
   FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
  WHERE i.id = :'r1'
  GROUP BY i.risk_profile_revision_id;
 SELECT b -> 'total' AS total, (SELECT sum((t ->> 'points')::numeric) FROM jsonb_array_elements(b -> 'types') t) AS sum_of_points,
 	   (SELECT sum((t ->> 'count')::int) FROM jsonb_array_elements(b -> 'types') t) AS sum_of_counts, b -> 'spans' AS spans
-  FROM (SELECT risk_breakdown(s.span_type, s.span_type_id, i.risk_profile_revision_id) b
+  FROM (SELECT risk_breakdown(s.span_type_id, s.risk_profile_revision_id) b
 		  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
 		 WHERE i.id = :'r1') x;
 
@@ -177,12 +177,12 @@ SELECT b -> 'total' AS total, (SELECT sum((t ->> 'points')::numeric) FROM jsonb_
 SELECT pg_temp.start('no-profile-bot') AS r2 \gset
 SELECT * FROM pg_temp.span(:'r2', 'lookup', n => 3);
 SELECT * FROM pg_temp.show(:'r2');
-SELECT risk_score(s.span_type_id, i.risk_profile_revision_id) AS score,
-	   risk_breakdown(s.span_type, s.span_type_id, i.risk_profile_revision_id) AS breakdown
+SELECT risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   risk_breakdown(s.span_type_id, s.risk_profile_revision_id) AS breakdown
   FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
  WHERE i.id = :'r2';
 -- no spans at all: null
-SELECT risk_score(span_type_id, NULL) AS score, risk_breakdown(span_type, span_type_id, NULL) AS breakdown
+SELECT risk_score(span_type_id, NULL) AS score, risk_breakdown(span_type_id, NULL) AS breakdown
   FROM spans WHERE false;
 
 ------------------------------------------------------------------------------
@@ -269,15 +269,24 @@ SELECT count(*) AS runs,
 						 OR a.breakdown IS NULL) AS breakdown_matches
   FROM instances i
   LEFT JOIN (SELECT s.account_id, s.instance_id,
-					risk_score(s.span_type_id, r.risk_profile_revision_id) AS score,
-					risk_breakdown(s.span_type, s.span_type_id, r.risk_profile_revision_id) AS breakdown
-			   FROM spans s JOIN instances r ON r.account_id = s.account_id AND r.id = s.instance_id
+					risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+					risk_breakdown(s.span_type_id, s.risk_profile_revision_id) AS breakdown
+			   FROM spans s
 			  GROUP BY 1, 2) a ON a.account_id = i.account_id AND a.instance_id = i.id;
+-- each span carries its run's revision, and the span_risk view adds up to the same scores
+SELECT count(*) AS spans,
+	   count(*) FILTER (WHERE s.risk_profile_revision_id IS NOT DISTINCT FROM i.risk_profile_revision_id) AS same_revision
+  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id;
+SELECT count(*) AS scored_runs, count(*) FILTER (WHERE v.points = i.risk_score) AS view_matches
+  FROM instances i
+  JOIN (SELECT account_id, instance_id, sum(points) AS points FROM span_risk GROUP BY 1, 2) v
+	ON v.account_id = i.account_id AND v.instance_id = i.id
+ WHERE i.risk_profile_revision_id IS NOT NULL;
 
 -- Per agent and per day, over runs with different revisions.
 SELECT a.name AS agent, date_trunc('day', s.started_at) AS day,
-	   risk_score(s.span_type_id, i.risk_profile_revision_id) AS score,
-	   risk_breakdown(s.span_type, s.span_type_id, i.risk_profile_revision_id) -> 'types' -> 0 AS top_type
+	   risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   risk_breakdown(s.span_type_id, s.risk_profile_revision_id) -> 'types' -> 0 AS top_type
   FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
   JOIN agents a ON a.account_id = i.account_id AND a.id = i.agent_id
  GROUP BY 1, 2 ORDER BY 1, 2;
@@ -286,10 +295,9 @@ SELECT a.name AS agent, date_trunc('day', s.started_at) AS day,
 -- Parallel aggregation: partial aggregates in workers, combined in the leader
 ------------------------------------------------------------------------------
 CREATE TABLE public.risk_bulk AS
-SELECT (g % 97) AS grp, s.span_type, s.span_type_id, i.risk_profile_revision_id
-  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id,
-	   generate_series(1, 4000) g
- WHERE i.risk_profile_revision_id IS NOT NULL;
+SELECT (g % 97) AS grp, s.span_type_id, s.risk_profile_revision_id
+  FROM spans s, generate_series(1, 4000) g
+ WHERE s.risk_profile_revision_id IS NOT NULL;
 ANALYZE risk_bulk;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
@@ -298,13 +306,13 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 EXPLAIN (COSTS OFF)
 SELECT grp, risk_score(span_type_id, risk_profile_revision_id),
-	   risk_breakdown(span_type, span_type_id, risk_profile_revision_id)
+	   risk_breakdown(span_type_id, risk_profile_revision_id)
   FROM risk_bulk GROUP BY grp;
 EXPLAIN (COSTS OFF)
 SELECT risk_score(span_type_id, risk_profile_revision_id) FROM risk_bulk;
 CREATE TEMP TABLE parallel_result AS
 SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
-	   risk_breakdown(span_type, span_type_id, risk_profile_revision_id) AS breakdown
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
   FROM risk_bulk GROUP BY grp;
 SELECT risk_score(span_type_id, risk_profile_revision_id) AS parallel_total FROM risk_bulk;
 RESET parallel_leader_participation;
@@ -313,7 +321,7 @@ SELECT count(*) AS groups,
 	   count(*) FILTER (WHERE p.score = s.score AND p.breakdown = s.breakdown) AS equal_to_serial
   FROM parallel_result p
   JOIN (SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
-			   risk_breakdown(span_type, span_type_id, risk_profile_revision_id) AS breakdown
+			   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
 		  FROM risk_bulk GROUP BY grp) s USING (grp);
 SELECT risk_score(span_type_id, risk_profile_revision_id) AS serial_total FROM risk_bulk;
 RESET ALL;

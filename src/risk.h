@@ -32,6 +32,8 @@ typedef struct RiskTypeInfo
 	RiskTypeKey key;
 	Numeric		points;			/* in the cache context */
 	bool		scores;			/* points > 0 */
+	bool		integral;		/* points is a whole number: ipoints */
+	int64		ipoints;
 	int			classification; /* 0 = none, 1 = public .. 5 = secret */
 	const char *classification_name;
 } RiskTypeInfo;
@@ -51,6 +53,7 @@ extern const char *const risk_level_names[];
 extern const RiskTypeInfo *risk_type_lookup(const Pfid *span_type_id,
 											const Pfid *revision_id);
 extern const RiskRevisionInfo *risk_revision_lookup(const Pfid *revision_id);
+extern const char *risk_type_name(const Pfid *span_type_id);
 extern int	risk_level_of(const RiskRevisionInfo *rev, Numeric score);
 extern int	risk_level_from_name(const char *name);
 extern void risk_cache_reset(void);

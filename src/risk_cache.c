@@ -31,6 +31,13 @@ static const char *const classification_names[] = {
 static MemoryContext RiskCacheContext = NULL;
 static HTAB *RiskTypeCache = NULL;
 static HTAB *RiskRevisionCache = NULL;
+static HTAB *RiskNameCache = NULL;
+
+typedef struct RiskNameEntry
+{
+	Pfid		span_type_id;
+	char	   *name;
+} RiskNameEntry;
 
 /* Create the cache context and hash tables on first use. */
 static void
@@ -59,6 +66,13 @@ risk_cache_init(void)
 	ctl.hcxt = RiskCacheContext;
 	RiskRevisionCache = hash_create("prefactor risk revisions", 64, &ctl,
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Pfid);
+	ctl.entrysize = sizeof(RiskNameEntry);
+	ctl.hcxt = RiskCacheContext;
+	RiskNameCache = hash_create("prefactor span type names", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /* Drop every cached entry (used when the extension's types change). */
@@ -71,6 +85,7 @@ risk_cache_reset(void)
 	RiskCacheContext = NULL;
 	RiskTypeCache = NULL;
 	RiskRevisionCache = NULL;
+	RiskNameCache = NULL;
 }
 
 /* The text form of a pfid, as a text Datum for SPI arguments. */
@@ -164,6 +179,10 @@ risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
 											  false, -1));
 	entry->scores = DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(entry->points),
 													  NumericGetDatum(int64_to_numeric(0)))) > 0;
+	entry->integral = DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(entry->points))) == 0 &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(entry->points),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX / 1024)))) < 0;
+	entry->ipoints = entry->integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(entry->points))) : 0;
 	entry->classification = classification_rank(classification);
 	entry->classification_name = classification_names[entry->classification];
 	MemoryContextSwitchTo(oldcxt);
@@ -228,6 +247,48 @@ risk_revision_lookup(const Pfid *revision_id)
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 	return entry;
+}
+
+/* Name of a span type (its id as text if it no longer exists). */
+const char *
+risk_type_name(const Pfid *span_type_id)
+{
+	RiskNameEntry *entry;
+	bool		found;
+	Datum		args[1];
+	Oid			argtypes[1] = {TEXTOID};
+	char	   *name;
+	MemoryContext oldcxt;
+
+	risk_cache_init();
+	entry = hash_search(RiskNameCache, span_type_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->name;
+
+	args[0] = pfid_text_datum(span_type_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI to look up a span type name")));
+	if (SPI_execute_with_args("SELECT st.name FROM prefactor.accounts a"
+							  " JOIN prefactor.span_types st ON st.account_id = a.account_id AND st.id = $1::prefactor.pfid"
+							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not look up a span type name")));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return TextDatumGetCString(args[0]);
+	}
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	oldcxt = MemoryContextSwitchTo(RiskCacheContext);
+	entry = hash_search(RiskNameCache, span_type_id, HASH_ENTER, &found);
+	entry->name = pstrdup(name);
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	return entry->name;
 }
 
 /* The band of a score under a revision's thresholds. */

@@ -1,10 +1,11 @@
 /*
  * risk_trigger.c
- *	  Live risk scoring: an AFTER INSERT FOR EACH ROW trigger on spans that
- *	  adds the span type's points to its run at constant cost per span,
- *	  raises the run's level, notifies channel prefactor_risk when the level
- *	  rises, and terminates the run when its profile's terminate_at_level is
- *	  reached.
+ *	  Live risk scoring on spans.  A BEFORE INSERT trigger copies the run's
+ *	  profile revision onto the span (cached per run, so the aggregates need
+ *	  no join); an AFTER INSERT trigger adds the span type's points to its
+ *	  run at constant cost per span, raises the run's level, notifies channel
+ *	  prefactor_risk when the level rises, and terminates the run when its
+ *	  profile's terminate_at_level is reached.
  */
 #include "postgres.h"
 
@@ -43,6 +44,7 @@ static int	att_account;
 static int	att_instance;
 static int	att_span_type_id;
 static int	att_started_at;
+static int	att_revision;
 
 static SPIPlanPtr plan_instance = NULL;
 static SPIPlanPtr plan_score = NULL;
@@ -79,12 +81,14 @@ risk_trigger_attnums(Relation rel)
 	att_instance = SPI_fnumber(tupdesc, "instance_id");
 	att_span_type_id = SPI_fnumber(tupdesc, "span_type_id");
 	att_started_at = SPI_fnumber(tupdesc, "started_at");
-	if (att_account <= 0 || att_instance <= 0 || att_span_type_id <= 0 || att_started_at <= 0)
+	att_revision = SPI_fnumber(tupdesc, "risk_profile_revision_id");
+	if (att_account <= 0 || att_instance <= 0 || att_span_type_id <= 0 || att_started_at <= 0 ||
+		att_revision <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("table \"%s\" is not a spans table",
 						RelationGetRelationName(rel)),
-				 errdetail("The risk trigger needs account_id, instance_id, span_type_id and started_at.")));
+				 errdetail("The risk triggers need account_id, instance_id, span_type_id, started_at and risk_profile_revision_id.")));
 	typid = TupleDescAttr(tupdesc, att_account - 1)->atttypid;
 	if (typid != pfid_typid)
 	{
@@ -109,7 +113,7 @@ risk_prepare(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-/* The revision a run is scored under, or NULL; cached per run. Needs SPI. */
+/* The revision a run is scored under, or NULL; cached per run. */
 static const Pfid *
 risk_instance_revision(Datum account, Datum instance)
 {
@@ -138,6 +142,10 @@ risk_instance_revision(Datum account, Datum instance)
 	if (entry != NULL)
 		return entry->has_revision ? &entry->revision_id : NULL;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI for risk scoring")));
 	if (plan_instance == NULL)
 	{
 		Oid			argtypes[2] = {pfid_typid, pfid_typid};
@@ -152,12 +160,16 @@ risk_instance_revision(Datum account, Datum instance)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not look up the risk profile revision of a run")));
 	if (SPI_processed == 0)
+	{
+		SPI_finish();
 		return NULL;			/* the foreign key reports it */
+	}
 	rev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	entry = hash_search(RiskInstanceCache, DatumGetPointer(instance), HASH_ENTER, &found);
 	entry->has_revision = !isnull;
 	if (!isnull)
 		memcpy(&entry->revision_id, DatumGetPointer(rev), sizeof(Pfid));
+	SPI_finish();
 	return entry->has_revision ? &entry->revision_id : NULL;
 }
 
@@ -226,6 +238,51 @@ risk_raise_level(Datum account, Datum instance, Datum started_at,
 	Async_Notify(RISK_CHANNEL, payload.data);
 }
 
+PG_FUNCTION_INFO_V1(prefactor_risk_span_revision);
+/* BEFORE INSERT FOR EACH ROW on spans: the run's profile revision onto the span. */
+Datum
+prefactor_risk_span_revision(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	Datum		account;
+	Datum		instance;
+	bool		isnull;
+	bool		had_revision;
+	const Pfid *revision;
+	Datum		value;
+	bool		valuenull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("prefactor_risk_span_revision must be a BEFORE INSERT FOR EACH ROW trigger")));
+
+	risk_trigger_attnums(trigdata->tg_relation);
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	tuple = trigdata->tg_trigtuple;
+	account = heap_getattr(tuple, att_account, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	instance = heap_getattr(tuple, att_instance, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	(void) heap_getattr(tuple, att_revision, tupdesc, &had_revision);
+	had_revision = !had_revision;
+
+	revision = risk_instance_revision(account, instance);
+	if (revision == NULL && !had_revision)
+		return PointerGetDatum(tuple);
+	value = revision ? PfidPGetDatum(revision) : (Datum) 0;
+	valuenull = (revision == NULL);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &att_revision,
+													 &value, &valuenull));
+}
+
 PG_FUNCTION_INFO_V1(prefactor_risk_span_trigger);
 /* AFTER INSERT FOR EACH ROW on spans: live risk scoring of the span's run. */
 Datum
@@ -238,8 +295,8 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	Datum		instance;
 	Datum		span_type;
 	Datum		started_at;
+	Datum		revision;
 	bool		isnull;
-	const Pfid *revision;
 	const RiskTypeInfo *info;
 	const RiskRevisionInfo *rev;
 	Datum		args[4];
@@ -260,7 +317,10 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	tuple = trigdata->tg_trigtuple;
 
-	/* spans of undeclared types score nothing */
+	/* runs without a profile revision have no risk; undeclared types score nothing */
+	revision = heap_getattr(tuple, att_revision, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
 	span_type = heap_getattr(tuple, att_span_type_id, tupdesc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
@@ -272,31 +332,17 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	started_at = heap_getattr(tuple, att_started_at, tupdesc, &isnull);
 
+	info = risk_type_lookup(DatumGetPfidP(span_type), DatumGetPfidP(revision));
+	if (info == NULL || (!info->scores && info->classification == 0))
+		return PointerGetDatum(NULL);
+	rev = risk_revision_lookup(DatumGetPfidP(revision));
+	if (rev == NULL)
+		return PointerGetDatum(NULL);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not connect to SPI for risk scoring")));
-
-	/* runs without a profile revision have no risk */
-	revision = risk_instance_revision(account, instance);
-	if (revision == NULL)
-	{
-		SPI_finish();
-		return PointerGetDatum(NULL);
-	}
-	info = risk_type_lookup(DatumGetPfidP(span_type), revision);
-	if (info == NULL || (!info->scores && info->classification == 0))
-	{
-		SPI_finish();
-		return PointerGetDatum(NULL);
-	}
-	rev = risk_revision_lookup(revision);
-	if (rev == NULL)
-	{
-		SPI_finish();
-		return PointerGetDatum(NULL);
-	}
-
 	if (plan_score == NULL)
 	{
 		Oid			argtypes[4] = {pfid_typid, pfid_typid, NUMERICOID, TEXTOID};

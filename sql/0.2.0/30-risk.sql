@@ -492,8 +492,6 @@ COMMENT ON FUNCTION risk_type_points(pfid, pfid) IS
 -- Aggregate support: one internal state (counts per span type and revision).
 CREATE FUNCTION risk_agg_trans(internal, pfid, pfid) RETURNS internal
 	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_trans(internal, text, pfid, pfid) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_trans_named' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION risk_agg_combine(internal, internal) RETURNS internal
 	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION risk_agg_serialize(internal) RETURNS bytea
@@ -504,8 +502,8 @@ CREATE FUNCTION risk_agg_score(internal) RETURNS numeric
 	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_score' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION risk_agg_breakdown(internal) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION risk_agg_trans(internal, pfid, pfid) IS 'risk_score transition: counts a span by (span type, revision)';
-COMMENT ON FUNCTION risk_agg_trans(internal, text, pfid, pfid) IS 'risk_breakdown transition: counts a span by (span type, revision)';
+COMMENT ON FUNCTION risk_agg_trans(internal, pfid, pfid) IS
+	'risk_score and risk_breakdown transition: counts a span by (span type, revision); the two aggregates share it';
 COMMENT ON FUNCTION risk_agg_combine(internal, internal) IS 'risk aggregates: merges two partial states';
 COMMENT ON FUNCTION risk_agg_serialize(internal) IS 'risk aggregates: partial state to bytea';
 COMMENT ON FUNCTION risk_agg_deserialize(bytea, internal) IS 'risk aggregates: partial state from bytea';
@@ -515,6 +513,7 @@ COMMENT ON FUNCTION risk_agg_breakdown(internal) IS 'risk_breakdown final: jsonb
 CREATE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
 	STYPE = internal,
+	SSPACE = 144,
 	FINALFUNC = risk_agg_score,
 	COMBINEFUNC = risk_agg_combine,
 	SERIALFUNC = risk_agg_serialize,
@@ -524,27 +523,52 @@ CREATE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
 COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
 	'Risk score of a set of spans: sum of their types'' points under each span''s profile revision; null if no span has a revision';
 
-CREATE AGGREGATE risk_breakdown(span_type text, span_type_id pfid, risk_profile_revision_id pfid) (
+CREATE AGGREGATE risk_breakdown(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
 	STYPE = internal,
+	SSPACE = 144,
 	FINALFUNC = risk_agg_breakdown,
 	COMBINEFUNC = risk_agg_combine,
 	SERIALFUNC = risk_agg_serialize,
 	DESERIALFUNC = risk_agg_deserialize,
 	PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE risk_breakdown(text, pfid, pfid) IS
-	'Risk of a set of spans by span type as jsonb: {total, spans, types: [{span_type, count, share, points, points_per_span}]}; points sum to total';
+COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS
+	'Risk of a set of spans by span type as jsonb: {total, spans, types: [{span_type, count, share, points}]}; points sum to total; undeclared spans are one line with span_type null';
 
 ------------------------------------------------------------------------------
 -- Live scoring on span insert
 ------------------------------------------------------------------------------
+-- Each span carries the revision its run is scored under, so the aggregates
+-- score any set of spans without a join. A copy of instances.risk_profile_revision_id
+-- (which has the foreign key); set by spans_20_risk_revision, whatever was given.
+ALTER TABLE spans ADD COLUMN risk_profile_revision_id pfid;
+COMMENT ON COLUMN spans.risk_profile_revision_id IS
+	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
+
+CREATE FUNCTION risk_span_revision() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_risk_span_revision' LANGUAGE C;
+COMMENT ON FUNCTION risk_span_revision() IS
+	'BEFORE INSERT on spans: copies the run''s risk profile revision onto the span (cached per run)';
+CREATE TRIGGER spans_20_risk_revision BEFORE INSERT ON spans
+	FOR EACH ROW EXECUTE FUNCTION risk_span_revision();
+
 CREATE FUNCTION risk_span_trigger() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_risk_span_trigger' LANGUAGE C;
 COMMENT ON FUNCTION risk_span_trigger() IS
 	'AFTER INSERT on spans: adds the span type''s points to its run''s live score, raises its level, notifies prefactor_risk, terminates at the profile''s level';
 CREATE TRIGGER spans_30_risk AFTER INSERT ON spans
 	FOR EACH ROW EXECUTE FUNCTION risk_span_trigger();
+
+-- Spans and their risk: the revision and the points each adds.
+CREATE VIEW span_risk AS
+SELECT s.account_id, s.instance_id, s.id AS span_id, s.span_type, s.span_type_id, s.status, s.started_at,
+	   s.risk_profile_revision_id,
+	   CASE WHEN s.risk_profile_revision_id IS NOT NULL
+			THEN coalesce(risk_type_points(s.span_type_id, s.risk_profile_revision_id), 0) END AS points
+  FROM spans s;
+COMMENT ON VIEW span_risk IS
+	'Every span with the profile revision it is scored under and the points it adds (null without a revision)';
 
 ------------------------------------------------------------------------------
 -- Agreed scope
