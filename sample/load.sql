@@ -1,2 +1,6 @@
--- Sample runs for `make run` (placeholder until the generator lands).
-SELECT 1;
+-- Sample runs for `make run`: a week of a support chatbot and a research agent in the account
+-- "sample", made once (skipped when the account exists). See prefactor.generate_sample().
+SELECT CASE WHEN EXISTS (SELECT 1 FROM prefactor.accounts WHERE name = 'sample')
+			THEN 'sample account exists: nothing loaded'
+			ELSE (SELECT format('sample account loaded: %s runs, %s spans', g.instances, g.spans)
+					FROM prefactor.generate_sample('sample', 2000) g) END AS sample;

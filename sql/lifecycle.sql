@@ -105,6 +105,10 @@ SELECT prefactor_finish_span(:'root_span_id', result => '{"answer": "other"}', i
 SELECT prefactor_finish_span(:'root_span_id', 'done');
 -- A parent span must belong to the same run.
 SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L, parent_span => %L)', :'run2', 'llm', '{}', :'root_span_id'));
+-- A retried one-shot span that leaves its times out gets the first answer.
+SELECT span_id AS once FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1') \gset
+SELECT span_id = :'once' AS same_span FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1');
+SELECT count(*) AS stored_once FROM spans WHERE payload = '{"n": 1}';
 -- An undeclared span type is stored with no span type.
 SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
 SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';
@@ -135,7 +139,7 @@ SELECT prefactor_finish_run(:'run2', 'terminated');
 SELECT pg_temp.try(format('UPDATE instances SET environment_id = (SELECT id FROM environments WHERE name = %L) WHERE id = %L', 'staging', :'run1'));
 -- Conformance columns are computed, not written.
 SELECT prefactor_start_span(:'run1', 'llm', '{}') IS NOT NULL AS started_another;
-UPDATE spans SET payload_conforms = true WHERE status = 'active' AND instance_id = :'run1';
+UPDATE spans SET payload_conforms = false WHERE status = 'active' AND instance_id = :'run1';
 
 -- Terminate: span calls store nothing and answer terminate with the reason.
 SELECT prefactor_terminate_run(:'run5', 'operator stop: looping');

@@ -166,7 +166,13 @@ PG_FUNCTION_INFO_V1(pfid_out);
 Datum
 pfid_out(PG_FUNCTION_ARGS)
 {
-	Pfid	   *id = PG_GETARG_PFID_P(0);
+	PG_RETURN_CSTRING(pfid_text(PG_GETARG_PFID_P(0)));
+}
+
+/* The 32-character text form of a pfid. */
+char *
+pfid_text(const Pfid *id)
+{
 	char	   *out = palloc(PFID_TEXT_LEN + 1);
 	int			bit = 0;
 
@@ -179,7 +185,7 @@ pfid_out(PG_FUNCTION_ARGS)
 		out[i] = pfid_alphabet[v];
 	}
 	out[PFID_TEXT_LEN] = '\0';
-	PG_RETURN_CSTRING(out);
+	return out;
 }
 
 PG_FUNCTION_INFO_V1(pfid_recv);

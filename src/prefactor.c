@@ -5,5 +5,36 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
+
+#include "validation.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static bool prefactor_purging = false;
+
+/* Defines the extension's settings. */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("prefactor.validate_spans",
+							 "Validates span payloads and results against their declared JSON Schemas.",
+							 "Off only for bulk loads whose conformance is checked later; spans stored "
+							 "while it is off have NULL conformance.",
+							 &prefactor_validate_spans, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("prefactor.jsonschema_format_assertion",
+							 "Makes the JSON Schema \"format\" keyword an assertion instead of an annotation.",
+							 NULL, &prefactor_format_assertion, false, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("prefactor.max_validation_errors",
+							"Errors recorded per validated document.",
+							NULL, &prefactor_max_validation_errors, 20, 1, 1000, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("prefactor.purging",
+							 "Set by prefactor_purge_runs for its own transaction: lets it delete finished runs.",
+							 NULL, &prefactor_purging, false, PGC_USERSET,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("prefactor");
+}

@@ -47,7 +47,11 @@ CREATE FUNCTION try_pfid(t text) RETURNS pfid
 	RETURN CASE WHEN t ~* '^[0-7][0-9a-hjkmnp-tv-z]{31}$' THEN t::prefactor.pfid END;
 COMMENT ON FUNCTION try_pfid(text) IS 'The text as a pfid when it is one, otherwise NULL';
 
-CREATE FUNCTION resolve_account(account text) RETURNS pfid
+-- Every API function learns its account here or in owning_account, so these two
+-- are where the caller's access is checked (prefactor.require_access, in
+-- 50-security.sql). To a caller without access an unknown account and another
+-- account's look the same: insufficient_privilege.
+CREATE FUNCTION resolve_account(account text, level text DEFAULT 'admin') RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -59,15 +63,17 @@ BEGIN
 	SELECT a.account_id INTO found_id FROM prefactor.accounts a
 	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
 	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
+	PERFORM prefactor.require_access(found_id, level, format('account "%s"', left(account, 100)));
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'account "%" does not exist', account
+		RAISE EXCEPTION 'account "%" does not exist', left(account, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
 	END IF;
 	RETURN found_id;
 END
 $$;
-COMMENT ON FUNCTION resolve_account(text) IS 'The id of the account named by id or name; no_data_found if none';
+COMMENT ON FUNCTION resolve_account(text, text) IS
+	'The id of the account named by id or name, if the caller has the access level there; insufficient_privilege if not, no_data_found if none';
 
 CREATE FUNCTION resolve_environment(account pfid, environment text) RETURNS pfid
 	LANGUAGE plpgsql STABLE
@@ -83,7 +89,7 @@ BEGIN
 	   AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
 	 ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'environment "%" does not exist in this account', environment
+		RAISE EXCEPTION 'environment "%" does not exist in this account', left(environment, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_environment(account, name).';
 	END IF;
@@ -107,7 +113,7 @@ BEGIN
 	   AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
 	 ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'agent "%" does not exist in this account', agent
+		RAISE EXCEPTION 'agent "%" does not exist in this account', left(agent, 100)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Register it with prefactor.prefactor_register_agent(account, name).';
 	END IF;
@@ -118,7 +124,7 @@ COMMENT ON FUNCTION resolve_agent(pfid, text) IS
 	'The id of the account''s agent named by id or name; no_data_found if none';
 
 -- The account of an instance or span id; no_data_found when no account owns its partition.
-CREATE FUNCTION owning_account(id pfid, what text) RETURNS pfid
+CREATE FUNCTION owning_account(id pfid, what text, level text DEFAULT 'admin') RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -128,14 +134,15 @@ BEGIN
 		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	found_id := prefactor.account_of(id);
+	PERFORM prefactor.require_access(found_id, level, format('the account of %s %s', what, id));
 	IF found_id IS NULL THEN
 		RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
 	END IF;
 	RETURN found_id;
 END
 $$;
-COMMENT ON FUNCTION owning_account(pfid, text) IS
-	'The account whose partition the id carries; no_data_found naming "what" if none';
+COMMENT ON FUNCTION owning_account(pfid, text, text) IS
+	'The account whose partition the id carries, if the caller has the access level there; insufficient_privilege if not, no_data_found naming "what" if none';
 
 ------------------------------------------------------------------------------
 -- Idempotency: a mutating call with a key first claims it; a retry finds the
@@ -211,7 +218,7 @@ DECLARE
 	new_id prefactor.pfid;
 BEGIN
 	INSERT INTO prefactor.environments (account_id, name, description)
-	VALUES (prefactor.resolve_account(account), name, description)
+	VALUES (prefactor.resolve_account(account, 'admin'), name, description)
 	RETURNING id INTO new_id;
 	RETURN new_id;
 END
@@ -226,7 +233,7 @@ CREATE FUNCTION prefactor_register_agent(account text, name text, description te
 AS $$
 <<prefactor_register_agent>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	profile_id prefactor.pfid;
 	new_id prefactor.pfid;
 BEGIN
@@ -352,8 +359,9 @@ BEGIN
 		RETURN found_id;
 	END IF;
 	INSERT INTO prefactor.activity_schema_versions
-		(account_id, agent_id, number, external_identifier, content, content_digest)
-	SELECT account, agent, coalesce(max(s.number), 0) + 1, schema->>'external_identifier', schema, digest
+		(account_id, agent_id, number, external_identifier, content, content_digest, problems)
+	SELECT account, agent, coalesce(max(s.number), 0) + 1, schema->>'external_identifier', schema, digest,
+		   prefactor.activity_schema_problems(schema)
 	  FROM prefactor.activity_schema_versions s
 	 WHERE s.account_id = account AND s.agent_id = agent
 	RETURNING id INTO found_id;
@@ -415,7 +423,7 @@ CREATE FUNCTION create_instance(operation text, account text, agent text, enviro
 AS $$
 <<create_instance>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'ingest');
 	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
 	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
 	prior jsonb;
@@ -527,7 +535,7 @@ CREATE FUNCTION prefactor_begin_run(instance pfid, started_at timestamptz DEFAUL
 AS $$
 <<prefactor_begin_run>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 	run prefactor.instances;
 	prior jsonb;
 BEGIN
@@ -559,7 +567,7 @@ CREATE FUNCTION end_instance(operation text, instance pfid, status text, finishe
 AS $$
 <<end_instance>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 	run prefactor.instances;
 	prior jsonb;
 	finish_time timestamptz;
@@ -641,7 +649,7 @@ CREATE FUNCTION prefactor_record_quality(instance pfid, name text, payload jsonb
 AS $$
 <<prefactor_record_quality>>
 DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
+	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'quality name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -666,192 +674,48 @@ COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb) IS
 -- Spans
 ------------------------------------------------------------------------------
 
--- The control signal for a run that was terminated, or NULL to proceed.
-CREATE FUNCTION termination_signal(account pfid, instance pfid) RETURNS span_ack
-	LANGUAGE sql STABLE
-	RETURN (SELECT ROW(NULL, true, i.termination_reason)::prefactor.span_ack
-			  FROM prefactor.instances i
-			 WHERE i.account_id = account AND i.id = instance AND i.status = 'terminated');
-COMMENT ON FUNCTION termination_signal(pfid, pfid) IS
-	'The terminate signal of a terminated run, or NULL when the run was not terminated';
-
--- Stores a span through INSERT (so the span triggers apply); shared by start and record.
-CREATE FUNCTION insert_span(operation text, instance pfid, span_type text, payload jsonb, result jsonb,
-							status text, parent_span pfid, started_at timestamptz, finished_at timestamptz,
-							idempotency_key text)
-	RETURNS span_ack
-	LANGUAGE plpgsql
-AS $$
-DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance');
-	prior jsonb;
-	ack prefactor.span_ack;
-	new_id prefactor.pfid;
-	start_time timestamptz := coalesce(started_at, now());
-BEGIN
-	IF idempotency_key IS NOT NULL THEN
-		prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
-			jsonb_build_object('instance', instance, 'span_type', span_type, 'payload', payload,
-							   'result', result, 'status', status, 'parent_span', parent_span,
-							   'started_at', started_at, 'finished_at', finished_at));
-		IF prior IS NOT NULL THEN
-			RETURN jsonb_populate_record(NULL::prefactor.span_ack, prior);
-		END IF;
-	END IF;
-	ack := prefactor.termination_signal(account_id, instance);
-	IF ack IS NULL THEN
-		INSERT INTO prefactor.spans AS s
-			(account_id, instance_id, parent_span_id, span_type, status, payload, result, started_at, finished_at)
-		VALUES (account_id, instance, parent_span, span_type, status, coalesce(payload, '{}'), result, start_time,
-				CASE WHEN status IN ('complete', 'failed', 'cancelled') THEN greatest(start_time, coalesce(finished_at, now())) END)
-		RETURNING s.id INTO new_id;
-		ack := ROW(new_id, false, NULL);
-	END IF;
-	IF idempotency_key IS NOT NULL THEN
-		PERFORM prefactor.idempotency_answer(account_id, idempotency_key, to_jsonb(ack));
-	END IF;
-	RETURN ack;
-END
-$$;
-COMMENT ON FUNCTION insert_span(text, pfid, text, jsonb, jsonb, text, pfid, timestamptz, timestamptz, text) IS
-	'Shared body of prefactor_start_span and prefactor_record_span';
-
+-- The span calls are the hot path: C over saved plans and backend caches
+-- (src/span_api.c). They store rows through INSERT/UPDATE, so the span
+-- triggers apply to them exactly as to bulk loads.
 CREATE FUNCTION prefactor_start_span(instance pfid, span_type text, payload jsonb DEFAULT '{}',
 									 parent_span pfid DEFAULT NULL, started_at timestamptz DEFAULT NULL,
 									 idempotency_key text DEFAULT NULL)
 	RETURNS span_ack
-	LANGUAGE sql
-	RETURN prefactor.insert_span('start_span', instance, span_type, payload, NULL, 'active', parent_span,
-								 started_at, NULL, idempotency_key);
+	AS 'MODULE_PATHNAME', 'prefactor_start_span' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_start_span(pfid, text, jsonb, pfid, timestamptz, text) IS
-	'Starts a span (status active) of the run; returns the span id and the control signal (terminate, reason)';
+	'Starts a span (status active) of the run; returns the span id and the control signal (terminate, reason). started_at NULL means now().';
 
 CREATE FUNCTION prefactor_record_span(instance pfid, span_type text, payload jsonb, result jsonb DEFAULT NULL,
 									  status text DEFAULT 'complete', parent_span pfid DEFAULT NULL,
 									  started_at timestamptz DEFAULT NULL, finished_at timestamptz DEFAULT NULL,
 									  idempotency_key text DEFAULT NULL)
 	RETURNS span_ack
-	LANGUAGE sql
-	RETURN prefactor.insert_span('record_span', instance, span_type, payload, result, status, parent_span,
-								 started_at, finished_at, idempotency_key);
+	AS 'MODULE_PATHNAME', 'prefactor_record_span' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_record_span(pfid, text, jsonb, jsonb, text, pfid, timestamptz, timestamptz, text) IS
 	'Records a whole span in one call (default status complete); returns the span id and the control signal';
 
 CREATE FUNCTION prefactor_finish_span(span pfid, status text DEFAULT 'complete', result jsonb DEFAULT NULL,
 									  finished_at timestamptz DEFAULT NULL, idempotency_key text DEFAULT NULL)
 	RETURNS span_ack
-	LANGUAGE plpgsql
-AS $$
-<<prefactor_finish_span>>
-DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(span, 'span');
-	prior jsonb;
-	ack prefactor.span_ack;
-	current record;
-BEGIN
-	IF idempotency_key IS NOT NULL THEN
-		prior := prefactor.idempotency_claim(account_id, idempotency_key, 'finish_span',
-			jsonb_build_object('span', span, 'status', status, 'result', result, 'finished_at', finished_at));
-		IF prior IS NOT NULL THEN
-			RETURN jsonb_populate_record(NULL::prefactor.span_ack, prior);
-		END IF;
-	END IF;
-	IF status IS NULL OR status NOT IN ('complete', 'failed', 'cancelled') THEN
-		RAISE EXCEPTION 'a span finishes as complete, failed or cancelled, not %', coalesce(status, 'null')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	SELECT s.status, s.instance_id INTO current FROM prefactor.spans s
-	 WHERE s.account_id = prefactor_finish_span.account_id AND s.id = span;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'span % does not exist', span USING ERRCODE = 'no_data_found';
-	END IF;
-	ack := prefactor.termination_signal(account_id, current.instance_id);
-	IF ack IS NOT NULL THEN
-		ack.span_id := span;
-	ELSIF current.status NOT IN ('pending', 'active') THEN
-		RAISE EXCEPTION 'span % is already finished (%)', span, current.status
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Retry with the same idempotency key to get the first answer.';
-	ELSE
-		UPDATE prefactor.spans s
-		   SET status = prefactor_finish_span.status, result = prefactor_finish_span.result,
-			   finished_at = greatest(s.started_at, coalesce(prefactor_finish_span.finished_at, now()))
-		 WHERE s.account_id = prefactor_finish_span.account_id AND s.id = span;
-		ack := ROW(span, false, NULL);
-	END IF;
-	IF idempotency_key IS NOT NULL THEN
-		PERFORM prefactor.idempotency_answer(account_id, idempotency_key, to_jsonb(ack));
-	END IF;
-	RETURN ack;
-END prefactor_finish_span
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_finish_span' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_finish_span(pfid, text, jsonb, timestamptz, text) IS
-	'Finishes an active span with its status and result; returns the span id and the control signal';
+	'Finishes an active span with its status and result; returns the span id and the control signal. Finishing a finished span raises object_not_in_prerequisite_state unless retried with the same idempotency key.';
 
 ------------------------------------------------------------------------------
 -- Guards: the same checks for the functions and for plain INSERT/UPDATE/COPY
 ------------------------------------------------------------------------------
 
--- Spans are written only into active runs; resolves the declared span type.
-CREATE FUNCTION spans_guard_insert() RETURNS trigger
-	LANGUAGE plpgsql
-AS $$
-DECLARE
-	run record;
-BEGIN
-	-- FOR SHARE: a concurrent finish waits for this span, or this span sees the finish.
-	SELECT i.status, i.schema_version_id INTO run FROM prefactor.instances i
-	 WHERE i.account_id = NEW.account_id AND i.id = NEW.instance_id FOR SHARE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'instance % does not exist', NEW.instance_id USING ERRCODE = 'foreign_key_violation';
-	END IF;
-	IF run.status <> 'active' THEN
-		RAISE EXCEPTION 'instance % is %, so it takes no new spans', NEW.instance_id, run.status
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = CASE run.status WHEN 'pending' THEN 'Start the run with prefactor.prefactor_begin_run() first.'
-							ELSE 'A finished run and its spans cannot change.' END;
-	END IF;
-	IF NEW.payload_conforms IS NOT NULL OR NEW.payload_errors IS NOT NULL OR NEW.result_conforms IS NOT NULL
-	   OR NEW.result_errors IS NOT NULL OR NEW.validation IS NOT NULL THEN
-		RAISE EXCEPTION 'conformance columns of a span are computed, not written'
-			USING ERRCODE = 'generated_always';
-	END IF;
-	SELECT t.id INTO NEW.span_type_id FROM prefactor.span_types t
-	 WHERE t.account_id = NEW.account_id AND t.schema_version_id = run.schema_version_id
-	   AND t.name = NEW.span_type;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION spans_guard_insert() IS
+-- Spans are written only into active runs (locked FOR SHARE), conformance is
+-- left to the validator, and the declared span type is resolved (C, src/span_trigger.c).
+CREATE FUNCTION spans_before_insert() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_spans_before_insert' LANGUAGE C;
+COMMENT ON FUNCTION spans_before_insert() IS
 	'BEFORE INSERT on spans: only active runs take spans; sets span_type_id from the run''s schema version';
 
 -- A span changes once, from unfinished to finished; what it was stays.
-CREATE FUNCTION spans_guard_update() RETURNS trigger
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	IF OLD.status NOT IN ('pending', 'active') THEN
-		RAISE EXCEPTION 'span % is finished (%) and cannot change', OLD.id, OLD.status
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	IF (NEW.account_id, NEW.id, NEW.instance_id, NEW.parent_span_id, NEW.span_type, NEW.payload, NEW.started_at,
-		NEW.span_type_id)
-	   IS DISTINCT FROM
-	   (OLD.account_id, OLD.id, OLD.instance_id, OLD.parent_span_id, OLD.span_type, OLD.payload, OLD.started_at,
-		OLD.span_type_id) THEN
-		RAISE EXCEPTION 'only the status, result and finish time of a span can change'
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	IF (NEW.payload_conforms, NEW.payload_errors, NEW.result_conforms, NEW.result_errors, NEW.validation)
-	   IS DISTINCT FROM
-	   (OLD.payload_conforms, OLD.payload_errors, OLD.result_conforms, OLD.result_errors, OLD.validation) THEN
-		RAISE EXCEPTION 'conformance columns of a span are computed, not written'
-			USING ERRCODE = 'generated_always';
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION spans_guard_update() IS
+CREATE FUNCTION spans_before_update() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_spans_before_update' LANGUAGE C;
+COMMENT ON FUNCTION spans_before_update() IS
 	'BEFORE UPDATE on spans: only an unfinished span changes, and only its status, result and finish time';
 
 -- A run's stamps never change, and a finished run never changes.
@@ -911,8 +775,8 @@ $$;
 COMMENT ON FUNCTION audit_guard() IS
 	'BEFORE UPDATE, DELETE or TRUNCATE on the audit-trail tables: always refuses';
 
-CREATE TRIGGER spans_10_guard BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION spans_guard_insert();
-CREATE TRIGGER spans_10_guard_update BEFORE UPDATE ON spans FOR EACH ROW EXECUTE FUNCTION spans_guard_update();
+CREATE TRIGGER spans_10_guard BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION spans_before_insert();
+CREATE TRIGGER spans_10_guard_update BEFORE UPDATE ON spans FOR EACH ROW EXECUTE FUNCTION spans_before_update();
 CREATE TRIGGER spans_10_guard_delete BEFORE DELETE ON spans FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
 CREATE TRIGGER instances_10_guard_update BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION instances_guard_update();
 CREATE TRIGGER instances_10_guard_delete BEFORE DELETE ON instances FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
@@ -931,25 +795,31 @@ CREATE FUNCTION prefactor_purge_runs(account text, older_than timestamptz)
 AS $$
 <<prefactor_purge_runs>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM set_config('prefactor.purging', 'on', true);
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.purged_runs (id prefactor.pfid) ON COMMIT DROP;
-	TRUNCATE pg_temp.purged_runs;
-	INSERT INTO pg_temp.purged_runs
-	SELECT i.id FROM prefactor.instances i
-	 WHERE i.account_id = prefactor_purge_runs.account_id
-	   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
-	FOR UPDATE;
-	DELETE FROM prefactor.spans s USING pg_temp.purged_runs p
-	 WHERE s.account_id = prefactor_purge_runs.account_id AND s.instance_id = p.id;
-	GET DIAGNOSTICS spans = ROW_COUNT;
-	DELETE FROM prefactor.instances i USING pg_temp.purged_runs p
-	 WHERE i.account_id = prefactor_purge_runs.account_id AND i.id = p.id;
-	GET DIAGNOSTICS instances = ROW_COUNT;
+	-- One statement, no temporary table: this runs as the extension owner, and a
+	-- caller's own pg_temp table (with its own triggers) must never be used here.
+	-- The spans' foreign keys are NO ACTION, so they are checked at statement end.
+	WITH runs AS (
+		SELECT i.id FROM prefactor.instances i
+		 WHERE i.account_id = prefactor_purge_runs.account_id
+		   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
+		FOR UPDATE
+	), gone_spans AS (
+		DELETE FROM prefactor.spans s USING runs r
+		 WHERE s.account_id = prefactor_purge_runs.account_id AND s.instance_id = r.id
+		RETURNING 1
+	), gone_runs AS (
+		DELETE FROM prefactor.instances i USING runs r
+		 WHERE i.account_id = prefactor_purge_runs.account_id AND i.id = r.id
+		RETURNING 1
+	)
+	SELECT (SELECT count(*) FROM gone_runs), (SELECT count(*) FROM gone_spans)
+	  INTO prefactor_purge_runs.instances, prefactor_purge_runs.spans;
 	PERFORM set_config('prefactor.purging', 'off', true);
 	RETURN NEXT;
 END prefactor_purge_runs
@@ -965,7 +835,7 @@ CREATE FUNCTION prefactor_deploy(account text, agent text, environment text, ver
 AS $$
 <<prefactor_deploy>>
 DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account);
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
 	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
 	version_id prefactor.pfid;

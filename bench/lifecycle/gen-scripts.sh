@@ -1,0 +1,27 @@
+#!/bin/bash
+# Writes the two pgbench scripts: one run = start + 20 spans (start and finish,
+# ~1 KB payload and result each) + finish, through the API and as plain SQL.
+set -eu
+out=${1:-.}
+filler=$(printf 'x%.0s' $(seq 1 800))
+payload="{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"user\", \"content\": \"$filler\"}], \"temperature\": 0.2}"
+result="{\"output\": \"$filler\", \"usage\": {\"prompt_tokens\": 812, \"completion_tokens\": 64}}"
+schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object", "required": ["model", "messages"], "properties": {"model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}}}, "result_schema": {"type": "object", "required": ["output"], "properties": {"output": {"type": "string"}, "usage": {"type": "object"}}}}]}'
+
+{
+	echo "SELECT prefactor.prefactor_start_run('bench', 'bench-bot', 'production', '{\"external_identifier\": \"v1\"}', '$schema') AS run \\gset"
+	for i in $(seq 1 20); do
+		echo "SELECT span_id AS span FROM prefactor.prefactor_start_span(':run', 'llm', '$payload') \\gset"
+		echo "SELECT terminate FROM prefactor.prefactor_finish_span(':span', 'complete', '$result');"
+	done
+	echo "SELECT prefactor.prefactor_finish_run(':run');"
+} > "$out/api.pgbench"
+
+{
+	echo "INSERT INTO baseline_instances (account_id, id, agent_id, version_id, schema_version_id, environment_id, status, started_at) VALUES (':acct', prefactor.pfid_generate(:part), ':agent', ':ver', ':sv', ':env', 'active', now()) RETURNING id AS run \\gset"
+	for i in $(seq 1 20); do
+		echo "INSERT INTO baseline_spans (account_id, id, instance_id, span_type, status, payload) VALUES (':acct', prefactor.pfid_generate(:part), ':run', 'llm', 'active', '$payload') RETURNING id AS span \\gset"
+		echo "UPDATE baseline_spans SET status = 'complete', result = '$result', finished_at = now() WHERE account_id = ':acct' AND id = ':span';"
+	done
+	echo "UPDATE baseline_instances SET status = 'complete', finished_at = now() WHERE account_id = ':acct' AND id = ':run';"
+} > "$out/plain.pgbench"

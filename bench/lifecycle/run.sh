@@ -1,0 +1,30 @@
+#!/bin/bash
+# Lifecycle bench: runs/s through the API versus the same rows written by plain
+# INSERT/UPDATE into trigger-less tables, at 1, 2 and 8 clients, in one
+# throwaway cluster. Usage: bench/lifecycle/run.sh [seconds per point]
+# (after make install). Prints a table and the ratio api/plain.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${1:-20}
+if [ "${IN_VIRTUALENV:-}" != 1 ]; then
+	IN_VIRTUALENV=1 exec pg_virtualenv -o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
+fi
+tmp=$(mktemp -d)
+# the baseline compares pfids, whose operators live in schema prefactor
+export PGOPTIONS="-c search_path=public,prefactor"
+"$here/gen-scripts.sh" "$tmp"
+psql -qX -v ON_ERROR_STOP=1 -f "$here/setup.sql" >/dev/null
+# one API run first, so the version and schema version exist, as in steady state
+pgbench -n -t 1 -f "$tmp/api.pgbench" >/dev/null
+read -r acct part agent ver sv env <<<"$(psql -qXAt -F ' ' -c "SET search_path = prefactor; SELECT i.account_id, pfid_partition(i.account_id), i.agent_id, i.version_id, i.schema_version_id, i.environment_id FROM prefactor.instances i LIMIT 1")"
+vars=(-D acct="$acct" -D part="$part" -D agent="$agent" -D ver="$ver" -D sv="$sv" -D env="$env")
+
+tps() { pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+
+printf '%-8s %12s %12s %8s\n' clients api_runs/s plain_runs/s ratio
+for c in 1 2 8; do
+	plain=$(tps "$c" "${vars[@]}" -f "$tmp/plain.pgbench")
+	api=$(tps "$c" -f "$tmp/api.pgbench")
+	printf '%-8s %12.1f %12.1f %8.2f\n' "$c" "$api" "$plain" "$(awk -v a="$api" -v p="$plain" 'BEGIN { print a / p }')"
+done
+rm -rf "$tmp"

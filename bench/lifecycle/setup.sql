@@ -1,0 +1,16 @@
+-- Bench set-up: an account, an environment, an agent with a realistic schema,
+-- and baseline tables with the same columns as instances and spans but no
+-- triggers, functions, foreign keys or checks.
+CREATE EXTENSION IF NOT EXISTS prefactor;
+SELECT prefactor.prefactor_create_account('bench');
+SELECT prefactor.prefactor_create_environment('bench', 'production');
+SELECT prefactor.prefactor_register_agent('bench', 'bench-bot');
+
+DROP TABLE IF EXISTS baseline_instances, baseline_spans;
+CREATE TABLE baseline_instances (LIKE prefactor.instances INCLUDING DEFAULTS);
+ALTER TABLE baseline_instances ADD PRIMARY KEY (account_id, id);
+CREATE INDEX ON baseline_instances (account_id, agent_id, environment_id, started_at);
+CREATE TABLE baseline_spans (LIKE prefactor.spans INCLUDING DEFAULTS);
+ALTER TABLE baseline_spans ADD PRIMARY KEY (account_id, id);
+CREATE INDEX ON baseline_spans (account_id, instance_id, started_at);
+CREATE INDEX ON baseline_spans (account_id, parent_span_id) WHERE parent_span_id IS NOT NULL;

@@ -1,0 +1,68 @@
+------------------------------------------------------------------------------
+-- Access rules for everything the feature files made (doc/security.md). This
+-- file sorts after them, so a new table, view or function is covered by the
+-- defaults below; the lists name the exceptions.
+------------------------------------------------------------------------------
+DO $$
+DECLARE
+	obj record;
+	-- API functions an ingest member may call (the run API)
+	ingest_api text[] := ARRAY['prefactor_start_run', 'prefactor_register_run', 'prefactor_begin_run',
+		'prefactor_start_span', 'prefactor_record_span', 'prefactor_finish_span', 'prefactor_finish_run',
+		'prefactor_terminate_run', 'prefactor_record_quality'];
+	-- API functions an admin may call (on top of the run API)
+	admin_api text[] := ARRAY['prefactor_create_environment', 'prefactor_register_agent', 'prefactor_deploy',
+		'prefactor_purge_runs', 'prefactor_grant_access', 'prefactor_revoke_access', 'prefactor_list_members',
+		'prefactor_create_ingest_token', 'prefactor_list_ingest_tokens', 'prefactor_revoke_ingest_token',
+		'prefactor_set_ingest_token_expiry'];
+	-- API functions that stay with superusers and run as their caller
+	superuser_api text[] := ARRAY['prefactor_create_account'];
+	-- functions readers need: the pfid type and what policies and views evaluate
+	reader_helpers text[] := ARRAY['try_pfid', 'duration', 'member_accounts', 'access_levels'];
+BEGIN
+	-- Tables not secured by a feature file: readers read, admins write.
+	FOR obj IN
+		SELECT c.oid::regclass AS tab FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
+	LOOP
+		PERFORM prefactor.secure_table(obj.tab, '{}', '{INSERT,UPDATE,DELETE}');
+	END LOOP;
+
+	-- Views run with the privileges and policies of the querying role.
+	FOR obj IN
+		SELECT c.oid::regclass AS v FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('v', 'm')
+	LOOP
+		EXECUTE format('ALTER VIEW %s SET (security_invoker = true)', obj.v);
+		EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', obj.v);
+		EXECUTE format('GRANT SELECT ON %s TO prefactor_reader', obj.v);
+	END LOOP;
+
+	EXECUTE 'REVOKE ALL ON ALL SEQUENCES IN SCHEMA prefactor FROM PUBLIC';
+	REVOKE ALL ON SCHEMA prefactor FROM PUBLIC;
+	GRANT USAGE ON SCHEMA prefactor TO prefactor_reader;
+
+	-- Functions: nothing for PUBLIC; the API runs as the owner with a fixed path.
+	FOR obj IN
+		SELECT p.oid::regprocedure AS fn, p.proname::text AS name, l.lanname
+		  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+		 WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prokind IN ('f', 'p', 'a', 'w')
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', obj.fn);
+		IF obj.name LIKE 'pfid\_%' OR obj.name = ANY (reader_helpers) THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_reader', obj.fn);
+		END IF;
+		IF obj.name LIKE 'prefactor\_%' AND NOT obj.name = ANY (superuser_api) THEN
+			EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, prefactor, pg_temp', obj.fn);
+		ELSIF obj.lanname = 'plpgsql' THEN
+			-- helpers and triggers: the caller's search_path never changes what they mean
+			EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, prefactor, pg_temp', obj.fn);
+		END IF;
+		IF obj.name = ANY (ingest_api) THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_ingest', obj.fn);
+		ELSIF obj.name = ANY (admin_api) THEN
+			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_admin', obj.fn);
+		END IF;
+	END LOOP;
+END
+$$;

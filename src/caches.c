@@ -1,0 +1,264 @@
+/*
+ * caches.c
+ *	  Backend-lifetime caches of rows that never change (account partitions,
+ *	  span types of a schema version), saved SPI plans, and the hand-off of a
+ *	  verified run from the span API to the span trigger.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "prefactor.h"
+#include "validation.h"
+
+#define SPAN_TYPE_NAME_MAX 200
+
+typedef struct AccountEntry
+{
+	int32		partition;		/* key */
+	Pfid		account;
+} AccountEntry;
+
+typedef struct SpanTypeKey
+{
+	Pfid		schema_version;
+	char		name[SPAN_TYPE_NAME_MAX + 1];
+} SpanTypeKey;
+
+typedef struct SpanTypeEntry
+{
+	SpanTypeKey key;
+	bool		declared;
+	Pfid		span_type;
+} SpanTypeEntry;
+
+static Oid	cached_pfid_type = InvalidOid;
+static HTAB *account_cache = NULL;
+static HTAB *span_type_cache = NULL;
+static VerifiedRun verified_run;
+
+/* Saved plans made here; freed when the extension is re-created. */
+#define MAX_SAVED_PLANS 64
+static SPIPlanPtr *saved_plan_slots[MAX_SAVED_PLANS];
+static int	n_saved_plans = 0;
+
+/* The OID of prefactor.pfid in this database (looked up by name). */
+Oid
+prefactor_pfid_type(void)
+{
+	Oid			nsp = get_namespace_oid("prefactor", true);
+	Oid			typ = OidIsValid(nsp) ?
+		GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						CStringGetDatum("pfid"), ObjectIdGetDatum(nsp)) : InvalidOid;
+
+	if (!OidIsValid(typ))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"prefactor\" is not installed in this database")));
+	return typ;
+}
+
+/* The pfid type OID the caches belong to. */
+Oid
+prefactor_pfid_oid(void)
+{
+	return cached_pfid_type;
+}
+
+/* Drops every cache and saved plan when the extension was re-created. */
+void
+prefactor_caches_check(Oid pfid_type)
+{
+	HASHCTL		ctl;
+
+	if (pfid_type == cached_pfid_type && account_cache != NULL)
+		return;
+
+	if (account_cache)
+		hash_destroy(account_cache);
+	if (span_type_cache)
+		hash_destroy(span_type_cache);
+	for (int i = 0; i < n_saved_plans; i++)
+	{
+		if (*saved_plan_slots[i])
+			SPI_freeplan(*saved_plan_slots[i]);
+		*saved_plan_slots[i] = NULL;
+	}
+	n_saved_plans = 0;
+	memset(&verified_run, 0, sizeof(verified_run));
+	prefactor_validation_reset();
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int32);
+	ctl.entrysize = sizeof(AccountEntry);
+	ctl.hcxt = CacheMemoryContext;
+	account_cache = hash_create("prefactor account partitions", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(SpanTypeKey);
+	ctl.entrysize = sizeof(SpanTypeEntry);
+	ctl.hcxt = CacheMemoryContext;
+	span_type_cache = hash_create("prefactor span types", 256, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cached_pfid_type = pfid_type;
+}
+
+/* Runs a plan saved for the backend's life, preparing it on first use. */
+int
+prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+					  Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (n_saved_plans >= MAX_SAVED_PLANS)
+			elog(ERROR, "too many saved plans in prefactor");
+		SPI_keepplan(p);
+		*plan = p;
+		saved_plan_slots[n_saved_plans++] = plan;
+	}
+	rc = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	return rc;
+}
+
+/* The account owning a partition; NULL when no account has it. */
+Pfid *
+prefactor_account_for_partition(int32 partition)
+{
+	static SPIPlanPtr plan = NULL;
+	AccountEntry *entry;
+	bool		found;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	Pfid	   *result = NULL;
+
+	entry = hash_search(account_cache, &partition, HASH_FIND, &found);
+	if (found)
+		return &entry->account;
+
+	values[0] = Int32GetDatum(partition);
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT a.account_id FROM prefactor.accounts a WHERE a.partition OPERATOR(pg_catalog.=) $1",
+						  1, argtypes, values, NULL, true, 1);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		entry = hash_search(account_cache, &partition, HASH_ENTER, &found);
+		memcpy(&entry->account, DatumGetPfidP(d), sizeof(Pfid));
+		result = &entry->account;
+	}
+	SPI_finish();
+	return result;
+}
+
+/* The span type declared under a name by a schema version (cached, both ways). */
+bool
+prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
+						   const char *name, Pfid *span_type)
+{
+	static SPIPlanPtr plan = NULL;
+	SpanTypeKey key;
+	SpanTypeEntry *entry;
+	bool		found;
+	size_t		len = strlen(name);
+	Oid			argtypes[3] = {cached_pfid_type, cached_pfid_type, TEXTOID};
+	Datum		values[3];
+
+	if (len > SPAN_TYPE_NAME_MAX)
+		return false;			/* no span type has such a name */
+	memset(&key, 0, sizeof(key));
+	memcpy(&key.schema_version, schema_version, sizeof(Pfid));
+	memcpy(key.name, name, len);
+
+	entry = hash_search(span_type_cache, &key, HASH_FIND, &found);
+	if (!found)
+	{
+		bool		declared = false;
+		Pfid		id;
+
+		values[0] = PfidPGetDatum(account);
+		values[1] = PfidPGetDatum(schema_version);
+		values[2] = CStringGetTextDatum(name);
+		SPI_connect();
+		prefactor_spi_execute(&plan,
+							  "SELECT t.id FROM prefactor.span_types t"
+							  " WHERE t.account_id OPERATOR(prefactor.=) $1"
+							  " AND t.schema_version_id OPERATOR(prefactor.=) $2 AND t.name OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, NULL, true, 1);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+
+			memcpy(&id, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull)),
+				   sizeof(Pfid));
+			declared = true;
+		}
+		SPI_finish();
+		entry = hash_search(span_type_cache, &key, HASH_ENTER, &found);
+		entry->declared = declared;
+		if (declared)
+			memcpy(&entry->span_type, &id, sizeof(Pfid));
+	}
+	if (entry->declared)
+		memcpy(span_type, &entry->span_type, sizeof(Pfid));
+	return entry->declared;
+}
+
+/* Records that the span API verified this run in the current (sub)transaction. */
+void
+prefactor_mark_run_verified(const Pfid *account, const Pfid *instance,
+							const Pfid *schema_version)
+{
+	verified_run.valid = true;
+	verified_run.lxid = MyProc->lxid;
+	verified_run.subxid = GetCurrentSubTransactionId();
+	memcpy(&verified_run.account, account, sizeof(Pfid));
+	memcpy(&verified_run.instance, instance, sizeof(Pfid));
+	memcpy(&verified_run.schema_version, schema_version, sizeof(Pfid));
+}
+
+/* Consumes a matching verification; false means the caller must check the run. */
+bool
+prefactor_take_verified_run(const Pfid *account, const Pfid *instance, Pfid *schema_version)
+{
+	bool		match = verified_run.valid &&
+		verified_run.lxid == MyProc->lxid &&
+		verified_run.subxid == GetCurrentSubTransactionId() &&
+		memcmp(&verified_run.account, account, sizeof(Pfid)) == 0 &&
+		memcmp(&verified_run.instance, instance, sizeof(Pfid)) == 0;
+
+	if (match)
+		memcpy(schema_version, &verified_run.schema_version, sizeof(Pfid));
+	verified_run.valid = false;
+	return match;
+}
+
+/* Forgets any pending verification. */
+void
+prefactor_clear_verified_run(void)
+{
+	verified_run.valid = false;
+}

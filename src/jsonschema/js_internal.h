@@ -1,0 +1,332 @@
+/*
+ * js_internal.h - private declarations shared by the engine's files.
+ */
+#ifndef PREFACTOR_JS_INTERNAL_H
+#define PREFACTOR_JS_INTERNAL_H
+
+#include "jsonschema.h"
+#include <stdbool.h>
+#include <stdarg.h>
+
+/* ---------------- allocation (js_alloc.c) ---------------- */
+extern const js_allocator js_libc_allocator;
+
+typedef struct js_chunk
+{
+	struct js_chunk *next;
+	size_t		size;
+	size_t		used;
+} js_chunk;
+
+/* bump allocator with LIFO mark/release; chunks come from 'al' */
+typedef struct js_arena
+{
+	js_allocator al;
+	js_chunk   *first;
+	js_chunk   *cur;
+	int			oom;
+} js_arena;
+
+typedef struct js_mark
+{
+	js_chunk   *chunk;
+	size_t		used;
+} js_mark;
+
+void	   *js_amalloc(const js_allocator *al, size_t n);
+void	   *js_arealloc(const js_allocator *al, void *p, size_t n);
+void		js_afree(const js_allocator *al, void *p);
+
+void		js_arena_init(js_arena *a, const js_allocator *al);
+void	   *js_arena_alloc(js_arena *a, size_t n);
+void	   *js_arena_zalloc(js_arena *a, size_t n);
+char	   *js_arena_strndup(js_arena *a, const char *s, size_t n);
+js_mark		js_arena_mark(js_arena *a);
+void		js_arena_release(js_arena *a, js_mark m);
+void		js_arena_destroy(js_arena *a);
+
+/* growable string buffer living in an allocator */
+typedef struct js_buf
+{
+	const js_allocator *al;
+	char	   *s;
+	size_t		len;
+	size_t		cap;
+	int			oom;
+} js_buf;
+
+void		js_buf_init(js_buf *b, const js_allocator *al);
+void		js_buf_add(js_buf *b, const char *s, size_t n);
+void		js_buf_adds(js_buf *b, const char *s);
+void		js_buf_printf(js_buf *b, const char *fmt,...);
+void		js_buf_vprintf(js_buf *b, const char *fmt, va_list ap);
+void		js_buf_free(js_buf *b);
+
+/* path segment, a linked list on the C stack; s == NULL means index idx */
+typedef struct js_seg
+{
+	const struct js_seg *up;
+	const char *s;
+	size_t		len;
+	size_t		idx;
+} js_seg;
+
+/* append the JSON pointer for 'seg' (root first, ~0/~1 escaped) to b */
+void		js_buf_pointer(js_buf *b, const js_seg *seg);
+
+/* simple open-addressing hash map, keys are byte strings owned by caller */
+typedef struct js_hent
+{
+	const void *key;
+	size_t		klen;
+	uint64_t	hash;
+	void	   *val;
+} js_hent;
+
+typedef struct js_hmap
+{
+	const js_allocator *al;
+	js_hent    *tab;
+	size_t		cap;
+	size_t		n;
+} js_hmap;
+
+void		js_hmap_init(js_hmap *m, const js_allocator *al);
+int			js_hmap_put(js_hmap *m, const void *key, size_t klen, void *val);
+void	   *js_hmap_get(const js_hmap *m, const void *key, size_t klen);
+void		js_hmap_free(js_hmap *m);
+uint64_t	js_hash_bytes(const void *p, size_t n, uint64_t h);
+
+/* ---------------- values (js_value.c) ---------------- */
+typedef struct js_val js_val;
+
+typedef struct js_member
+{
+	const char *key;
+	size_t		klen;
+	js_val	   *val;
+} js_member;
+
+struct js_val
+{
+	uint8_t		type;			/* js_type */
+	uint8_t		is_int;
+	size_t		n;				/* string length / array size / members */
+	union
+	{
+		int			b;
+		double		num;
+		const char *str;
+		js_val	  **items;
+		js_member  *members;
+	}			u;
+	uint32_t   *sorted;			/* objects with many members: sorted index */
+	void	   *compiled;		/* js_schema compiled from this node */
+	const char *numtext;		/* exact number text, may be NULL */
+	size_t		numtext_len;
+};
+
+extern const js_accessor js_val_accessor;
+
+/* node handle for an internal value */
+js_node		js_val_node(const js_val *v);
+/* deep-copy a document read through acc into arena; NULL on error */
+js_val	   *js_val_copy(js_arena *a, const js_accessor *acc, js_node n,
+						int max_depth, const char **err);
+/* parse JSON text into arena values; NULL on error */
+js_val	   *js_val_parse(js_arena *a, const char *text, size_t len, int max_depth);
+/* look up a member of an internal object */
+js_val	   *js_val_get(const js_val *obj, const char *key, size_t klen);
+/* JSON equality of two nodes (numbers by value); -1 if too deep */
+int			js_equal(const js_accessor *aa, js_node a, const js_accessor *ab,
+					 js_node b, int depth);
+/* hash consistent with js_equal */
+uint64_t	js_value_hash(const js_accessor *acc, js_node n, int depth);
+
+/* ---------------- URIs and pointers (js_uri.c) ---------------- */
+/* resolve reference 'ref' against 'base' (RFC 3986); arena string */
+char	   *js_uri_resolve(js_arena *a, const char *base, const char *ref, size_t reflen);
+/* split off the fragment: returns length of the part before '#' */
+size_t		js_uri_split(const char *uri, const char **frag);
+/* percent-decode into arena string */
+char	   *js_pct_decode(js_arena *a, const char *s, size_t n, size_t *outlen);
+/* follow a JSON pointer (already percent-decoded) inside v; NULL if absent */
+const js_val *js_pointer_get(const js_val *v, const char *ptr, size_t len);
+
+/* ---------------- regexes (js_regex.c) ---------------- */
+typedef struct js_regex js_regex;
+typedef struct js_regex_env js_regex_env;
+
+js_regex_env *js_regex_env_new(const js_allocator *al, uint32_t match_limit,
+							   uint32_t depth_limit);
+void		js_regex_env_free(js_regex_env *env);
+/* compile an ECMA-262-ish pattern; NULL + message in err on failure */
+js_regex   *js_regex_compile(js_regex_env *env, const char *pat, size_t len,
+							 char *err, size_t errlen);
+void		js_regex_destroy(js_regex_env *env, js_regex *re);
+/* 1 match, 0 no match, -1 limit hit or matching error */
+int			js_regex_match(js_regex_env *env, void *mdata, const js_regex *re,
+						   const char *s, size_t len);
+void	   *js_regex_mdata_new(js_regex_env *env);
+void		js_regex_mdata_free(void *md);
+/* 1 if pattern compiles (env NULL: libc allocator) */
+int			js_regex_valid(js_regex_env *env, const char *pat, size_t len);
+
+/* ---------------- formats (js_format.c) ---------------- */
+typedef int (*js_format_fn) (const char *s, size_t len, js_regex_env *env);
+/* look up a format checker by name (NULL if unknown) */
+js_format_fn js_format_lookup(const char *name, size_t len);
+
+/* ---------------- compiled schema ---------------- */
+#define JS_SK_TRUE  0
+#define JS_SK_FALSE 1
+#define JS_SK_OBJ   2
+
+/* type bits */
+#define JS_T_NULL    (1u << 0)
+#define JS_T_BOOL    (1u << 1)
+#define JS_T_NUMBER  (1u << 2)
+#define JS_T_STRING  (1u << 3)
+#define JS_T_ARRAY   (1u << 4)
+#define JS_T_OBJECT  (1u << 5)
+#define JS_T_INTEGER (1u << 6)
+
+/* presence flags */
+#define JS_F_TYPE      (1u << 0)
+#define JS_F_CONST     (1u << 1)
+#define JS_F_ENUM      (1u << 2)
+#define JS_F_MIN       (1u << 3)
+#define JS_F_MAX       (1u << 4)
+#define JS_F_XMIN      (1u << 5)
+#define JS_F_XMAX      (1u << 6)
+#define JS_F_MULT      (1u << 7)
+#define JS_F_MINLEN    (1u << 8)
+#define JS_F_MAXLEN    (1u << 9)
+#define JS_F_MINITEMS  (1u << 10)
+#define JS_F_MAXITEMS  (1u << 11)
+#define JS_F_UNIQUE    (1u << 12)
+#define JS_F_MINCONT   (1u << 13)
+#define JS_F_MAXCONT   (1u << 14)
+#define JS_F_MINPROPS  (1u << 15)
+#define JS_F_MAXPROPS  (1u << 16)
+#define JS_F_FORMAT    (1u << 17)
+#define JS_F_UNEVAL    (1u << 18)	/* has unevaluatedItems/Properties */
+#define JS_F_NUMKW     (JS_F_MIN | JS_F_MAX | JS_F_XMIN | JS_F_XMAX | JS_F_MULT)
+
+typedef struct js_schema js_schema;
+typedef struct js_resource js_resource;
+
+typedef struct js_named
+{
+	const char *name;
+	size_t		len;
+	js_schema  *s;
+} js_named;
+
+typedef struct js_strlist
+{
+	const char **s;
+	size_t	   *len;
+	size_t		n;
+} js_strlist;
+
+typedef struct js_depreq
+{
+	const char *name;
+	size_t		len;
+	js_strlist	req;
+} js_depreq;
+
+typedef struct js_patprop
+{
+	js_regex   *re;
+	const char *src;
+	size_t		srclen;
+	js_schema  *s;
+} js_patprop;
+
+struct js_resource
+{
+	const char *uri;
+	js_named   *dyn;			/* $dynamicAnchor name -> schema */
+	size_t		ndyn;
+	size_t		capdyn;
+};
+
+struct js_schema
+{
+	uint8_t		kind;
+	uint8_t		draft;			/* 7 or 20 */
+	uint8_t		dyn_dynamic;	/* $dynamicRef target is a $dynamicAnchor */
+	uint8_t		format_assert;
+	uint32_t	flags;
+	js_resource *res;
+	/* core */
+	js_schema  *ref;
+	js_schema  *dynref;
+	const char *dyn_name;
+	size_t		dyn_name_len;
+	/* validation */
+	unsigned	types;
+	const js_val *const_v;
+	const js_val **enum_v;
+	size_t		nenum;
+	double		minimum, maximum, xminimum, xmaximum, multiple_of;
+	size_t		min_length, max_length, min_items, max_items;
+	size_t		min_contains, max_contains, min_props, max_props;
+	js_regex   *pattern;
+	const char *pattern_src;
+	js_format_fn format;
+	const char *format_name;
+	js_strlist	required;
+	js_depreq  *dep_req;
+	size_t		n_dep_req;
+	/* applicators */
+	js_schema **all_of, **any_of, **one_of;
+	size_t		n_all, n_any, n_one;
+	js_schema  *not_, *if_, *then_, *else_;
+	js_schema **prefix;
+	size_t		n_prefix;
+	js_schema  *items;			/* items beyond prefix (2020 items / 7 additionalItems) */
+	const char *items_kw;		/* keyword name used for 'items' */
+	const char *prefix_kw;		/* "prefixItems" or "items" */
+	js_schema  *contains;
+	js_named   *props;			/* sorted by (len, bytes) */
+	size_t		n_props;
+	js_patprop *pprops;
+	size_t		n_pprops;
+	js_schema  *addl_props, *prop_names, *uneval_props, *uneval_items;
+	js_named   *dep_schemas;
+	size_t		n_dep_schemas;
+	const char *dep_kw;			/* "dependentSchemas" or "dependencies" */
+	const char *depreq_kw;		/* "dependentRequired" or "dependencies" */
+};
+
+struct js_compiled
+{
+	js_arena	arena;
+	js_allocator al;
+	js_regex_env *renv;
+	js_schema  *root;
+	js_regex  **regexes;
+	size_t		nregex;
+	size_t		capregex;
+	size_t		max_errors;
+	int			max_instance_depth;
+	int			max_eval_depth;
+};
+
+/* js_ref.c: registry and embedded meta-schemas */
+const js_val *js_registry_lookup(const js_registry *reg, const char *uri, size_t len);
+const char *js_metaschema_text(const char *uri, size_t len);
+
+/* js_problems helpers (js_compile.c) */
+typedef struct js_plist
+{
+	js_arena	arena;
+	js_problem *items;
+	size_t		n;
+	size_t		cap;
+} js_plist;
+
+#endif							/* PREFACTOR_JS_INTERNAL_H */

@@ -1,0 +1,63 @@
+/*
+ * prefactor.h
+ *	  Shared state of the extension's C code: the pfid type's current OID,
+ *	  backend caches of immutable rows, and the hand-off between the span
+ *	  API functions and the span trigger.
+ */
+#ifndef PREFACTOR_H
+#define PREFACTOR_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "pfid.h"
+
+/*
+ * Backend caches are tied to one installation of the extension, identified by
+ * the OID of its pfid type; DROP/CREATE EXTENSION in a session starts afresh.
+ */
+extern void prefactor_caches_check(Oid pfid_type);
+extern Oid	prefactor_pfid_type(void);
+extern Oid	prefactor_pfid_oid(void);	/* as of the last caches_check */
+
+/* The account owning a partition (accounts never change partition); NULL if none. */
+extern Pfid *prefactor_account_for_partition(int32 partition);
+
+/* The span type a schema version declares under a name; false if undeclared. */
+extern bool prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
+									   const char *name, Pfid *span_type);
+
+/* Runs a saved plan made from sql with the given argument types (prepared once). */
+extern int	prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
+								  Oid *argtypes, Datum *values, const char *nulls,
+								  bool read_only, long count);
+
+/*
+ * Hand-off from the span API to the BEFORE INSERT trigger: the API already
+ * locked the run FOR SHARE and found it active, in this (sub)transaction, so
+ * the trigger need not look it up again. Consumed by the next insert.
+ */
+typedef struct VerifiedRun
+{
+	bool		valid;
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	Pfid		account;
+	Pfid		instance;
+	Pfid		schema_version;
+} VerifiedRun;
+
+extern void prefactor_mark_run_verified(const Pfid *account, const Pfid *instance,
+										const Pfid *schema_version);
+extern bool prefactor_take_verified_run(const Pfid *account, const Pfid *instance,
+										Pfid *schema_version);
+extern void prefactor_clear_verified_run(void);
+
+/* Locks a run FOR SHARE; returns its status (raises if it does not exist). */
+extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
+								Pfid *schema_version, char **reason);
+/* Raises unless a run with this status takes new spans. */
+extern void prefactor_require_active(const Pfid *instance, const char *status);
+
+#endif

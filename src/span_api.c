@@ -1,0 +1,444 @@
+/*
+ * span_api.c
+ *	  The span calls agents make for every step: prefactor_start_span,
+ *	  prefactor_record_span and prefactor_finish_span. They are the hot path,
+ *	  so they are C over saved plans and backend caches; the rows still go
+ *	  through INSERT/UPDATE, so the span triggers apply exactly as for bulk
+ *	  loads. Each answers a span_ack (span_id, terminate, reason).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "prefactor.h"
+
+typedef struct SpanAck
+{
+	bool		has_span;
+	Pfid		span_id;
+	bool		terminate;
+	char	   *reason;
+} SpanAck;
+
+/* Builds the span_ack composite a span function returns. */
+static Datum
+ack_datum(FunctionCallInfo fcinfo, const SpanAck *ack)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {!ack->has_span, false, ack->reason == NULL};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "span functions must return prefactor.span_ack");
+	desc = BlessTupleDesc(desc);
+	if (ack->has_span)
+	{
+		Pfid	   *copy = palloc(sizeof(Pfid));
+
+		memcpy(copy, &ack->span_id, sizeof(Pfid));
+		values[0] = PfidPGetDatum(copy);
+	}
+	else
+		values[0] = (Datum) 0;
+	values[1] = BoolGetDatum(ack->terminate);
+	values[2] = ack->reason ? CStringGetTextDatum(ack->reason) : (Datum) 0;
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/* Reads a span_ack back from the jsonb stored with an idempotency key. */
+static void
+ack_from_jsonb(Datum answer, SpanAck *ack, MemoryContext caller)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {JSONBOID};
+	bool		isnull;
+	Datum		d;
+
+	prefactor_spi_execute(&plan,
+						  "SELECT r.span_id, coalesce(r.terminate, false), r.reason"
+						  " FROM pg_catalog.jsonb_populate_record(NULL::prefactor.span_ack, $1) r",
+						  1, argtypes, &answer, NULL, true, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	ack->has_span = !isnull;
+	if (!isnull)
+		memcpy(&ack->span_id, DatumGetPfidP(d), sizeof(Pfid));
+	ack->terminate = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	ack->reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (ack->reason)
+		ack->reason = MemoryContextStrdup(caller, ack->reason);
+}
+
+/* Stores the answer of a call that claimed an idempotency key. */
+static void
+answer_key(const Pfid *account, Datum key, const SpanAck *ack)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[5] = {prefactor_pfid_oid(), TEXTOID, prefactor_pfid_oid(), BOOLOID, TEXTOID};
+	Datum		values[5] = {PfidPGetDatum(account), key,
+	PfidPGetDatum(&ack->span_id), BoolGetDatum(ack->terminate),
+	ack->reason ? CStringGetTextDatum(ack->reason) : (Datum) 0};
+	char		nulls[5] = {' ', ' ', ack->has_span ? ' ' : 'n', ' ', ack->reason ? ' ' : 'n'};
+
+	prefactor_spi_execute(&plan,
+						  "SELECT prefactor.idempotency_answer($1, $2, pg_catalog.jsonb_build_object("
+						  "'span_id', $3, 'terminate', $4, 'reason', $5))",
+						  5, argtypes, values, nulls, false, 1);
+}
+
+/*
+ * The account boundary of the span calls (doc/security.md): like
+ * prefactor.require_access(account, 'ingest', ...), raises insufficient_privilege
+ * unless the calling role (outside SECURITY DEFINER: session user or SET ROLE)
+ * is a superuser or has ingest access to the account. An unknown account (NULL)
+ * and another account's look the same to the caller.
+ */
+static void
+require_ingest_access(const Pfid *account, Datum id, const char *what)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			caller = GetOuterUserId();
+	Oid			argtypes[1];
+	Datum		values[1];
+	bool		allowed = false;
+
+	if (superuser_arg(caller))
+		return;
+	if (account != NULL)
+	{
+		bool		isnull;
+
+		argtypes[0] = prefactor_pfid_oid();
+		values[0] = PfidPGetDatum(account);
+		SPI_connect();
+		prefactor_spi_execute(&plan, "SELECT prefactor.has_access($1, 'ingest')",
+							  1, argtypes, values, NULL, true, 1);
+		allowed = SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+			!isnull;
+		SPI_finish();
+	}
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: role \"%s\" has no ingest access to the account of %s %s",
+						GetUserNameFromId(caller, false), what, pfid_text(DatumGetPfidP(id))),
+				 errdetail("Unknown accounts and accounts the role does not belong to are not told apart."),
+				 errhint("An admin of the account grants access with prefactor.prefactor_grant_access(account, role, level).")));
+}
+
+/* The account of an instance or span id, from its partition; raises if none. */
+static const Pfid *
+owning_account(Datum id, bool isnull, const char *what)
+{
+	const Pfid *account;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	prefactor_caches_check(prefactor_pfid_type());
+	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
+	require_ingest_access(account, id, what);
+	if (account == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s %s does not exist", what, pfid_text(DatumGetPfidP(id)))));
+	return account;
+}
+
+/* Arguments of a new span, in the order of the insert plan's parameters. */
+enum
+{
+	NS_ACCOUNT, NS_INSTANCE, NS_PARENT, NS_SPAN_TYPE, NS_STATUS, NS_PAYLOAD, NS_RESULT,
+	NS_STARTED, NS_FINISHED, NS_NARGS
+};
+
+/*
+ * Stores a new span unless its run was terminated; shared by start_span and
+ * record_span. operation names the call for idempotency keys.
+ */
+static SpanAck
+insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool key_null,
+			const Datum *sent_times, const char *sent_nulls)
+{
+	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	Oid			pf = prefactor_pfid_oid();
+	const Pfid *account = DatumGetPfidP(values[NS_ACCOUNT]);
+	const Pfid *instance = DatumGetPfidP(values[NS_INSTANCE]);
+	Oid			types[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	SpanAck		ack = {0};
+	Pfid		schema_version;
+	char	   *reason;
+	char	   *status;
+	bool		isnull;
+	MemoryContext caller = CurrentMemoryContext;
+
+	SPI_connect();
+	if (!key_null)
+	{
+		Oid			claim_types[NS_NARGS + 4];
+		Datum		claim_values[NS_NARGS + 4];
+		char		claim_nulls[NS_NARGS + 4];
+		Datum		prior;
+
+		memcpy(claim_types, types, sizeof(types));
+		memcpy(claim_values, values, sizeof(Datum) * NS_NARGS);
+		memcpy(claim_nulls, nulls, NS_NARGS);
+		claim_types[NS_NARGS] = TEXTOID;
+		claim_values[NS_NARGS] = key;
+		claim_nulls[NS_NARGS] = ' ';
+		claim_types[NS_NARGS + 1] = TEXTOID;
+		claim_values[NS_NARGS + 1] = CStringGetTextDatum(operation);
+		claim_nulls[NS_NARGS + 1] = ' ';
+		/* the request is the call as sent: times the caller left out stay NULL */
+		for (int i = 0; i < 2; i++)
+		{
+			claim_types[NS_NARGS + 2 + i] = TIMESTAMPTZOID;
+			claim_values[NS_NARGS + 2 + i] = sent_times[i];
+			claim_nulls[NS_NARGS + 2 + i] = sent_nulls[i];
+		}
+		prefactor_spi_execute(&claim_plan,
+							  "SELECT prefactor.idempotency_claim($1, $10, $11, pg_catalog.jsonb_build_object("
+							  "'instance', $2, 'span_type', $4, 'payload', $6, 'result', $7,"
+							  " 'status', $5, 'parent_span', $3, 'started_at', $12, 'finished_at', $13))",
+							  NS_NARGS + 4, claim_types, claim_values, claim_nulls, false, 1);
+		prior = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			ack_from_jsonb(prior, &ack, caller);
+			SPI_finish();
+			return ack;
+		}
+	}
+
+	status = prefactor_lock_run(account, instance, &schema_version, &reason);
+	if (strcmp(status, "terminated") == 0)
+	{
+		ack.terminate = true;
+		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
+	}
+	else
+	{
+		prefactor_require_active(instance, status);
+		prefactor_mark_run_verified(account, instance, &schema_version);
+		prefactor_spi_execute(&insert_plan,
+							  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
+							  " span_type, status, payload, result, started_at, finished_at)"
+							  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
+							  NS_NARGS, types, values, nulls, false, 0);
+		prefactor_clear_verified_run();
+		ack.has_span = true;
+		memcpy(&ack.span_id,
+			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+			   sizeof(Pfid));
+	}
+	if (!key_null)
+		answer_key(account, key, &ack);
+	SPI_finish();
+	return ack;
+}
+
+/* True for the statuses that end a span. */
+static bool
+finished_status(const char *status)
+{
+	return strcmp(status, "complete") == 0 || strcmp(status, "failed") == 0 ||
+		strcmp(status, "cancelled") == 0;
+}
+
+/* Raises unless the span type argument is given. */
+static void
+require_span_type(bool isnull)
+{
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("span_type must not be null"),
+				 errhint("Name the span type the run's schema declares, for example 'llm'.")));
+}
+
+PG_FUNCTION_INFO_V1(prefactor_start_span);
+Datum
+prefactor_start_span(PG_FUNCTION_ARGS)
+{
+	Datum		values[NS_NARGS];
+	char		nulls[NS_NARGS];
+	Datum		sent_times[2] = {0, 0};
+	char		sent_nulls[2] = {'n', 'n'};
+	SpanAck		ack;
+
+	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "instance"));
+	require_span_type(PG_ARGISNULL(1));
+	memset(nulls, ' ', sizeof(nulls));
+	values[NS_INSTANCE] = PG_GETARG_DATUM(0);
+	values[NS_SPAN_TYPE] = PG_GETARG_DATUM(1);
+	values[NS_PAYLOAD] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[NS_PAYLOAD] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[NS_PARENT] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	nulls[NS_PARENT] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[NS_STARTED] = PG_ARGISNULL(4) ? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
+		: PG_GETARG_DATUM(4);
+	values[NS_STATUS] = CStringGetTextDatum("active");
+	values[NS_RESULT] = (Datum) 0;
+	nulls[NS_RESULT] = 'n';
+	values[NS_FINISHED] = (Datum) 0;
+	nulls[NS_FINISHED] = 'n';
+
+	sent_times[0] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	sent_nulls[0] = PG_ARGISNULL(4) ? 'n' : ' ';
+	ack = insert_span("start_span", values, nulls, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
+					  PG_ARGISNULL(5), sent_times, sent_nulls);
+	return ack_datum(fcinfo, &ack);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_record_span);
+Datum
+prefactor_record_span(PG_FUNCTION_ARGS)
+{
+	Datum		values[NS_NARGS];
+	char		nulls[NS_NARGS];
+	Datum		sent_times[2] = {0, 0};
+	char		sent_nulls[2] = {'n', 'n'};
+	SpanAck		ack;
+	char	   *status;
+	TimestampTz started;
+
+	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "instance"));
+	require_span_type(PG_ARGISNULL(1));
+	status = PG_ARGISNULL(4) ? "complete" : TextDatumGetCString(PG_GETARG_DATUM(4));
+	memset(nulls, ' ', sizeof(nulls));
+	values[NS_INSTANCE] = PG_GETARG_DATUM(0);
+	values[NS_SPAN_TYPE] = PG_GETARG_DATUM(1);
+	values[NS_PAYLOAD] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[NS_PAYLOAD] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[NS_RESULT] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	nulls[NS_RESULT] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[NS_STATUS] = CStringGetTextDatum(status);
+	values[NS_PARENT] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	nulls[NS_PARENT] = PG_ARGISNULL(5) ? 'n' : ' ';
+	started = PG_ARGISNULL(6) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(6);
+	values[NS_STARTED] = TimestampTzGetDatum(started);
+	if (finished_status(status))
+	{
+		TimestampTz finished = PG_ARGISNULL(7) ? GetCurrentTransactionStartTimestamp()
+			: PG_GETARG_TIMESTAMPTZ(7);
+
+		values[NS_FINISHED] = TimestampTzGetDatum(Max(started, finished));
+	}
+	else
+	{
+		values[NS_FINISHED] = (Datum) 0;
+		nulls[NS_FINISHED] = 'n';
+	}
+
+	sent_times[0] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	sent_nulls[0] = PG_ARGISNULL(6) ? 'n' : ' ';
+	sent_times[1] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
+	sent_nulls[1] = PG_ARGISNULL(7) ? 'n' : ' ';
+	ack = insert_span("record_span", values, nulls, PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8),
+					  PG_ARGISNULL(8), sent_times, sent_nulls);
+	return ack_datum(fcinfo, &ack);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_finish_span);
+Datum
+prefactor_finish_span(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr lookup_plan = NULL;
+	static SPIPlanPtr update_plan = NULL;
+	const Pfid *account = owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "span");
+	Oid			pf = prefactor_pfid_oid();
+	Datum		span = PG_GETARG_DATUM(0);
+	char	   *status = PG_ARGISNULL(1) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(1));
+	bool		key_null = PG_ARGISNULL(4);
+	SpanAck		ack = {0};
+	bool		isnull;
+	Oid			types[6] = {pf, pf, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', status ? ' ' : 'n', PG_ARGISNULL(2) ? 'n' : ' ',
+	PG_ARGISNULL(3) ? 'n' : ' ', key_null ? 'n' : ' '};
+	char	   *span_status;
+	char	   *run_status;
+	char	   *reason;
+	Pfid		instance;
+	Pfid		schema_version;
+	MemoryContext caller = CurrentMemoryContext;
+
+	values[0] = PfidPGetDatum(account);
+	values[1] = span;
+	values[2] = status ? CStringGetTextDatum(status) : (Datum) 0;
+	values[3] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	values[4] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	values[5] = key_null ? (Datum) 0 : PG_GETARG_DATUM(4);
+
+	SPI_connect();
+	if (!key_null)
+	{
+		Datum		prior;
+
+		prefactor_spi_execute(&claim_plan,
+							  "SELECT prefactor.idempotency_claim($1, $6, 'finish_span', pg_catalog.jsonb_build_object("
+							  "'span', $2, 'status', $3, 'result', $4, 'finished_at', $5))",
+							  6, types, values, nulls, false, 1);
+		prior = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			ack_from_jsonb(prior, &ack, caller);
+			SPI_finish();
+			return ack_datum(fcinfo, &ack);
+		}
+	}
+	if (status == NULL || !finished_status(status))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a span finishes as complete, failed or cancelled, not %s",
+						status ? status : "null")));
+
+	prefactor_spi_execute(&lookup_plan,
+						  "SELECT s.status, s.instance_id FROM prefactor.spans s"
+						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
+						  2, types, values, nulls, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("span %s does not exist", pfid_text(DatumGetPfidP(span)))));
+	span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+		   sizeof(Pfid));
+	/* the run is locked FOR SHARE, so a concurrent finish of the run waits */
+	run_status = prefactor_lock_run(account, &instance, &schema_version, &reason);
+	ack.has_span = true;
+	memcpy(&ack.span_id, DatumGetPfidP(span), sizeof(Pfid));
+	if (strcmp(run_status, "terminated") == 0)
+	{
+		ack.terminate = true;
+		ack.reason = reason;
+	}
+	else if (finished_status(span_status))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("span %s is already finished (%s)", pfid_text(DatumGetPfidP(span)), span_status),
+				 errhint("Retry with the same idempotency key to get the first answer.")));
+	else
+		prefactor_spi_execute(&update_plan,
+							  "UPDATE prefactor.spans s SET status = $3, result = $4,"
+							  " finished_at = greatest(s.started_at, coalesce($5, pg_catalog.now()))"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
+							  6, types, values, nulls, false, 0);
+	if (ack.reason)
+		ack.reason = MemoryContextStrdup(caller, ack.reason);
+	if (!key_null)
+		answer_key(account, values[5], &ack);
+	SPI_finish();
+	return ack_datum(fcinfo, &ack);
+}

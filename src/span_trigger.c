@@ -1,0 +1,327 @@
+/*
+ * span_trigger.c
+ *	  The triggers of the span insert path. Every span, whether it comes from
+ *	  the API functions, INSERT or COPY, passes the same checks here: its run
+ *	  is active (locked FOR SHARE so a concurrent finish waits or is seen),
+ *	  its conformance columns are left to the validator, and its span type is
+ *	  resolved from the run's schema version. Updates only finish a span.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/rel.h"
+
+#include "prefactor.h"
+#include "validation.h"
+
+/* Column numbers of prefactor.spans, found by name once per relation. */
+typedef struct SpanColumns
+{
+	Oid			relid;
+	int			account_id;
+	int			id;
+	int			instance_id;
+	int			parent_span_id;
+	int			span_type;
+	int			status;
+	int			payload;
+	int			result;
+	int			started_at;
+	int			finished_at;
+	int			span_type_id;
+	int			conformance[5];	/* computed by the validator only */
+} SpanColumns;
+
+static SpanColumns cols;
+
+/* Positions in SpanColumns.conformance. */
+enum
+{
+	CONF_PAYLOAD_CONFORMS, CONF_PAYLOAD_ERRORS, CONF_RESULT_CONFORMS, CONF_RESULT_ERRORS,
+	CONF_VALIDATION
+};
+
+/* Looks up (once per relation) the attribute numbers of the span columns. */
+static const SpanColumns *
+span_columns(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	static const char *const conformance_names[5] =
+	{"payload_conforms", "payload_errors", "result_conforms", "result_errors", "validation"};
+
+	if (cols.relid == RelationGetRelid(rel))
+		return &cols;
+	cols.account_id = SPI_fnumber(desc, "account_id");
+	cols.id = SPI_fnumber(desc, "id");
+	cols.instance_id = SPI_fnumber(desc, "instance_id");
+	cols.parent_span_id = SPI_fnumber(desc, "parent_span_id");
+	cols.span_type = SPI_fnumber(desc, "span_type");
+	cols.status = SPI_fnumber(desc, "status");
+	cols.payload = SPI_fnumber(desc, "payload");
+	cols.result = SPI_fnumber(desc, "result");
+	cols.started_at = SPI_fnumber(desc, "started_at");
+	cols.finished_at = SPI_fnumber(desc, "finished_at");
+	cols.span_type_id = SPI_fnumber(desc, "span_type_id");
+	for (int i = 0; i < 5; i++)
+		cols.conformance[i] = SPI_fnumber(desc, conformance_names[i]);
+	if (cols.span_type_id <= 0 || cols.conformance[4] <= 0 || cols.instance_id <= 0)
+		elog(ERROR, "relation \"%s\" is not prefactor.spans", RelationGetRelationName(rel));
+	cols.relid = RelationGetRelid(rel);
+	return &cols;
+}
+
+/* Checks that a trigger function was called the way it is declared. */
+static TriggerData *
+check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		(insert ? !TRIGGER_FIRED_BY_INSERT(td->tg_event) : !TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be a BEFORE %s FOR EACH ROW trigger", name,
+						insert ? "INSERT" : "UPDATE")));
+	return td;
+}
+
+/* Raises unless the conformance columns of a new span are all NULL. */
+static void
+refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c)
+{
+	for (int i = 0; i < 5; i++)
+		if (!heap_attisnull(tuple, c->conformance[i], desc))
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("conformance columns of a span are computed, not written"),
+					 errdetail("Column \"%s\" was given a value.",
+							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname)),
+					 errhint("Leave payload_conforms, payload_errors, result_conforms, result_errors and validation out.")));
+}
+
+/*
+ * Locks a run FOR SHARE, so that a concurrent finish either waits for this
+ * span or is seen by it; returns its status, schema version and termination
+ * reason. Raises when the run does not exist.
+ */
+char *
+prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_version,
+				   char **reason)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+	Datum		values[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
+	bool		isnull;
+	char	   *status;
+	MemoryContext outer = CurrentMemoryContext;
+
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT i.status, i.schema_version_id, i.termination_reason"
+						  " FROM prefactor.instances i"
+						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
+						  " FOR SHARE",
+						  2, argtypes, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("instance %s does not exist", pfid_text(instance)),
+				 errhint("Start a run with prefactor.prefactor_start_run() first.")));
+	status = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	memcpy(schema_version,
+		   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+		   sizeof(Pfid));
+	if (reason)
+	{
+		char	   *r = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+		*reason = r ? MemoryContextStrdup(outer, r) : NULL;
+	}
+	SPI_finish();
+	return status;
+}
+
+/* Raises unless a run with this status takes new spans. */
+void
+prefactor_require_active(const Pfid *instance, const char *status)
+{
+	if (strcmp(status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("instance %s is %s, so it takes no new spans", pfid_text(instance), status),
+				 errhint(strcmp(status, "pending") == 0 ?
+						 "Start the run with prefactor.prefactor_begin_run() first." :
+						 "A finished run and its spans cannot change.")));
+}
+
+PG_FUNCTION_INFO_V1(prefactor_spans_before_insert);
+Datum
+prefactor_spans_before_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = check_trigger_call(fcinfo, "spans_before_insert", true);
+	Relation	rel = td->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple = td->tg_trigtuple;
+	const SpanColumns *c;
+	bool		isnull;
+	Pfid		account;
+	Pfid		instance;
+	Pfid		schema_version;
+	Pfid		span_type_id;
+	Datum		span_type;
+	bool		declared;
+	int			attnums[6];
+	Datum		values[6];
+	bool		nulls[6];
+	int			n = 0;
+
+	Datum		d;
+
+	c = span_columns(rel);
+	prefactor_caches_check(TupleDescAttr(desc, c->account_id - 1)->atttypid);
+	refuse_written_conformance(tuple, desc, c);
+
+	/* a NULL key column is reported by its NOT NULL constraint */
+	d = heap_getattr(tuple, c->account_id, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	memcpy(&account, DatumGetPfidP(d), sizeof(Pfid));
+	d = heap_getattr(tuple, c->instance_id, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	memcpy(&instance, DatumGetPfidP(d), sizeof(Pfid));
+	span_type = heap_getattr(tuple, c->span_type, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+
+	if (!prefactor_take_verified_run(&account, &instance, &schema_version))
+		prefactor_require_active(&instance, prefactor_lock_run(&account, &instance,
+															   &schema_version, NULL));
+
+	declared = prefactor_lookup_span_type(&account, &schema_version,
+										  TextDatumGetCString(span_type), &span_type_id);
+	attnums[n] = c->span_type_id;
+	values[n] = declared ? PfidPGetDatum(&span_type_id) : (Datum) 0;
+	nulls[n++] = !declared;
+
+	if (prefactor_validate_spans)
+	{
+		SpanValidation how = prefactor_span_validation(&account, declared ? &span_type_id : NULL);
+
+		attnums[n] = c->conformance[CONF_VALIDATION];
+		values[n] = CStringGetTextDatum(span_validation_names[how]);
+		nulls[n++] = false;
+		if (how == SPAN_VALIDATED)
+		{
+			for (int part = 0; part < 2; part++)
+			{
+				bool		is_result = part == 1;
+				Datum		doc = heap_getattr(tuple, is_result ? c->result : c->payload, desc, &isnull);
+				bool		conforms;
+
+				if (isnull)
+					continue;	/* no result yet: validated when the span is finished */
+				prefactor_validate_span_part(&account, &span_type_id, is_result,
+											 DatumGetJsonbP(doc), &conforms,
+											 &values[n + 1], &nulls[n + 1]);
+				attnums[n] = c->conformance[is_result ? CONF_RESULT_CONFORMS : CONF_PAYLOAD_CONFORMS];
+				values[n] = BoolGetDatum(conforms);
+				nulls[n] = false;
+				attnums[n + 1] = c->conformance[is_result ? CONF_RESULT_ERRORS : CONF_PAYLOAD_ERRORS];
+				n += 2;
+			}
+		}
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, n, attnums, values, nulls));
+}
+
+/* True when the column holds the same value in both tuples. */
+static bool
+column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
+
+	if (oldnull || newnull)
+		return oldnull == newnull;
+	return datumIsEqual(o, n, att->attbyval, att->attlen);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_spans_before_update);
+Datum
+prefactor_spans_before_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = check_trigger_call(fcinfo, "spans_before_update", false);
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	HeapTuple	oldtup = td->tg_trigtuple;
+	HeapTuple	newtup = td->tg_newtuple;
+	const SpanColumns *c = span_columns(td->tg_relation);
+	bool		isnull;
+	char	   *old_status = TextDatumGetCString(heap_getattr(oldtup, c->status, desc, &isnull));
+	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->span_type,
+	c->payload, c->started_at, c->span_type_id};
+
+	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("span %s is finished (%s) and cannot change",
+						SPI_getvalue(oldtup, desc, c->id), old_status),
+				 errhint("Finished spans are part of the audit trail.")));
+	for (int i = 0; i < lengthof(fixed); i++)
+		if (!column_unchanged(oldtup, newtup, desc, fixed[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("only the status, result and finish time of a span can change"),
+					 errdetail("Column \"%s\" was changed.",
+							   NameStr(TupleDescAttr(desc, fixed[i] - 1)->attname))));
+	for (int i = 0; i < 5; i++)
+		if (!column_unchanged(oldtup, newtup, desc, c->conformance[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("conformance columns of a span are computed, not written"),
+					 errdetail("Column \"%s\" was given a value.",
+							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname))));
+
+	/* a result that arrives with the finish is validated now */
+	if (!column_unchanged(oldtup, newtup, desc, c->result))
+	{
+		Datum		validation = heap_getattr(oldtup, c->conformance[CONF_VALIDATION], desc, &isnull);
+
+		if (!isnull && strcmp(TextDatumGetCString(validation), "validated") == 0)
+		{
+			Pfid		account;
+			Pfid		span_type_id;
+			Datum		result = heap_getattr(newtup, c->result, desc, &isnull);
+			int			attnums[2] = {c->conformance[CONF_RESULT_CONFORMS], c->conformance[CONF_RESULT_ERRORS]};
+			Datum		values[2] = {0, 0};
+			bool		nulls[2] = {true, true};
+			bool		conforms;
+
+			if (!isnull)
+			{
+				bool		typenull;
+
+				memcpy(&account, DatumGetPfidP(heap_getattr(oldtup, c->account_id, desc, &typenull)),
+					   sizeof(Pfid));
+				memcpy(&span_type_id, DatumGetPfidP(heap_getattr(oldtup, c->span_type_id, desc, &typenull)),
+					   sizeof(Pfid));
+				prefactor_caches_check(TupleDescAttr(desc, c->account_id - 1)->atttypid);
+				prefactor_validate_span_part(&account, &span_type_id, true, DatumGetJsonbP(result),
+											 &conforms, &values[1], &nulls[1]);
+				values[0] = BoolGetDatum(conforms);
+				nulls[0] = false;
+			}
+			newtup = heap_modify_tuple_by_cols(newtup, desc, 2, attnums, values, nulls);
+		}
+	}
+	return PointerGetDatum(newtup);
+}

@@ -1,0 +1,598 @@
+/*
+ * validation.c
+ *	  Glue between PostgreSQL and the JSON Schema engine: compiled span-type
+ *	  schemas cached per backend (they never change), span validation for the
+ *	  span trigger, and the SQL functions jsonschema_is_valid, jsonschema_errors,
+ *	  jsonschema_check and activity_schema_problems.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "jsonb_accessor.h"
+#include "prefactor.h"
+#include "validation.h"
+
+bool		prefactor_validate_spans = true;
+bool		prefactor_format_assertion = false;
+int			prefactor_max_validation_errors = 20;
+
+const char *const span_validation_names[] = {"validated", "undeclared", "schema_invalid"};
+
+/* Registry URIs under which a schema version's documents can be $ref'd. */
+#define SCHEMA_DOC_URI	"urn:prefactor:schema"
+#define SPAN_TYPE_URI	"urn:prefactor:span-type:%s:%s"
+
+typedef struct CompiledKey
+{
+	Pfid		span_type;
+	bool		format_assertion;
+} CompiledKey;
+
+typedef struct CompiledSpanType
+{
+	CompiledKey key;
+	bool		schema_invalid;
+	js_compiled *params;		/* NULL: no params schema, every payload conforms */
+	js_compiled *result;		/* NULL: no result schema */
+} CompiledSpanType;
+
+static HTAB *compiled_cache = NULL;
+static MemoryContext compiled_cxt = NULL;	/* compiled span-type schemas */
+static MemoryContext scratch_cxt = NULL;	/* one validation at a time */
+
+/* Engine allocations in a memory context (errors on OOM abort the call). */
+static void *
+mcxt_malloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) ctx, size);
+}
+
+static void *
+mcxt_realloc(void *ctx, void *ptr, size_t size)
+{
+	return ptr ? repalloc_huge(ptr, size) : MemoryContextAllocHuge((MemoryContext) ctx, size);
+}
+
+static void
+mcxt_free(void *ctx, void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+/* Engine options for allocations in cxt. */
+static void
+engine_options(js_options *opt, js_allocator *alloc, MemoryContext cxt, const js_registry *reg)
+{
+	alloc->malloc_fn = mcxt_malloc;
+	alloc->realloc_fn = mcxt_realloc;
+	alloc->free_fn = mcxt_free;
+	alloc->ctx = cxt;
+	js_options_init(opt);
+	opt->format_assertion = prefactor_format_assertion;
+	opt->max_errors = prefactor_max_validation_errors;
+	opt->registry = reg;
+	opt->allocator = alloc;
+}
+
+/* A fresh scratch context for one validation or check. */
+static MemoryContext
+scratch(void)
+{
+	if (scratch_cxt == NULL)
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "prefactor validation",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(scratch_cxt);
+	return scratch_cxt;
+}
+
+/* Forgets every compiled schema (the extension was re-created). */
+void
+prefactor_validation_reset(void)
+{
+	HASHCTL		ctl;
+
+	if (compiled_cxt)
+		MemoryContextDelete(compiled_cxt);
+	compiled_cxt = AllocSetContextCreate(CacheMemoryContext, "prefactor compiled schemas",
+										 ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(CompiledKey);
+	ctl.entrysize = sizeof(CompiledSpanType);
+	ctl.hcxt = compiled_cxt;
+	compiled_cache = hash_create("prefactor compiled span types", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Adds a document to a registry unless the name cannot form a URI. */
+static void
+register_doc(js_registry *reg, const char *uri, Jsonb *doc)
+{
+	if (doc == NULL || strpbrk(uri, "# \t\n") != NULL)
+		return;
+	js_registry_add(reg, uri, jsonb_accessor(), jsonb_root_node(doc));
+}
+
+/* Compiles one schema into cxt; NULL schema compiles to NULL (no constraint). */
+static bool
+compile_into(Jsonb *schema, MemoryContext cxt, const js_registry *reg, js_compiled **out)
+{
+	js_options	opt;
+	js_allocator alloc;
+
+	*out = NULL;
+	if (schema == NULL)
+		return true;
+	engine_options(&opt, &alloc, cxt, reg);
+	return js_compile(jsonb_accessor(), jsonb_root_node(schema), &opt, out, NULL) == JS_OK;
+}
+
+/*
+ * Compiles every span type of the schema version that declares span_type,
+ * with the other span types' schemas and the whole schema document in the
+ * registry, and caches them all.
+ */
+static void
+load_schema_version(const Pfid *account, const Pfid *span_type)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+	Datum		values[2] = {PfidPGetDatum(account), PfidPGetDatum(span_type)};
+	MemoryContext work = scratch();
+	MemoryContext oldcxt;
+	js_allocator alloc;
+	js_options	opt;
+	js_registry *reg;
+	uint64		n;
+
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT t.id, t.name, t.params_schema, t.result_schema, v.content"
+						  " FROM prefactor.span_types t JOIN prefactor.activity_schema_versions v"
+						  " ON v.account_id OPERATOR(prefactor.=) t.account_id"
+						  " AND v.id OPERATOR(prefactor.=) t.schema_version_id"
+						  " WHERE t.account_id OPERATOR(prefactor.=) $1 AND t.schema_version_id OPERATOR(prefactor.=)"
+						  " (SELECT s.schema_version_id FROM prefactor.span_types s"
+						  "  WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2)",
+						  2, argtypes, values, NULL, true, 0);
+	n = SPI_processed;
+
+	oldcxt = MemoryContextSwitchTo(work);
+	engine_options(&opt, &alloc, work, NULL);
+	reg = js_registry_new(&alloc);
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *name = SPI_getvalue(tup, desc, 2);
+		Datum		d;
+
+		if (i == 0)
+		{
+			d = SPI_getbinval(tup, desc, 5, &isnull);
+			register_doc(reg, SCHEMA_DOC_URI, isnull ? NULL : DatumGetJsonbP(d));
+		}
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		register_doc(reg, psprintf(SPAN_TYPE_URI, name, "params"), isnull ? NULL : DatumGetJsonbP(d));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		register_doc(reg, psprintf(SPAN_TYPE_URI, name, "result"), isnull ? NULL : DatumGetJsonbP(d));
+	}
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		CompiledKey key;
+		CompiledSpanType *entry;
+		bool		found;
+		Datum		d;
+		Jsonb	   *params;
+		Jsonb	   *result;
+
+		memset(&key, 0, sizeof(key));
+		memcpy(&key.span_type, DatumGetPfidP(SPI_getbinval(tup, desc, 1, &isnull)), sizeof(Pfid));
+		key.format_assertion = prefactor_format_assertion;
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		params = isnull ? NULL : DatumGetJsonbP(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		result = isnull ? NULL : DatumGetJsonbP(d);
+
+		entry = hash_search(compiled_cache, &key, HASH_ENTER, &found);
+		if (found)
+			continue;
+		entry->params = NULL;
+		entry->result = NULL;
+		entry->schema_invalid = !compile_into(params, compiled_cxt, reg, &entry->params) ||
+			!compile_into(result, compiled_cxt, reg, &entry->result);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+}
+
+/* The cached compiled schemas of a span type, compiling its schema version on a miss. */
+static CompiledSpanType *
+compiled_span_type(const Pfid *account, const Pfid *span_type)
+{
+	CompiledKey key;
+	CompiledSpanType *entry;
+
+	if (compiled_cache == NULL)
+		prefactor_validation_reset();
+	memset(&key, 0, sizeof(key));
+	memcpy(&key.span_type, span_type, sizeof(Pfid));
+	key.format_assertion = prefactor_format_assertion;
+	entry = hash_search(compiled_cache, &key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		load_schema_version(account, span_type);
+		entry = hash_search(compiled_cache, &key, HASH_FIND, NULL);
+		if (entry == NULL)
+			elog(ERROR, "span type %s has no schema version", pfid_text(span_type));
+	}
+	return entry;
+}
+
+/* How a span of this type is validated. */
+SpanValidation
+prefactor_span_validation(const Pfid *account, const Pfid *span_type)
+{
+	if (span_type == NULL)
+		return SPAN_UNDECLARED;
+	return compiled_span_type(account, span_type)->schema_invalid ? SPAN_SCHEMA_INVALID : SPAN_VALIDATED;
+}
+
+/* Adds a string member to an object being built. */
+static void
+push_string_member(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* A jsonb array of {instance_location, keyword_location, message} objects. */
+static Datum
+errors_to_jsonb(const js_result *r)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (size_t i = 0; i < r->error_count; i++)
+	{
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_string_member(&state, "instance_location", r->errors[i].instance_location);
+		push_string_member(&state, "keyword_location", r->errors[i].keyword_location);
+		push_string_member(&state, "message", r->errors[i].message);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	if (r->truncated)
+	{
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_string_member(&state, "instance_location", "");
+		push_string_member(&state, "keyword_location", "");
+		push_string_member(&state, "message",
+						   psprintf("more errors not shown (prefactor.max_validation_errors = %d)",
+									prefactor_max_validation_errors));
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
+}
+
+/*
+ * Validates doc against cs. Valid documents cost one fast pass; invalid ones
+ * get a second pass that collects the errors.
+ */
+static void
+validate_doc(const js_compiled *cs, Jsonb *doc, bool *conforms, Datum *errors, bool *errors_null)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = scratch();
+	js_result  *r = NULL;
+	int			rc;
+
+	*errors_null = true;
+	*errors = (Datum) 0;
+	*conforms = true;
+	if (cs == NULL)
+		return;
+	check_stack_depth();
+
+	MemoryContextSwitchTo(work);
+	rc = js_is_valid(cs, jsonb_accessor(), jsonb_root_node(doc));
+	if (rc != 1)
+		rc = js_validate(cs, jsonb_accessor(), jsonb_root_node(doc), JS_MODE_COLLECT, &r);
+	MemoryContextSwitchTo(caller);
+	if (rc != JS_OK && rc != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("JSON Schema validation failed with engine code %d", rc)));
+	if (r != NULL && !r->valid)
+	{
+		*conforms = false;
+		*errors = errors_to_jsonb(r);
+		*errors_null = false;
+	}
+	MemoryContextReset(work);
+}
+
+/* Validates a span's payload or result against its declared type. */
+void
+prefactor_validate_span_part(const Pfid *account, const Pfid *span_type, bool is_result,
+							 Jsonb *doc, bool *conforms, Datum *errors, bool *errors_null)
+{
+	CompiledSpanType *entry = compiled_span_type(account, span_type);
+
+	validate_doc(is_result ? entry->result : entry->params, doc, conforms, errors, errors_null);
+}
+
+/*
+ * Ad-hoc schemas of the SQL functions: a few recently compiled ones are kept,
+ * keyed by their binary content, so a query over many rows compiles once.
+ */
+#define ADHOC_SLOTS 8
+typedef struct AdhocSchema
+{
+	uint32		hash;
+	Size		len;
+	char	   *bytes;
+	bool		format_assertion;
+	MemoryContext cxt;
+	js_compiled *cs;
+} AdhocSchema;
+
+static AdhocSchema adhoc[ADHOC_SLOTS];
+static int	adhoc_next = 0;
+
+/* A jsonb array of {keyword_location, message} for schema problems. */
+static Datum
+problems_to_jsonb(const js_problems *p, const char *span_type, const char *part)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (size_t i = 0; p && i < p->count; i++)
+	{
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		if (span_type)
+		{
+			push_string_member(&state, "span_type", span_type);
+			push_string_member(&state, "schema", part);
+		}
+		push_string_member(&state, "keyword_location", p->items[i].keyword_location);
+		push_string_member(&state, "message", p->items[i].message);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
+}
+
+/* The compiled form of an ad-hoc schema; raises with its problems if malformed. */
+static const js_compiled *
+adhoc_compiled(Jsonb *schema)
+{
+	Size		len = VARSIZE(schema);
+	uint32		hash = DatumGetUInt32(hash_any((unsigned char *) schema, len));
+	AdhocSchema *slot;
+	js_options	opt;
+	js_allocator alloc;
+	js_problems *problems = NULL;
+	js_compiled *cs = NULL;
+	MemoryContext cxt;
+
+	for (int i = 0; i < ADHOC_SLOTS; i++)
+		if (adhoc[i].cs && adhoc[i].hash == hash && adhoc[i].len == len &&
+			adhoc[i].format_assertion == prefactor_format_assertion &&
+			memcmp(adhoc[i].bytes, schema, len) == 0)
+			return adhoc[i].cs;
+
+	slot = &adhoc[adhoc_next];
+	adhoc_next = (adhoc_next + 1) % ADHOC_SLOTS;
+	if (slot->cxt)
+		MemoryContextDelete(slot->cxt);
+	memset(slot, 0, sizeof(*slot));
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "prefactor ad-hoc schema", ALLOCSET_SMALL_SIZES);
+	slot->cxt = cxt;
+	engine_options(&opt, &alloc, cxt, NULL);
+	if (js_compile(jsonb_accessor(), jsonb_root_node(schema), &opt, &cs, &problems) != JS_OK)
+	{
+		char	   *first = problems && problems->count > 0 ?
+			psprintf("%s: %s", problems->items[0].keyword_location, problems->items[0].message) :
+			pstrdup("unknown problem");
+		size_t		count = problems ? problems->count : 0;
+
+		MemoryContextDelete(cxt);
+		slot->cxt = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the JSON Schema is malformed"),
+				 errdetail("%zu problem(s); first at \"%s\"", count, first),
+				 errhint("prefactor.jsonschema_check(schema) lists every problem.")));
+	}
+	slot->bytes = MemoryContextAlloc(cxt, len);
+	memcpy(slot->bytes, schema, len);
+	slot->len = len;
+	slot->hash = hash;
+	slot->format_assertion = prefactor_format_assertion;
+	slot->cs = cs;
+	return cs;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
+Datum
+prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
+{
+	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	Jsonb	   *doc = PG_GETARG_JSONB_P(1);
+	MemoryContext caller = CurrentMemoryContext;
+	int			rc;
+
+	check_stack_depth();
+	MemoryContextSwitchTo(scratch());
+	rc = js_is_valid(cs, jsonb_accessor(), jsonb_root_node(doc));
+	MemoryContextSwitchTo(caller);
+	MemoryContextReset(scratch_cxt);
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("JSON Schema validation failed with engine code %d", rc)));
+	PG_RETURN_BOOL(rc == 1);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
+Datum
+prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
+{
+	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	bool		conforms;
+	Datum		errors;
+	bool		errors_null;
+
+	validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null);
+	if (errors_null)
+		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
+	return errors;
+}
+
+/* Problems of one schema as jsonb (an empty array when well-formed). */
+static Datum
+check_schema(Jsonb *schema, const js_registry *reg, const char *span_type, const char *part,
+			 bool *any)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "prefactor schema check",
+											   ALLOCSET_DEFAULT_SIZES);
+	js_options	opt;
+	js_allocator alloc;
+	js_problems *problems = NULL;
+	Datum		result;
+
+	engine_options(&opt, &alloc, work, reg);
+	MemoryContextSwitchTo(work);
+	if (js_check(jsonb_accessor(), jsonb_root_node(schema), &opt, &problems) != JS_OK && problems == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("JSON Schema check failed")));
+	MemoryContextSwitchTo(caller);
+	*any = problems != NULL && problems->count > 0;
+	result = problems_to_jsonb(problems, span_type, part);
+	MemoryContextDelete(work);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_check);
+Datum
+prefactor_jsonschema_check(PG_FUNCTION_ARGS)
+{
+	bool		any;
+
+	check_stack_depth();
+	return check_schema(PG_GETARG_JSONB_P(0), NULL, NULL, NULL, &any);
+}
+
+/* Concatenates two jsonb arrays. */
+static Datum
+jsonb_array_concat(Datum a, Datum b)
+{
+	return DirectFunctionCall2(jsonb_concat, a, b);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_activity_schema_problems);
+Datum
+prefactor_activity_schema_problems(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	JsonbValue	key;
+	JsonbValue *types;
+	MemoryContext regcxt;
+	js_options	opt;
+	js_allocator alloc;
+	js_registry *reg;
+	Datum		all = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
+	bool		found_any = false;
+	static const char *const parts[2] = {"params", "result"};
+
+	check_stack_depth();
+	if (!JB_ROOT_IS_OBJECT(doc))
+		PG_RETURN_NULL();
+	key.type = jbvString;
+	key.val.string.val = "span_type_schemas";
+	key.val.string.len = strlen("span_type_schemas");
+	types = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &key);
+	if (types == NULL || types->type != jbvBinary || !JsonContainerIsArray(types->val.binary.data))
+		PG_RETURN_NULL();
+
+	/* the same registry the span validation uses */
+	regcxt = AllocSetContextCreate(CurrentMemoryContext, "prefactor schema registry",
+								   ALLOCSET_DEFAULT_SIZES);
+	engine_options(&opt, &alloc, regcxt, NULL);
+	reg = js_registry_new(&alloc);
+	register_doc(reg, SCHEMA_DOC_URI, doc);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		JsonbContainer *arr = types->val.binary.data;
+
+		for (uint32 i = 0; i < JsonContainerSize(arr); i++)
+		{
+			JsonbValue *t = getIthJsonbValueFromContainer(arr, i);
+			JsonbValue	name;
+
+			if (t->type != jbvBinary || !JsonContainerIsObject(t->val.binary.data) ||
+				getKeyJsonValueFromContainer(t->val.binary.data, "name", 4, &name) == NULL ||
+				name.type != jbvString)
+				continue;
+			for (int p = 0; p < 2; p++)
+			{
+				char	   *field = psprintf("%s_schema", parts[p]);
+				JsonbValue	s;
+				char	   *tname = pnstrdup(name.val.string.val, name.val.string.len);
+				Jsonb	   *sj;
+
+				if (getKeyJsonValueFromContainer(t->val.binary.data, field, strlen(field), &s) == NULL ||
+					s.type == jbvNull)
+					continue;
+				sj = JsonbValueToJsonb(&s);
+				if (pass == 0)
+					register_doc(reg, psprintf(SPAN_TYPE_URI, tname, parts[p]), sj);
+				else
+				{
+					bool		any;
+					Datum		probs = check_schema(sj, reg, tname, parts[p], &any);
+
+					if (any)
+					{
+						all = jsonb_array_concat(all, probs);
+						found_any = true;
+					}
+				}
+			}
+		}
+	}
+	MemoryContextDelete(regcxt);
+	if (!found_any)
+		PG_RETURN_NULL();
+	return all;
+}

@@ -1,0 +1,523 @@
+/*
+ * test_engine.c - unit tests of the prefactor JSON Schema engine API.
+ * Usage: test-engine [--quick]   (--quick shrinks the large-document test,
+ * e.g. under valgrind).  Last line: "engine: N passed, N failed".
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "../../src/jsonschema/jsonschema.h"
+#include "../../src/jsonschema/js_jsonc.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int n_pass,
+			n_fail;
+static int quick;
+
+#define CHECK(cond, ...) do { \
+	if (cond) n_pass++; \
+	else { n_fail++; printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+		printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+/* parse JSON text with a deep tokenizer */
+static struct json_object *
+parse(const char *text)
+{
+	struct json_tokener *tok = json_tokener_new_ex(100000);
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int) strlen(text) + 1);
+
+	if (json_tokener_get_error(tok) != json_tokener_success)
+	{
+		fprintf(stderr, "bad test JSON: %s\n", text);
+		exit(2);
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* compile schema text with options (NULL = defaults) */
+static js_compiled *
+compile(const char *schema, const js_options *opt)
+{
+	struct json_object *s = parse(schema);
+	js_compiled *cs = NULL;
+	js_problems *p = NULL;
+	int			rc = js_compile(js_jsonc_accessor(), js_jsonc_node(s), opt, &cs, &p);
+
+	if (rc != JS_OK)
+	{
+		printf("compile failed (%d) for %s\n", rc, schema);
+		for (size_t i = 0; p && i < p->count; i++)
+			printf("  %s: %s\n", p->items[i].keyword_location, p->items[i].message);
+	}
+	js_problems_free(p);
+	json_object_put(s);
+	return cs;
+}
+
+/* validate instance text in collect mode */
+static js_result *
+validate(js_compiled *cs, const char *inst)
+{
+	struct json_object *o = parse(inst);
+	js_result  *r = NULL;
+
+	if (js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_COLLECT, &r) != JS_OK)
+		r = NULL;
+	json_object_put(o);
+	return r;
+}
+
+/* does the result contain an error with these exact locations? */
+static int
+has_error(const js_result *r, const char *iloc, const char *kloc)
+{
+	for (size_t i = 0; r && i < r->error_count; i++)
+		if (strcmp(r->errors[i].instance_location, iloc) == 0 &&
+			strcmp(r->errors[i].keyword_location, kloc) == 0)
+			return 1;
+	return 0;
+}
+
+/* print errors (debug aid on failure) */
+static void
+dump(const js_result *r)
+{
+	for (size_t i = 0; r && i < r->error_count; i++)
+		printf("    '%s' '%s' %s\n", r->errors[i].instance_location,
+			   r->errors[i].keyword_location, r->errors[i].message);
+}
+
+/* seconds since an arbitrary point */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* error instance/keyword locations are exact JSON pointers */
+static void
+test_locations(void)
+{
+	js_compiled *cs = compile("{\"$defs\":{\"x\":{\"type\":\"integer\"}},"
+							  "\"properties\":{\"a\":{\"type\":\"string\"},"
+							  "\"b\":{\"items\":{\"minimum\":3}},"
+							  "\"c\":{\"$ref\":\"#/$defs/x\"},"
+							  "\"a/b~c\":{\"const\":1}},"
+							  "\"required\":[\"zz\"]}", NULL);
+	js_result  *r = validate(cs, "{\"a\":1,\"b\":[5,1],\"c\":1.5,\"a/b~c\":2}");
+
+	CHECK(r && !r->valid, "expected invalid");
+	CHECK(r && r->error_count == 5, "error count %zu", r ? r->error_count : 0);
+	CHECK(has_error(r, "/a", "/properties/a/type"), "type error location");
+	CHECK(has_error(r, "/b/1", "/properties/b/items/minimum"), "items/minimum location");
+	CHECK(has_error(r, "/c", "/properties/c/$ref/type"), "$ref location");
+	CHECK(has_error(r, "/a~1b~0c", "/properties/a~1b~0c/const"), "escaped location");
+	CHECK(has_error(r, "", "/required"), "required location");
+	if (n_fail)
+		dump(r);
+	js_result_free(r);
+
+	r = validate(cs, "{\"a\":\"x\",\"b\":[3],\"c\":2,\"zz\":0}");
+	CHECK(r && r->valid && r->error_count == 0, "expected valid");
+	js_result_free(r);
+	js_compiled_free(cs);
+}
+
+/* error cap and the fast valid-only mode */
+static void
+test_error_cap(void)
+{
+	js_options	opt;
+	js_compiled *cs;
+	js_result  *r;
+	char		buf[4000];
+	size_t		k = 0;
+	struct json_object *o;
+
+	js_options_init(&opt);
+	opt.max_errors = 10;
+	cs = compile("{\"items\":{\"type\":\"string\"}}", &opt);
+	k += (size_t) sprintf(buf + k, "[");
+	for (int i = 0; i < 500; i++)
+		k += (size_t) sprintf(buf + k, "%s%d", i ? "," : "", i);
+	sprintf(buf + k, "]");
+	r = validate(cs, buf);
+	CHECK(r && !r->valid && r->error_count == 10 && r->truncated,
+		  "cap: count %zu truncated %d", r ? r->error_count : 0, r ? r->truncated : -1);
+	CHECK(has_error(r, "/9", "/items/type"), "10th error location");
+	js_result_free(r);
+
+	o = parse(buf);
+	CHECK(js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_VALID_ONLY, &r) == JS_OK &&
+		  !r->valid && r->error_count == 0, "valid-only collects nothing");
+	js_result_free(r);
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(o)) == 0, "js_is_valid");
+	json_object_put(o);
+	js_compiled_free(cs);
+}
+
+/* deep instance and deep schema hit depth limits with clear errors */
+static void
+test_depth(void)
+{
+	struct json_object *deep = json_object_new_array();
+	struct json_object *cur = deep;
+	js_compiled *cs;
+	js_result  *r = NULL;
+	int			rc;
+
+	for (int i = 0; i < 10000; i++)
+	{
+		struct json_object *n = json_object_new_array();
+
+		json_object_array_add(cur, n);
+		cur = n;
+	}
+	cs = compile("{\"items\":{\"$ref\":\"#\"}}", NULL);
+	rc = js_validate(cs, js_jsonc_accessor(), js_jsonc_node(deep), JS_MODE_COLLECT, &r);
+	CHECK(rc == JS_OK && r && !r->valid && r->limit_exceeded, "deep instance must fail on limit");
+	CHECK(r && r->error_count == 1 && strstr(r->errors[0].message, "depth"),
+		  "depth message: %s", r && r->error_count ? r->errors[0].message : "(none)");
+	js_result_free(r);
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == 0, "deep instance fast mode");
+	js_compiled_free(cs);
+
+	/* deep equality (const) is also bounded */
+	cs = compile("{\"const\":[[1]]}", NULL);
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == 0, "deep const");
+	js_compiled_free(cs);
+
+	/* a 10,000-deep "not" chain as schema */
+	{
+		struct json_object *s = json_object_new_object();
+		struct json_object *c = s;
+		js_problems *p = NULL;
+
+		for (int i = 0; i < 10000; i++)
+		{
+			struct json_object *n = json_object_new_object();
+
+			json_object_object_add(c, "not", n);
+			c = n;
+		}
+		cs = NULL;
+		rc = js_compile(js_jsonc_accessor(), js_jsonc_node(s), NULL, &cs, &p);
+		CHECK(rc == JS_EPROBLEMS && cs == NULL && p && p->count >= 1 &&
+			  strstr(p->items[0].message, "depth"), "deep schema rc=%d", rc);
+		js_problems_free(p);
+		json_object_put(s);
+	}
+	json_object_put(deep);
+}
+
+/* $ref loops are reported, not stack overflows */
+static void
+test_ref_loop(void)
+{
+	js_compiled *cs = compile("{\"$ref\":\"#\"}", NULL);
+	js_result  *r = validate(cs, "1");
+
+	CHECK(r && !r->valid && r->limit_exceeded && r->error_count == 1 &&
+		  strstr(r->errors[0].message, "loop"), "self loop");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	cs = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},"
+				 "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a\"}}}", NULL);
+	r = validate(cs, "{\"x\":{\"y\":1}}");
+	CHECK(r && !r->valid && r->limit_exceeded, "a->b->a loop");
+	CHECK(r && r->error_count == 1 && strcmp(r->errors[0].instance_location, "/x") == 0,
+		  "loop location");
+	js_result_free(r);
+	r = validate(cs, "{\"z\":1}");
+	CHECK(r && r->valid, "loop not reached is fine");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* recursion that consumes the instance is not a loop */
+	cs = compile("{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}", NULL);
+	r = validate(cs, "[[[],[]],[[[]]]]");
+	CHECK(r && r->valid, "legit recursion");
+	js_result_free(r);
+	js_compiled_free(cs);
+}
+
+/* catastrophic backtracking is cut off by the match limit */
+static void
+test_regex_limit(void)
+{
+	js_compiled *cs = compile("{\"pattern\":\"^(a+)+$\"}", NULL);
+	double		t0 = now(),
+				dt;
+	js_result  *r = validate(cs, "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"");
+
+	dt = now() - t0;
+	CHECK(r && !r->valid && r->limit_exceeded, "regex limit must produce an error");
+	CHECK(r && r->error_count == 1 && strstr(r->errors[0].message, "limit") &&
+		  strcmp(r->errors[0].keyword_location, "/pattern") == 0, "regex limit message");
+	CHECK(dt < 5.0, "regex took %.2fs", dt);
+	js_result_free(r);
+	r = validate(cs, "\"aaaa\"");
+	CHECK(r && r->valid, "regex still matches normal input");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* ECMA-262 flavour: \\s covers Unicode spaces, \\d is ASCII only */
+	cs = compile("{\"pattern\":\"^a\\\\sb\\\\d$\"}", NULL);
+	r = validate(cs, "\"a\\u00a0b1\"");
+	CHECK(r && r->valid, "\\s matches NBSP");
+	js_result_free(r);
+	r = validate(cs, "\"a b\\u0661\"");
+	CHECK(r && !r->valid, "\\d does not match Arabic-Indic digit");
+	js_result_free(r);
+	js_compiled_free(cs);
+}
+
+/* format is an annotation unless assertion is enabled */
+static void
+test_format(void)
+{
+	js_options	opt;
+	js_compiled *cs;
+	js_result  *r;
+	const char *schema = "{\"properties\":{\"e\":{\"format\":\"email\"},"
+		"\"d\":{\"format\":\"date-time\"},\"i\":{\"format\":\"ipv4\"}}}";
+	const char *bad = "{\"e\":\"nope\",\"d\":\"2020-13-01T00:00:00Z\",\"i\":\"1.2.3\"}";
+
+	cs = compile(schema, NULL);
+	r = validate(cs, bad);
+	CHECK(r && r->valid, "format off: annotation only");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	js_options_init(&opt);
+	opt.format_assertion = 1;
+	cs = compile(schema, &opt);
+	r = validate(cs, bad);
+	CHECK(r && !r->valid && r->error_count == 3, "format on: 3 errors");
+	CHECK(has_error(r, "/e", "/properties/e/format"), "format error location");
+	js_result_free(r);
+	r = validate(cs, "{\"e\":\"a@b.org\",\"d\":\"2020-12-01T10:00:00+01:00\",\"i\":\"10.0.0.1\"}");
+	CHECK(r && r->valid, "format on: good values");
+	js_result_free(r);
+	js_compiled_free(cs);
+	CHECK(js_format_check("uuid", "2eb8aa08-aa98-11ea-b4aa-73b441d16380", 36) == 1, "uuid ok");
+	CHECK(js_format_check("no-such-format", "x", 1) == -1, "unknown format");
+}
+
+/* find a problem at keyword location loc */
+static int
+has_problem(const js_problems *p, const char *loc)
+{
+	for (size_t i = 0; p && i < p->count; i++)
+		if (strcmp(p->items[i].keyword_location, loc) == 0)
+			return 1;
+	return 0;
+}
+
+/* js_check reports schema problems with keyword locations */
+static void
+test_check(void)
+{
+	struct json_object *s = parse("{\"type\":5,\"properties\":{\"a\":{\"pattern\":\"(\"},"
+								  "\"b\":{\"minLength\":-1},\"c\":{\"$ref\":\"#/$defs/missing\"}}}");
+	js_problems *p = NULL;
+	js_compiled *cs = NULL;
+	int			rc = js_check(js_jsonc_accessor(), js_jsonc_node(s), NULL, &p);
+
+	CHECK(rc == JS_OK && p && p->count == 4, "check count %zu", p ? p->count : 0);
+	CHECK(has_problem(p, "/type"), "type problem");
+	CHECK(has_problem(p, "/properties/a/pattern"), "regex problem");
+	CHECK(has_problem(p, "/properties/b/minLength"), "minLength problem");
+	CHECK(has_problem(p, "/properties/c/$ref"), "unresolvable $ref problem");
+	for (size_t i = 0; n_fail && p && i < p->count; i++)
+		printf("    %s: %s\n", p->items[i].keyword_location, p->items[i].message);
+	js_problems_free(p);
+	p = NULL;
+	rc = js_compile(js_jsonc_accessor(), js_jsonc_node(s), NULL, &cs, &p);
+	CHECK(rc == JS_EPROBLEMS && cs == NULL && p && p->count == 4, "compile fails cleanly");
+	js_problems_free(p);
+	json_object_put(s);
+
+	s = parse("{\"type\":\"object\",\"properties\":{\"a\":{\"minLength\":1}}}");
+	rc = js_check(js_jsonc_accessor(), js_jsonc_node(s), NULL, &p);
+	CHECK(rc == JS_OK && p && p->count == 0, "good schema has no problems");
+	js_problems_free(p);
+	json_object_put(s);
+}
+
+typedef struct counting
+{
+	long		mallocs,
+				reallocs,
+				frees,
+				live;
+} counting;
+
+/* counting allocator: malloc */
+static void *
+c_malloc(void *ctx, size_t n)
+{
+	counting   *c = ctx;
+	size_t	   *p = malloc(n + 16);
+
+	if (!p)
+		return NULL;
+	c->mallocs++;
+	c->live++;
+	*p = n;
+	return (char *) p + 16;
+}
+
+/* counting allocator: realloc */
+static void *
+c_realloc(void *ctx, void *ptr, size_t n)
+{
+	counting   *c = ctx;
+	char	   *p = realloc((char *) ptr - 16, n + 16);
+
+	if (!p)
+		return NULL;
+	c->reallocs++;
+	return p + 16;
+}
+
+/* counting allocator: free */
+static void
+c_free(void *ctx, void *ptr)
+{
+	counting   *c = ctx;
+
+	c->frees++;
+	c->live--;
+	free((char *) ptr - 16);
+}
+
+/* all engine memory goes through the caller's allocator */
+static void
+test_allocator(void)
+{
+	counting	cnt = {0, 0, 0, 0};
+	js_allocator al = {c_malloc, c_realloc, c_free, &cnt};
+	js_options	opt;
+	js_registry *reg = js_registry_new(&al);
+	struct json_object *remote = parse("{\"$defs\":{\"n\":{\"type\":\"number\",\"pattern\":\"x\"}}}");
+	js_compiled *cs;
+	js_result  *r;
+
+	CHECK(js_registry_add(reg, "http://example.com/r.json", js_jsonc_accessor(),
+						  js_jsonc_node(remote)) == JS_OK, "registry add");
+	json_object_put(remote);
+	js_options_init(&opt);
+	opt.allocator = &al;
+	opt.registry = reg;
+	cs = compile("{\"properties\":{\"a\":{\"$ref\":\"http://example.com/r.json#/$defs/n\"},"
+				 "\"s\":{\"pattern\":\"^a\"}},\"uniqueItems\":true}", &opt);
+	CHECK(cs != NULL, "compile with registry");
+	js_registry_free(reg);		/* compiled schema must not depend on it */
+	r = validate(cs, "{\"a\":\"str\",\"s\":\"b\"}");
+	CHECK(r && !r->valid && r->error_count == 3, "validate with custom allocator");
+	CHECK(has_error(r, "/a", "/properties/a/$ref/type"), "remote ref location");
+	js_result_free(r);
+	js_compiled_free(cs);
+	CHECK(cnt.mallocs > 5, "allocator used: %ld mallocs", cnt.mallocs);
+	CHECK(cnt.live == 0, "all memory returned: %ld live", cnt.live);
+}
+
+/* a ~20 MB instance validates in reasonable (linear) time */
+static void
+test_large(void)
+{
+	size_t		n = quick ? 2000 : 200000;
+	size_t		cap = n * 110 + 16,
+				k = 0;
+	char	   *buf = malloc(cap);
+	struct json_tokener *tok;
+	struct json_object *o;
+	js_compiled *cs;
+	js_result  *r = NULL;
+	double		t0,
+				dt;
+
+	k += (size_t) sprintf(buf + k, "[");
+	for (size_t i = 0; i < n; i++)
+		k += (size_t) sprintf(buf + k, "%s{\"id\":%zu,\"name\":\"item-%zu-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
+							  "\"tags\":[\"a\",\"b\"],\"ok\":true}", i ? "," : "", i, i);
+	sprintf(buf + k, "]");
+	tok = json_tokener_new_ex(64);
+	o = json_tokener_parse_ex(tok, buf, (int) strlen(buf));
+	json_tokener_free(tok);
+	CHECK(o != NULL, "large parse");
+	cs = compile("{\"type\":\"array\",\"uniqueItems\":true,\"items\":{\"type\":\"object\","
+				 "\"required\":[\"id\",\"name\"],\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":0},"
+				 "\"name\":{\"type\":\"string\",\"pattern\":\"^item-\"},\"tags\":{\"items\":{\"enum\":[\"a\",\"b\"]}}},"
+				 "\"unevaluatedProperties\":{\"type\":\"boolean\"}}}", NULL);
+	t0 = now();
+	CHECK(js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_COLLECT, &r) == JS_OK &&
+		  r->valid, "large instance valid");
+	dt = now() - t0;
+	if (!quick)
+	{
+		CHECK(strlen(buf) > 20 * 1000 * 1000, "instance is %zu bytes", strlen(buf));
+		CHECK(dt < 20.0, "large validation took %.2fs", dt);
+		printf("  large instance: %.1f MB validated in %.2fs\n", strlen(buf) / 1e6, dt);
+	}
+	js_result_free(r);
+	js_compiled_free(cs);
+	json_object_put(o);
+	free(buf);
+}
+
+/* draft selection by $schema and draft-07 $ref sibling semantics */
+static void
+test_drafts(void)
+{
+	js_compiled *cs = compile("{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+							  "\"definitions\":{\"s\":{\"type\":\"string\"}},"
+							  "\"properties\":{\"a\":{\"$ref\":\"#/definitions/s\",\"maxLength\":1}}}", NULL);
+	js_result  *r = validate(cs, "{\"a\":\"long\"}");
+
+	CHECK(r && r->valid, "draft-07 ignores $ref siblings");
+	js_result_free(r);
+	js_compiled_free(cs);
+	cs = compile("{\"$defs\":{\"s\":{\"type\":\"string\"}},"
+				 "\"properties\":{\"a\":{\"$ref\":\"#/$defs/s\",\"maxLength\":1}}}", NULL);
+	r = validate(cs, "{\"a\":\"long\"}");
+	CHECK(r && !r->valid && has_error(r, "/a", "/properties/a/maxLength"), "2020-12 applies siblings");
+	js_result_free(r);
+	js_compiled_free(cs);
+	/* meta-schema validation through the embedded meta-schemas */
+	cs = compile("{\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}", NULL);
+	r = validate(cs, "{\"type\":5}");
+	CHECK(r && !r->valid, "schema invalid against meta-schema");
+	js_result_free(r);
+	js_compiled_free(cs);
+}
+
+/* entry point */
+int
+main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--quick") == 0)
+			quick = 1;
+	test_locations();
+	test_error_cap();
+	test_depth();
+	test_ref_loop();
+	test_regex_limit();
+	test_format();
+	test_check();
+	test_allocator();
+	test_drafts();
+	test_large();
+	printf("engine: %d passed, %d failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
