@@ -294,23 +294,6 @@ VALUES
 	"financial_transactions": 2.5, "external_communication": 2.0}', NULL),
  10, 30, 60, 'critical', true);
 
--- The account with this name, or an error.
-CREATE FUNCTION risk_account_id(account text) RETURNS pfid
-	LANGUAGE plpgsql STABLE
-	AS $$
-DECLARE
-	result pfid;
-BEGIN
-	SELECT account_id INTO result FROM accounts WHERE name = account;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'account "%" does not exist', account
-			USING ERRCODE = '42704', HINT = 'Create it with prefactor_create_account().';
-	END IF;
-	RETURN result;
-END
-$$;
-COMMENT ON FUNCTION risk_account_id(text) IS 'Id of the account with this name; raises undefined_object if none';
-
 -- Level name as given to the API ('none' clears), checked.
 CREATE FUNCTION risk_terminate_level(level text) RETURNS risk_level
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -339,14 +322,14 @@ CREATE FUNCTION prefactor_create_risk_profile(account text, name text, template 
 	SET search_path = prefactor, pg_catalog
 	AS $$
 DECLARE
-	acct		pfid := risk_account_id(account);
+	acct		pfid := prefactor.resolve_account(account);
 	t			risk_profile_templates;
 	profile		pfid;
 BEGIN
 	SELECT * INTO t FROM risk_profile_templates WHERE risk_profile_templates.name = coalesce(template, 'general');
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'risk profile template "%" does not exist', template
-			USING ERRCODE = '42704',
+			USING ERRCODE = 'no_data_found',
 				  DETAIL = format('Templates: %s.', (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM risk_profile_templates x));
 	END IF;
 	IF EXISTS (SELECT FROM risk_profiles p WHERE p.account_id = acct AND p.name = prefactor_create_risk_profile.name) THEN
@@ -386,14 +369,14 @@ CREATE FUNCTION prefactor_update_risk_profile(account text, name text,
 	SET search_path = prefactor, pg_catalog
 	AS $$
 DECLARE
-	acct		pfid := risk_account_id(account);
+	acct		pfid := prefactor.resolve_account(account);
 	p			risk_profiles;
 	cur			risk_profile_revisions;
 	nxt			risk_profile_revisions;
 BEGIN
 	SELECT * INTO p FROM risk_profiles x WHERE x.account_id = acct AND x.name = prefactor_update_risk_profile.name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = '42704';
+		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = 'no_data_found';
 	END IF;
 	IF p.deleted_at IS NOT NULL THEN
 		RAISE EXCEPTION 'risk profile "%" was deleted', name
@@ -437,12 +420,12 @@ CREATE FUNCTION prefactor_delete_risk_profile(account text, name text) RETURNS b
 	SET search_path = prefactor, pg_catalog
 	AS $$
 DECLARE
-	acct	pfid := risk_account_id(account);
+	acct	pfid := prefactor.resolve_account(account);
 	p		risk_profiles;
 BEGIN
 	SELECT * INTO p FROM risk_profiles x WHERE x.account_id = acct AND x.name = prefactor_delete_risk_profile.name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = '42704';
+		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = 'no_data_found';
 	END IF;
 	IF p.deleted_at IS NOT NULL THEN
 		RETURN false;
@@ -459,23 +442,22 @@ CREATE FUNCTION prefactor_assign_risk_profile(account text, agent text, risk_pro
 	SET search_path = prefactor, pg_catalog
 	AS $$
 DECLARE
-	acct	pfid := risk_account_id(account);
+	acct	pfid := prefactor.resolve_account(account);
+	agent_id pfid := prefactor.resolve_agent(acct, agent);
 	p		risk_profiles;
 BEGIN
 	IF risk_profile IS NOT NULL THEN
-		SELECT * INTO p FROM risk_profiles x WHERE x.account_id = acct AND x.name = risk_profile;
+		SELECT * INTO p FROM risk_profiles x
+		 WHERE x.account_id = acct AND (x.id = prefactor.try_pfid(risk_profile) OR x.name = risk_profile);
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', risk_profile, account USING ERRCODE = '42704';
+			RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', risk_profile, account USING ERRCODE = 'no_data_found';
 		END IF;
 		IF p.deleted_at IS NOT NULL THEN
 			RAISE EXCEPTION 'risk profile "%" was deleted', risk_profile
 				USING ERRCODE = '55000', HINT = 'Assign a profile that is not deleted.';
 		END IF;
 	END IF;
-	UPDATE agents a SET risk_profile_id = p.id WHERE a.account_id = acct AND a.name = agent;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'agent "%" does not exist in account "%"', agent, account USING ERRCODE = '42704';
-	END IF;
+	UPDATE agents a SET risk_profile_id = p.id WHERE a.account_id = acct AND a.id = agent_id;
 END
 $$;
 COMMENT ON FUNCTION prefactor_assign_risk_profile(text, text, text) IS
@@ -593,3 +575,30 @@ SELECT ag.account_id, ag.id AS agent_id, ag.name AS agent,
  WHERE cats.outside IS NOT NULL OR acts.outside IS NOT NULL;
 COMMENT ON VIEW risk_scope_violations IS
 	'Per agent and schema version, span types declaring categories or actions outside what the agent''s risk profile (latest revision) includes';
+
+COMMENT ON COLUMN risk_categories.name IS 'Data category name as used in data_risk and in category_weights';
+COMMENT ON COLUMN risk_categories.category_group IS 'standard_pii, sensitive or gdpr_special';
+COMMENT ON COLUMN risk_categories.position IS 'Display order';
+COMMENT ON COLUMN risk_actions.name IS 'Action name as used in action_profile and in action_multipliers';
+COMMENT ON COLUMN risk_actions.position IS 'Display order';
+COMMENT ON COLUMN risk_scope_violations.account_id IS 'The account';
+COMMENT ON COLUMN risk_scope_violations.agent_id IS 'The agent';
+COMMENT ON COLUMN risk_scope_violations.agent IS 'The agent''s name';
+COMMENT ON COLUMN risk_scope_violations.schema_version_id IS 'The activity schema version declaring the span type';
+COMMENT ON COLUMN risk_scope_violations.schema_version IS 'Its number for the agent';
+COMMENT ON COLUMN risk_scope_violations.span_type_id IS 'The span type';
+COMMENT ON COLUMN risk_scope_violations.span_type IS 'The span type''s name';
+COMMENT ON COLUMN risk_scope_violations.risk_profile_id IS 'The agent''s risk profile';
+COMMENT ON COLUMN risk_scope_violations.risk_profile IS 'Its name';
+COMMENT ON COLUMN risk_scope_violations.risk_profile_revision IS 'The revision compared against (the latest)';
+COMMENT ON COLUMN risk_scope_violations.categories_outside IS 'Declared data categories the profile does not include (null if none)';
+COMMENT ON COLUMN risk_scope_violations.actions_outside IS 'Declared actions the profile does not include, i.e. does not allow (null if none)';
+COMMENT ON COLUMN span_risk.account_id IS 'The account';
+COMMENT ON COLUMN span_risk.instance_id IS 'The run';
+COMMENT ON COLUMN span_risk.span_id IS 'The span';
+COMMENT ON COLUMN span_risk.span_type IS 'Span type name as sent';
+COMMENT ON COLUMN span_risk.span_type_id IS 'The declared span type (null if undeclared)';
+COMMENT ON COLUMN span_risk.status IS 'The span''s status';
+COMMENT ON COLUMN span_risk.started_at IS 'When the span started';
+COMMENT ON COLUMN span_risk.risk_profile_revision_id IS 'The revision the run is scored under (null: no risk)';
+COMMENT ON COLUMN span_risk.points IS 'Points the span adds to its run''s score (null without a revision)';
