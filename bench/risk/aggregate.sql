@@ -1,0 +1,48 @@
+-- Every run's score and breakdown with the aggregates, against count(*) per run,
+-- over the same 1,000,000 spans in the same session. Execution times from
+-- EXPLAIN ANALYZE (no rows sent to the client); best and median of 7 each,
+-- with the default parallel plan and serially.
+SET search_path = prefactor, public;
+CREATE OR REPLACE FUNCTION pg_temp.exec_ms(q text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+	RETURN round((plan -> 0 ->> 'Execution Time')::numeric, 1);
+END
+$$;
+CREATE TEMP TABLE timings (name text, ms numeric);
+\set baseline 'SELECT instance_id, count(*) FROM prefactor.spans GROUP BY instance_id'
+\set score 'SELECT instance_id, prefactor.risk_score(span_type_id, risk_profile_revision_id) FROM prefactor.spans GROUP BY instance_id'
+\set both 'SELECT instance_id, prefactor.risk_score(span_type_id, risk_profile_revision_id), prefactor.risk_breakdown(span_type_id, risk_profile_revision_id) FROM prefactor.spans GROUP BY instance_id'
+-- warm up (caches, buffers), then 7 interleaved rounds, so noise hits all alike
+SELECT pg_temp.exec_ms(:'baseline') IS NOT NULL AS warm, pg_temp.exec_ms(:'both') IS NOT NULL AS warm;
+CREATE FUNCTION pg_temp.rounds(label text, baseline text, q_score text, q_both text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..7 LOOP
+		INSERT INTO timings VALUES (label || 'count(*) per run', pg_temp.exec_ms(baseline));
+		INSERT INTO timings VALUES (label || 'risk_score per run', pg_temp.exec_ms(q_score));
+		INSERT INTO timings VALUES (label || 'risk_score + risk_breakdown per run', pg_temp.exec_ms(q_both));
+	END LOOP;
+END
+$$;
+SELECT pg_temp.rounds('parallel: ', :'baseline', :'score', :'both');
+SET max_parallel_workers_per_gather = 0;
+SELECT pg_temp.rounds('serial: ', :'baseline', :'score', :'both');
+RESET max_parallel_workers_per_gather;
+SELECT name, min(ms) AS best_ms, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median_ms,
+	   round(min(ms) / (SELECT min(ms) FROM timings b WHERE b.name = split_part(t.name, ': ', 1) || ': count(*) per run'), 2) AS best_ratio,
+	   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) /
+			  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM timings b
+				WHERE b.name = split_part(t.name, ': ', 1) || ': count(*) per run'))::numeric, 2) AS median_ratio
+  FROM timings t GROUP BY name ORDER BY name;
+EXPLAIN (COSTS OFF) :both;
+-- the aggregates agree with a plain SQL recomputation of the same scores
+SELECT count(*) AS runs, count(*) FILTER (WHERE a.score = b.score) AS equal
+  FROM (SELECT instance_id, risk_score(span_type_id, risk_profile_revision_id) AS score
+		  FROM spans GROUP BY 1) a
+  JOIN (SELECT s.instance_id, sum(risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers)) AS score
+		  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
+		  JOIN span_types st ON st.account_id = s.account_id AND st.id = s.span_type_id
+		  JOIN risk_profile_revisions r ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
+		 GROUP BY 1) b USING (instance_id);

@@ -1,0 +1,328 @@
+-- Risk scoring: profiles, revisions, live scores, aggregates, scope, termination.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS prefactor CASCADE;
+CREATE EXTENSION prefactor;
+RESET client_min_messages;
+SET search_path = prefactor, public;
+\set VERBOSITY terse
+
+SELECT prefactor_create_account('acme') IS NOT NULL AS account_created;
+SELECT prefactor_create_environment('acme', 'production') IS NOT NULL AS env_created;
+
+-- The vocabulary.
+SELECT category_group, count(*) FROM risk_categories GROUP BY 1 ORDER BY min(position);
+SELECT string_agg(name, ', ' ORDER BY position) AS actions FROM risk_actions;
+
+-- Templates: a general baseline and a strict GDPR-oriented one.
+SELECT name, medium_threshold, high_threshold, critical_threshold, terminate_at_level,
+	   category_weights -> 'gdpr_genetic_data' AS gdpr_genetic_data,
+	   action_multipliers -> 'destroy_data' AS destroy_data
+  FROM risk_profile_templates ORDER BY name;
+
+------------------------------------------------------------------------------
+-- Profiles and their validation
+------------------------------------------------------------------------------
+-- The worked example's profile: identifiers 8, contacts 4, read 1.0; thresholds 20/50/100.
+SELECT prefactor_create_risk_profile('acme', 'worked',
+	category_weights => '{"personal_identifiers": 8, "contact_information": 4, "financial_information": 5,
+						  "gdpr_genetic_data": false}',
+	action_multipliers => '{"read_data": 1.0, "financial_transactions": 1, "external_communication": {"included": false}}',
+	medium_threshold => 20, high_threshold => 50, critical_threshold => 100) IS NOT NULL AS created;
+SELECT p.name, r.revision, r.medium_threshold, r.high_threshold, r.critical_threshold, r.terminate_at_level,
+	   r.category_weights -> 'personal_identifiers' AS personal_identifiers,
+	   r.category_weights -> 'gdpr_genetic_data' AS gdpr_genetic_data,
+	   r.action_multipliers -> 'external_communication' AS external_communication,
+	   (SELECT count(*) FROM jsonb_object_keys(r.category_weights)) AS categories,
+	   (SELECT count(*) FROM jsonb_object_keys(r.action_multipliers)) AS actions
+  FROM risk_profiles p JOIN risk_profile_revisions r ON r.risk_profile_id = p.id;
+
+-- Thresholds must be strictly ascending with medium above zero.
+SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => 0);
+SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => -5, high_threshold => 10, critical_threshold => 20);
+SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => 50, high_threshold => 50, critical_threshold => 100);
+SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => 10, high_threshold => 60, critical_threshold => 40);
+SELECT prefactor_update_risk_profile('acme', 'worked', high_threshold => 150);
+-- Weights 0..10, multipliers 0..100, known names only.
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"personal_identifiers": 11}');
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"personal_identifiers": -1}');
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"shoe_size": 3}');
+SELECT prefactor_create_risk_profile('acme', 'bad', action_multipliers => '{"delete_data": 3}');
+SELECT prefactor_create_risk_profile('acme', 'bad', action_multipliers => '{"read_data": -0.5}');
+SELECT prefactor_create_risk_profile('acme', 'bad', action_multipliers => '{"read_data": "high"}');
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"minors_data": {"weight": 3, "colour": "red"}}');
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '[1, 2]');
+SELECT prefactor_create_risk_profile('acme', 'bad', terminate_at_level => 'low');
+SELECT prefactor_create_risk_profile('acme', 'bad', template => 'lenient');
+SELECT prefactor_create_risk_profile('acme', 'worked');
+SELECT prefactor_create_risk_profile('nobody', 'bad');
+-- The full error report of one of them.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT prefactor_create_risk_profile('acme', 'bad', category_weights => '{"shoe_size": 3}');
+SELECT prefactor_create_risk_profile('acme', 'bad', medium_threshold => 50, high_threshold => 50, critical_threshold => 100);
+\set VERBOSITY terse
+-- Direct inserts are completed and checked the same way; revisions never change.
+INSERT INTO risk_profile_revisions (account_id, risk_profile_id, revision, category_weights, medium_threshold, high_threshold, critical_threshold)
+SELECT account_id, id, 9, '{"minors_data": 12}', 1, 2, 3 FROM risk_profiles WHERE name = 'worked';
+UPDATE risk_profile_revisions SET medium_threshold = 1;
+SELECT count(*) AS profiles_after_errors FROM risk_profiles;
+
+SELECT prefactor_register_agent('acme', 'support-bot', risk_profile => 'worked') IS NOT NULL AS agent_created;
+SELECT prefactor_register_agent('acme', 'no-profile-bot') IS NOT NULL AS agent_created;
+SELECT prefactor_assign_risk_profile('acme', 'support-bot', 'worked');
+SELECT prefactor_assign_risk_profile('acme', 'support-bot', 'missing');
+SELECT prefactor_assign_risk_profile('acme', 'ghost-bot', 'worked');
+
+------------------------------------------------------------------------------
+-- A schema version whose span types declare their data risk
+------------------------------------------------------------------------------
+CREATE TEMP TABLE doc (schema jsonb);
+INSERT INTO doc VALUES ('{"external_identifier": "schema-1", "span_type_schemas": [
+	{"name": "lookup", "params_schema": {"type": "object"},
+	 "data_risk": {"action_profile": {"read_data": "allowed", "update_data": "disallowed", "create_data": "unknown"},
+				   "params_data_categories": {"classification": "confidential", "personal_identifiers": "included",
+											  "contact_information": "included", "health_and_medical": "excluded"},
+				   "result_data_categories": {"classification": "internal", "contact_information": "included",
+											  "location_and_tracking": "unknown"}}},
+	{"name": "pay",
+	 "data_risk": {"action_profile": {"financial_transactions": "allowed"},
+				   "params_data_categories": {"financial_information": "included"},
+				   "result_data_categories": {"classification": "restricted"}}},
+	{"name": "notify",
+	 "data_risk": {"action_profile": {"external_communication": "allowed", "create_data": "disallowed"},
+				   "params_data_categories": {"contact_information": "included", "gdpr_genetic_data": "included"}}},
+	{"name": "chat"}]}');
+-- lookup: identifiers 8 + contacts 4 (in params and result, counted once) under read 1.0 = 12;
+-- pay: financial information 5 under financial transactions 1 = 5;
+-- notify: its only action (external communication) and genetic data are outside the profile = 0;
+-- chat: declares no risk = 0.
+CREATE FUNCTION pg_temp.start(agent text) RETURNS pfid LANGUAGE sql AS $$
+	SELECT prefactor.prefactor_start_run('acme', agent, 'production', '{"external_identifier": "v1"}',
+										 (SELECT schema FROM doc), started_at => '2024-01-01 00:00+00')
+$$;
+CREATE FUNCTION pg_temp.span(instance pfid, span_type text, status text DEFAULT 'complete', n int DEFAULT 1)
+RETURNS TABLE (spans bigint, terminate boolean) LANGUAGE sql AS $$
+	SELECT count((a).span_id), bool_or((a).terminate)
+	  FROM (SELECT prefactor.prefactor_record_span(instance, span_type, '{}', NULL, status,
+												   started_at => '2024-01-01 00:01+00') a
+			  FROM generate_series(1, n)) x
+$$;
+-- Runs a statement and shows its error code and message, ids masked as <id>.
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g');
+END
+$$;
+CREATE FUNCTION pg_temp.show(instance pfid) RETURNS TABLE (risk_score numeric, risk_level prefactor.risk_level,
+	max_classification prefactor.data_classification, status text, revision int) LANGUAGE sql AS $$
+	SELECT i.risk_score, i.risk_level, i.max_classification, i.status, r.revision
+	  FROM prefactor.instances i LEFT JOIN prefactor.risk_profile_revisions r
+		ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
+	 WHERE i.id = instance
+$$;
+SELECT pg_temp.start('support-bot') AS r1 \gset
+SELECT st.name, risk_declared_categories(st.data_risk) AS categories, risk_declared_actions(st.data_risk) AS actions,
+	   risk_classification(st.data_risk) AS classification,
+	   risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers) AS points,
+	   risk_type_points(st.id, i.risk_profile_revision_id) AS cached_points
+  FROM instances i
+  JOIN span_types st ON st.account_id = i.account_id AND st.schema_version_id = i.schema_version_id
+  JOIN risk_profile_revisions r ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
+ WHERE i.id = :'r1'
+ ORDER BY st.name;
+
+------------------------------------------------------------------------------
+-- The worked example, live: 12 a span, 36 for three, 41 with one of 5: Medium
+------------------------------------------------------------------------------
+SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM pg_temp.span(:'r1', 'lookup');
+SELECT * FROM pg_temp.show(:'r1');
+-- spans of every status count
+SELECT * FROM pg_temp.span(:'r1', 'lookup', 'failed');
+SELECT * FROM pg_temp.span(:'r1', 'lookup', 'active');
+SELECT * FROM pg_temp.show(:'r1');
+-- spans without points (action outside the profile, no declared risk, undeclared type) add nothing
+SELECT * FROM pg_temp.span(:'r1', 'notify', 'cancelled');
+SELECT * FROM pg_temp.span(:'r1', 'chat', n => 2);
+SELECT * FROM pg_temp.span(:'r1', 'mystery');
+SELECT * FROM pg_temp.show(:'r1');
+SELECT * FROM pg_temp.span(:'r1', 'pay');
+SELECT * FROM pg_temp.show(:'r1');
+SELECT prefactor_risk_level(41, risk_profile_revision_id) AS level_of_41,
+	   prefactor_risk_level(19.99, risk_profile_revision_id) AS level_of_19_99,
+	   prefactor_risk_level(50, risk_profile_revision_id) AS level_of_50,
+	   prefactor_risk_level(100, risk_profile_revision_id) AS level_of_100,
+	   risk_level(41, 20, 50, 100) AS plain
+  FROM instances WHERE id = :'r1';
+
+-- The aggregates over the same spans give the same score and a breakdown that sums to it.
+SELECT risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   prefactor_risk_level(risk_score(s.span_type_id, s.risk_profile_revision_id), i.risk_profile_revision_id) AS level,
+	   jsonb_pretty(risk_breakdown(s.span_type_id, s.risk_profile_revision_id)) AS breakdown
+  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
+ WHERE i.id = :'r1'
+ GROUP BY i.risk_profile_revision_id;
+SELECT b -> 'total' AS total, (SELECT sum((t ->> 'points')::numeric) FROM jsonb_array_elements(b -> 'types') t) AS sum_of_points,
+	   (SELECT sum((t ->> 'count')::int) FROM jsonb_array_elements(b -> 'types') t) AS sum_of_counts, b -> 'spans' AS spans
+  FROM (SELECT risk_breakdown(s.span_type_id, s.risk_profile_revision_id) b
+		  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
+		 WHERE i.id = :'r1') x;
+
+------------------------------------------------------------------------------
+-- Agents without a profile have null risk
+------------------------------------------------------------------------------
+SELECT pg_temp.start('no-profile-bot') AS r2 \gset
+SELECT * FROM pg_temp.span(:'r2', 'lookup', n => 3);
+SELECT * FROM pg_temp.show(:'r2');
+SELECT risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   risk_breakdown(s.span_type_id, s.risk_profile_revision_id) AS breakdown
+  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
+ WHERE i.id = :'r2';
+-- no spans at all: null
+SELECT risk_score(span_type_id, NULL) AS score, risk_breakdown(span_type_id, NULL) AS breakdown
+  FROM spans WHERE false;
+
+------------------------------------------------------------------------------
+-- Revisions: editing adds a revision; earlier runs keep theirs
+------------------------------------------------------------------------------
+SELECT prefactor_update_risk_profile('acme', 'worked', category_weights => '{"personal_identifiers": 10}') AS new_revision;
+SELECT prefactor_update_risk_profile('acme', 'worked', category_weights => '{"personal_identifiers": 10}') AS unchanged;
+SELECT prefactor_update_risk_profile('acme', 'worked', terminate_at_level => 'none') AS still_unchanged;
+SELECT revision, category_weights -> 'personal_identifiers' AS personal_identifiers
+  FROM risk_profile_revisions ORDER BY revision;
+SELECT pg_temp.start('support-bot') AS r3 \gset
+SELECT * FROM pg_temp.span(:'r3', 'lookup', n => 3);
+SELECT * FROM pg_temp.show(:'r3');
+SELECT * FROM pg_temp.show(:'r1');
+
+------------------------------------------------------------------------------
+-- Agreed scope: declared categories or actions the profile does not include
+------------------------------------------------------------------------------
+SELECT agent, schema_version, span_type, risk_profile, risk_profile_revision, categories_outside, actions_outside
+  FROM risk_scope_violations ORDER BY agent, span_type;
+
+------------------------------------------------------------------------------
+-- Alerts and termination: a profile that stops runs at high
+------------------------------------------------------------------------------
+SELECT prefactor_create_risk_profile('acme', 'strict', template => 'strict_gdpr',
+	medium_threshold => 10, high_threshold => 20, critical_threshold => 40,
+	terminate_at_level => 'high') IS NOT NULL AS created;
+SELECT prefactor_assign_risk_profile('acme', 'support-bot', 'strict');
+-- lookup under strict_gdpr: (8 + 6) x 1.0 = 14 a span
+SELECT pg_temp.start('support-bot') AS r4 \gset
+-- Another session LISTENs and records spans; its psql prints each notification
+-- (process id and instance id masked). The second span reaches high and terminates.
+\setenv PGDATABASE :DBNAME
+\setenv PGHOST :HOST
+\setenv PGPORT :PORT
+\setenv PGUSER :USER
+\setenv R4 :r4
+\! psql -X -tA -c 'LISTEN prefactor_risk' -c "SELECT (prefactor.prefactor_record_span('$R4', 'lookup', '{}', started_at => '2024-01-01 00:01+00')).terminate" -c "SELECT (prefactor.prefactor_record_span('$R4', 'lookup', '{}', started_at => '2024-01-01 00:01+00')).terminate" 2>&1 | sed -E 's/PID [0-9]+/PID n/; s/[0-7][0-9a-z]{31}/<id>/g'
+SELECT * FROM pg_temp.show(:'r4');
+SELECT termination_reason, finished_at FROM instances WHERE id = :'r4';
+-- the next span call gets the terminate signal with the reason, and stores nothing
+SELECT span_id IS NULL AS no_span, terminate, reason FROM prefactor_record_span(:'r4', 'lookup', '{}');
+SELECT count(*) AS spans FROM spans WHERE instance_id = :'r4';
+-- a plain INSERT into the terminated run is refused (by the lifecycle guard)
+SELECT pg_temp.try($$INSERT INTO prefactor.spans (account_id, instance_id, span_type)
+					 SELECT account_id, id, 'lookup' FROM prefactor.instances WHERE id = '$$ || :'r4' || $$'$$);
+-- every rise notifies, also within one statement; without terminate_at_level the run goes on
+SELECT prefactor_update_risk_profile('acme', 'strict', terminate_at_level => 'none') AS revision;
+SELECT pg_temp.start('support-bot') AS r5 \gset
+\setenv R5 :r5
+\! psql -X -tA -c 'LISTEN prefactor_risk' -c "SELECT count((a).span_id) FROM (SELECT prefactor.prefactor_record_span('$R5', 'lookup', '{}', started_at => '2024-01-01 00:01+00') a FROM generate_series(1, 4)) x" 2>&1 | sed -E 's/PID [0-9]+/PID n/; s/[0-7][0-9a-z]{31}/<id>/g'
+SELECT * FROM pg_temp.show(:'r5');
+
+------------------------------------------------------------------------------
+-- Deleting a profile keeps it for audit
+------------------------------------------------------------------------------
+SELECT prefactor_delete_risk_profile('acme', 'strict') AS deleted;
+SELECT prefactor_delete_risk_profile('acme', 'strict') AS deleted_again;
+SELECT name, deleted_at IS NOT NULL AS deleted,
+	   (SELECT count(*) FROM risk_profile_revisions r WHERE r.risk_profile_id = p.id) AS revisions
+  FROM risk_profiles p ORDER BY name;
+SELECT a.name AS agent, p.name AS risk_profile FROM agents a LEFT JOIN risk_profiles p ON p.id = a.risk_profile_id ORDER BY 1;
+SELECT prefactor_update_risk_profile('acme', 'strict', medium_threshold => 5);
+SELECT prefactor_assign_risk_profile('acme', 'no-profile-bot', 'strict');
+-- a new run of the agent whose profile is deleted is not scored
+SELECT pg_temp.start('support-bot') AS r6 \gset
+SELECT * FROM pg_temp.span(:'r6', 'lookup', n => 2);
+SELECT * FROM pg_temp.show(:'r6');
+-- ... while earlier runs keep their scores and revisions
+SELECT * FROM pg_temp.show(:'r4');
+SELECT * FROM pg_temp.show(:'r5');
+-- a deleted profile is out of the agreed-scope view
+SELECT count(*) AS scope_rows_for_deleted FROM risk_scope_violations WHERE risk_profile = 'strict';
+
+------------------------------------------------------------------------------
+-- Reconciliation: every run's stored live values equal the aggregates
+------------------------------------------------------------------------------
+SELECT count(*) AS runs,
+	   count(*) FILTER (WHERE i.risk_score IS NOT DISTINCT FROM
+						 CASE WHEN i.risk_profile_revision_id IS NULL THEN NULL ELSE coalesce(a.score, 0) END) AS score_matches,
+	   count(*) FILTER (WHERE i.risk_level IS NOT DISTINCT FROM
+						 prefactor_risk_level(coalesce(a.score, 0), i.risk_profile_revision_id)) AS level_matches,
+	   count(*) FILTER (WHERE i.risk_score IS NOT DISTINCT FROM (a.breakdown ->> 'total')::numeric
+						 OR a.breakdown IS NULL) AS breakdown_matches
+  FROM instances i
+  LEFT JOIN (SELECT s.account_id, s.instance_id,
+					risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+					risk_breakdown(s.span_type_id, s.risk_profile_revision_id) AS breakdown
+			   FROM spans s
+			  GROUP BY 1, 2) a ON a.account_id = i.account_id AND a.instance_id = i.id;
+-- each span carries its run's revision, and the span_risk view adds up to the same scores
+SELECT count(*) AS spans,
+	   count(*) FILTER (WHERE s.risk_profile_revision_id IS NOT DISTINCT FROM i.risk_profile_revision_id) AS same_revision
+  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id;
+SELECT count(*) AS scored_runs, count(*) FILTER (WHERE v.points = i.risk_score) AS view_matches
+  FROM instances i
+  JOIN (SELECT account_id, instance_id, sum(points) AS points FROM span_risk GROUP BY 1, 2) v
+	ON v.account_id = i.account_id AND v.instance_id = i.id
+ WHERE i.risk_profile_revision_id IS NOT NULL;
+
+-- Per agent and per day, over runs with different revisions.
+SELECT a.name AS agent, date_trunc('day', s.started_at) AS day,
+	   risk_score(s.span_type_id, s.risk_profile_revision_id) AS score,
+	   risk_breakdown(s.span_type_id, s.risk_profile_revision_id) -> 'types' -> 0 AS top_type
+  FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id
+  JOIN agents a ON a.account_id = i.account_id AND a.id = i.agent_id
+ GROUP BY 1, 2 ORDER BY 1, 2;
+
+------------------------------------------------------------------------------
+-- Parallel aggregation: partial aggregates in workers, combined in the leader
+------------------------------------------------------------------------------
+CREATE TABLE public.risk_bulk AS
+SELECT (g % 97) AS grp, s.span_type_id, s.risk_profile_revision_id
+  FROM spans s, generate_series(1, 4000) g
+ WHERE s.risk_profile_revision_id IS NOT NULL;
+ANALYZE risk_bulk;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT grp, risk_score(span_type_id, risk_profile_revision_id),
+	   risk_breakdown(span_type_id, risk_profile_revision_id)
+  FROM risk_bulk GROUP BY grp;
+EXPLAIN (COSTS OFF)
+SELECT risk_score(span_type_id, risk_profile_revision_id) FROM risk_bulk;
+CREATE TEMP TABLE parallel_result AS
+SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+  FROM risk_bulk GROUP BY grp;
+SELECT risk_score(span_type_id, risk_profile_revision_id) AS parallel_total FROM risk_bulk;
+RESET parallel_leader_participation;
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE p.score = s.score AND p.breakdown = s.breakdown) AS equal_to_serial
+  FROM parallel_result p
+  JOIN (SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
+			   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+		  FROM risk_bulk GROUP BY grp) s USING (grp);
+SELECT risk_score(span_type_id, risk_profile_revision_id) AS serial_total FROM risk_bulk;
+RESET ALL;
+DROP TABLE public.risk_bulk;

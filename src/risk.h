@@ -1,0 +1,63 @@
+/*
+ * risk.h
+ *	  Risk scoring: per-backend caches of span type points and profile
+ *	  revision thresholds, shared by the live-scoring trigger and the
+ *	  aggregates.
+ */
+#ifndef PREFACTOR_RISK_H
+#define PREFACTOR_RISK_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/numeric.h"
+
+#include "pfid.h"
+
+/* Risk levels in the order of the prefactor.risk_level enum. */
+#define RISK_LEVEL_NONE		(-1)
+#define RISK_LEVEL_LOW		0
+#define RISK_LEVEL_MEDIUM	1
+#define RISK_LEVEL_HIGH		2
+#define RISK_LEVEL_CRITICAL	3
+
+/* Points and classification of one span type under one profile revision. */
+typedef struct RiskTypeKey
+{
+	Pfid		span_type_id;
+	Pfid		revision_id;
+} RiskTypeKey;
+
+typedef struct RiskTypeInfo
+{
+	RiskTypeKey key;
+	Numeric		points;			/* in the cache context */
+	bool		scores;			/* points > 0 */
+	bool		integral;		/* points is a whole number: ipoints */
+	int64		ipoints;
+	int			classification; /* 0 = none, 1 = public .. 5 = secret */
+	const char *classification_name;
+} RiskTypeInfo;
+
+/* Thresholds and termination level of one profile revision. */
+typedef struct RiskRevisionInfo
+{
+	Pfid		revision_id;
+	Numeric		thresholds[3];	/* medium, high, critical */
+	int			terminate_at;	/* RISK_LEVEL_NONE or a level */
+	int			revision;
+	char	   *profile_name;
+} RiskRevisionInfo;
+
+extern const char *const risk_level_names[];
+
+extern const RiskTypeInfo *risk_type_lookup(const Pfid *span_type_id,
+											const Pfid *revision_id);
+extern const RiskRevisionInfo *risk_revision_lookup(const Pfid *revision_id);
+extern const char *risk_type_name(const Pfid *span_type_id);
+extern int	risk_level_of(const RiskRevisionInfo *rev, Numeric score);
+extern int	risk_level_from_name(const char *name);
+extern void risk_cache_reset(void);
+
+extern Datum pfid_out(PG_FUNCTION_ARGS);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * risk_cache.c
+ *	  Per-backend caches for risk scoring: the points a span of a type adds
+ *	  under a profile revision (computed once per (span type, revision) by
+ *	  prefactor.risk_span_type_points) and each revision's thresholds.
+ *
+ * Span types and profile revisions never change once stored (revisions are
+ * guarded by a trigger; schema versions are immutable), and ids are never
+ * reused, so entries stay valid for the life of the backend.  Lookups that
+ * find nothing are not cached.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/catcache.h"
+#include "utils/memutils.h"
+
+#include "risk.h"
+
+const char *const risk_level_names[] = {"low", "medium", "high", "critical"};
+
+static const char *const classification_names[] = {
+	NULL, "public", "internal", "confidential", "restricted", "secret"
+};
+
+static MemoryContext RiskCacheContext = NULL;
+static HTAB *RiskTypeCache = NULL;
+static HTAB *RiskRevisionCache = NULL;
+static HTAB *RiskNameCache = NULL;
+
+typedef struct RiskNameEntry
+{
+	Pfid		span_type_id;
+	char	   *name;
+} RiskNameEntry;
+
+/* Create the cache context and hash tables on first use. */
+static void
+risk_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (RiskCacheContext != NULL)
+		return;
+	if (CacheMemoryContext == NULL)
+		CreateCacheMemoryContext();
+	RiskCacheContext = AllocSetContextCreate(CacheMemoryContext,
+											 "prefactor risk cache",
+											 ALLOCSET_DEFAULT_SIZES);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RiskTypeKey);
+	ctl.entrysize = sizeof(RiskTypeInfo);
+	ctl.hcxt = RiskCacheContext;
+	RiskTypeCache = hash_create("prefactor risk type points", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Pfid);
+	ctl.entrysize = sizeof(RiskRevisionInfo);
+	ctl.hcxt = RiskCacheContext;
+	RiskRevisionCache = hash_create("prefactor risk revisions", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Pfid);
+	ctl.entrysize = sizeof(RiskNameEntry);
+	ctl.hcxt = RiskCacheContext;
+	RiskNameCache = hash_create("prefactor span type names", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Drop every cached entry (used when the extension's types change). */
+void
+risk_cache_reset(void)
+{
+	if (RiskCacheContext == NULL)
+		return;
+	MemoryContextDelete(RiskCacheContext);
+	RiskCacheContext = NULL;
+	RiskTypeCache = NULL;
+	RiskRevisionCache = NULL;
+	RiskNameCache = NULL;
+}
+
+/* The text form of a pfid, as a text Datum for SPI arguments. */
+static Datum
+pfid_text_datum(const Pfid *id)
+{
+	return CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(pfid_out,
+																   PfidPGetDatum(id))));
+}
+
+/* Index of a classification name, 0 if null or unknown. */
+static int
+classification_rank(const char *name)
+{
+	int			i;
+
+	if (name == NULL)
+		return 0;
+	for (i = 1; i < lengthof(classification_names); i++)
+		if (strcmp(name, classification_names[i]) == 0)
+			return i;
+	return 0;
+}
+
+/* Level number of a risk_level label, RISK_LEVEL_NONE if null. */
+int
+risk_level_from_name(const char *name)
+{
+	int			i;
+
+	if (name == NULL)
+		return RISK_LEVEL_NONE;
+	for (i = 0; i < lengthof(risk_level_names); i++)
+		if (strcmp(name, risk_level_names[i]) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("unknown risk level \"%s\"", name)));
+	return RISK_LEVEL_NONE;		/* keep compiler quiet */
+}
+
+/* Points of a span type under a revision; NULL if either does not exist. */
+const RiskTypeInfo *
+risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
+{
+	RiskTypeKey key;
+	RiskTypeInfo *entry;
+	bool		found;
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		points;
+	char	   *classification;
+	bool		isnull;
+	MemoryContext oldcxt;
+
+	risk_cache_init();
+	memset(&key, 0, sizeof(key));
+	memcpy(&key.span_type_id, span_type_id, sizeof(Pfid));
+	memcpy(&key.revision_id, revision_id, sizeof(Pfid));
+	entry = hash_search(RiskTypeCache, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+
+	args[0] = pfid_text_datum(span_type_id);
+	args[1] = pfid_text_datum(revision_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI to look up span type points")));
+	if (SPI_execute_with_args("SELECT prefactor.risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers),"
+							  " prefactor.risk_classification(st.data_risk)::text"
+							  " FROM prefactor.accounts a"
+							  " JOIN prefactor.span_types st ON st.account_id = a.account_id AND st.id = $1::prefactor.pfid"
+							  " JOIN prefactor.risk_profile_revisions r ON r.account_id = a.account_id AND r.id = $2::prefactor.pfid"
+							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not look up span type points")));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return NULL;
+	}
+	points = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	classification = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	oldcxt = MemoryContextSwitchTo(RiskCacheContext);
+	entry = hash_search(RiskTypeCache, &key, HASH_ENTER, &found);
+	entry->points = DatumGetNumeric(datumCopy(isnull ? NumericGetDatum(int64_to_numeric(0)) : points,
+											  false, -1));
+	entry->scores = DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(entry->points),
+													  NumericGetDatum(int64_to_numeric(0)))) > 0;
+	entry->integral = DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(entry->points))) == 0 &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(entry->points),
+										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX / 1024)))) < 0;
+	entry->ipoints = entry->integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(entry->points))) : 0;
+	entry->classification = classification_rank(classification);
+	entry->classification_name = classification_names[entry->classification];
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	return entry;
+}
+
+/* Thresholds of a profile revision; NULL if it does not exist. */
+const RiskRevisionInfo *
+risk_revision_lookup(const Pfid *revision_id)
+{
+	RiskRevisionInfo *entry;
+	bool		found;
+	Datum		args[1];
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		thresholds[3];
+	char	   *terminate_at;
+	char	   *profile_name;
+	int			revision;
+	bool		isnull;
+	int			i;
+	MemoryContext oldcxt;
+
+	risk_cache_init();
+	entry = hash_search(RiskRevisionCache, revision_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+
+	args[0] = pfid_text_datum(revision_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI to look up a risk profile revision")));
+	if (SPI_execute_with_args("SELECT r.medium_threshold, r.high_threshold, r.critical_threshold,"
+							  " r.terminate_at_level::text, p.name, r.revision"
+							  " FROM prefactor.accounts a"
+							  " JOIN prefactor.risk_profile_revisions r ON r.account_id = a.account_id AND r.id = $1::prefactor.pfid"
+							  " JOIN prefactor.risk_profiles p ON p.account_id = r.account_id AND p.id = r.risk_profile_id"
+							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not look up a risk profile revision")));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return NULL;
+	}
+	for (i = 0; i < 3; i++)
+		thresholds[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+	terminate_at = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	profile_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	revision = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+
+	oldcxt = MemoryContextSwitchTo(RiskCacheContext);
+	entry = hash_search(RiskRevisionCache, revision_id, HASH_ENTER, &found);
+	for (i = 0; i < 3; i++)
+		entry->thresholds[i] = DatumGetNumeric(datumCopy(thresholds[i], false, -1));
+	entry->terminate_at = risk_level_from_name(terminate_at);
+	entry->revision = revision;
+	entry->profile_name = pstrdup(profile_name);
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	return entry;
+}
+
+/* Name of a span type (its id as text if it no longer exists). */
+const char *
+risk_type_name(const Pfid *span_type_id)
+{
+	RiskNameEntry *entry;
+	bool		found;
+	Datum		args[1];
+	Oid			argtypes[1] = {TEXTOID};
+	char	   *name;
+	MemoryContext oldcxt;
+
+	risk_cache_init();
+	entry = hash_search(RiskNameCache, span_type_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->name;
+
+	args[0] = pfid_text_datum(span_type_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI to look up a span type name")));
+	if (SPI_execute_with_args("SELECT st.name FROM prefactor.accounts a"
+							  " JOIN prefactor.span_types st ON st.account_id = a.account_id AND st.id = $1::prefactor.pfid"
+							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not look up a span type name")));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return TextDatumGetCString(args[0]);
+	}
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	oldcxt = MemoryContextSwitchTo(RiskCacheContext);
+	entry = hash_search(RiskNameCache, span_type_id, HASH_ENTER, &found);
+	entry->name = pstrdup(name);
+	MemoryContextSwitchTo(oldcxt);
+	SPI_finish();
+	return entry->name;
+}
+
+/* The band of a score under a revision's thresholds. */
+int
+risk_level_of(const RiskRevisionInfo *rev, Numeric score)
+{
+	int			level;
+
+	for (level = RISK_LEVEL_CRITICAL; level > RISK_LEVEL_LOW; level--)
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(score),
+											  NumericGetDatum(rev->thresholds[level - 1]))) >= 0)
+			return level;
+	return RISK_LEVEL_LOW;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_risk_type_points);
+/* SQL: points one span of a type adds under a revision (0 if unknown). */
+Datum
+prefactor_risk_type_points(PG_FUNCTION_ARGS)
+{
+	const RiskTypeInfo *info = risk_type_lookup(PG_GETARG_PFID_P(0), PG_GETARG_PFID_P(1));
+
+	if (info == NULL)
+		PG_RETURN_NUMERIC(int64_to_numeric(0));
+	PG_RETURN_DATUM(datumCopy(NumericGetDatum(info->points), false, -1));
+}

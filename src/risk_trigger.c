@@ -1,0 +1,381 @@
+/*
+ * risk_trigger.c
+ *	  Live risk scoring on spans.  A BEFORE INSERT trigger copies the run's
+ *	  profile revision onto the span (cached per run, so the aggregates need
+ *	  no join); an AFTER INSERT trigger adds the span type's points to its
+ *	  run at constant cost per span, raises the run's level, notifies channel
+ *	  prefactor_risk when the level rises, and terminates the run when its
+ *	  profile's terminate_at_level is reached.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "risk.h"
+
+#define RISK_CHANNEL			"prefactor_risk"
+#define RISK_INSTANCE_CACHE_MAX	65536
+
+/* The profile revision a run is scored under (fixed at registration). */
+typedef struct RiskInstanceEntry
+{
+	Pfid		instance_id;
+	bool		has_revision;
+	Pfid		revision_id;
+} RiskInstanceEntry;
+
+static MemoryContext RiskTriggerContext = NULL;
+static HTAB *RiskInstanceCache = NULL;
+
+/* Attribute numbers of spans and the pfid type they were resolved with. */
+static Oid	spans_relid = InvalidOid;
+static Oid	pfid_typid = InvalidOid;
+static int	att_account;
+static int	att_instance;
+static int	att_span_type_id;
+static int	att_started_at;
+static int	att_revision;
+
+static SPIPlanPtr plan_instance = NULL;
+static SPIPlanPtr plan_score = NULL;
+static SPIPlanPtr plan_level = NULL;
+
+/* Forget saved plans and cached state (the pfid type changed). */
+static void
+risk_trigger_reset(void)
+{
+	if (plan_instance)
+		SPI_freeplan(plan_instance);
+	if (plan_score)
+		SPI_freeplan(plan_score);
+	if (plan_level)
+		SPI_freeplan(plan_level);
+	plan_instance = plan_score = plan_level = NULL;
+	if (RiskTriggerContext)
+		MemoryContextDelete(RiskTriggerContext);
+	RiskTriggerContext = NULL;
+	RiskInstanceCache = NULL;
+	risk_cache_reset();
+}
+
+/* Resolve the spans columns the trigger reads, once per relation. */
+static void
+risk_trigger_attnums(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Oid			typid;
+
+	if (RelationGetRelid(rel) == spans_relid)
+		return;
+	att_account = SPI_fnumber(tupdesc, "account_id");
+	att_instance = SPI_fnumber(tupdesc, "instance_id");
+	att_span_type_id = SPI_fnumber(tupdesc, "span_type_id");
+	att_started_at = SPI_fnumber(tupdesc, "started_at");
+	att_revision = SPI_fnumber(tupdesc, "risk_profile_revision_id");
+	if (att_account <= 0 || att_instance <= 0 || att_span_type_id <= 0 || att_started_at <= 0 ||
+		att_revision <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table \"%s\" is not a spans table",
+						RelationGetRelationName(rel)),
+				 errdetail("The risk triggers need account_id, instance_id, span_type_id, started_at and risk_profile_revision_id.")));
+	typid = TupleDescAttr(tupdesc, att_account - 1)->atttypid;
+	if (typid != pfid_typid)
+	{
+		risk_trigger_reset();
+		pfid_typid = typid;
+	}
+	spans_relid = RelationGetRelid(rel);
+}
+
+/* Prepare and keep one plan. */
+static SPIPlanPtr
+risk_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not prepare risk scoring statement: %s",
+						SPI_result_code_string(SPI_result))));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* The revision a run is scored under, or NULL; cached per run. */
+static const Pfid *
+risk_instance_revision(Datum account, Datum instance)
+{
+	RiskInstanceEntry *entry;
+	HASHCTL		ctl;
+	bool		found;
+	Datum		args[2];
+	Datum		rev;
+	bool		isnull;
+
+	if (RiskInstanceCache == NULL || hash_get_num_entries(RiskInstanceCache) >= RISK_INSTANCE_CACHE_MAX)
+	{
+		if (RiskTriggerContext)
+			MemoryContextDelete(RiskTriggerContext);
+		RiskTriggerContext = AllocSetContextCreate(TopMemoryContext,
+												   "prefactor risk instances",
+												   ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Pfid);
+		ctl.entrysize = sizeof(RiskInstanceEntry);
+		ctl.hcxt = RiskTriggerContext;
+		RiskInstanceCache = hash_create("prefactor risk instances", 1024, &ctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(RiskInstanceCache, DatumGetPointer(instance), HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->has_revision ? &entry->revision_id : NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI for risk scoring")));
+	if (plan_instance == NULL)
+	{
+		Oid			argtypes[2] = {pfid_typid, pfid_typid};
+
+		plan_instance = risk_prepare("SELECT risk_profile_revision_id FROM prefactor.instances"
+									 " WHERE account_id = $1 AND id = $2", 2, argtypes);
+	}
+	args[0] = account;
+	args[1] = instance;
+	if (SPI_execute_plan(plan_instance, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not look up the risk profile revision of a run")));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return NULL;			/* the foreign key reports it */
+	}
+	rev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	entry = hash_search(RiskInstanceCache, DatumGetPointer(instance), HASH_ENTER, &found);
+	entry->has_revision = !isnull;
+	if (!isnull)
+		memcpy(&entry->revision_id, DatumGetPointer(rev), sizeof(Pfid));
+	SPI_finish();
+	return entry->has_revision ? &entry->revision_id : NULL;
+}
+
+/* Store a risen level (terminating at the profile's level) and notify. */
+static void
+risk_raise_level(Datum account, Datum instance, Datum started_at,
+				 const RiskRevisionInfo *rev, Numeric score, int level)
+{
+	bool		terminate = rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
+	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(score)));
+	char	   *reason = NULL;
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	StringInfoData payload;
+	char	   *account_name;
+	char	   *agent_name;
+
+	if (plan_level == NULL)
+	{
+		Oid			argtypes[6] = {pfid_typid, pfid_typid, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID};
+
+		plan_level = risk_prepare("UPDATE prefactor.instances i SET risk_level = $3::prefactor.risk_level,"
+								  " status = CASE WHEN $4 THEN 'terminated' ELSE i.status END,"
+								  " finished_at = CASE WHEN $4 THEN greatest($5, i.started_at) ELSE i.finished_at END,"
+								  " termination_reason = CASE WHEN $4 THEN $6 ELSE i.termination_reason END"
+								  " WHERE i.account_id = $1 AND i.id = $2"
+								  " RETURNING (SELECT a.name FROM prefactor.accounts a WHERE a.account_id = i.account_id),"
+								  " (SELECT g.name FROM prefactor.agents g"
+								  "   WHERE g.account_id = i.account_id AND g.id = i.agent_id)",
+								  6, argtypes);
+	}
+	if (terminate)
+		reason = psprintf("risk level %s reached: score %s under risk profile \"%s\" revision %d, which stops runs at %s",
+						  risk_level_names[level], score_text, rev->profile_name, rev->revision,
+						  risk_level_names[rev->terminate_at]);
+	args[0] = account;
+	args[1] = instance;
+	args[2] = CStringGetTextDatum(risk_level_names[level]);
+	args[3] = BoolGetDatum(terminate);
+	args[4] = started_at;
+	if (reason)
+		args[5] = CStringGetTextDatum(reason);
+	else
+	{
+		args[5] = (Datum) 0;
+		nulls[5] = 'n';
+	}
+	if (SPI_execute_plan(plan_level, args, nulls, false, 1) != SPI_OK_UPDATE_RETURNING)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not store the risk level of a run")));
+	if (SPI_processed == 0)
+		return;
+	account_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	agent_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"account\": ");
+	escape_json(&payload, account_name ? account_name : "");
+	appendStringInfoString(&payload, ", \"agent\": ");
+	escape_json(&payload, agent_name ? agent_name : "");
+	appendStringInfoString(&payload, ", \"instance\": ");
+	escape_json(&payload, DatumGetCString(DirectFunctionCall1(pfid_out, instance)));
+	appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
+					 score_text, risk_level_names[level], terminate ? "true" : "false");
+	Async_Notify(RISK_CHANNEL, payload.data);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_risk_span_revision);
+/* BEFORE INSERT FOR EACH ROW on spans: the run's profile revision onto the span. */
+Datum
+prefactor_risk_span_revision(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	Datum		account;
+	Datum		instance;
+	bool		isnull;
+	bool		had_revision;
+	const Pfid *revision;
+	Datum		value;
+	bool		valuenull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("prefactor_risk_span_revision must be a BEFORE INSERT FOR EACH ROW trigger")));
+
+	risk_trigger_attnums(trigdata->tg_relation);
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	tuple = trigdata->tg_trigtuple;
+	account = heap_getattr(tuple, att_account, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	instance = heap_getattr(tuple, att_instance, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);
+	(void) heap_getattr(tuple, att_revision, tupdesc, &had_revision);
+	had_revision = !had_revision;
+
+	revision = risk_instance_revision(account, instance);
+	if (revision == NULL && !had_revision)
+		return PointerGetDatum(tuple);
+	value = revision ? PfidPGetDatum(revision) : (Datum) 0;
+	valuenull = (revision == NULL);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &att_revision,
+													 &value, &valuenull));
+}
+
+PG_FUNCTION_INFO_V1(prefactor_risk_span_trigger);
+/* AFTER INSERT FOR EACH ROW on spans: live risk scoring of the span's run. */
+Datum
+prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	Datum		account;
+	Datum		instance;
+	Datum		span_type;
+	Datum		started_at;
+	Datum		revision;
+	bool		isnull;
+	const RiskTypeInfo *info;
+	const RiskRevisionInfo *rev;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Numeric		score;
+	int			old_level;
+	int			new_level;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("prefactor_risk_span_trigger must be an AFTER INSERT FOR EACH ROW trigger")));
+
+	risk_trigger_attnums(trigdata->tg_relation);
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	tuple = trigdata->tg_trigtuple;
+
+	/* runs without a profile revision have no risk; undeclared types score nothing */
+	revision = heap_getattr(tuple, att_revision, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	span_type = heap_getattr(tuple, att_span_type_id, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	account = heap_getattr(tuple, att_account, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	instance = heap_getattr(tuple, att_instance, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	started_at = heap_getattr(tuple, att_started_at, tupdesc, &isnull);
+
+	info = risk_type_lookup(DatumGetPfidP(span_type), DatumGetPfidP(revision));
+	if (info == NULL || (!info->scores && info->classification == 0))
+		return PointerGetDatum(NULL);
+	rev = risk_revision_lookup(DatumGetPfidP(revision));
+	if (rev == NULL)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not connect to SPI for risk scoring")));
+	if (plan_score == NULL)
+	{
+		Oid			argtypes[4] = {pfid_typid, pfid_typid, NUMERICOID, TEXTOID};
+
+		plan_score = risk_prepare("UPDATE prefactor.instances"
+								  " SET risk_score = coalesce(risk_score, 0) + $3,"
+								  " max_classification = greatest(max_classification, $4::prefactor.data_classification)"
+								  " WHERE account_id = $1 AND id = $2 AND status = 'active'"
+								  " RETURNING risk_score, risk_level::text",
+								  4, argtypes);
+	}
+	args[0] = account;
+	args[1] = instance;
+	args[2] = NumericGetDatum(info->points);
+	if (info->classification_name)
+		args[3] = CStringGetTextDatum(info->classification_name);
+	else
+	{
+		args[3] = (Datum) 0;
+		nulls[3] = 'n';
+	}
+	if (SPI_execute_plan(plan_score, args, nulls, false, 1) != SPI_OK_UPDATE_RETURNING)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not add a span's risk to its run")));
+	if (SPI_processed == 1)
+	{
+		score = DatumGetNumeric(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		old_level = risk_level_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		new_level = risk_level_of(rev, score);
+		if (new_level > old_level)
+			risk_raise_level(account, instance, started_at, rev, score, new_level);
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
