@@ -92,7 +92,15 @@ INSERT INTO calls VALUES
 	('prefactor_create_ingest_token(text,text,text,timestamptz)', ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'infinity'$$]),
 	('prefactor_list_ingest_tokens(text)', ARRAY[$$'acme'$$]),
 	('prefactor_revoke_ingest_token(pfid)', ARRAY[quote_literal(:'token_id')]),
-	('prefactor_set_ingest_token_expiry(pfid,timestamptz)', ARRAY[quote_literal(:'token_id'), $$'infinity'$$]);
+	('prefactor_set_ingest_token_expiry(pfid,timestamptz)', ARRAY[quote_literal(:'token_id'), $$'infinity'$$]),
+	('prefactor_create_risk_profile(text,text,text,text,jsonb,jsonb,numeric,numeric,numeric,text)',
+		ARRAY[$$'acme'$$, $$'p1'$$, $$'general'$$, $$'d'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$]),
+	('prefactor_update_risk_profile(text,text,jsonb,jsonb,numeric,numeric,numeric,text,text)',
+		ARRAY[$$'acme'$$, $$'p1'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$, $$'d'$$]),
+	('prefactor_assign_risk_profile(text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'p1'$$]),
+	('prefactor_delete_risk_profile(text,text)', ARRAY[$$'acme'$$, $$'p1'$$]),
+	('prefactor_risk_level(numeric,pfid)', ARRAY['5', quote_literal(:'run')]),
+	('prefactor_span_timeline(pfid)', ARRAY[quote_literal(:'run')]);
 -- Every public function is covered.
 SELECT p.oid::regprocedure AS not_covered FROM pg_proc p
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.proname LIKE 'prefactor\_%'

@@ -158,9 +158,9 @@ risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
 	if (SPI_execute_with_args("SELECT prefactor.risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers),"
 							  " prefactor.risk_classification(st.data_risk)::text"
 							  " FROM prefactor.accounts a"
-							  " JOIN prefactor.span_types st ON st.account_id = a.account_id AND st.id = $1::prefactor.pfid"
-							  " JOIN prefactor.risk_profile_revisions r ON r.account_id = a.account_id AND r.id = $2::prefactor.pfid"
-							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  " JOIN prefactor.span_types st ON st.account_id OPERATOR(prefactor.=) a.account_id AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid"
+							  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) a.account_id AND r.id OPERATOR(prefactor.=) $2::prefactor.pfid"
+							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -219,9 +219,9 @@ risk_revision_lookup(const Pfid *revision_id)
 	if (SPI_execute_with_args("SELECT r.medium_threshold, r.high_threshold, r.critical_threshold,"
 							  " r.terminate_at_level::text, p.name, r.revision"
 							  " FROM prefactor.accounts a"
-							  " JOIN prefactor.risk_profile_revisions r ON r.account_id = a.account_id AND r.id = $1::prefactor.pfid"
-							  " JOIN prefactor.risk_profiles p ON p.account_id = r.account_id AND p.id = r.risk_profile_id"
-							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) a.account_id AND r.id OPERATOR(prefactor.=) $1::prefactor.pfid"
+							  " JOIN prefactor.risk_profiles p ON p.account_id OPERATOR(prefactor.=) r.account_id AND p.id OPERATOR(prefactor.=) r.risk_profile_id"
+							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -271,8 +271,8 @@ risk_type_name(const Pfid *span_type_id)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not connect to SPI to look up a span type name")));
 	if (SPI_execute_with_args("SELECT st.name FROM prefactor.accounts a"
-							  " JOIN prefactor.span_types st ON st.account_id = a.account_id AND st.id = $1::prefactor.pfid"
-							  " WHERE a.partition = prefactor.pfid_partition($1::prefactor.pfid)",
+							  " JOIN prefactor.span_types st ON st.account_id OPERATOR(prefactor.=) a.account_id AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid"
+							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

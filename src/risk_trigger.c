@@ -151,7 +151,7 @@ risk_instance_revision(Datum account, Datum instance)
 		Oid			argtypes[2] = {pfid_typid, pfid_typid};
 
 		plan_instance = risk_prepare("SELECT risk_profile_revision_id FROM prefactor.instances"
-									 " WHERE account_id = $1 AND id = $2", 2, argtypes);
+									 " WHERE account_id OPERATOR(prefactor.=) $1 AND id OPERATOR(prefactor.=) $2", 2, argtypes);
 	}
 	args[0] = account;
 	args[1] = instance;
@@ -195,10 +195,10 @@ risk_raise_level(Datum account, Datum instance, Datum started_at,
 								  " status = CASE WHEN $4 THEN 'terminated' ELSE i.status END,"
 								  " finished_at = CASE WHEN $4 THEN greatest($5, i.started_at) ELSE i.finished_at END,"
 								  " termination_reason = CASE WHEN $4 THEN $6 ELSE i.termination_reason END"
-								  " WHERE i.account_id = $1 AND i.id = $2"
-								  " RETURNING (SELECT a.name FROM prefactor.accounts a WHERE a.account_id = i.account_id),"
+								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
+								  " RETURNING (SELECT a.name FROM prefactor.accounts a WHERE a.account_id OPERATOR(prefactor.=) i.account_id),"
 								  " (SELECT g.name FROM prefactor.agents g"
-								  "   WHERE g.account_id = i.account_id AND g.id = i.agent_id)",
+								  "   WHERE g.account_id OPERATOR(prefactor.=) i.account_id AND g.id OPERATOR(prefactor.=) i.agent_id)",
 								  6, argtypes);
 	}
 	if (terminate)
@@ -348,9 +348,9 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 		Oid			argtypes[4] = {pfid_typid, pfid_typid, NUMERICOID, TEXTOID};
 
 		plan_score = risk_prepare("UPDATE prefactor.instances"
-								  " SET risk_score = coalesce(risk_score, 0) + $3,"
+								  " SET risk_score = coalesce(risk_score, 0) OPERATOR(pg_catalog.+) $3,"
 								  " max_classification = greatest(max_classification, $4::prefactor.data_classification)"
-								  " WHERE account_id = $1 AND id = $2 AND status = 'active'"
+								  " WHERE account_id OPERATOR(prefactor.=) $1 AND id OPERATOR(prefactor.=) $2 AND status OPERATOR(pg_catalog.=) 'active'"
 								  " RETURNING risk_score, risk_level::text",
 								  4, argtypes);
 	}

@@ -454,7 +454,11 @@ BEGIN
 					WHERE a.attrelid = tab AND a.attname = 'account_id' AND NOT a.attisdropped)
 	  INTO has_account;
 	IF NOT has_account THEN
-		RETURN;		-- no account, no policy: only superusers reach it
+		-- shared reference data the extension ships (risk profile templates):
+		-- every reader reads it, only superusers change it
+		EXECUTE format('CREATE POLICY shared_read ON %s FOR SELECT USING (true)', tab);
+		EXECUTE format('GRANT SELECT ON %s TO prefactor_reader', tab);
+		RETURN;
 	END IF;
 	col := 'account_id';
 	EXECUTE format('CREATE POLICY account_read ON %s FOR SELECT USING (%I = ANY (prefactor.member_accounts(%L)))',

@@ -104,41 +104,20 @@ $$;
 COMMENT ON FUNCTION sample_schema(text) IS
 	'Activity schema documents of the sample agents: support-s1, support-s2, research-r1, research-r2';
 
--- A sample risk profile: through prefactor_create_risk_profile when risk
--- scoring is installed, else as rows in the revision format.
+-- A sample risk profile from a template, unless the account has it already.
 CREATE FUNCTION sample_risk_profile(account pfid, name text, template text, medium numeric, high numeric,
 									critical numeric, terminate_at text)
 	RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = prefactor, pg_catalog, pg_temp
 AS $$
-DECLARE
-	profile prefactor.pfid;
 BEGIN
 	IF EXISTS (SELECT 1 FROM prefactor.risk_profiles p WHERE p.account_id = account AND p.name = sample_risk_profile.name) THEN
 		RETURN;
 	END IF;
-	IF to_regprocedure('prefactor.prefactor_create_risk_profile(text, text, text, text, jsonb, jsonb, numeric, numeric, numeric, text)') IS NOT NULL THEN
-		EXECUTE 'SELECT prefactor.prefactor_create_risk_profile($1, $2, $3, medium_threshold => $4, high_threshold => $5,
-													critical_threshold => $6, terminate_at_level => $7)'
-			USING account::text, name, template, medium, high, critical, terminate_at;
-		RETURN;
-	END IF;
-	INSERT INTO prefactor.risk_profiles (account_id, name, description)
-	VALUES (account, name, 'sample profile from the ' || template || ' template')
-	RETURNING id INTO profile;
-	INSERT INTO prefactor.risk_profile_revisions (account_id, risk_profile_id, revision, category_weights,
-												  action_multipliers, medium_threshold, high_threshold, critical_threshold,
-												  terminate_at_level)
-	SELECT account, profile, 1,
-		   jsonb_object_agg(c, jsonb_build_object('weight', CASE WHEN template = 'strict_gdpr' THEN 8 ELSE 4 END,
-												  'included', true)),
-		   (SELECT jsonb_object_agg(a, jsonb_build_object('multiplier', 1, 'included', true))
-			  FROM unnest(ARRAY['create_data', 'read_data', 'update_data', 'destroy_data', 'financial_transactions',
-								'external_communication']) a),
-		   medium, high, critical, nullif(terminate_at, 'none')::prefactor.risk_level
-	  FROM unnest(ARRAY['personal_identifiers', 'contact_information', 'location_and_tracking',
-						'behavioural_and_inferred', 'financial_information', 'organisational_confidential']) c;
+	PERFORM prefactor.prefactor_create_risk_profile(account::text, name, template,
+		medium_threshold => medium, high_threshold => high, critical_threshold => critical,
+		terminate_at_level => nullif(terminate_at, 'none'));
 END
 $$;
 COMMENT ON FUNCTION sample_risk_profile(pfid, text, text, numeric, numeric, numeric, text) IS

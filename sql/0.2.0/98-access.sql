@@ -14,13 +14,16 @@ DECLARE
 	admin_api text[] := ARRAY['prefactor_create_environment', 'prefactor_register_agent', 'prefactor_deploy',
 		'prefactor_purge_runs', 'prefactor_grant_access', 'prefactor_revoke_access', 'prefactor_list_members',
 		'prefactor_create_ingest_token', 'prefactor_list_ingest_tokens', 'prefactor_revoke_ingest_token',
-		'prefactor_set_ingest_token_expiry'];
+		'prefactor_set_ingest_token_expiry', 'prefactor_create_risk_profile', 'prefactor_update_risk_profile',
+		'prefactor_delete_risk_profile', 'prefactor_assign_risk_profile'];
 	-- API functions that stay with superusers and run as their caller
 	superuser_api text[] := ARRAY['prefactor_create_account'];
 	-- read-only API functions: they run as their caller, so row-level security applies
-	reader_api text[] := ARRAY['prefactor_span_timeline'];
+	reader_api text[] := ARRAY['prefactor_span_timeline', 'prefactor_risk_level'];
 	-- functions readers need: the pfid type and what policies and views evaluate
-	reader_helpers text[] := ARRAY['try_pfid', 'duration', 'member_accounts', 'access_levels'];
+	reader_helpers text[] := ARRAY['try_pfid', 'duration', 'member_accounts', 'access_levels',
+		'risk_score', 'risk_breakdown', 'risk_type_points', 'risk_level', 'risk_declared_categories',
+		'risk_declared_actions', 'risk_classification'];
 BEGIN
 	-- Tables not secured by a feature file: readers read, admins write.
 	FOR obj IN
