@@ -44,7 +44,7 @@ typedef struct SpanTypeEntry
 static Oid	cached_pfid_type = InvalidOid;
 static HTAB *account_cache = NULL;
 static HTAB *span_type_cache = NULL;
-static VerifiedRun verified_run;
+static ApiInsert api_insert;
 
 /* Saved plans made here; freed when the extension is re-created. */
 #define MAX_SAVED_PLANS 64
@@ -94,7 +94,7 @@ prefactor_caches_check(Oid pfid_type)
 		*saved_plan_slots[i] = NULL;
 	}
 	n_saved_plans = 0;
-	memset(&verified_run, 0, sizeof(verified_run));
+	memset(&api_insert, 0, sizeof(api_insert));
 	prefactor_validation_reset();
 
 	memset(&ctl, 0, sizeof(ctl));
@@ -227,38 +227,34 @@ prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
 	return entry->declared;
 }
 
-/* Records that the span API verified this run in the current (sub)transaction. */
+/* Records that the span API is inserting a span of this run now. */
 void
-prefactor_mark_run_verified(const Pfid *account, const Pfid *instance,
-							const Pfid *schema_version)
+prefactor_mark_api_insert(const Pfid *account, const Pfid *instance)
 {
-	verified_run.valid = true;
-	verified_run.lxid = MyProc->lxid;
-	verified_run.subxid = GetCurrentSubTransactionId();
-	memcpy(&verified_run.account, account, sizeof(Pfid));
-	memcpy(&verified_run.instance, instance, sizeof(Pfid));
-	memcpy(&verified_run.schema_version, schema_version, sizeof(Pfid));
+	api_insert.valid = true;
+	api_insert.lxid = MyProc->lxid;
+	api_insert.subxid = GetCurrentSubTransactionId();
+	memcpy(&api_insert.account, account, sizeof(Pfid));
+	memcpy(&api_insert.instance, instance, sizeof(Pfid));
 }
 
-/* Consumes a matching verification; false means the caller must check the run. */
+/* Consumes a matching mark: true when this insert comes from the span API. */
 bool
-prefactor_take_verified_run(const Pfid *account, const Pfid *instance, Pfid *schema_version)
+prefactor_take_api_insert(const Pfid *account, const Pfid *instance)
 {
-	bool		match = verified_run.valid &&
-		verified_run.lxid == MyProc->lxid &&
-		verified_run.subxid == GetCurrentSubTransactionId() &&
-		memcmp(&verified_run.account, account, sizeof(Pfid)) == 0 &&
-		memcmp(&verified_run.instance, instance, sizeof(Pfid)) == 0;
+	bool		match = api_insert.valid &&
+		api_insert.lxid == MyProc->lxid &&
+		api_insert.subxid == GetCurrentSubTransactionId() &&
+		memcmp(&api_insert.account, account, sizeof(Pfid)) == 0 &&
+		memcmp(&api_insert.instance, instance, sizeof(Pfid)) == 0;
 
-	if (match)
-		memcpy(schema_version, &verified_run.schema_version, sizeof(Pfid));
-	verified_run.valid = false;
+	api_insert.valid = false;
 	return match;
 }
 
-/* Forgets any pending verification. */
+/* Forgets any pending mark. */
 void
-prefactor_clear_verified_run(void)
+prefactor_clear_api_insert(void)
 {
-	verified_run.valid = false;
+	api_insert.valid = false;
 }

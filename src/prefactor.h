@@ -34,25 +34,23 @@ extern int	prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 								  bool read_only, long count);
 
 /*
- * Hand-off from the span API to the BEFORE INSERT trigger: the API already
- * locked the run FOR SHARE and found it active, in this (sub)transaction, so
- * the trigger need not look it up again. Consumed by the next insert.
+ * Hand-off from the span API to the BEFORE INSERT trigger: the API is storing
+ * a span of this run in this (sub)transaction, so when the trigger finds the
+ * run terminated it skips the row (the API then answers with the terminate
+ * signal) instead of raising, as it does for INSERT and COPY.
  */
-typedef struct VerifiedRun
+typedef struct ApiInsert
 {
 	bool		valid;
 	LocalTransactionId lxid;
 	SubTransactionId subxid;
 	Pfid		account;
 	Pfid		instance;
-	Pfid		schema_version;
-} VerifiedRun;
+} ApiInsert;
 
-extern void prefactor_mark_run_verified(const Pfid *account, const Pfid *instance,
-										const Pfid *schema_version);
-extern bool prefactor_take_verified_run(const Pfid *account, const Pfid *instance,
-										Pfid *schema_version);
-extern void prefactor_clear_verified_run(void);
+extern void prefactor_mark_api_insert(const Pfid *account, const Pfid *instance);
+extern bool prefactor_take_api_insert(const Pfid *account, const Pfid *instance);
+extern void prefactor_clear_api_insert(void);
 
 /* Locks a run FOR SHARE; returns its status (raises if it does not exist). */
 extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,

@@ -178,7 +178,6 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	SpanAck		ack = {0};
 	Pfid		schema_version;
 	char	   *reason;
-	char	   *status;
 	bool		isnull;
 	MemoryContext caller = CurrentMemoryContext;
 
@@ -220,26 +219,26 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		}
 	}
 
-	status = prefactor_lock_run(account, instance, &schema_version, &reason);
-	if (strcmp(status, "terminated") == 0)
+	/* the span trigger locks the run and checks it; a terminated run skips the row */
+	prefactor_mark_api_insert(account, instance);
+	prefactor_spi_execute(&insert_plan,
+						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
+						  " span_type, status, payload, result, started_at, finished_at)"
+						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
+						  NS_NARGS, types, values, nulls, false, 0);
+	prefactor_clear_api_insert();
+	if (SPI_processed == 1)
 	{
-		ack.terminate = true;
-		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
-	}
-	else
-	{
-		prefactor_require_active(instance, status);
-		prefactor_mark_run_verified(account, instance, &schema_version);
-		prefactor_spi_execute(&insert_plan,
-							  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
-							  " span_type, status, payload, result, started_at, finished_at)"
-							  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
-							  NS_NARGS, types, values, nulls, false, 0);
-		prefactor_clear_verified_run();
 		ack.has_span = true;
 		memcpy(&ack.span_id,
 			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			   sizeof(Pfid));
+	}
+	else
+	{
+		(void) prefactor_lock_run(account, instance, &schema_version, &reason);
+		ack.terminate = true;
+		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
 	}
 	if (!key_null)
 		answer_key(account, key, &ack);
@@ -404,37 +403,43 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 				 errmsg("a span finishes as complete, failed or cancelled, not %s",
 						status ? status : "null")));
 
-	prefactor_spi_execute(&lookup_plan,
-						  "SELECT s.status, s.instance_id FROM prefactor.spans s"
-						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
-						  2, types, values, nulls, false, 1);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("span %s does not exist", pfid_text(DatumGetPfidP(span)))));
-	span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
-		   sizeof(Pfid));
-	/* the run is locked FOR SHARE, so a concurrent finish of the run waits */
-	run_status = prefactor_lock_run(account, &instance, &schema_version, &reason);
 	ack.has_span = true;
 	memcpy(&ack.span_id, DatumGetPfidP(span), sizeof(Pfid));
-	if (strcmp(run_status, "terminated") == 0)
+
+	/*
+	 * Fast path: finish the span if it is still open. A finished, cancelled
+	 * or terminated run has no open spans (finishing a run closes them, and a
+	 * concurrent run finish either waits for this update or is seen by it).
+	 */
+	prefactor_spi_execute(&update_plan,
+						  "UPDATE prefactor.spans s SET status = $3, result = $4,"
+						  " finished_at = greatest(s.started_at, coalesce($5, pg_catalog.now()))"
+						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
+						  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+						  6, types, values, nulls, false, 0);
+	if (SPI_processed != 1)
 	{
+		/* why not: no such span, its run was terminated, or it is finished */
+		prefactor_spi_execute(&lookup_plan,
+							  "SELECT s.status, s.instance_id FROM prefactor.spans s"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
+							  2, types, values, nulls, false, 1);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("span %s does not exist", pfid_text(DatumGetPfidP(span)))));
+		span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+			   sizeof(Pfid));
+		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason);
+		if (strcmp(run_status, "terminated") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("span %s is already finished (%s)", pfid_text(DatumGetPfidP(span)), span_status),
+					 errhint("Retry with the same idempotency key to get the first answer.")));
 		ack.terminate = true;
 		ack.reason = reason;
 	}
-	else if (finished_status(span_status))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("span %s is already finished (%s)", pfid_text(DatumGetPfidP(span)), span_status),
-				 errhint("Retry with the same idempotency key to get the first answer.")));
-	else
-		prefactor_spi_execute(&update_plan,
-							  "UPDATE prefactor.spans s SET status = $3, result = $4,"
-							  " finished_at = greatest(s.started_at, coalesce($5, pg_catalog.now()))"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2",
-							  6, types, values, nulls, false, 0);
 	if (ack.reason)
 		ack.reason = MemoryContextStrdup(caller, ack.reason);
 	if (!key_null)

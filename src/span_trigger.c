@@ -200,9 +200,15 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);
 
-	if (!prefactor_take_verified_run(&account, &instance, &schema_version))
-		prefactor_require_active(&instance, prefactor_lock_run(&account, &instance,
-															   &schema_version, NULL));
+	{
+		char	   *status = prefactor_lock_run(&account, &instance, &schema_version, NULL);
+		bool		from_api = prefactor_take_api_insert(&account, &instance);
+
+		/* the span API answers a terminated run with the terminate signal */
+		if (from_api && strcmp(status, "terminated") == 0)
+			return PointerGetDatum(NULL);
+		prefactor_require_active(&instance, status);
+	}
 
 	declared = prefactor_lookup_span_type(&account, &schema_version,
 										  TextDatumGetCString(span_type), &span_type_id);
