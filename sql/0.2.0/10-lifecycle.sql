@@ -185,11 +185,15 @@ COMMENT ON FUNCTION idempotency_claim(pfid, text, text, jsonb) IS
 	'Claims an idempotency key for a call; returns NULL to proceed, or the first answer of a retried call';
 
 CREATE FUNCTION idempotency_answer(account pfid, key text, response jsonb) RETURNS void
-	LANGUAGE sql
-	BEGIN ATOMIC
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF key IS NOT NULL THEN
 		UPDATE prefactor.idempotency_keys k SET response = idempotency_answer.response
 		 WHERE k.account_id = idempotency_answer.account AND k.key = idempotency_answer.key;
-	END;
+	END IF;
+END
+$$;
 COMMENT ON FUNCTION idempotency_answer(pfid, text, jsonb) IS
 	'Stores the answer of a call that claimed an idempotency key';
 
