@@ -67,8 +67,8 @@ CREATE ROLE "regress_we""ird; role" LOGIN;
 CREATE TEMP TABLE calls (fn regprocedure PRIMARY KEY, args text[]);
 INSERT INTO calls VALUES
 	('prefactor_create_account(text)', ARRAY[$$'n1'$$]),
-	('prefactor_create_environment(text,text,text)', ARRAY[$$'acme'$$, $$'staging'$$, $$'d'$$]),
-	('prefactor_register_agent(text,text,text,text)', ARRAY[$$'acme'$$, $$'bot2'$$, $$'d'$$, 'NULL']),
+	('prefactor_create_environment(text,text,text,text)', ARRAY[$$'acme'$$, $$'staging'$$, $$'d'$$, $$'k9'$$]),
+	('prefactor_register_agent(text,text,text,text,text)', ARRAY[$$'acme'$$, $$'bot2'$$, $$'d'$$, 'NULL', $$'k10'$$]),
 	('prefactor_start_run(text,text,text,jsonb,jsonb,text,text,timestamptz)',
 		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
 	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{}'$$, $$'{}'$$, $$'{}'$$]),
@@ -83,8 +83,8 @@ INSERT INTO calls VALUES
 		ARRAY[quote_literal(:'span'), $$'complete'$$, $$'{}'$$, 'now()', $$'k6'$$]),
 	('prefactor_finish_run(pfid,text,timestamptz,text)', ARRAY[quote_literal(:'run'), $$'complete'$$, 'now()', $$'k7'$$]),
 	('prefactor_terminate_run(pfid,text,text)', ARRAY[quote_literal(:'run'), $$'stop'$$, $$'k8'$$]),
-	('prefactor_record_quality(pfid,text,jsonb)', ARRAY[quote_literal(:'run'), $$'tone'$$, $$'{}'$$]),
-	('prefactor_deploy(text,text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'v1'$$]),
+	('prefactor_record_quality(pfid,text,jsonb,text)', ARRAY[quote_literal(:'run'), $$'tone'$$, $$'{}'$$, $$'k11'$$]),
+	('prefactor_deploy(text,text,text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'v1'$$, $$'k12'$$]),
 	('prefactor_purge_runs(text,timestamptz)', ARRAY[$$'acme'$$, 'now()']),
 	('prefactor_grant_access(text,name,text)', ARRAY[$$'acme'$$, $$'regress_we"ird; role'$$, $$'reader'$$]),
 	('prefactor_revoke_access(text,name)', ARRAY[$$'acme'$$, $$'regress_we"ird; role'$$]),

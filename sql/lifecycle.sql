@@ -182,10 +182,19 @@ UPDATE activity_schema_versions SET external_identifier = 'x';
 TRUNCATE spans;
 DELETE FROM spans WHERE instance_id = :'run2';
 
+-- Set-up calls take idempotency keys too: a retry returns the first answer.
+SELECT prefactor_create_environment('acme', 'qa', idempotency_key => 'env-qa') AS qa \gset
+SELECT prefactor_create_environment('acme', 'qa', idempotency_key => 'env-qa') = :'qa' AS same_environment;
+SELECT prefactor_register_agent('acme', 'helper', idempotency_key => 'agent-helper') AS helper \gset
+SELECT prefactor_register_agent('acme', 'helper', idempotency_key => 'agent-helper') = :'helper' AS same_agent;
+SELECT prefactor_record_quality(:'run1', 'helpfulness', '{"score": 5}', idempotency_key => 'q-1');
+SELECT prefactor_record_quality(:'run1', 'helpfulness', '{"score": 5}', idempotency_key => 'q-1');
+SELECT payload FROM instance_quality WHERE name = 'helpfulness';
 -- Deployments: one active per agent and environment, history kept.
 SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v1.0.0') IS NOT NULL AS deployed;
 SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v1.1.0') IS NOT NULL AS deployed;
-SELECT prefactor_deploy('acme', 'support-bot', 'staging', 'v1.0.0') IS NOT NULL AS deployed;
+SELECT prefactor_deploy('acme', 'support-bot', 'staging', 'v1.0.0', idempotency_key => 'deploy-1') AS deployment \gset
+SELECT prefactor_deploy('acme', 'support-bot', 'staging', 'v1.0.0', idempotency_key => 'deploy-1') = :'deployment' AS same_deployment;
 SELECT prefactor_deploy('acme', 'support-bot', 'production', 'v9');
 SELECT agent, environment, version FROM live_deployments ORDER BY environment;
 SELECT count(*) AS history, count(*) FILTER (WHERE retired_at IS NULL) AS active FROM agent_deployments;

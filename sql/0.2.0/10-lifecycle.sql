@@ -214,24 +214,33 @@ $$;
 COMMENT ON FUNCTION prefactor_create_account(text) IS
 	'Creates an account with its own pfid partition; returns its id. Names are unique.';
 
-CREATE FUNCTION prefactor_create_environment(account text, name text, description text DEFAULT NULL)
+CREATE FUNCTION prefactor_create_environment(account text, name text, description text DEFAULT NULL,
+											 idempotency_key text DEFAULT NULL)
 	RETURNS pfid
 	LANGUAGE plpgsql
 AS $$
 DECLARE
+	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
+	prior jsonb;
 	new_id prefactor.pfid;
 BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, 'create_environment',
+		jsonb_build_object('name', name, 'description', description));
+	IF prior IS NOT NULL THEN
+		RETURN (prior->>'id')::prefactor.pfid;
+	END IF;
 	INSERT INTO prefactor.environments (account_id, name, description)
-	VALUES (prefactor.resolve_account(account, 'admin'), name, description)
+	VALUES (account_id, name, description)
 	RETURNING id INTO new_id;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('id', new_id));
 	RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION prefactor_create_environment(text, text, text) IS
+COMMENT ON FUNCTION prefactor_create_environment(text, text, text, text) IS
 	'Creates a named environment (delivery stage) in the account (by id or name); returns its id';
 
 CREATE FUNCTION prefactor_register_agent(account text, name text, description text DEFAULT NULL,
-										 risk_profile text DEFAULT NULL)
+										 risk_profile text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 	RETURNS pfid
 	LANGUAGE plpgsql
 AS $$
@@ -240,7 +249,13 @@ DECLARE
 	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	profile_id prefactor.pfid;
 	new_id prefactor.pfid;
+	prior jsonb;
 BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, 'register_agent',
+		jsonb_build_object('name', name, 'description', description, 'risk_profile', risk_profile));
+	IF prior IS NOT NULL THEN
+		RETURN (prior->>'id')::prefactor.pfid;
+	END IF;
 	IF risk_profile IS NOT NULL THEN
 		SELECT p.id INTO profile_id FROM prefactor.risk_profiles p
 		 WHERE p.account_id = prefactor_register_agent.account_id
@@ -255,10 +270,11 @@ BEGIN
 	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
 	VALUES (account_id, name, description, profile_id)
 	RETURNING id INTO new_id;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('id', new_id));
 	RETURN new_id;
 END prefactor_register_agent
 $$;
-COMMENT ON FUNCTION prefactor_register_agent(text, text, text, text) IS
+COMMENT ON FUNCTION prefactor_register_agent(text, text, text, text, text) IS
 	'Registers an agent in the account (by id or name), optionally with a risk profile (by id or name); returns its id';
 
 ------------------------------------------------------------------------------
@@ -648,13 +664,18 @@ $$;
 COMMENT ON FUNCTION prefactor_terminate_run(pfid, text, text) IS
 	'Ends a run as terminated with its reason; later span calls store nothing and answer terminate = true with the reason';
 
-CREATE FUNCTION prefactor_record_quality(instance pfid, name text, payload jsonb) RETURNS void
+CREATE FUNCTION prefactor_record_quality(instance pfid, name text, payload jsonb,
+										 idempotency_key text DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql
 AS $$
 <<prefactor_record_quality>>
 DECLARE
 	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
 BEGIN
+	IF prefactor.idempotency_claim(account_id, idempotency_key, 'record_quality',
+			jsonb_build_object('instance', instance, 'name', name, 'payload', payload)) IS NOT NULL THEN
+		RETURN;
+	END IF;
 	IF name IS NULL THEN
 		RAISE EXCEPTION 'quality name must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -669,9 +690,10 @@ BEGIN
 		ON CONFLICT ON CONSTRAINT instance_quality_pkey
 		DO UPDATE SET payload = excluded.payload, recorded_at = now();
 	END IF;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{}');
 END prefactor_record_quality
 $$;
-COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb) IS
+COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb, text) IS
 	'Records the named quality evaluation of a run; a NULL payload removes that name';
 
 ------------------------------------------------------------------------------
@@ -834,7 +856,8 @@ COMMENT ON FUNCTION prefactor_purge_runs(text, timestamptz) IS
 ------------------------------------------------------------------------------
 -- Deployments
 ------------------------------------------------------------------------------
-CREATE FUNCTION prefactor_deploy(account text, agent text, environment text, version text) RETURNS pfid
+CREATE FUNCTION prefactor_deploy(account text, agent text, environment text, version text,
+								 idempotency_key text DEFAULT NULL) RETURNS pfid
 	LANGUAGE plpgsql
 AS $$
 <<prefactor_deploy>>
@@ -845,7 +868,13 @@ DECLARE
 	version_id prefactor.pfid;
 	current record;
 	new_id prefactor.pfid;
+	prior jsonb;
 BEGIN
+	prior := prefactor.idempotency_claim(account_id, idempotency_key, 'deploy',
+		jsonb_build_object('agent', agent_id, 'environment', environment_id, 'version', version));
+	IF prior IS NOT NULL THEN
+		RETURN (prior->>'id')::prefactor.pfid;
+	END IF;
 	SELECT v.id INTO version_id FROM prefactor.agent_versions v
 	 WHERE v.account_id = prefactor_deploy.account_id AND v.agent_id = prefactor_deploy.agent_id
 	   AND (v.id = prefactor.try_pfid(version) OR v.external_identifier = version)
@@ -862,17 +891,19 @@ BEGIN
 	 WHERE d.account_id = prefactor_deploy.account_id AND d.agent_id = prefactor_deploy.agent_id
 	   AND d.environment_id = prefactor_deploy.environment_id AND d.retired_at IS NULL;
 	IF current.version_id = version_id THEN
-		RETURN current.id;
+		new_id := current.id;	-- already live: nothing changes
+	ELSE
+		UPDATE prefactor.agent_deployments d SET retired_at = greatest(d.deployed_at, now())
+		 WHERE d.account_id = prefactor_deploy.account_id AND d.id = current.id;
+		INSERT INTO prefactor.agent_deployments (account_id, agent_id, environment_id, version_id)
+		VALUES (account_id, agent_id, environment_id, version_id)
+		RETURNING id INTO new_id;
 	END IF;
-	UPDATE prefactor.agent_deployments d SET retired_at = greatest(d.deployed_at, now())
-	 WHERE d.account_id = prefactor_deploy.account_id AND d.id = current.id;
-	INSERT INTO prefactor.agent_deployments (account_id, agent_id, environment_id, version_id)
-	VALUES (account_id, agent_id, environment_id, version_id)
-	RETURNING id INTO new_id;
+	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('id', new_id));
 	RETURN new_id;
 END prefactor_deploy
 $$;
-COMMENT ON FUNCTION prefactor_deploy(text, text, text, text) IS
+COMMENT ON FUNCTION prefactor_deploy(text, text, text, text, text) IS
 	'Makes the agent''s version (by id or external identifier) the active deployment in the environment, retiring the previous one; returns the deployment id';
 
 CREATE VIEW live_deployments AS
