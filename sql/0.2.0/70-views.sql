@@ -222,9 +222,9 @@ COMMENT ON COLUMN schema_conformance.last_seen_at IS 'Start time of the most rec
 ------------------------------------------------------------------------------
 -- Risk by environment and agent over time
 ------------------------------------------------------------------------------
-CREATE VIEW risk_by_hour WITH (security_invoker = true) AS
+CREATE VIEW risk_over_time WITH (security_invoker = true) AS
 SELECT i.account_id, i.environment_id, e.name AS environment, i.agent_id, g.name AS agent,
-	   date_trunc('hour', i.started_at) AS bucket_start,
+	   b.bucket, date_trunc(b.bucket, i.started_at) AS bucket_start,
 	   count(*) AS instances,
 	   count(i.risk_level) AS scored,
 	   count(*) FILTER (WHERE i.risk_level = 'low') AS low,
@@ -237,28 +237,25 @@ SELECT i.account_id, i.environment_id, e.name AS environment, i.agent_id, g.name
   FROM prefactor.instances i
   JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
   JOIN prefactor.environments e ON e.account_id = i.account_id AND e.id = i.environment_id
+ CROSS JOIN (VALUES ('hour'), ('day')) AS b (bucket)
  WHERE i.started_at IS NOT NULL
- GROUP BY i.account_id, i.environment_id, e.name, i.agent_id, g.name, date_trunc('hour', i.started_at);
+ GROUP BY i.account_id, i.environment_id, e.name, i.agent_id, g.name, b.bucket, date_trunc(b.bucket, i.started_at);
+COMMENT ON VIEW risk_over_time IS
+	'Runs per environment, agent and hour or day of their start, counted by risk level, with the peak level and score';
+COMMENT ON COLUMN risk_over_time.bucket IS 'Bucket size: hour or day';
+
+-- The two bucket sizes as views of their own (a filter on bucket reaches inside the grouping).
+CREATE VIEW risk_by_hour WITH (security_invoker = true) AS
+SELECT account_id, environment_id, environment, agent_id, agent, bucket_start, instances, scored,
+	   low, medium, high, critical, peak_level, peak_score, mean_score
+  FROM prefactor.risk_over_time WHERE bucket = 'hour';
 COMMENT ON VIEW risk_by_hour IS
 	'Runs per environment, agent and hour of their start, counted by risk level, with the peak level and score';
 
 CREATE VIEW risk_by_day WITH (security_invoker = true) AS
-SELECT i.account_id, i.environment_id, e.name AS environment, i.agent_id, g.name AS agent,
-	   date_trunc('day', i.started_at) AS bucket_start,
-	   count(*) AS instances,
-	   count(i.risk_level) AS scored,
-	   count(*) FILTER (WHERE i.risk_level = 'low') AS low,
-	   count(*) FILTER (WHERE i.risk_level = 'medium') AS medium,
-	   count(*) FILTER (WHERE i.risk_level = 'high') AS high,
-	   count(*) FILTER (WHERE i.risk_level = 'critical') AS critical,
-	   max(i.risk_level) AS peak_level,
-	   max(i.risk_score) AS peak_score,
-	   round(avg(i.risk_score), 2) AS mean_score
-  FROM prefactor.instances i
-  JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
-  JOIN prefactor.environments e ON e.account_id = i.account_id AND e.id = i.environment_id
- WHERE i.started_at IS NOT NULL
- GROUP BY i.account_id, i.environment_id, e.name, i.agent_id, g.name, date_trunc('day', i.started_at);
+SELECT account_id, environment_id, environment, agent_id, agent, bucket_start, instances, scored,
+	   low, medium, high, critical, peak_level, peak_score, mean_score
+  FROM prefactor.risk_over_time WHERE bucket = 'day';
 COMMENT ON VIEW risk_by_day IS
 	'Runs per environment, agent and day of their start (in the session time zone), counted by risk level, with the peak level and score';
 
@@ -266,7 +263,7 @@ DO $$
 DECLARE
 	v text;
 BEGIN
-	FOREACH v IN ARRAY ARRAY['risk_by_hour', 'risk_by_day'] LOOP
+	FOREACH v IN ARRAY ARRAY['risk_over_time', 'risk_by_hour', 'risk_by_day'] LOOP
 		EXECUTE format($c$
 			COMMENT ON COLUMN prefactor.%1$I.account_id IS 'Account of the runs';
 			COMMENT ON COLUMN prefactor.%1$I.environment_id IS 'Environment id';
@@ -283,7 +280,7 @@ BEGIN
 			COMMENT ON COLUMN prefactor.%1$I.peak_level IS 'Highest risk level of the bucket''s runs';
 			COMMENT ON COLUMN prefactor.%1$I.peak_score IS 'Highest risk score of the bucket''s runs';
 			COMMENT ON COLUMN prefactor.%1$I.mean_score IS 'Mean risk score of the scored runs, 2 places';
-		$c$, v, CASE v WHEN 'risk_by_hour' THEN 'hour' ELSE 'day' END);
+		$c$, v, CASE v WHEN 'risk_by_hour' THEN 'hour' WHEN 'risk_by_day' THEN 'day' ELSE 'hour or day' END);
 	END LOOP;
 END
 $$;
