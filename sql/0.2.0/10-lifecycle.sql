@@ -75,25 +75,34 @@ $$;
 COMMENT ON FUNCTION resolve_account(text, text) IS
 	'The id of the account named by id or name, if the caller has the access level there; insufficient_privilege if not, no_data_found if none';
 
+-- Passes a looked-up id through; raises when the name or id was null or found nothing.
+CREATE FUNCTION require_found(what text, value text, found_id pfid, hint text) RETURNS pfid
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF value IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF found_id IS NULL THEN
+		RAISE EXCEPTION '% "%" does not exist in this account', what, left(value, 100)
+			USING ERRCODE = 'no_data_found', HINT = hint;
+	END IF;
+	RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION require_found(text, text, pfid, text) IS
+	'The id found for a name or id; null_value_not_allowed or no_data_found (with the hint) otherwise';
+
 CREATE FUNCTION resolve_environment(account pfid, environment text) RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-	found_id prefactor.pfid;
 BEGIN
-	IF environment IS NULL THEN
-		RAISE EXCEPTION 'environment must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT e.id INTO found_id FROM prefactor.environments e
-	 WHERE e.account_id = resolve_environment.account
-	   AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
-	 ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1;
-	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'environment "%" does not exist in this account', left(environment, 100)
-			USING ERRCODE = 'no_data_found',
-				  HINT = 'Create it with prefactor.prefactor_create_environment(account, name).';
-	END IF;
-	RETURN found_id;
+	RETURN prefactor.require_found('environment', environment,
+		(SELECT e.id FROM prefactor.environments e
+		  WHERE e.account_id = resolve_environment.account
+		    AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
+		  ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1),
+		'Create it with prefactor.prefactor_create_environment(account, name).');
 END
 $$;
 COMMENT ON FUNCTION resolve_environment(pfid, text) IS
@@ -102,22 +111,13 @@ COMMENT ON FUNCTION resolve_environment(pfid, text) IS
 CREATE FUNCTION resolve_agent(account pfid, agent text) RETURNS pfid
 	LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-	found_id prefactor.pfid;
 BEGIN
-	IF agent IS NULL THEN
-		RAISE EXCEPTION 'agent must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT g.id INTO found_id FROM prefactor.agents g
-	 WHERE g.account_id = resolve_agent.account
-	   AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
-	 ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1;
-	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'agent "%" does not exist in this account', left(agent, 100)
-			USING ERRCODE = 'no_data_found',
-				  HINT = 'Register it with prefactor.prefactor_register_agent(account, name).';
-	END IF;
-	RETURN found_id;
+	RETURN prefactor.require_found('agent', agent,
+		(SELECT g.id FROM prefactor.agents g
+		  WHERE g.account_id = resolve_agent.account
+		    AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
+		  ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1),
+		'Register it with prefactor.prefactor_register_agent(account, name).');
 END
 $$;
 COMMENT ON FUNCTION resolve_agent(pfid, text) IS
@@ -257,15 +257,12 @@ BEGIN
 		RETURN (prior->>'id')::prefactor.pfid;
 	END IF;
 	IF risk_profile IS NOT NULL THEN
-		SELECT p.id INTO profile_id FROM prefactor.risk_profiles p
-		 WHERE p.account_id = prefactor_register_agent.account_id
-		   AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
-		   AND p.deleted_at IS NULL;
-		IF profile_id IS NULL THEN
-			RAISE EXCEPTION 'risk profile "%" does not exist in this account', risk_profile
-				USING ERRCODE = 'no_data_found',
-					  HINT = 'Create one with prefactor.prefactor_create_risk_profile().';
-		END IF;
+		profile_id := prefactor.require_found('risk profile', risk_profile,
+			(SELECT p.id FROM prefactor.risk_profiles p
+			  WHERE p.account_id = prefactor_register_agent.account_id
+			    AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
+			    AND p.deleted_at IS NULL),
+			'Create one with prefactor.prefactor_create_risk_profile().');
 	END IF;
 	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
 	VALUES (account_id, name, description, profile_id)
