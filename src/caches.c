@@ -18,6 +18,7 @@
 #include "utils/syscache.h"
 
 #include "prefactor.h"
+#include "risk.h"
 #include "validation.h"
 
 #define SPAN_TYPE_NAME_MAX 200
@@ -96,6 +97,7 @@ prefactor_caches_check(Oid pfid_type)
 	n_saved_plans = 0;
 	memset(&api_insert, 0, sizeof(api_insert));
 	prefactor_validation_reset();
+	risk_trigger_reset();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "prefactor.h"
 #include "risk.h"
 
 #define RISK_CHANNEL			"prefactor_risk"
@@ -50,8 +51,8 @@ static SPIPlanPtr plan_instance = NULL;
 static SPIPlanPtr plan_score = NULL;
 static SPIPlanPtr plan_level = NULL;
 
-/* Forget saved plans and cached state (the pfid type changed). */
-static void
+/* Forget saved plans and cached state (the extension was re-created). */
+void
 risk_trigger_reset(void)
 {
 	if (plan_instance)
@@ -90,11 +91,8 @@ risk_trigger_attnums(Relation rel)
 						RelationGetRelationName(rel)),
 				 errdetail("The risk triggers need account_id, instance_id, span_type_id, started_at and risk_profile_revision_id.")));
 	typid = TupleDescAttr(tupdesc, att_account - 1)->atttypid;
-	if (typid != pfid_typid)
-	{
-		risk_trigger_reset();
-		pfid_typid = typid;
-	}
+	prefactor_caches_check(typid);	/* resets this file's state too when it changed */
+	pfid_typid = typid;
 	spans_relid = RelationGetRelid(rel);
 }
 
