@@ -265,73 +265,79 @@ require_span_type(bool isnull)
 				 errhint("Name the span type the run's schema declares, for example 'llm'.")));
 }
 
-PG_FUNCTION_INFO_V1(prefactor_start_span);
-Datum
-prefactor_start_span(PG_FUNCTION_ARGS)
+/* Where start_span and record_span take each field (-1: not an argument). */
+typedef struct SpanCallArgs
 {
-	Datum		values[NS_NARGS];
-	char		nulls[NS_NARGS];
-	Datum		sent_times[2] = {0, 0};
-	char		sent_nulls[2] = {'n', 'n'};
-	SpanAck		ack;
+	const char *operation;
+	int			instance,
+				span_type,
+				payload,
+				result,
+				status,
+				parent,
+				started,
+				finished,
+				key;
+	const char *default_status;
+} SpanCallArgs;
 
-	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "instance"));
-	require_span_type(PG_ARGISNULL(1));
-	memset(nulls, ' ', sizeof(nulls));
-	values[NS_INSTANCE] = PG_GETARG_DATUM(0);
-	values[NS_SPAN_TYPE] = PG_GETARG_DATUM(1);
-	values[NS_PAYLOAD] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[NS_PAYLOAD] = PG_ARGISNULL(2) ? 'n' : ' ';
-	values[NS_PARENT] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	nulls[NS_PARENT] = PG_ARGISNULL(3) ? 'n' : ' ';
-	values[NS_STARTED] = PG_ARGISNULL(4) ? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
-		: PG_GETARG_DATUM(4);
-	values[NS_STATUS] = CStringGetTextDatum("active");
-	values[NS_RESULT] = (Datum) 0;
-	nulls[NS_RESULT] = 'n';
-	values[NS_FINISHED] = (Datum) 0;
-	nulls[NS_FINISHED] = 'n';
+static const SpanCallArgs start_span_args = {"start_span", 0, 1, 2, -1, -1, 3, 4, -1, 5, "active"};
+static const SpanCallArgs record_span_args = {"record_span", 0, 1, 2, 3, 4, 5, 6, 7, 8, "complete"};
 
-	sent_times[0] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	sent_nulls[0] = PG_ARGISNULL(4) ? 'n' : ' ';
-	ack = insert_span("start_span", values, nulls, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5),
-					  PG_ARGISNULL(5), sent_times, sent_nulls);
-	return ack_datum(fcinfo, &ack);
+/* An argument's value and null flag (' ' or 'n'); absent arguments are NULL. */
+static char
+get_arg(FunctionCallInfo fcinfo, int argno, Datum *value)
+{
+	if (argno < 0 || PG_ARGISNULL(argno))
+	{
+		*value = (Datum) 0;
+		return 'n';
+	}
+	*value = PG_GETARG_DATUM(argno);
+	return ' ';
 }
 
-PG_FUNCTION_INFO_V1(prefactor_record_span);
-Datum
-prefactor_record_span(PG_FUNCTION_ARGS)
+/* The body of start_span and record_span: checks, defaults, then insert_span. */
+static Datum
+span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 {
 	Datum		values[NS_NARGS];
 	char		nulls[NS_NARGS];
-	Datum		sent_times[2] = {0, 0};
-	char		sent_nulls[2] = {'n', 'n'};
-	SpanAck		ack;
+	Datum		sent_times[2];
+	char		sent_nulls[2];
+	Datum		key;
+	char		key_null;
+	Datum		d;
 	char	   *status;
 	TimestampTz started;
+	SpanAck		ack;
 
-	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "instance"));
-	require_span_type(PG_ARGISNULL(1));
-	status = PG_ARGISNULL(4) ? "complete" : TextDatumGetCString(PG_GETARG_DATUM(4));
-	memset(nulls, ' ', sizeof(nulls));
-	values[NS_INSTANCE] = PG_GETARG_DATUM(0);
-	values[NS_SPAN_TYPE] = PG_GETARG_DATUM(1);
-	values[NS_PAYLOAD] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[NS_PAYLOAD] = PG_ARGISNULL(2) ? 'n' : ' ';
-	values[NS_RESULT] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	nulls[NS_RESULT] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(args->instance),
+													  PG_ARGISNULL(args->instance), "instance"));
+	nulls[NS_ACCOUNT] = ' ';
+	require_span_type(PG_ARGISNULL(args->span_type));
+	nulls[NS_INSTANCE] = get_arg(fcinfo, args->instance, &values[NS_INSTANCE]);
+	nulls[NS_SPAN_TYPE] = get_arg(fcinfo, args->span_type, &values[NS_SPAN_TYPE]);
+	nulls[NS_PAYLOAD] = get_arg(fcinfo, args->payload, &values[NS_PAYLOAD]);
+	nulls[NS_RESULT] = get_arg(fcinfo, args->result, &values[NS_RESULT]);
+	nulls[NS_PARENT] = get_arg(fcinfo, args->parent, &values[NS_PARENT]);
+	status = get_arg(fcinfo, args->status, &d) == 'n' ? (char *) args->default_status : TextDatumGetCString(d);
 	values[NS_STATUS] = CStringGetTextDatum(status);
-	values[NS_PARENT] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
-	nulls[NS_PARENT] = PG_ARGISNULL(5) ? 'n' : ' ';
-	started = PG_ARGISNULL(6) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(6);
+	nulls[NS_STATUS] = ' ';
+
+	/* times left out are the transaction's start; the request keeps them as sent */
+	sent_nulls[0] = get_arg(fcinfo, args->started, &sent_times[0]);
+	sent_nulls[1] = get_arg(fcinfo, args->finished, &sent_times[1]);
+	started = sent_nulls[0] == 'n' ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(sent_times[0]);
 	values[NS_STARTED] = TimestampTzGetDatum(started);
+	nulls[NS_STARTED] = ' ';
 	if (finished_status(status))
 	{
-		TimestampTz finished = PG_ARGISNULL(7) ? GetCurrentTransactionStartTimestamp()
-			: PG_GETARG_TIMESTAMPTZ(7);
+		TimestampTz finished = sent_nulls[1] == 'n' ? GetCurrentTransactionStartTimestamp()
+			: DatumGetTimestampTz(sent_times[1]);
 
 		values[NS_FINISHED] = TimestampTzGetDatum(Max(started, finished));
+		nulls[NS_FINISHED] = ' ';
 	}
 	else
 	{
@@ -339,13 +345,23 @@ prefactor_record_span(PG_FUNCTION_ARGS)
 		nulls[NS_FINISHED] = 'n';
 	}
 
-	sent_times[0] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
-	sent_nulls[0] = PG_ARGISNULL(6) ? 'n' : ' ';
-	sent_times[1] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
-	sent_nulls[1] = PG_ARGISNULL(7) ? 'n' : ' ';
-	ack = insert_span("record_span", values, nulls, PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8),
-					  PG_ARGISNULL(8), sent_times, sent_nulls);
+	key_null = get_arg(fcinfo, args->key, &key);
+	ack = insert_span(args->operation, values, nulls, key, key_null == 'n', sent_times, sent_nulls);
 	return ack_datum(fcinfo, &ack);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_start_span);
+Datum
+prefactor_start_span(PG_FUNCTION_ARGS)
+{
+	return span_call(fcinfo, &start_span_args);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_record_span);
+Datum
+prefactor_record_span(PG_FUNCTION_ARGS)
+{
+	return span_call(fcinfo, &record_span_args);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_finish_span);
