@@ -63,3 +63,10 @@ SELECT (SELECT count(*) FROM installed) > 100 AS compared_many_objects;
 UNION ALL
 (SELECT 'only in fresh install', item FROM installed EXCEPT SELECT 'only in fresh install', item FROM upgraded)
 ORDER BY 1, 2;
+-- Every function, table, view and type of the extension is documented.
+SELECT p.oid::regprocedure AS undocumented_function FROM pg_proc p
+ WHERE p.pronamespace = 'prefactor'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT c.relname AS undocumented_relation FROM pg_class c
+ WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL;
+SELECT t.typname AS undocumented_type FROM pg_type t
+ WHERE t.typnamespace = 'prefactor'::regnamespace AND t.typtype IN ('b', 'e') AND t.typcategory <> 'A' AND obj_description(t.oid, 'pg_type') IS NULL;
