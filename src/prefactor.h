@@ -52,7 +52,7 @@ extern void prefactor_mark_api_insert(const Pfid *account, const Pfid *instance)
 extern bool prefactor_take_api_insert(const Pfid *account, const Pfid *instance);
 extern void prefactor_clear_api_insert(void);
 
-/* Locks a run FOR SHARE; returns its status (raises if it does not exist). */
+/* Locks a run row for a span insert; returns its status (raises if it does not exist). */
 extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
 								Pfid *schema_version, char **reason);
 /* Raises unless a run with this status takes new spans. */

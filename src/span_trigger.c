@@ -2,7 +2,7 @@
  * span_trigger.c
  *	  The triggers of the span insert path. Every span, whether it comes from
  *	  the API functions, INSERT or COPY, passes the same checks here: its run
- *	  is active (locked FOR SHARE so a concurrent finish waits or is seen),
+ *	  is active (its row locked, so a concurrent finish waits or is seen),
  *	  its conformance columns are left to the validator, and its span type is
  *	  resolved from the run's schema version. Updates only finish a span.
  */
@@ -106,9 +106,12 @@ refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c
 }
 
 /*
- * Locks a run FOR SHARE, so that a concurrent finish either waits for this
- * span or is seen by it; returns its status, schema version and termination
- * reason. Raises when the run does not exist.
+ * Locks a run's row, so that a concurrent finish either waits for this span
+ * or is seen by it; returns its status, schema version and termination
+ * reason. Raises when the run does not exist. The lock is FOR NO KEY UPDATE,
+ * not FOR SHARE: live risk scoring updates the run row after each span, and
+ * two span inserts of one run that both held a shared lock would deadlock on
+ * that update. Spans of one run are therefore stored one transaction at a time.
  */
 char *
 prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_version,
@@ -126,7 +129,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 						  "SELECT i.status, i.schema_version_id, i.termination_reason"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
-						  " FOR SHARE",
+						  " FOR NO KEY UPDATE",
 						  2, argtypes, values, NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,

@@ -728,7 +728,7 @@ COMMENT ON FUNCTION prefactor_finish_span(pfid, text, jsonb, timestamptz, text) 
 -- Guards: the same checks for the functions and for plain INSERT/UPDATE/COPY
 ------------------------------------------------------------------------------
 
--- Spans are written only into active runs (locked FOR SHARE), conformance is
+-- Spans are written only into active runs (row locked), conformance is
 -- left to the validator, and the declared span type is resolved (C, src/span_trigger.c).
 CREATE FUNCTION spans_before_insert() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_spans_before_insert' LANGUAGE C;
