@@ -140,6 +140,8 @@ SELECT pg_temp.try(format('UPDATE instances SET environment_id = (SELECT id FROM
 -- Conformance columns are computed, not written.
 SELECT prefactor_start_span(:'run1', 'llm', '{}') IS NOT NULL AS started_another;
 UPDATE spans SET payload_conforms = false WHERE status = 'active' AND instance_id = :'run1';
+-- Neither is the risk profile revision a span was scored under.
+UPDATE spans SET risk_profile_revision_id = span_type_id WHERE status = 'active' AND instance_id = :'run1';
 
 -- Terminate: span calls store nothing and answer terminate with the reason.
 SELECT prefactor_terminate_run(:'run5', 'operator stop: looping');

@@ -34,6 +34,7 @@ typedef struct SpanColumns
 	int			started_at;
 	int			finished_at;
 	int			span_type_id;
+	int			risk_profile_revision_id;
 	int			conformance[5];	/* computed by the validator only */
 } SpanColumns;
 
@@ -67,9 +68,11 @@ span_columns(Relation rel)
 	cols.started_at = SPI_fnumber(desc, "started_at");
 	cols.finished_at = SPI_fnumber(desc, "finished_at");
 	cols.span_type_id = SPI_fnumber(desc, "span_type_id");
+	cols.risk_profile_revision_id = SPI_fnumber(desc, "risk_profile_revision_id");
 	for (int i = 0; i < 5; i++)
 		cols.conformance[i] = SPI_fnumber(desc, conformance_names[i]);
-	if (cols.span_type_id <= 0 || cols.conformance[4] <= 0 || cols.instance_id <= 0)
+	if (cols.span_type_id <= 0 || cols.conformance[4] <= 0 || cols.instance_id <= 0 ||
+		cols.risk_profile_revision_id <= 0)
 		elog(ERROR, "relation \"%s\" is not prefactor.spans", RelationGetRelationName(rel));
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
@@ -277,7 +280,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 	bool		isnull;
 	char	   *old_status = TextDatumGetCString(heap_getattr(oldtup, c->status, desc, &isnull));
 	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->span_type,
-	c->payload, c->started_at, c->span_type_id};
+	c->payload, c->started_at, c->span_type_id, c->risk_profile_revision_id};
 
 	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
 		ereport(ERROR,
