@@ -54,7 +54,8 @@ extern void prefactor_clear_api_insert(void);
 
 /* Locks a run row for a span insert; returns its status (raises if it does not exist). */
 extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
-								Pfid *schema_version, char **reason);
+								Pfid *schema_version, char **reason,
+								Pfid *revision, bool *has_revision);
 /* Raises unless a run with this status takes new spans. */
 extern void prefactor_require_active(const Pfid *instance, const char *status);
 

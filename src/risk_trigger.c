@@ -25,18 +25,6 @@
 #include "risk.h"
 
 #define RISK_CHANNEL			"prefactor_risk"
-#define RISK_INSTANCE_CACHE_MAX	65536
-
-/* The profile revision a run is scored under (fixed at registration). */
-typedef struct RiskInstanceEntry
-{
-	Pfid		instance_id;
-	bool		has_revision;
-	Pfid		revision_id;
-} RiskInstanceEntry;
-
-static MemoryContext RiskTriggerContext = NULL;
-static HTAB *RiskInstanceCache = NULL;
 
 /* Attribute numbers of spans and the pfid type they were resolved with. */
 static Oid	spans_relid = InvalidOid;
@@ -47,7 +35,6 @@ static int	att_span_type_id;
 static int	att_started_at;
 static int	att_revision;
 
-static SPIPlanPtr plan_instance = NULL;
 static SPIPlanPtr plan_score = NULL;
 static SPIPlanPtr plan_level = NULL;
 
@@ -55,17 +42,11 @@ static SPIPlanPtr plan_level = NULL;
 void
 risk_trigger_reset(void)
 {
-	if (plan_instance)
-		SPI_freeplan(plan_instance);
 	if (plan_score)
 		SPI_freeplan(plan_score);
 	if (plan_level)
 		SPI_freeplan(plan_level);
-	plan_instance = plan_score = plan_level = NULL;
-	if (RiskTriggerContext)
-		MemoryContextDelete(RiskTriggerContext);
-	RiskTriggerContext = NULL;
-	RiskInstanceCache = NULL;
+	plan_score = plan_level = NULL;
 	risk_cache_reset();
 }
 
@@ -109,66 +90,6 @@ risk_prepare(const char *sql, int nargs, Oid *argtypes)
 						SPI_result_code_string(SPI_result))));
 	SPI_keepplan(plan);
 	return plan;
-}
-
-/* The revision a run is scored under, or NULL; cached per run. */
-static const Pfid *
-risk_instance_revision(Datum account, Datum instance)
-{
-	RiskInstanceEntry *entry;
-	HASHCTL		ctl;
-	bool		found;
-	Datum		args[2];
-	Datum		rev;
-	bool		isnull;
-
-	if (RiskInstanceCache == NULL || hash_get_num_entries(RiskInstanceCache) >= RISK_INSTANCE_CACHE_MAX)
-	{
-		if (RiskTriggerContext)
-			MemoryContextDelete(RiskTriggerContext);
-		RiskTriggerContext = AllocSetContextCreate(TopMemoryContext,
-												   "prefactor risk instances",
-												   ALLOCSET_DEFAULT_SIZES);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Pfid);
-		ctl.entrysize = sizeof(RiskInstanceEntry);
-		ctl.hcxt = RiskTriggerContext;
-		RiskInstanceCache = hash_create("prefactor risk instances", 1024, &ctl,
-										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(RiskInstanceCache, DatumGetPointer(instance), HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->has_revision ? &entry->revision_id : NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not connect to SPI for risk scoring")));
-	if (plan_instance == NULL)
-	{
-		Oid			argtypes[2] = {pfid_typid, pfid_typid};
-
-		plan_instance = risk_prepare("SELECT risk_profile_revision_id FROM prefactor.instances"
-									 " WHERE account_id OPERATOR(prefactor.=) $1 AND id OPERATOR(prefactor.=) $2", 2, argtypes);
-	}
-	args[0] = account;
-	args[1] = instance;
-	if (SPI_execute_plan(plan_instance, args, NULL, true, 1) != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not look up the risk profile revision of a run")));
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
-		return NULL;			/* the foreign key reports it */
-	}
-	rev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	entry = hash_search(RiskInstanceCache, DatumGetPointer(instance), HASH_ENTER, &found);
-	entry->has_revision = !isnull;
-	if (!isnull)
-		memcpy(&entry->revision_id, DatumGetPointer(rev), sizeof(Pfid));
-	SPI_finish();
-	return entry->has_revision ? &entry->revision_id : NULL;
 }
 
 /* Store a risen level (terminating at the profile's level) and notify. */
@@ -234,51 +155,6 @@ risk_raise_level(Datum account, Datum instance, Datum started_at,
 	appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
 					 score_text, risk_level_names[level], terminate ? "true" : "false");
 	Async_Notify(RISK_CHANNEL, payload.data);
-}
-
-PG_FUNCTION_INFO_V1(prefactor_risk_span_revision);
-/* BEFORE INSERT FOR EACH ROW on spans: the run's profile revision onto the span. */
-Datum
-prefactor_risk_span_revision(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-	HeapTuple	tuple;
-	Datum		account;
-	Datum		instance;
-	bool		isnull;
-	bool		had_revision;
-	const Pfid *revision;
-	Datum		value;
-	bool		valuenull;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("prefactor_risk_span_revision must be a BEFORE INSERT FOR EACH ROW trigger")));
-
-	risk_trigger_attnums(trigdata->tg_relation);
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	tuple = trigdata->tg_trigtuple;
-	account = heap_getattr(tuple, att_account, tupdesc, &isnull);
-	if (isnull)
-		return PointerGetDatum(tuple);
-	instance = heap_getattr(tuple, att_instance, tupdesc, &isnull);
-	if (isnull)
-		return PointerGetDatum(tuple);
-	(void) heap_getattr(tuple, att_revision, tupdesc, &had_revision);
-	had_revision = !had_revision;
-
-	revision = risk_instance_revision(account, instance);
-	if (revision == NULL && !had_revision)
-		return PointerGetDatum(tuple);
-	value = revision ? PfidPGetDatum(revision) : (Datum) 0;
-	valuenull = (revision == NULL);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &att_revision,
-													 &value, &valuenull));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_span_trigger);

@@ -236,7 +236,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	}
 	else
 	{
-		(void) prefactor_lock_run(account, instance, &schema_version, &reason);
+		(void) prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL);
 		ack.terminate = true;
 		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
 	}
@@ -447,7 +447,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 		span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 			   sizeof(Pfid));
-		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason);
+		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason, NULL, NULL);
 		if (strcmp(run_status, "terminated") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

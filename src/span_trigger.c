@@ -118,7 +118,7 @@ refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c
  */
 char *
 prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_version,
-				   char **reason)
+				   char **reason, Pfid *revision, bool *has_revision)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
@@ -129,7 +129,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 
 	SPI_connect();
 	prefactor_spi_execute(&plan,
-						  "SELECT i.status, i.schema_version_id, i.termination_reason"
+						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " FOR NO KEY UPDATE",
@@ -148,6 +148,14 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 		char	   *r = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
 		*reason = r ? MemoryContextStrdup(outer, r) : NULL;
+	}
+	if (revision)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+
+		*has_revision = !isnull;
+		if (!isnull)
+			memcpy(revision, DatumGetPfidP(d), sizeof(Pfid));
 	}
 	SPI_finish();
 	return status;
@@ -182,9 +190,11 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	Pfid		span_type_id;
 	Datum		span_type;
 	bool		declared;
-	int			attnums[6];
-	Datum		values[6];
-	bool		nulls[6];
+	Pfid		revision;
+	bool		has_revision;
+	int			attnums[7];
+	Datum		values[7];
+	bool		nulls[7];
 	int			n = 0;
 
 	Datum		d;
@@ -207,7 +217,8 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 
 	{
-		char	   *status = prefactor_lock_run(&account, &instance, &schema_version, NULL);
+		char	   *status = prefactor_lock_run(&account, &instance, &schema_version, NULL,
+												&revision, &has_revision);
 		bool		from_api = prefactor_take_api_insert(&account, &instance);
 
 		/* the span API answers a terminated run with the terminate signal */
@@ -221,6 +232,10 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	attnums[n] = c->span_type_id;
 	values[n] = declared ? PfidPGetDatum(&span_type_id) : (Datum) 0;
 	nulls[n++] = !declared;
+	/* the revision the run is scored under, so aggregates need no join */
+	attnums[n] = c->risk_profile_revision_id;
+	values[n] = has_revision ? PfidPGetDatum(&revision) : (Datum) 0;
+	nulls[n++] = !has_revision;
 
 	if (prefactor_validate_spans)
 	{

@@ -523,17 +523,11 @@ COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS
 ------------------------------------------------------------------------------
 -- Each span carries the revision its run is scored under, so the aggregates
 -- score any set of spans without a join. A copy of instances.risk_profile_revision_id
--- (which has the foreign key); set by spans_20_risk_revision, whatever was given.
+-- (which has the foreign key); set by the span trigger from the run row it locks,
+-- whatever was given.
 ALTER TABLE spans ADD COLUMN risk_profile_revision_id pfid;
 COMMENT ON COLUMN spans.risk_profile_revision_id IS
 	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
-
-CREATE FUNCTION risk_span_revision() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'prefactor_risk_span_revision' LANGUAGE C;
-COMMENT ON FUNCTION risk_span_revision() IS
-	'BEFORE INSERT on spans: copies the run''s risk profile revision onto the span (cached per run)';
-CREATE TRIGGER spans_20_risk_revision BEFORE INSERT ON spans
-	FOR EACH ROW EXECUTE FUNCTION risk_span_revision();
 
 CREATE FUNCTION risk_span_trigger() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_risk_span_trigger' LANGUAGE C;
