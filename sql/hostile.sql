@@ -11,43 +11,7 @@ SET search_path = prefactor, public;
 \set SHOW_CONTEXT never
 SELECT pg_postmaster_start_time() AS server_started \gset
 
--- Runs a statement: "ok: N" or its SQLSTATE and (shortened) message, ids masked.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	EXECUTE stmt;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN 'ok: ' || n;
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || left(regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g'), 120);
-END
-$$;
--- The same, but whatever the statement did is rolled back, so every call meets the same state.
-CREATE FUNCTION pg_temp.try_undone(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RAISE EXCEPTION 'undo' USING ERRCODE = 'PF999';
-EXCEPTION WHEN OTHERS THEN
-	IF SQLSTATE = 'PF999' THEN
-		RETURN 'ok';
-	END IF;
-	RETURN SQLSTATE || ': ' || left(regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g'), 120);
-END
-$$;
--- Row counts of every table of the extension.
-CREATE FUNCTION pg_temp.snapshot() RETURNS TABLE (t text, n bigint) LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT c.relname FROM pg_class c
-			  WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY 1 LOOP
-		t := r.relname;
-		EXECUTE format('SELECT count(*) FROM prefactor.%I', r.relname) INTO n;
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
+\i test/regress_helpers.sql
 
 SELECT prefactor_create_account('acme') AS acme \gset
 SELECT prefactor_create_environment('acme', 'production') IS NOT NULL AS env;

@@ -6,15 +6,7 @@ RESET client_min_messages;
 SET search_path = prefactor, public;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
--- Runs a statement and shows its error code and message, ids masked as <id>.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g');
-END
-$$;
+\i test/regress_helpers.sql
 
 SELECT prefactor_create_account('acme') IS NOT NULL AS account_created;
 SELECT prefactor_create_environment('acme', 'production') IS NOT NULL AS env_created;

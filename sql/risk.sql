@@ -107,15 +107,7 @@ RETURNS TABLE (spans bigint, terminate boolean) LANGUAGE sql AS $$
 												   started_at => '2024-01-01 00:01+00') a
 			  FROM generate_series(1, n)) x
 $$;
--- Runs a statement and shows its error code and message, ids masked as <id>.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g');
-END
-$$;
+\i test/regress_helpers.sql
 CREATE FUNCTION pg_temp.show(instance pfid) RETURNS TABLE (risk_score numeric, risk_level prefactor.risk_level,
 	max_classification prefactor.data_classification, status text, revision int) LANGUAGE sql AS $$
 	SELECT i.risk_score, i.risk_level, i.max_classification, i.status, r.revision

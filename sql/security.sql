@@ -11,19 +11,8 @@ SET search_path = prefactor, public;
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 
--- Runs a statement: "ok: N" (rows affected) or its SQLSTATE and message, ids masked.
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	EXECUTE stmt;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN 'ok: ' || n;
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-7][0-9a-z]{31}', '<id>', 'g');
-END
-$$;
--- The same, SQLSTATE only.
+\i test/regress_helpers.sql
+-- A statement's outcome as pg_temp.try gives it, but only the SQLSTATE of an error.
 CREATE FUNCTION pg_temp.code(stmt text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	r text := pg_temp.try(stmt);
@@ -275,18 +264,6 @@ BEGIN
 END
 $$;
 CREATE TEMP TABLE before AS SELECT 'x' AS t, 0::bigint AS n WHERE false;
-CREATE FUNCTION pg_temp.snapshot() RETURNS TABLE (t text, n bigint) LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT c.relname FROM pg_class c
-			  WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY 1 LOOP
-		t := r.relname;
-		EXECUTE format('SELECT count(*) FROM prefactor.%I', r.relname) INTO n;
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
 INSERT INTO before SELECT * FROM pg_temp.snapshot();
 SET ROLE regress_b_admin;
 SELECT * FROM pg_temp.cross_writes(:'acme');
