@@ -87,6 +87,23 @@ SELECT account_id, id, 'llm', now(), now() - interval '1 second', 'complete' FRO
 INSERT INTO spans (account_id, instance_id, span_type, status, started_at, finished_at)
 SELECT account_id, id, 'agent', 'complete', '2024-01-01 10:00:00+00', '2024-01-01 10:00:02.5+00' FROM instances;
 SELECT span_type, s.duration FROM spans s ORDER BY account_id;
+-- The span row rules are the guard triggers' (check_violation under the
+-- constraint names), on INSERT and on UPDATE alike.
+INSERT INTO spans (account_id, id, instance_id, span_type)
+SELECT acme, pfid_generate(202), i.id, 'llm' FROM a JOIN instances i ON i.account_id = acme;
+\set VERBOSITY default
+INSERT INTO spans (account_id, instance_id, span_type, status, finished_at)
+SELECT acme, i.id, 'llm', 'active', now() FROM a JOIN instances i ON i.account_id = acme;
+INSERT INTO spans (account_id, instance_id, span_type, status)
+SELECT acme, i.id, 'llm', 'failed' FROM a JOIN instances i ON i.account_id = acme;
+INSERT INTO spans (account_id, instance_id, span_type, status, started_at)
+SELECT acme, i.id, 'tool', 'active', '2024-01-01 10:00:00+00' FROM a JOIN instances i ON i.account_id = acme;
+UPDATE spans SET status = 'done' WHERE span_type = 'tool';
+UPDATE spans SET status = 'complete' WHERE span_type = 'tool';
+UPDATE spans SET status = 'complete', finished_at = '2024-01-01 09:59:59+00' WHERE span_type = 'tool';
+\set VERBOSITY terse
+UPDATE spans SET status = 'complete', finished_at = '2024-01-01 10:00:01+00' WHERE span_type = 'tool';
+SELECT span_type, status, s.duration FROM spans s WHERE span_type = 'tool';
 -- A parent span must belong to the same instance (and account).
 INSERT INTO spans (account_id, instance_id, parent_span_id, span_type)
 SELECT i.account_id, i.id, s.id, 'child'

@@ -27,6 +27,14 @@ SELECT '8zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'::pfid;
 SELECT '00000000000000000000000000000000 '::pfid;
 \echo :LAST_ERROR_SQLSTATE
 SELECT '7zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'::pfid AS max_pfid;
+-- try_pfid: the same parser, NULL instead of an error (names and ids share arguments).
+SELECT t, prefactor.try_pfid(t) IS NOT NULL AS is_pfid,
+       prefactor.try_pfid(t) = CASE WHEN prefactor.try_pfid(t) IS NOT NULL THEN t::pfid END AS same_as_cast
+  FROM unnest(ARRAY['abc', '0000000000000000000000000000000u', '8zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz',
+				   '00000000000000000000000000000000 ', '7ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ',
+				   '01arz3ndektsv4rrffq69g5fav', '', 'production']) t;
+SELECT count(*) AS fixtures_through_try_pfid
+  FROM fixtures WHERE prefactor.try_pfid(upper(expected))::text = expected;
 
 -- Sort order: timestamp, then partition, then randomness.
 WITH ids(label, id) AS (VALUES

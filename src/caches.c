@@ -175,6 +175,23 @@ prefactor_account_for_partition(int32 partition)
 	return result;
 }
 
+/* account_of(pfid): the account whose partition an id carries, or NULL. */
+PG_FUNCTION_INFO_V1(prefactor_account_of);
+Datum
+prefactor_account_of(PG_FUNCTION_ARGS)
+{
+	Pfid	   *account;
+	Pfid	   *copy;
+
+	prefactor_caches_check(prefactor_pfid_type());
+	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
+	if (account == NULL)
+		PG_RETURN_NULL();
+	copy = palloc(sizeof(Pfid));
+	memcpy(copy, account, sizeof(Pfid));
+	PG_RETURN_PFID_P(copy);
+}
+
 /* The span type declared under a name by a schema version (cached, both ways). */
 bool
 prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,

@@ -122,43 +122,82 @@ pfid_now_ms(void)
 	return now / 1000 + UNIX_TO_PG_EPOCH_MS;
 }
 
+/*
+ * Parses the 32-character text form into *id. On a malformed text returns
+ * false with *bad set to the 0-based position of the first bad character, or
+ * to -1 when the length is wrong.
+ */
+static bool
+pfid_parse(const char *str, size_t len, Pfid *id, int *bad)
+{
+	int			bit = 0;
+
+	*bad = -1;
+	if (len != PFID_TEXT_LEN)
+		return false;
+	memset(id, 0, sizeof(Pfid));
+	for (size_t i = 0; i < len; i++)
+	{
+		int			v = pfid_decode_char(str[i]);
+
+		/* a first character above 7 would overflow the 48-bit timestamp */
+		if (v < 0 || (i == 0 && v > 7))
+		{
+			*bad = (int) i;
+			return false;
+		}
+		/* write 5 bits, most significant first, into the 160-bit buffer */
+		for (int b = 4; b >= 0; b--, bit++)
+			if (v & (1 << b))
+				id->data[bit / 8] |= (uint8) (0x80 >> (bit % 8));
+	}
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(pfid_in);
 Datum
 pfid_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	size_t		len = strlen(str);
-	Pfid	   *id;
-	int			bit = 0;
+	Pfid	   *id = (Pfid *) palloc(sizeof(Pfid));
+	int			bad;
 
-	if (len != PFID_TEXT_LEN)
+	if (pfid_parse(str, len, id, &bad))
+		PG_RETURN_PFID_P(id);
+	if (bad < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type pfid: \"%s\"", str),
 				 errdetail("A pfid is %d Crockford Base32 characters, not %zu.",
 						   PFID_TEXT_LEN, len)));
+	if (pfid_decode_char(str[bad]) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type pfid: \"%s\"", str),
+				 errdetail("Character \"%c\" at position %d is not in the alphabet \"%s\" (case-insensitive).",
+						   str[bad], bad + 1, pfid_alphabet)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type pfid: \"%s\"", str),
+			 errdetail("The first character must be 0 to 7; a larger one overflows the 48-bit timestamp.")));
+	PG_RETURN_NULL();			/* not reached */
+}
 
-	id = (Pfid *) palloc0(sizeof(Pfid));
-	for (size_t i = 0; i < len; i++)
-	{
-		int			v = pfid_decode_char(str[i]);
+/*
+ * try_pfid(text): the text as a pfid, or NULL when it is not one. The API
+ * functions accept a name or an id in one argument and ask this first.
+ */
+PG_FUNCTION_INFO_V1(pfid_try_text);
+Datum
+pfid_try_text(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	Pfid	   *id = (Pfid *) palloc(sizeof(Pfid));
+	int			bad;
 
-		if (v < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type pfid: \"%s\"", str),
-					 errdetail("Character \"%c\" at position %zu is not in the alphabet \"%s\" (case-insensitive).",
-							   str[i], i + 1, pfid_alphabet)));
-		if (i == 0 && v > 7)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type pfid: \"%s\"", str),
-					 errdetail("The first character must be 0 to 7; a larger one overflows the 48-bit timestamp.")));
-		/* write 5 bits, most significant first, into the 160-bit buffer */
-		for (int b = 4; b >= 0; b--, bit++)
-			if (v & (1 << b))
-				id->data[bit / 8] |= (uint8) (0x80 >> (bit % 8));
-	}
+	if (!pfid_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id, &bad))
+		PG_RETURN_NULL();
 	PG_RETURN_PFID_P(id);
 }
 

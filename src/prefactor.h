@@ -56,7 +56,18 @@ extern void prefactor_clear_api_insert(void);
 extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
 								Pfid *schema_version, char **reason,
 								Pfid *revision, bool *has_revision);
+/* Whether a span status is known and, if so, whether it is open (pending, active). */
+extern bool prefactor_span_status(const char *status, bool *open);
+
 /* Raises unless a run with this status takes new spans. */
 extern void prefactor_require_active(const Pfid *instance, const char *status);
+
+/*
+ * The account boundary (doc/security.md): whether the calling role (outside
+ * SECURITY DEFINER: session user or SET ROLE) is a superuser or has the access
+ * level in the account, and the check that raises insufficient_privilege.
+ */
+extern bool prefactor_has_access(const Pfid *account, const char *level);
+extern void prefactor_require_access(const Pfid *account, const char *level, const char *subject);
 
 #endif

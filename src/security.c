@@ -1,18 +1,23 @@
 /*
  * security.c
- *	  Helpers of the account boundary: who is calling, strong random bytes
- *	  for token secrets, and a constant-time comparison of digests.
+ *	  Helpers of the account boundary: who is calling, whether the caller may
+ *	  act in an account (asked by every API call, so C over a saved plan),
+ *	  strong random bytes for token secrets, and a constant-time comparison
+ *	  of digests.
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "prefactor.h"
+
 #define PREFACTOR_MAX_RANDOM_BYTES 1024
 
 PG_FUNCTION_INFO_V1(prefactor_calling_role);
-PG_FUNCTION_INFO_V1(prefactor_calling_role_is_superuser);
 PG_FUNCTION_INFO_V1(prefactor_random_bytes);
 PG_FUNCTION_INFO_V1(prefactor_secure_equal);
 
@@ -30,11 +35,93 @@ prefactor_calling_role(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(rolename)));
 }
 
-/* Whether the calling role (see prefactor_calling_role) is a superuser. */
-Datum
-prefactor_calling_role_is_superuser(PG_FUNCTION_ARGS)
+/*
+ * Whether the calling role is a superuser or a member of the account at the
+ * level or above (false for a NULL account). Raises invalid_parameter_value
+ * for a level other than reader, ingest or admin.
+ */
+bool
+prefactor_has_access(const Pfid *account, const char *level)
 {
-	PG_RETURN_BOOL(superuser_arg(GetOuterUserId()));
+	static SPIPlanPtr plan = NULL;
+	Oid			caller = GetOuterUserId();
+	Oid			argtypes[3] = {prefactor_pfid_oid(), NAMEOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {account ? ' ' : 'n', ' ', ' '};
+	bool		known_level;
+	bool		member;
+	bool		isnull;
+
+	/* superusers bypass the boundary: no lookup for a level access_levels() knows */
+	if (superuser_arg(caller) &&
+		(strcmp(level, "reader") == 0 || strcmp(level, "ingest") == 0 || strcmp(level, "admin") == 0))
+		return true;
+	prefactor_caches_check(prefactor_pfid_type());
+	values[0] = account ? PfidPGetDatum(account) : (Datum) 0;
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
+	values[2] = CStringGetTextDatum(level);
+	SPI_connect();
+	/* access_levels is the one list of levels, shared with the policies */
+	prefactor_spi_execute(&plan,
+						  "SELECT prefactor.access_levels($3) IS NOT NULL,"
+						  " EXISTS (SELECT 1 FROM prefactor.account_members m"
+						  "  WHERE m.account_id OPERATOR(prefactor.=) $1 AND m.role_name OPERATOR(pg_catalog.=) $2"
+						  "    AND m.level OPERATOR(pg_catalog.=) ANY (prefactor.access_levels($3)))",
+						  3, argtypes, values, nulls, true, 1);
+	known_level = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	member = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+	if (!known_level)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access level must be reader, ingest or admin, not %s", level)));
+	return member || superuser_arg(caller);
+}
+
+/*
+ * Raises insufficient_privilege unless the calling role has the level in the
+ * account. To such a caller an unknown account (NULL) and another account's
+ * look the same. subject names what was asked for, for the message.
+ */
+void
+prefactor_require_access(const Pfid *account, const char *level, const char *subject)
+{
+	if (prefactor_has_access(account, level))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: role \"%s\" has no %s access to %s",
+					GetUserNameFromId(GetOuterUserId(), false), level, subject),
+			 errdetail("Unknown accounts and accounts the role does not belong to are not told apart."),
+			 errhint("An admin of the account grants access with prefactor.prefactor_grant_access(account, role, level).")));
+}
+
+/* has_access(account, level): see prefactor_has_access. */
+PG_FUNCTION_INFO_V1(prefactor_has_access_sql);
+Datum
+prefactor_has_access_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access level must be reader, ingest or admin, not null")));
+	PG_RETURN_BOOL(prefactor_has_access(PG_ARGISNULL(0) ? NULL : PG_GETARG_PFID_P(0),
+										text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/* require_access(account, level, subject): see prefactor_require_access. */
+PG_FUNCTION_INFO_V1(prefactor_require_access_sql);
+Datum
+prefactor_require_access_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access level must be reader, ingest or admin, not null")));
+	prefactor_require_access(PG_ARGISNULL(0) ? NULL : PG_GETARG_PFID_P(0),
+							 text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							 PG_ARGISNULL(2) ? "the account" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	PG_RETURN_VOID();
 }
 
 /* n bytes from pg_strong_random (1 .. 1024). */

@@ -92,47 +92,6 @@ answer_key(const Pfid *account, Datum key, const SpanAck *ack)
 						  5, argtypes, values, nulls, false, 1);
 }
 
-/*
- * The account boundary of the span calls (doc/security.md): like
- * prefactor.require_access(account, 'ingest', ...), raises insufficient_privilege
- * unless the calling role (outside SECURITY DEFINER: session user or SET ROLE)
- * is a superuser or has ingest access to the account. An unknown account (NULL)
- * and another account's look the same to the caller.
- */
-static void
-require_ingest_access(const Pfid *account, Datum id, const char *what)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			caller = GetOuterUserId();
-	Oid			argtypes[1];
-	Datum		values[1];
-	bool		allowed = false;
-
-	if (superuser_arg(caller))
-		return;
-	if (account != NULL)
-	{
-		bool		isnull;
-
-		argtypes[0] = prefactor_pfid_oid();
-		values[0] = PfidPGetDatum(account);
-		SPI_connect();
-		prefactor_spi_execute(&plan, "SELECT prefactor.has_access($1, 'ingest')",
-							  1, argtypes, values, NULL, true, 1);
-		allowed = SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
-			!isnull;
-		SPI_finish();
-	}
-	if (!allowed)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied: role \"%s\" has no ingest access to the account of %s %s",
-						GetUserNameFromId(caller, false), what, pfid_text(DatumGetPfidP(id))),
-				 errdetail("Unknown accounts and accounts the role does not belong to are not told apart."),
-				 errhint("An admin of the account grants access with prefactor.prefactor_grant_access(account, role, level).")));
-}
-
 /* The account of an instance or span id, from its partition; raises if none. */
 static const Pfid *
 owning_account(Datum id, bool isnull, const char *what)
@@ -145,7 +104,9 @@ owning_account(Datum id, bool isnull, const char *what)
 				 errmsg("%s must not be null", what)));
 	prefactor_caches_check(prefactor_pfid_type());
 	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
-	require_ingest_access(account, id, what);
+	/* the account boundary, as in prefactor.owning_account(id, what, 'ingest') */
+	prefactor_require_access(account, "ingest",
+							 psprintf("the account of %s %s", what, pfid_text(DatumGetPfidP(id))));
 	if (account == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -250,8 +211,9 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 static bool
 finished_status(const char *status)
 {
-	return strcmp(status, "complete") == 0 || strcmp(status, "failed") == 0 ||
-		strcmp(status, "cancelled") == 0;
+	bool		open;
+
+	return prefactor_span_status(status, &open) && !open;
 }
 
 /* Raises unless the span type argument is given. */

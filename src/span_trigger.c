@@ -12,9 +12,11 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "prefactor.h"
 #include "validation.h"
@@ -39,6 +41,8 @@ typedef struct SpanColumns
 } SpanColumns;
 
 static SpanColumns cols;
+
+#define SPAN_TYPE_MAX_CHARS 200
 
 /* Positions in SpanColumns.conformance. */
 enum
@@ -106,6 +110,115 @@ refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c
 					 errdetail("Column \"%s\" was given a value.",
 							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname)),
 					 errhint("Leave payload_conforms, payload_errors, result_conforms, result_errors and validation out.")));
+}
+
+/* The statuses of a span; the first two are open (no finish time yet). */
+static const char *const span_statuses[] = {"pending", "active", "complete", "failed", "cancelled"};
+
+/* Whether a span status is known and, if so, whether it is open. */
+bool
+prefactor_span_status(const char *status, bool *open)
+{
+	for (int i = 0; i < lengthof(span_statuses); i++)
+		if (strcmp(status, span_statuses[i]) == 0)
+		{
+			*open = i < 2;
+			return true;
+		}
+	return false;
+}
+
+/* Raises check_violation for a span row that breaks the named rule. */
+static void
+span_rule_violated(Relation rel, const char *rule, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
+					RelationGetRelationName(rel), rule),
+			 errdetail_internal("%s", detail),
+			 errtableconstraint(rel, rule)));
+}
+
+/*
+ * The row rules of a span, checked by the guard triggers that every insert
+ * and update passes. They were CHECK constraints in 0.1.0 and keep their
+ * names; PostgreSQL recompiles CHECK expressions for every statement, and
+ * each span call is one statement, so in C they cost a fraction. Rules on
+ * columns that never change after the insert are checked on insert only.
+ * NULLs are left to the NOT NULL constraints.
+ */
+static void
+check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull;
+	bool		open = false;
+	bool		has_status;
+	bool		finished_null;
+	Datum		d;
+
+	d = heap_getattr(tuple, c->status, desc, &isnull);
+	has_status = !isnull;
+	if (has_status)
+	{
+		char	   *status = TextDatumGetCString(d);
+
+		if (!prefactor_span_status(status, &open))
+			span_rule_violated(rel, "spans_status_check",
+							   psprintf("Status \"%s\" is not pending, active, complete, failed or cancelled.",
+										status));
+	}
+	d = heap_getattr(tuple, c->finished_at, desc, &finished_null);
+	if (has_status && open != finished_null)
+		span_rule_violated(rel, "spans_finished_when_done",
+						   open ? "An open (pending or active) span has no finish time."
+						   : "A finished span (complete, failed or cancelled) needs a finish time.");
+	if (!finished_null)
+	{
+		Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
+
+		if (!isnull && DatumGetTimestampTz(d) < DatumGetTimestampTz(started))
+			span_rule_violated(rel, "spans_times_ordered",
+							   psprintf("finished_at %s is before started_at %s.",
+										/* timestamptz_to_str answers in one static buffer */
+										pstrdup(timestamptz_to_str(DatumGetTimestampTz(d))),
+										pstrdup(timestamptz_to_str(DatumGetTimestampTz(started)))));
+	}
+	if (insert)
+	{
+		Datum		id = heap_getattr(tuple, c->id, desc, &isnull);
+		Datum		account;
+		Datum		parent;
+		Datum		span_type;
+		bool		account_null;
+		bool		parent_null;
+
+		account = heap_getattr(tuple, c->account_id, desc, &account_null);
+		if (!isnull && !account_null &&
+			pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
+			span_rule_violated(rel, "spans_id_partition",
+							   psprintf("Id %s is in partition %d, its account %s in partition %d.",
+										pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
+										pfid_text(DatumGetPfidP(account)),
+										pfid_get_partition(DatumGetPfidP(account))));
+		parent = heap_getattr(tuple, c->parent_span_id, desc, &parent_null);
+		if (!isnull && !parent_null && memcmp(DatumGetPfidP(id), DatumGetPfidP(parent), sizeof(Pfid)) == 0)
+			span_rule_violated(rel, "spans_not_own_parent", "A span cannot be its own parent.");
+		span_type = heap_getattr(tuple, c->span_type, desc, &isnull);
+		if (!isnull)
+		{
+			text	   *t = DatumGetTextPP(span_type);
+			int			len = VARSIZE_ANY_EXHDR(t);
+
+			if (len == 0 || (len > SPAN_TYPE_MAX_CHARS &&
+							 pg_mbstrlen_with_len(VARDATA_ANY(t), len) > SPAN_TYPE_MAX_CHARS))
+				span_rule_violated(rel, "spans_span_type_check",
+								   psprintf("A span type name has 1 to %d characters, not %d.",
+											SPAN_TYPE_MAX_CHARS,
+											len == 0 ? 0 : pg_mbstrlen_with_len(VARDATA_ANY(t), len)));
+		}
+	}
 }
 
 /*
@@ -265,7 +378,9 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, n, attnums, values, nulls));
+	tuple = heap_modify_tuple_by_cols(tuple, desc, n, attnums, values, nulls);
+	check_span_row(rel, tuple, c, true);
+	return PointerGetDatum(tuple);
 }
 
 /* True when the column holds the same value in both tuples. */
@@ -350,5 +465,6 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 			newtup = heap_modify_tuple_by_cols(newtup, desc, 2, attnums, values, nulls);
 		}
 	}
+	check_span_row(td->tg_relation, newtup, c, false);
 	return PointerGetDatum(newtup);
 }

@@ -5,6 +5,21 @@
 -- triggers as the functions, so both paths apply the same checks.
 ------------------------------------------------------------------------------
 
+-- The row rules of spans move from CHECK constraints into the guard triggers
+-- (spans_10_guard, spans_10_guard_update, src/span_trigger.c), which every
+-- INSERT, COPY and UPDATE passes and which raise check_violation under the
+-- same constraint names. PostgreSQL compiles CHECK expressions once per
+-- statement, and every span call is a statement of its own: the seven checks
+-- cost more than the rest of the span's own columns.
+ALTER TABLE spans
+	DROP CONSTRAINT spans_span_type_check,
+	DROP CONSTRAINT spans_status_check,
+	DROP CONSTRAINT spans_validation_check,
+	DROP CONSTRAINT spans_not_own_parent,
+	DROP CONSTRAINT spans_times_ordered,
+	DROP CONSTRAINT spans_finished_when_done,
+	DROP CONSTRAINT spans_id_partition;
+
 -- The span type a span's run declares under its name (NULL: undeclared).
 ALTER TABLE spans ADD COLUMN span_type_id pfid;
 ALTER TABLE spans ADD CONSTRAINT spans_span_type_fkey
@@ -36,15 +51,15 @@ COMMENT ON TYPE span_ack IS
 ------------------------------------------------------------------------------
 
 -- The account a pfid belongs to, found through its partition.
+-- (C, from the backend's partition cache: asked by every call naming a run or span.)
 CREATE FUNCTION account_of(id pfid) RETURNS pfid
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-	RETURN (SELECT a.account_id FROM prefactor.accounts a WHERE a.partition = prefactor.pfid_partition(id));
+	AS 'MODULE_PATHNAME', 'prefactor_account_of' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries (NULL if none)';
 
 -- The pfid a text names, or NULL when it is not a well-formed pfid.
+-- (C: every name-or-id argument asks it, and a SQL version is planned per call.)
 CREATE FUNCTION try_pfid(t text) RETURNS pfid
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	RETURN CASE WHEN t ~* '^[0-7][0-9a-hjkmnp-tv-z]{31}$' THEN t::prefactor.pfid END;
+	AS 'MODULE_PATHNAME', 'pfid_try_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION try_pfid(text) IS 'The text as a pfid when it is one, otherwise NULL';
 
 -- Every API function learns its account here or in owning_account, so these two

@@ -39,9 +39,6 @@ CREATE FUNCTION calling_role() RETURNS name
 	AS 'MODULE_PATHNAME', 'prefactor_calling_role' LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION calling_role() IS
 	'The role the session acts as outside any SECURITY DEFINER function (session user or SET ROLE): the caller the API checks';
-CREATE FUNCTION calling_role_is_superuser() RETURNS boolean
-	AS 'MODULE_PATHNAME', 'prefactor_calling_role_is_superuser' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION calling_role_is_superuser() IS 'Whether calling_role() is a superuser (who bypasses the boundary)';
 CREATE FUNCTION random_bytes(n int) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'prefactor_random_bytes' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION random_bytes(int) IS 'n (1 .. 1024) bytes from pg_strong_random, for token secrets';
@@ -87,32 +84,16 @@ CREATE FUNCTION member_accounts(level text) RETURNS pfid[]
 COMMENT ON FUNCTION member_accounts(text) IS
 	'The accounts current_user belongs to at the given level or above; what every row-level security policy asks';
 
--- Used by the API functions, which run as the extension owner: asks about calling_role().
+-- Used by the API functions, which run as the extension owner: asks about
+-- calling_role(). C over a saved plan, since every API call asks; the levels
+-- come from access_levels, as in the policies.
 CREATE FUNCTION has_access(account pfid, level text) RETURNS boolean
-	LANGUAGE sql STABLE
-	RETURN prefactor.calling_role_is_superuser()
-		OR EXISTS (SELECT 1 FROM prefactor.account_members m
-					WHERE m.account_id = has_access.account AND m.role_name = prefactor.calling_role()
-					  AND m.level = ANY (prefactor.access_levels(has_access.level)));
+	AS 'MODULE_PATHNAME', 'prefactor_has_access_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION has_access(pfid, text) IS
-	'Whether the calling role is a superuser or a member of the account at the level or above (false for a NULL account)';
+	'Whether the calling role is a superuser or a member of the account at the level or above (false for a NULL account); invalid_parameter_value for an unknown level';
 
 CREATE FUNCTION require_access(account pfid, level text, subject text) RETURNS void
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	IF prefactor.access_levels(level) IS NULL THEN
-		RAISE EXCEPTION 'access level must be reader, ingest or admin, not %', coalesce(level, 'null')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT prefactor.has_access(account, level) THEN
-		RAISE EXCEPTION 'permission denied: role "%" has no % access to %', prefactor.calling_role(), level, subject
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Unknown accounts and accounts the role does not belong to are not told apart.',
-				  HINT = 'An admin of the account grants access with prefactor.prefactor_grant_access(account, role, level).';
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_require_access_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION require_access(pfid, text, text) IS
 	'Raises insufficient_privilege unless the calling role has the level in the account; called by resolve_account and owning_account';
 
