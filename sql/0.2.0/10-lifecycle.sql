@@ -362,11 +362,10 @@ $$;
 COMMENT ON FUNCTION check_version_document(jsonb) IS
 	'Raises invalid_parameter_value unless the version document has the expected shape';
 
--- SHA-256 of a document's canonical text (jsonb output is canonical: key order and
--- whitespace never make a new version).
+-- SHA-256 of a document's canonical text, as UTF-8 (jsonb output is canonical:
+-- key order and whitespace never make a new version). C: every run start asks twice.
 CREATE FUNCTION canonical_digest(doc jsonb) RETURNS bytea
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	RETURN sha256(convert_to(doc::text, 'UTF8'));
+	AS 'MODULE_PATHNAME', 'prefactor_canonical_digest' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION canonical_digest(jsonb) IS 'SHA-256 of the canonical JSON text of a document';
 
 -- The agent's schema version for this content, created (numbered by arrival) if unseen.
@@ -527,18 +526,26 @@ CREATE FUNCTION prefactor_start_run(account text, agent text, environment text, 
 									purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL,
 									started_at timestamptz DEFAULT NULL)
 	RETURNS pfid
-	LANGUAGE sql
+	LANGUAGE plpgsql	-- not SQL: as SECURITY DEFINER it would be planned on every call
+AS $$
+BEGIN
 	RETURN prefactor.create_instance('start_run', account, agent, environment, version, schema, purpose,
 									 idempotency_key, started_at);
+END
+$$;
 COMMENT ON FUNCTION prefactor_start_run(text, text, text, jsonb, jsonb, text, text, timestamptz) IS
 	'Starts a run (status active) of the agent in the environment; creates the version and schema version on first sight; returns the instance id. started_at NULL means now().';
 
 CREATE FUNCTION prefactor_register_run(account text, agent text, environment text, version jsonb, schema jsonb,
 									   purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL)
 	RETURNS pfid
-	LANGUAGE sql
+	LANGUAGE plpgsql
+AS $$
+BEGIN
 	RETURN prefactor.create_instance('register_run', account, agent, environment, version, schema, purpose,
 									 idempotency_key, NULL);
+END
+$$;
 COMMENT ON FUNCTION prefactor_register_run(text, text, text, jsonb, jsonb, text, text) IS
 	'Registers a run (status pending) for a client that starts it later with prefactor_begin_run; returns the instance id';
 
