@@ -1,11 +1,15 @@
 #!/bin/bash
 # Lifecycle bench: runs/s through the API versus the same rows written by plain
 # INSERT/UPDATE into trigger-less tables, at 1, 2 and 8 clients, in one
-# throwaway cluster. Usage: bench/lifecycle/run.sh [seconds per point]
-# (after make install). Prints a table and the ratio api/plain.
+# throwaway cluster. Usage: bench/lifecycle/run.sh [seconds per point] [rounds]
+# (after make install). For each client count it alternates plain and API
+# runs for the given rounds, so that noise on a shared machine hits both
+# alike, and prints the median runs/s of each and the median of the
+# per-round ratios api/plain.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-secs=${1:-20}
+secs=${1:-10}
+rounds=${2:-3}
 if [ "${IN_VIRTUALENV:-}" != 1 ]; then
 	IN_VIRTUALENV=1 exec pg_virtualenv -o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
 fi
@@ -27,11 +31,19 @@ pgbench -n -T 3 "${vars[@]}" -f "$tmp/plain.pgbench" >/dev/null 2>&1
 psql -qX -c "ANALYZE"
 
 tps() { pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '%-8s %12s %12s %8s\n' clients api_runs/s plain_runs/s ratio
+printf '%-8s %12s %12s %8s   %s\n' clients api_runs/s plain_runs/s ratio "ratios of the ${rounds} rounds"
 for c in 1 2 8; do
-	plain=$(tps "$c" "${vars[@]}" -f "$tmp/plain.pgbench")
-	api=$(tps "$c" -f "$tmp/api.pgbench")
-	printf '%-8s %12.1f %12.1f %8.2f\n' "$c" "$api" "$plain" "$(awk -v a="$api" -v p="$plain" 'BEGIN { print a / p }')"
+	plains=() apis=() ratios=()
+	for r in $(seq 1 "$rounds"); do
+		plain=$(tps "$c" "${vars[@]}" -f "$tmp/plain.pgbench")
+		api=$(tps "$c" -f "$tmp/api.pgbench")
+		plains+=("$plain") apis+=("$api")
+		ratios+=("$(awk -v a="$api" -v p="$plain" 'BEGIN { printf "%.2f", a / p }')")
+	done
+	printf '%-8s %12.1f %12.1f %8.2f   %s\n' "$c" \
+		"$(printf '%s\n' "${apis[@]}" | median)" "$(printf '%s\n' "${plains[@]}" | median)" \
+		"$(printf '%s\n' "${ratios[@]}" | median)" "${ratios[*]}"
 done
 rm -rf "$tmp"
