@@ -111,7 +111,8 @@ risk_pair_intern(const RiskPair *key)
 		RiskPairs = hash_create("prefactor risk pairs", 1024, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS)
+	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS &&
+		hash_search(RiskPairs, key, HASH_FIND, NULL) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct (span type, risk profile revision) pairs in one backend: %d",
