@@ -318,3 +318,56 @@ SELECT count(*) AS groups,
 SELECT risk_score(span_type_id, risk_profile_revision_id) AS serial_total FROM risk_bulk;
 RESET ALL;
 DROP TABLE public.risk_bulk;
+
+-- The same with spans of runs without a profile and of undeclared types mixed in.
+SET search_path = prefactor, public;
+CREATE TABLE public.risk_bulk AS
+SELECT (g % 53) AS grp, s.span_type_id, s.risk_profile_revision_id
+  FROM spans s, generate_series(1, 2000) g;
+ANALYZE risk_bulk;
+SELECT count(*) FILTER (WHERE risk_profile_revision_id IS NULL) > 0 AS unscored_spans,
+	   count(*) FILTER (WHERE span_type_id IS NULL) > 0 AS undeclared_spans
+  FROM risk_bulk;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+CREATE TEMP TABLE parallel_result_all AS
+SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+  FROM risk_bulk GROUP BY grp;
+RESET parallel_leader_participation;
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE p.score = s.score AND p.breakdown = s.breakdown) AS equal_to_serial
+  FROM parallel_result_all p
+  JOIN (SELECT grp, risk_score(span_type_id, risk_profile_revision_id) AS score,
+			   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+		  FROM risk_bulk GROUP BY grp) s USING (grp);
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+DROP TABLE public.risk_bulk;
+
+------------------------------------------------------------------------------
+-- Fractional points: the breakdown ranks them with whole ones
+------------------------------------------------------------------------------
+SELECT prefactor_create_risk_profile('acme', 'fractional',
+	category_weights => '{"personal_identifiers": 8, "contact_information": 4, "financial_information": 5}',
+	action_multipliers => '{"read_data": 0.35, "financial_transactions": 1}') IS NOT NULL AS created;
+SELECT prefactor_register_agent('acme', 'fraction-bot', risk_profile => 'fractional') IS NOT NULL AS agent_created;
+-- lookup: 12 x 0.35 = 4.2 a span; pay: 5
+SELECT pg_temp.start('fraction-bot') AS r7 \gset
+SELECT * FROM pg_temp.span(:'r7', 'lookup');
+SELECT * FROM pg_temp.span(:'r7', 'pay');
+SELECT * FROM pg_temp.span(:'r7', 'chat', n => 2);
+SELECT risk_score(span_type_id, risk_profile_revision_id) AS score,
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+  FROM spans WHERE instance_id = :'r7';
+SELECT * FROM pg_temp.span(:'r7', 'lookup');
+SELECT risk_score(span_type_id, risk_profile_revision_id) AS score,
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+  FROM spans WHERE instance_id = :'r7';
+SELECT * FROM pg_temp.show(:'r7');

@@ -10,13 +10,18 @@
  * the backend cache, so results equal the live scores kept on instances.
  * States combine, serialize and deserialize for parallel and distributed
  * aggregation.
+ *
+ * With a parallel plan the leader deserializes, combines and finalizes every
+ * group alone, after the workers are done, so that path is kept lean: the
+ * interned pair remembers its cache lookups, deserialized states live in the
+ * per-row context, and the breakdown's jsonb is assembled as one value tree
+ * (keys already in jsonb order) rather than pushed item by item.
  */
 #include "postgres.h"
 
 #include "common/hashfn.h"
 #include "common/int.h"
-#include "lib/stringinfo.h"
-#include "libpq/pqformat.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -33,10 +38,7 @@
 #define RISK_INLINE_ENTRIES	5	/* header + 5 entries fill a 128-byte chunk */
 #define RISK_MAX_PAIRS		(1 << 20)
 
-/*
- * A (span type, revision) pair, interned for the backend so that a group's
- * state holds a pointer and a count (16 bytes) instead of the 41-byte key.
- */
+/* A (span type, revision) pair: the key spans are counted by. */
 typedef struct RiskPair
 {
 	Pfid		span_type_id;	/* zeroes unless RISK_HAS_TYPE */
@@ -44,10 +46,26 @@ typedef struct RiskPair
 	uint8		flags;
 } RiskPair;
 
+/*
+ * A pair interned for the backend, so that a group's state holds a pointer
+ * and a count (16 bytes) instead of the 41-byte key, and equal pairs are the
+ * same pointer.  It also keeps what the final functions look up for the pair
+ * (points, name), valid while risk_cache_generation is unchanged, so that
+ * finalizing a group costs no hash lookups.
+ */
+typedef struct RiskPairEntry
+{
+	RiskPair	key;			/* hash key: must be first */
+	uint64		info_generation;	/* 0 = info not looked up yet */
+	uint64		name_generation;	/* 0 = name not looked up yet */
+	const RiskTypeInfo *info;
+	const char *name;
+} RiskPairEntry;
+
 /* Spans counted under one pair. */
 typedef struct RiskAggEntry
 {
-	const RiskPair *pair;
+	RiskPairEntry *pair;
 	int64		count;
 } RiskAggEntry;
 
@@ -67,19 +85,19 @@ typedef struct RiskAggState
 #define RISK_STATE_SIZE	(offsetof(RiskAggState, inline_entries) + RISK_INLINE_ENTRIES * sizeof(RiskAggEntry))
 
 static HTAB *RiskPairs = NULL;
-static const RiskPair *RiskRecentPairs[8];
+static RiskPairEntry *RiskRecentPairs[8];
 static int	RiskRecentNext = 0;
 
 /* The interned copy of a pair (backend lifetime, under TopMemoryContext). */
-static const RiskPair *
+static RiskPairEntry *
 risk_pair_intern(const RiskPair *key)
 {
 	bool		found;
-	const RiskPair *pair;
+	RiskPairEntry *pair;
 	int			i;
 
 	for (i = 0; i < lengthof(RiskRecentPairs); i++)
-		if (RiskRecentPairs[i] && memcmp(RiskRecentPairs[i], key, sizeof(RiskPair)) == 0)
+		if (RiskRecentPairs[i] && memcmp(&RiskRecentPairs[i]->key, key, sizeof(RiskPair)) == 0)
 			return RiskRecentPairs[i];
 	if (RiskPairs == NULL)
 	{
@@ -87,19 +105,27 @@ risk_pair_intern(const RiskPair *key)
 
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(RiskPair);
-		ctl.entrysize = sizeof(RiskPair);
+		ctl.entrysize = sizeof(RiskPairEntry);
 		ctl.hcxt = AllocSetContextCreate(TopMemoryContext, "prefactor risk pairs",
 										 ALLOCSET_DEFAULT_SIZES);
 		RiskPairs = hash_create("prefactor risk pairs", 1024, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS)
+	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS &&
+		hash_search(RiskPairs, key, HASH_FIND, NULL) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct (span type, risk profile revision) pairs in one backend: %d",
 						RISK_MAX_PAIRS),
 				 errhint("Reconnect, or aggregate fewer accounts at once.")));
-	pair = (const RiskPair *) hash_search(RiskPairs, key, HASH_ENTER, &found);
+	pair = (RiskPairEntry *) hash_search(RiskPairs, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		pair->info_generation = 0;
+		pair->name_generation = 0;
+		pair->info = NULL;
+		pair->name = NULL;
+	}
 	RiskRecentPairs[RiskRecentNext] = pair;
 	RiskRecentNext = (RiskRecentNext + 1) % lengthof(RiskRecentPairs);
 	return pair;
@@ -129,11 +155,16 @@ risk_pair_hash(const RiskPair *p)
 	return hash_bytes((const unsigned char *) p, sizeof(RiskPair));
 }
 
-/* Whether an entry counts this pair. */
+/*
+ * Whether an entry counts this pair: an interned pair is compared by
+ * pointer, a key by content.
+ */
 static inline bool
-risk_entry_is(const RiskAggEntry *e, const RiskPair *key)
+risk_entry_is(const RiskAggEntry *e, const RiskPair *key, const RiskPairEntry *interned)
 {
-	return memcmp(e->pair, key, sizeof(RiskPair)) == 0;
+	if (interned)
+		return e->pair == interned;
+	return memcmp(&e->pair->key, key, sizeof(RiskPair)) == 0;
 }
 
 /* Rebuild the hash index over all entries. */
@@ -152,7 +183,7 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 	state->indexsize = size;
 	for (i = 0; i < state->nentries; i++)
 	{
-		uint32		slot = risk_pair_hash(state->entries[i].pair) & (size - 1);
+		uint32		slot = risk_pair_hash(&state->entries[i].pair->key) & (size - 1);
 
 		while (state->index[slot] >= 0)
 			slot = (slot + 1) & (size - 1);
@@ -160,15 +191,20 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 	}
 }
 
-/* Add count spans under a (type, revision) pair. */
+/*
+ * Add count spans under a (type, revision) pair: a key, or an interned pair
+ * (key NULL) when adding another state's entries.
+ */
 static void
 risk_state_add(MemoryContext aggcxt, RiskAggState *state,
-			   const RiskPair *key, int64 count)
+			   const RiskPair *key, RiskPairEntry *interned, int64 count)
 {
 	RiskAggEntry *e;
 	int			i;
 
-	if (state->last >= 0 && risk_entry_is(&state->entries[state->last], key))
+	if (interned)
+		key = &interned->key;
+	if (state->last >= 0 && risk_entry_is(&state->entries[state->last], key, interned))
 	{
 		state->entries[state->last].count += count;
 		return;
@@ -179,7 +215,7 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 
 		while ((i = state->index[slot]) >= 0)
 		{
-			if (risk_entry_is(&state->entries[i], key))
+			if (risk_entry_is(&state->entries[i], key, interned))
 			{
 				state->entries[i].count += count;
 				state->last = i;
@@ -191,7 +227,7 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 	else
 	{
 		for (i = 0; i < state->nentries; i++)
-			if (risk_entry_is(&state->entries[i], key))
+			if (risk_entry_is(&state->entries[i], key, interned))
 			{
 				state->entries[i].count += count;
 				state->last = i;
@@ -211,7 +247,7 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 	}
 	i = state->nentries++;
 	e = &state->entries[i];
-	e->pair = risk_pair_intern(key);
+	e->pair = interned ? interned : risk_pair_intern(key);
 	e->count = count;
 	state->last = i;
 	if (state->index && state->nentries * 2 <= state->indexsize)
@@ -267,7 +303,7 @@ prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
 		key.flags |= RISK_HAS_TYPE;
 		memcpy(&key.span_type_id, PG_GETARG_PFID_P(1), sizeof(Pfid));
 	}
-	risk_state_add(aggcxt, state, &key, 1);
+	risk_state_add(aggcxt, state, &key, NULL, 1);
 	PG_RETURN_POINTER(state);
 }
 
@@ -292,57 +328,186 @@ prefactor_risk_agg_combine(PG_FUNCTION_ARGS)
 	s1->nspans += s2->nspans;
 	s1->nscored += s2->nscored;
 	for (i = 0; i < s2->nentries; i++)
-		risk_state_add(aggcxt, s1, s2->entries[i].pair, s2->entries[i].count);
+		risk_state_add(aggcxt, s1, NULL, s2->entries[i].pair, s2->entries[i].count);
 	PG_RETURN_POINTER(s1);
 }
 
+/*
+ * Serialized state, integers in network byte order:
+ *
+ *	int64 nspans, int64 nscored,
+ *	int32 nrevisions, nrevisions x pfid (the revisions entries refer to),
+ *	int32 nentries, each: uint8 flags, pfid span type (if RISK_HAS_TYPE),
+ *		int32 index into the revisions (if RISK_HAS_REVISION), int64 count.
+ *
+ * A group's spans nearly always share one revision, so listing revisions once
+ * keeps the state at about two thirds of the 49 bytes a full pair per entry
+ * takes; with a parallel plan every group's state crosses a queue to the
+ * leader (once per aggregate in the query) and is parsed there alone.
+ */
+#define RISK_SERIAL_REVISIONS	16	/* look for a repeated revision among this many */
+
+/* Append n bytes at *p. */
+static inline void
+risk_put(char **p, const void *src, size_t n)
+{
+	memcpy(*p, src, n);
+	*p += n;
+}
+
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_serialize);
-/* Partial state to bytea. */
+/* Partial state to bytea, sized exactly (see above). */
 Datum
 prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
 {
 	RiskAggState *state;
-	StringInfoData buf;
-	int			i;
+	const Pfid **revisions;
+	int32	   *revindex;
+	int32		nrevisions = 0;
+	Size		size;
+	bytea	   *result;
+	char	   *p;
+	int64		i64;
+	int32		i32;
+	int			i,
+				j;
 
 	(void) risk_agg_context(fcinfo, "risk_agg_serialize");
 	state = (RiskAggState *) PG_GETARG_POINTER(0);
-	pq_begintypsend(&buf);
-	pq_sendint64(&buf, state->nspans);
-	pq_sendint64(&buf, state->nscored);
-	pq_sendint32(&buf, state->nentries);
+
+	/* number the revisions; past a few, repeats are just listed again */
+	revisions = palloc(sizeof(Pfid *) * Max(state->nentries, 1));
+	revindex = palloc(sizeof(int32) * Max(state->nentries, 1));
+	size = VARHDRSZ + 2 * sizeof(int64) + 2 * sizeof(int32);
 	for (i = 0; i < state->nentries; i++)
 	{
-		RiskAggEntry *e = &state->entries[i];
+		const RiskPair *key = &state->entries[i].pair->key;
 
-		pq_sendbyte(&buf, e->pair->flags);
-		pq_sendbytes(&buf, (const char *) &e->pair->span_type_id, sizeof(Pfid));
-		pq_sendbytes(&buf, (const char *) &e->pair->revision_id, sizeof(Pfid));
-		pq_sendint64(&buf, e->count);
+		size += 1 + sizeof(int64);
+		if (key->flags & RISK_HAS_TYPE)
+			size += sizeof(Pfid);
+		revindex[i] = -1;
+		if (!(key->flags & RISK_HAS_REVISION))
+			continue;
+		size += sizeof(int32);
+		for (j = 0; j < nrevisions && j < RISK_SERIAL_REVISIONS; j++)
+			if (memcmp(revisions[j], &key->revision_id, sizeof(Pfid)) == 0)
+				break;
+		if (j == nrevisions || j == RISK_SERIAL_REVISIONS)
+		{
+			j = nrevisions++;
+			revisions[j] = &key->revision_id;
+			size += sizeof(Pfid);
+		}
+		revindex[i] = j;
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+
+	result = (bytea *) palloc(size);
+	SET_VARSIZE(result, size);
+	p = VARDATA(result);
+	i64 = pg_hton64(state->nspans);
+	risk_put(&p, &i64, sizeof(i64));
+	i64 = pg_hton64(state->nscored);
+	risk_put(&p, &i64, sizeof(i64));
+	i32 = pg_hton32(nrevisions);
+	risk_put(&p, &i32, sizeof(i32));
+	for (j = 0; j < nrevisions; j++)
+		risk_put(&p, revisions[j], sizeof(Pfid));
+	i32 = pg_hton32(state->nentries);
+	risk_put(&p, &i32, sizeof(i32));
+	for (i = 0; i < state->nentries; i++)
+	{
+		const RiskAggEntry *e = &state->entries[i];
+
+		*p++ = (char) e->pair->key.flags;
+		if (e->pair->key.flags & RISK_HAS_TYPE)
+			risk_put(&p, &e->pair->key.span_type_id, sizeof(Pfid));
+		if (e->pair->key.flags & RISK_HAS_REVISION)
+		{
+			i32 = pg_hton32(revindex[i]);
+			risk_put(&p, &i32, sizeof(i32));
+		}
+		i64 = pg_hton64(e->count);
+		risk_put(&p, &i64, sizeof(i64));
+	}
+	Assert(p == (char *) result + size);
+	pfree(revisions);
+	pfree(revindex);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* A serialized state being read. */
+typedef struct RiskReader
+{
+	const char *p;
+	const char *end;
+} RiskReader;
+
+/* Take n bytes, or fail on a truncated state. */
+static inline const char *
+risk_take(RiskReader *r, size_t n)
+{
+	const char *at = r->p;
+
+	if ((size_t) (r->end - r->p) < n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid risk aggregate state: truncated")));
+	r->p += n;
+	return at;
+}
+
+static inline int64
+risk_take_int64(RiskReader *r)
+{
+	int64		v;
+
+	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
+	return pg_ntoh64(v);
+}
+
+static inline int32
+risk_take_int32(RiskReader *r)
+{
+	int32		v;
+
+	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
+	return pg_ntoh32(v);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_deserialize);
-/* Partial state from bytea. */
+/*
+ * Partial state from bytea.  Like the built-in deserializers it allocates in
+ * the current (per-row) context: the state only feeds the combine function,
+ * which copies what it keeps, so nothing accumulates in the aggregate context
+ * (which would inflate the leader's hash table until it spills).
+ */
 Datum
 prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	RiskAggState *state = risk_state_new(aggcxt);
-	StringInfoData buf;
-	int			n;
+	bytea	   *bytes;
+	RiskAggState *state;
+	RiskReader	r;
+	const char *revisions;
+	int32		nrevisions;
+	int32		n;
 	int			i;
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	state->nspans = pq_getmsgint64(&buf);
-	state->nscored = pq_getmsgint64(&buf);
-	n = pq_getmsgint(&buf, 4);
-	if (n < 0)
+	(void) risk_agg_context(fcinfo, "risk_agg_deserialize");
+	bytes = PG_GETARG_BYTEA_PP(0);
+	state = risk_state_new(CurrentMemoryContext);
+	r.p = VARDATA_ANY(bytes);
+	r.end = r.p + VARSIZE_ANY_EXHDR(bytes);
+	state->nspans = risk_take_int64(&r);
+	state->nscored = risk_take_int64(&r);
+	nrevisions = risk_take_int32(&r);
+	if (nrevisions < 0 || nrevisions > (r.end - r.p) / (int) sizeof(Pfid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid risk aggregate state: %d revisions", nrevisions)));
+	revisions = risk_take(&r, (size_t) nrevisions * sizeof(Pfid));
+	n = risk_take_int32(&r);
+	if (n < 0 || n > r.end - r.p)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid risk aggregate state: %d entries", n)));
@@ -351,13 +516,31 @@ prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
 		RiskPair	key;
 		int64		count;
 
-		key.flags = pq_getmsgbyte(&buf);
-		pq_copymsgbytes(&buf, (char *) &key.span_type_id, sizeof(Pfid));
-		pq_copymsgbytes(&buf, (char *) &key.revision_id, sizeof(Pfid));
-		count = pq_getmsgint64(&buf);
-		risk_state_add(aggcxt, state, &key, count);
+		memset(&key, 0, sizeof(key));
+		key.flags = (uint8) *risk_take(&r, 1);
+		if (key.flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid risk aggregate state: flags %d", key.flags)));
+		if (key.flags & RISK_HAS_TYPE)
+			memcpy(&key.span_type_id, risk_take(&r, sizeof(Pfid)), sizeof(Pfid));
+		if (key.flags & RISK_HAS_REVISION)
+		{
+			int32		rev = risk_take_int32(&r);
+
+			if (rev < 0 || rev >= nrevisions)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("invalid risk aggregate state: revision %d of %d", rev, nrevisions)));
+			memcpy(&key.revision_id, revisions + (size_t) rev * sizeof(Pfid), sizeof(Pfid));
+		}
+		count = risk_take_int64(&r);
+		risk_state_add(CurrentMemoryContext, state, NULL, risk_pair_intern(&key), count);
 	}
-	pq_getmsgend(&buf);
+	if (r.p != r.end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid risk aggregate state: %d bytes left over", (int) (r.end - r.p))));
 	PG_RETURN_POINTER(state);
 }
 
@@ -378,6 +561,44 @@ risk_sum_numeric(RiskSum *sum, Numeric x)
 		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum->n), NumericGetDatum(x)));
 }
 
+/* Points of a pair's span type under its revision (NULL if unknown). */
+static const RiskTypeInfo *
+risk_pair_info(RiskPairEntry *pair)
+{
+	const RiskTypeInfo *info;
+
+	if (pair->info_generation == risk_cache_generation)
+		return pair->info;
+	info = risk_type_lookup(&pair->key.span_type_id, &pair->key.revision_id);
+	/* like the cache, remember only what was found */
+	if (info != NULL)
+	{
+		pair->info = info;
+		pair->info_generation = risk_cache_generation;
+	}
+	return info;
+}
+
+/* Name of a pair's span type (NULL for spans without one). */
+static const char *
+risk_pair_name(RiskPairEntry *pair)
+{
+	const char *name;
+	bool		cached;
+
+	if (!(pair->key.flags & RISK_HAS_TYPE))
+		return NULL;
+	if (pair->name_generation == risk_cache_generation)
+		return pair->name;
+	name = risk_type_name(&pair->key.span_type_id, &cached);
+	if (cached)
+	{
+		pair->name = name;
+		pair->name_generation = risk_cache_generation;
+	}
+	return name;
+}
+
 /* Add the points of an entry's spans (count x type points) to a sum. */
 static void
 risk_sum_entry(RiskSum *sum, const RiskAggEntry *e)
@@ -385,10 +606,10 @@ risk_sum_entry(RiskSum *sum, const RiskAggEntry *e)
 	const RiskTypeInfo *info;
 	int64		m;
 
-	if (e->pair->flags != (RISK_HAS_TYPE | RISK_HAS_REVISION))
+	if (e->pair->key.flags != (RISK_HAS_TYPE | RISK_HAS_REVISION))
 		return;
 	sum->any = true;
-	info = risk_type_lookup(&e->pair->span_type_id, &e->pair->revision_id);
+	info = risk_pair_info(e->pair);
 	if (info == NULL || !info->scores)
 		return;
 	if (info->integral && !pg_mul_s64_overflow(e->count, info->ipoints, &m) &&
@@ -450,13 +671,83 @@ prefactor_risk_agg_score(PG_FUNCTION_ARGS)
 	PG_RETURN_NUMERIC(risk_sum_value(&total));
 }
 
+/*
+ * Numerics for small whole numbers and for shares, made once per backend:
+ * a breakdown holds a count, a share and points per line, and converting
+ * each of them anew costs more than the rest of finalizing a group.  The
+ * jsonb conversion copies them, so sharing one copy is safe.
+ */
+#define RISK_INT_NUMERICS	4096
+#define RISK_SHARE_SCALE	10000	/* shares are rounded to ten-thousandths */
+
+static MemoryContext RiskNumericContext = NULL;
+static Numeric *RiskIntNumerics = NULL;		/* [v] = v */
+static Numeric *RiskShareNumerics = NULL;	/* [v] = v / 10000, zeros trimmed */
+
+/* Create the numeric caches on first use. */
+static void
+risk_numerics_init(void)
+{
+	if (RiskNumericContext != NULL)
+		return;
+	RiskNumericContext = AllocSetContextCreate(TopMemoryContext, "prefactor risk numerics",
+											   ALLOCSET_DEFAULT_SIZES);
+	RiskIntNumerics = MemoryContextAllocZero(RiskNumericContext,
+											 sizeof(Numeric) * RISK_INT_NUMERICS);
+	RiskShareNumerics = MemoryContextAllocZero(RiskNumericContext,
+											   sizeof(Numeric) * (RISK_SHARE_SCALE + 1));
+}
+
+/* A whole number as a numeric (shared, read-only when small). */
+static Numeric
+risk_int_numeric(int64 v)
+{
+	MemoryContext oldcxt;
+
+	if (v < 0 || v >= RISK_INT_NUMERICS)
+		return int64_to_numeric(v);
+	if (RiskIntNumerics[v] == NULL)
+	{
+		oldcxt = MemoryContextSwitchTo(RiskNumericContext);
+		RiskIntNumerics[v] = int64_to_numeric(v);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return RiskIntNumerics[v];
+}
+
+/* count / total rounded to 4 decimals, trailing zeros trimmed (shared, read-only). */
+static Numeric
+risk_share(int64 count, int64 total)
+{
+	int64		v = (count * 2 * RISK_SHARE_SCALE + total) / (2 * total);	/* ten-thousandths */
+	int64		t = v;
+	int			scale = 4;
+	MemoryContext oldcxt;
+
+	if (v >= 0 && v <= RISK_SHARE_SCALE && RiskShareNumerics[v] != NULL)
+		return RiskShareNumerics[v];
+	while (scale > 0 && t % 10 == 0)
+	{
+		t /= 10;
+		scale--;
+	}
+	if (v < 0 || v > RISK_SHARE_SCALE)
+		return int64_div_fast_to_numeric(t, scale);
+	oldcxt = MemoryContextSwitchTo(RiskNumericContext);
+	RiskShareNumerics[v] = int64_div_fast_to_numeric(t, scale);
+	MemoryContextSwitchTo(oldcxt);
+	return RiskShareNumerics[v];
+}
+
 /* One line of a breakdown: a span type name, its spans and points. */
 typedef struct RiskBreakdownLine
 {
 	const char *name;			/* NULL: spans of undeclared types */
 	int64		count;
 	RiskSum		sum;
-	Numeric		points;			/* value of sum, set after merging; NULL = none */
+	bool		isint;			/* points are the whole number ipoints */
+	int64		ipoints;
+	Numeric		points;			/* unless isint: the points; NULL = none */
 } RiskBreakdownLine;
 
 /* Compare two names, NULL (undeclared) last. */
@@ -468,74 +759,90 @@ risk_name_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-/* qsort: by name. */
+/* By name. */
 static int
 risk_line_name_cmp(const void *a, const void *b)
 {
 	return risk_name_cmp(((const RiskBreakdownLine *) a)->name, ((const RiskBreakdownLine *) b)->name);
 }
 
-/* qsort: most points first, then by name. */
+/*
+ * Most points first, then by name.  Whole numbers compare as int64; when
+ * lines mix whole and fractional points every line's points are a numeric.
+ */
 static int
 risk_line_points_cmp(const void *a, const void *b)
 {
 	const RiskBreakdownLine *x = a;
 	const RiskBreakdownLine *y = b;
+	bool		xnull = !x->isint && x->points == NULL;
+	bool		ynull = !y->isint && y->points == NULL;
 	int			c;
 
-	if (x->points == NULL || y->points == NULL)
-		c = (x->points == NULL) - (y->points == NULL);
+	if (xnull || ynull)
+		c = xnull - ynull;
+	else if (x->isint && y->isint)
+		c = (y->ipoints > x->ipoints) - (y->ipoints < x->ipoints);
 	else
 		c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(y->points),
 											  NumericGetDatum(x->points)));
 	return c != 0 ? c : risk_name_cmp(x->name, y->name);
 }
 
-/* Push "key": value pairs into a jsonb object under construction. */
+/* Sort lines: insertion sort for the usual handful, qsort beyond. */
 static void
-risk_push_key(JsonbParseState **ps, const char *key)
+risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const void *))
 {
-	JsonbValue	v;
+	int			i,
+				j;
 
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(ps, WJB_KEY, &v);
+	if (n > 16)
+	{
+		qsort(lines, n, sizeof(RiskBreakdownLine), cmp);
+		return;
+	}
+	for (i = 1; i < n; i++)
+	{
+		RiskBreakdownLine tmp = lines[i];
+
+		for (j = i; j > 0 && cmp(&lines[j - 1], &tmp) > 0; j--)
+			lines[j] = lines[j - 1];
+		lines[j] = tmp;
+	}
 }
 
-/* Push a numeric (or null) value. */
-static void
-risk_push_numeric(JsonbParseState **ps, Numeric n)
+/* Set a jsonb string value (key or value). */
+static inline void
+risk_jsonb_string(JsonbValue *v, const char *s)
 {
-	JsonbValue	v;
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = strlen(s);
+}
 
+/* Set a jsonb numeric value, or null. */
+static inline void
+risk_jsonb_numeric(JsonbValue *v, Numeric n)
+{
 	if (n == NULL)
-		v.type = jbvNull;
+		v->type = jbvNull;
 	else
 	{
-		v.type = jbvNumeric;
-		v.val.numeric = n;
+		v->type = jbvNumeric;
+		v->val.numeric = n;
 	}
-	pushJsonbValue(ps, WJB_VALUE, &v);
-}
-
-/* count / total rounded to 4 decimals, trailing zeros trimmed, as a numeric. */
-static Numeric
-risk_share(int64 count, int64 total)
-{
-	int64		v = (count * 20000 + total) / (2 * total);	/* ten-thousandths */
-	int			scale = 4;
-
-	while (scale > 0 && v % 10 == 0)
-	{
-		v /= 10;
-		scale--;
-	}
-	return int64_div_fast_to_numeric(v, scale);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_breakdown);
-/* risk_breakdown final: {total, spans, types: [{span_type, count, share, points}]}. */
+/*
+ * risk_breakdown final: {total, spans, types: [{span_type, count, share, points}]}.
+ *
+ * The result is assembled as a JsonbValue tree and converted once.  The
+ * converter writes object keys in the order given, and jsonb requires them
+ * sorted (shorter first, then bytewise), so the keys below are listed in that
+ * order: "spans" < "total" < "types" and "count" < "share" < "points" <
+ * "span_type".
+ */
 Datum
 prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 {
@@ -544,14 +851,17 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	int			nlines = 0;
 	RiskSum		total = {false, 0, NULL};
 	bool		scored;
-	JsonbParseState *ps = NULL;
-	JsonbValue	v;
-	JsonbValue *result;
+	bool		mixed = false;
+	JsonbValue	root;
+	JsonbPair  *top;
+	JsonbValue *elems;
+	JsonbPair  *pairs;
 	int			i;
 
 	if (state == NULL || state->nspans == 0)
 		PG_RETURN_NULL();
 	scored = state->nscored > 0;
+	risk_numerics_init();
 
 	/* one line per entry, then merged by name */
 	lines = palloc(sizeof(RiskBreakdownLine) * Max(state->nentries, 1));
@@ -559,14 +869,14 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	{
 		RiskAggEntry *e = &state->entries[i];
 
-		lines[nlines].name = (e->pair->flags & RISK_HAS_TYPE) ? risk_type_name(&e->pair->span_type_id) : NULL;
+		lines[nlines].name = risk_pair_name(e->pair);
 		lines[nlines].count = e->count;
 		memset(&lines[nlines].sum, 0, sizeof(RiskSum));
 		risk_sum_entry(&lines[nlines].sum, e);
 		risk_sum_add(&total, &lines[nlines].sum);
 		nlines++;
 	}
-	qsort(lines, nlines, sizeof(RiskBreakdownLine), risk_line_name_cmp);
+	risk_sort_lines(lines, nlines, risk_line_name_cmp);
 	if (nlines > 1)
 	{
 		int			out = 0;
@@ -585,42 +895,83 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < nlines; i++)
 	{
-		lines[i].points = risk_sum_value(&lines[i].sum);
-		if (scored && lines[i].points == NULL)
-			lines[i].points = int64_to_numeric(0);
-	}
-	qsort(lines, nlines, sizeof(RiskBreakdownLine), risk_line_points_cmp);
+		RiskBreakdownLine *l = &lines[i];
 
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	risk_push_key(&ps, "total");
-	total.any = scored;
-	risk_push_numeric(&ps, risk_sum_value(&total));
-	risk_push_key(&ps, "spans");
-	risk_push_numeric(&ps, int64_to_numeric(state->nspans));
-	risk_push_key(&ps, "types");
-	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < nlines; i++)
-	{
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		risk_push_key(&ps, "span_type");
-		if (lines[i].name)
+		l->points = NULL;
+		if (!l->sum.any)
 		{
-			v.type = jbvString;
-			v.val.string.val = (char *) lines[i].name;
-			v.val.string.len = strlen(lines[i].name);
+			/* nothing scored on this line: 0 if the set is scored, else null */
+			l->isint = scored;
+			l->ipoints = 0;
+		}
+		else if (l->sum.n == NULL)
+		{
+			l->isint = true;
+			l->ipoints = l->sum.i;
 		}
 		else
-			v.type = jbvNull;
-		pushJsonbValue(&ps, WJB_VALUE, &v);
-		risk_push_key(&ps, "count");
-		risk_push_numeric(&ps, int64_to_numeric(lines[i].count));
-		risk_push_key(&ps, "share");
-		risk_push_numeric(&ps, risk_share(lines[i].count, state->nspans));
-		risk_push_key(&ps, "points");
-		risk_push_numeric(&ps, lines[i].points);
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+		{
+			l->isint = false;
+			l->points = risk_sum_value(&l->sum);
+			mixed = true;
+		}
 	}
-	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	result = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+	if (mixed)
+		for (i = 0; i < nlines; i++)
+			if (lines[i].isint)
+				lines[i].points = int64_to_numeric(lines[i].ipoints);
+	risk_sort_lines(lines, nlines, risk_line_points_cmp);
+
+	top = palloc(sizeof(JsonbPair) * 3);
+	elems = palloc(sizeof(JsonbValue) * Max(nlines, 1));
+	pairs = palloc(sizeof(JsonbPair) * 4 * Max(nlines, 1));
+
+	risk_jsonb_string(&top[0].key, "spans");
+	risk_jsonb_numeric(&top[0].value, risk_int_numeric(state->nspans));
+	risk_jsonb_string(&top[1].key, "total");
+	if (!scored)
+		risk_jsonb_numeric(&top[1].value, NULL);
+	else if (total.n == NULL)
+		risk_jsonb_numeric(&top[1].value, risk_int_numeric(total.i));
+	else
+	{
+		total.any = true;
+		risk_jsonb_numeric(&top[1].value, risk_sum_value(&total));
+	}
+	risk_jsonb_string(&top[2].key, "types");
+	top[2].value.type = jbvArray;
+	top[2].value.val.array.nElems = nlines;
+	top[2].value.val.array.elems = elems;
+	top[2].value.val.array.rawScalar = false;
+	for (i = 0; i < 3; i++)
+		top[i].order = i;
+
+	for (i = 0; i < nlines; i++)
+	{
+		JsonbPair  *p = &pairs[4 * i];
+		int			k;
+
+		risk_jsonb_string(&p[0].key, "count");
+		risk_jsonb_numeric(&p[0].value, risk_int_numeric(lines[i].count));
+		risk_jsonb_string(&p[1].key, "share");
+		risk_jsonb_numeric(&p[1].value, risk_share(lines[i].count, state->nspans));
+		risk_jsonb_string(&p[2].key, "points");
+		risk_jsonb_numeric(&p[2].value,
+						   lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points);
+		risk_jsonb_string(&p[3].key, "span_type");
+		if (lines[i].name)
+			risk_jsonb_string(&p[3].value, lines[i].name);
+		else
+			p[3].value.type = jbvNull;
+		for (k = 0; k < 4; k++)
+			p[k].order = k;
+		elems[i].type = jbvObject;
+		elems[i].val.object.nPairs = 4;
+		elems[i].val.object.pairs = p;
+	}
+
+	root.type = jbvObject;
+	root.val.object.nPairs = 3;
+	root.val.object.pairs = top;
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(&root));
 }

@@ -33,6 +33,12 @@ static HTAB *RiskTypeCache = NULL;
 static HTAB *RiskRevisionCache = NULL;
 static HTAB *RiskNameCache = NULL;
 
+/*
+ * Bumped whenever the caches are dropped, so that callers keeping pointers
+ * into them (the aggregates' interned pairs) know to look up again.
+ */
+uint64		risk_cache_generation = 1;
+
 typedef struct RiskNameEntry
 {
 	Pfid		span_type_id;
@@ -83,6 +89,7 @@ risk_cache_reset(void)
 		return;
 	MemoryContextDelete(RiskCacheContext);
 	RiskCacheContext = NULL;
+	risk_cache_generation++;
 	RiskTypeCache = NULL;
 	RiskRevisionCache = NULL;
 	RiskNameCache = NULL;
@@ -249,9 +256,13 @@ risk_revision_lookup(const Pfid *revision_id)
 	return entry;
 }
 
-/* Name of a span type (its id as text if it no longer exists). */
+/*
+ * Name of a span type (its id as text if it no longer exists).  *cached says
+ * whether the result is a cache entry (valid until risk_cache_generation
+ * changes) or a palloc'd string in the current context.
+ */
 const char *
-risk_type_name(const Pfid *span_type_id)
+risk_type_name(const Pfid *span_type_id, bool *cached)
 {
 	RiskNameEntry *entry;
 	bool		found;
@@ -261,6 +272,7 @@ risk_type_name(const Pfid *span_type_id)
 	MemoryContext oldcxt;
 
 	risk_cache_init();
+	*cached = true;
 	entry = hash_search(RiskNameCache, span_type_id, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->name;
@@ -280,6 +292,7 @@ risk_type_name(const Pfid *span_type_id)
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
+		*cached = false;
 		return TextDatumGetCString(args[0]);
 	}
 	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
