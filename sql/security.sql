@@ -163,6 +163,30 @@ SET ROLE regress_mixed;
 SELECT (account_id = :'acme') AS acme, level FROM account_members ORDER BY level;
 SELECT array_length(member_accounts('reader'), 1) AS reads, array_length(member_accounts('admin'), 1) AS administers;
 RESET ROLE;
+-- member_accounts keeps its answer for one statement only: the same expression,
+-- evaluated again after a grant and a revoke in one PL/pgSQL block (whose
+-- expressions live for the transaction), sees each change.
+CREATE ROLE regress_cache_probe LOGIN;
+SELECT prefactor_grant_access('globex', 'regress_cache_probe', 'reader');
+DO $$
+DECLARE
+	seen int[] := '{}';
+BEGIN
+	FOR step IN 1..3 LOOP
+		SET LOCAL ROLE regress_cache_probe;
+		seen := seen || coalesce(array_length(prefactor.member_accounts('reader'), 1), 0);
+		RESET ROLE;
+		IF step = 1 THEN
+			PERFORM prefactor.prefactor_grant_access('acme', 'regress_cache_probe', 'reader');
+		ELSIF step = 2 THEN
+			PERFORM prefactor.prefactor_revoke_access('acme', 'regress_cache_probe');
+		END IF;
+	END LOOP;
+	RAISE NOTICE 'reader accounts of the probe: before, after the grant, after the revoke: %', seen;
+END
+$$;
+SELECT prefactor_revoke_access('globex', 'regress_cache_probe');
+DROP ROLE regress_cache_probe;
 
 ------------------------------------------------------------------------------
 -- Reading: for every table and view, globex's roles see none of acme's rows.

@@ -8,9 +8,12 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "prefactor.h"
@@ -94,6 +97,83 @@ prefactor_require_access(const Pfid *account, const char *level, const char *sub
 					GetUserNameFromId(GetOuterUserId(), false), level, subject),
 			 errdetail("Unknown accounts and accounts the role does not belong to are not told apart."),
 			 errhint("An admin of the account grants access with prefactor.prefactor_grant_access(account, role, level).")));
+}
+
+/* member_accounts' answer, kept for the rest of the query that asked. */
+typedef struct MemberAccountsCache
+{
+	LocalTransactionId lxid;	/* the answer holds while nothing could change */
+	CommandId	cid;
+	Oid			user;
+	text	   *level;
+	Datum		accounts;		/* pfid[] in fn_mcxt */
+} MemberAccountsCache;
+
+/*
+ * member_accounts(level): the accounts current_user belongs to at the level
+ * or above. Every row-level security policy asks it, and in a sequential
+ * scan it is evaluated for every row; as a STABLE function its answer cannot
+ * change within the query, so the first answer is kept in the expression's
+ * own cache (fn_extra) for the query's life. It runs as current_user, whose
+ * only visible account_members rows are its own.
+ */
+PG_FUNCTION_INFO_V1(prefactor_member_accounts);
+Datum
+prefactor_member_accounts(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	MemberAccountsCache *cache = (MemberAccountsCache *) fcinfo->flinfo->fn_extra;
+	text	   *level = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Oid			user = GetUserId();
+	CommandId	cid = GetCurrentCommandId(false);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1];
+	bool		isnull;
+	Datum		accounts;
+	MemoryContext old;
+
+	/*
+	 * An expression state can outlive its statement (PL/pgSQL keeps simple
+	 * expressions for the transaction), so the answer is reused only within
+	 * one transaction and command.
+	 */
+	if (cache != NULL && cache->user == user && cache->lxid == MyProc->lxid && cache->cid == cid &&
+		(level == NULL ? cache->level == NULL :
+		 cache->level != NULL && VARSIZE_ANY_EXHDR(level) == VARSIZE_ANY_EXHDR(cache->level) &&
+		 memcmp(VARDATA_ANY(level), VARDATA_ANY(cache->level), VARSIZE_ANY_EXHDR(level)) == 0))
+		PG_RETURN_ARRAYTYPE_P(DatumGetArrayTypePCopy(cache->accounts));	/* callers own their result */
+
+	prefactor_caches_check(prefactor_pfid_type());
+	values[0] = level ? PointerGetDatum(level) : (Datum) 0;
+	nulls[0] = level ? ' ' : 'n';
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT pg_catalog.array_agg(m.account_id) FROM prefactor.account_members m"
+						  " WHERE m.role_name OPERATOR(pg_catalog.=) CURRENT_USER"
+						  "   AND m.level OPERATOR(pg_catalog.=) ANY (prefactor.access_levels($1))",
+						  1, argtypes, values, nulls, true, 1);
+	accounts = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (cache == NULL)
+		cache = palloc0(sizeof(MemberAccountsCache));
+	else
+	{
+		if (cache->level)
+			pfree(cache->level);
+		pfree(DatumGetPointer(cache->accounts));
+	}
+	cache->lxid = MyProc->lxid;
+	cache->cid = cid;
+	cache->user = user;
+	cache->level = level ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(level)) : NULL;
+	cache->accounts = isnull ? PointerGetDatum(construct_empty_array(prefactor_pfid_oid()))
+		: PointerGetDatum(DatumGetArrayTypePCopy(accounts));
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	fcinfo->flinfo->fn_extra = cache;
+	PG_RETURN_ARRAYTYPE_P(DatumGetArrayTypePCopy(cache->accounts));
 }
 
 /* has_access(account, level): see prefactor_has_access. */

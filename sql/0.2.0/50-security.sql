@@ -73,14 +73,12 @@ COMMENT ON FUNCTION access_levels(text) IS
 	'The levels that include the given one: reader -> {reader, ingest, admin}, ingest -> {ingest, admin}, admin -> {admin}';
 
 -- Used by every policy. Runs as the querying role (current_user), whose only
--- visible account_members rows are its own; its body is parsed once, at
--- CREATE time, so no caller's search_path can change what it means.
--- (Parameters are qualified: in SQL functions a column named like a parameter wins.)
+-- visible account_members rows are its own. C: in a sequential scan a policy
+-- asks for every row, and the C version answers from the query's own cache
+-- after the first lookup (src/security.c); its SQL is schema-qualified, so no
+-- caller's search_path can change what it means.
 CREATE FUNCTION member_accounts(level text) RETURNS pfid[]
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN (SELECT coalesce(array_agg(m.account_id), '{}')
-			  FROM prefactor.account_members m
-			 WHERE m.role_name = current_user AND m.level = ANY (prefactor.access_levels(member_accounts.level)));
+	AS 'MODULE_PATHNAME', 'prefactor_member_accounts' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION member_accounts(text) IS
 	'The accounts current_user belongs to at the given level or above; what every row-level security policy asks';
 
