@@ -180,6 +180,16 @@ SELECT span_type, status, octet_length(payload->>'s') AS s_bytes, validation, pa
 SELECT (prefactor_record_span(:'run', 'regex', '{"s": "aaaa"}')).span_id AS regex_ok_span \gset
 SELECT validation, payload_conforms FROM spans WHERE id = :'regex_ok_span';
 
+-- The C helpers under the API take NULLs, junk and huge values with an answer or a clear error.
+SELECT h.call, pg_temp.try(format('SELECT prefactor.%s', h.call)) AS result
+  FROM (VALUES ('has_access(NULL, NULL)'), ('has_access(NULL, ''ingest'')'), ('has_access(NULL, ''root'')'),
+			   ('require_access(NULL, ''ingest'', NULL)'), ('require_access(NULL, NULL, NULL)'),
+			   ('member_accounts(NULL)'), ('member_accounts(repeat(''x'', 100000))'),
+			   ('try_pfid(NULL)'), ('try_pfid(repeat(''7'', 100000))'), ('try_pfid(E''0000000000000000000000000000000\\u00e9'')'),
+			   ('account_of(NULL)'), ('account_of(pfid_build(0, 1073741823, ''\x00000000000000000000''))'),
+			   ('canonical_digest(NULL)'), ('canonical_digest(jsonb_build_object(''big'', repeat(''b'', 10000000))) IS NOT NULL'))
+	   AS h(call);
+
 ------------------------------------------------------------------------------
 -- Nothing partial remains from the failed calls; the server never restarted.
 ------------------------------------------------------------------------------
