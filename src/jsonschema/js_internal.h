@@ -320,7 +320,23 @@ struct js_compiled
 const js_val *js_registry_lookup(const js_registry *reg, const char *uri, size_t len);
 const char *js_metaschema_text(const char *uri, size_t len);
 
-/* js_problems helpers (js_compile.c) */
+/* ---------------- schema compiler (js_compile*.c) ---------------- */
+/* vocabulary bits */
+#define JS_VOC_CORE    (1u << 0)
+#define JS_VOC_APPL    (1u << 1)
+#define JS_VOC_UNEV    (1u << 2)
+#define JS_VOC_VALID   (1u << 3)
+#define JS_VOC_META    (1u << 4)
+#define JS_VOC_FMT     (1u << 5)
+#define JS_VOC_FMTA    (1u << 6)
+#define JS_VOC_CONTENT (1u << 7)
+#define JS_VOC_ALL     (JS_VOC_CORE | JS_VOC_APPL | JS_VOC_UNEV | JS_VOC_VALID | JS_VOC_META | JS_VOC_FMT | JS_VOC_CONTENT)
+
+/* js_schema.draft / js_scope.draft */
+#define JS_D7  7
+#define JS_D20 20
+
+/* problem list behind js_problems */
 typedef struct js_plist
 {
 	js_arena	arena;
@@ -328,5 +344,89 @@ typedef struct js_plist
 	size_t		n;
 	size_t		cap;
 } js_plist;
+
+/* lexical context of a schema node */
+typedef struct js_scope
+{
+	const char *base;			/* absolute base URI, no fragment */
+	js_resource *res;
+	int			draft;
+	unsigned	vocab;
+	const char *prefix;			/* problem location prefix ("" or "uri#") */
+} js_scope;
+
+/* a $ref / $dynamicRef to resolve after the walk */
+typedef struct js_pending
+{
+	js_schema **slot;
+	js_schema  *owner;
+	const char *uri;
+	const char *loc;
+	int			dynamic;
+	int			draft;
+} js_pending;
+
+/* compiler state for one js_compile() call */
+typedef struct js_cctx
+{
+	js_compiled *cs;
+	js_arena   *a;
+	const js_options *opt;
+	js_plist   *pl;
+	js_hmap		resources;		/* uri -> res_entry */
+	js_hmap		anchors;		/* uri#name -> anchor_entry */
+	js_pending *pend;
+	size_t		npend;
+	size_t		cappend;
+	int			oom;
+} js_cctx;
+
+/*
+ * JS_KW("name"): true if object schema v has keyword "name"; sets kv to its
+ * value and points seg (a js_seg under the schema's path) at the keyword.
+ */
+#define JS_KW(name) (kv = js_val_get(v, name, sizeof(name) - 1)) != NULL && \
+	(seg.s = name, seg.len = sizeof(name) - 1, 1)
+
+/* problems */
+js_plist   *js_plist_new(const js_allocator *al);
+void		js_plist_free(js_plist *pl);
+js_problems *js_plist_publish(js_plist *pl);
+/* record a schema problem at sc->prefix + path */
+void		js_schema_problem(js_cctx *cc, const js_scope *sc, const js_seg *path,
+							  const char *fmt,...);
+
+/* the walk over schema nodes */
+js_schema  *js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
+							  const js_seg *path, int depth);
+js_schema  *js_sub(js_cctx *cc, const js_val *v, const js_scope *sc,
+				   const js_seg *path, int depth);
+void		js_sub_array(js_cctx *cc, const js_val *v, const js_scope *sc,
+						 const js_seg *path, int depth, js_schema ***out, size_t *n);
+js_named   *js_sub_object(js_cctx *cc, const js_val *v, const js_scope *sc,
+						  const js_seg *path, int depth, size_t *n, int sort);
+
+/* keyword groups */
+void		js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v,
+								   const js_scope *sc, const js_seg *path, int depth);
+void		js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v,
+								  const js_scope *sc, const js_seg *path);
+int			js_get_strlist(js_cctx *cc, const js_val *v, const js_scope *sc,
+						   const js_seg *path, js_strlist *out);
+js_regex   *js_schema_regex(js_cctx *cc, const char *pat, size_t len,
+							const js_scope *sc, const js_seg *path);
+
+/* dialects, identifiers and references */
+int			js_streq(const char *s, size_t n, const char *lit);
+void		js_set_dialect(js_cctx *cc, js_scope *sc, const js_val *sv,
+						   const js_seg *path);
+js_resource *js_new_resource(js_cctx *cc, const char *uri);
+void		js_register_resource(js_cctx *cc, const char *uri, const js_val *v,
+								 const js_scope *sc);
+void		js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc,
+						   const js_seg *path, int docroot);
+void		js_compile_ref(js_cctx *cc, js_schema *s, const js_val *v,
+						   const js_scope *sc, const js_seg *path, int dynamic);
+js_schema  *js_resolve(js_cctx *cc, const js_pending *p, int *is_dynamic_anchor);
 
 #endif							/* PREFACTOR_JS_INTERNAL_H */
