@@ -388,7 +388,7 @@ typedef struct js_cctx
 #define JS_KW(name) (kv = js_val_get(v, name, sizeof(name) - 1)) != NULL && \
 	(seg.s = name, seg.len = sizeof(name) - 1, 1)
 
-/* problems */
+/* js_compile_problems.c */
 js_plist   *js_plist_new(const js_allocator *al);
 void		js_plist_free(js_plist *pl);
 js_problems *js_plist_publish(js_plist *pl);
@@ -396,7 +396,7 @@ js_problems *js_plist_publish(js_plist *pl);
 void		js_schema_problem(js_cctx *cc, const js_scope *sc, const js_seg *path,
 							  const char *fmt,...);
 
-/* the walk over schema nodes */
+/* js_compile.c: the walk over schema nodes; js_sub* compile child schemas */
 js_schema  *js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 							  const js_seg *path, int depth);
 js_schema  *js_sub(js_cctx *cc, const js_val *v, const js_scope *sc,
@@ -406,20 +406,27 @@ void		js_sub_array(js_cctx *cc, const js_val *v, const js_scope *sc,
 js_named   *js_sub_object(js_cctx *cc, const js_val *v, const js_scope *sc,
 						  const js_seg *path, int depth, size_t *n, int sort);
 
-/* keyword groups */
+/* js_compile_applicators.c */
 void		js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v,
 								   const js_scope *sc, const js_seg *path, int depth);
+
+/* js_compile_assertions.c */
 void		js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v,
 								  const js_scope *sc, const js_seg *path);
+/* keyword-value readers, also used by the applicators */
 int			js_get_strlist(js_cctx *cc, const js_val *v, const js_scope *sc,
 						   const js_seg *path, js_strlist *out);
+/* compile a regex owned by the compiled schema */
 js_regex   *js_schema_regex(js_cctx *cc, const char *pat, size_t len,
 							const js_scope *sc, const js_seg *path);
 
-/* dialects, identifiers and references */
+/* js_compile_dialect.c */
+/* true if s[0..n) equals the NUL-terminated string lit */
 int			js_streq(const char *s, size_t n, const char *lit);
 void		js_set_dialect(js_cctx *cc, js_scope *sc, const js_val *sv,
 						   const js_seg *path);
+
+/* js_compile_refs.c */
 js_resource *js_new_resource(js_cctx *cc, const char *uri);
 void		js_register_resource(js_cctx *cc, const char *uri, const js_val *v,
 								 const js_scope *sc);
@@ -427,6 +434,7 @@ void		js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc,
 						   const js_seg *path, int docroot);
 void		js_compile_ref(js_cctx *cc, js_schema *s, const js_val *v,
 						   const js_scope *sc, const js_seg *path, int dynamic);
+/* resolve a pending reference after the walk (NULL: unresolvable) */
 js_schema  *js_resolve(js_cctx *cc, const js_pending *p, int *is_dynamic_anchor);
 
 #endif							/* PREFACTOR_JS_INTERNAL_H */
