@@ -437,4 +437,119 @@ void		js_compile_ref(js_cctx *cc, js_schema *s, const js_val *v,
 /* resolve a pending reference after the walk (NULL: unresolvable) */
 js_schema  *js_resolve(js_cctx *cc, const js_pending *p, int *is_dynamic_anchor);
 
+/* ---------------- validator (js_validate*.c) ---------------- */
+/* evaluated-location annotations for one array/object instance */
+typedef struct js_ann
+{
+	uint8_t    *bits;			/* evaluated indices / member positions */
+	size_t		n;
+	int			all;			/* every item/member evaluated */
+} js_ann;
+
+/* dynamic scope: resources entered along the evaluation path */
+typedef struct js_dscope
+{
+	const struct js_dscope *up;
+	const js_resource *res;
+} js_dscope;
+
+/* active references, for loop detection */
+typedef struct js_rframe
+{
+	const struct js_rframe *up;
+	const js_schema *target;
+	size_t		idepth;
+} js_rframe;
+
+/* keep big helper frames off the recursive path (smaller eval frames) */
+#if defined(__GNUC__)
+#define JS_NOINLINE __attribute__((noinline))
+#else
+#define JS_NOINLINE
+#endif
+
+/* error list behind js_result */
+typedef struct js_result_priv
+{
+	js_arena	arena;
+	size_t		cap;
+} js_result_priv;
+
+/* validator state for one js_validate() / js_is_valid() call */
+typedef struct js_vctx
+{
+	const js_compiled *cs;
+	const js_accessor *acc;
+	js_arena	scratch;
+	void	   *mdata;
+	int			collect;		/* collecting errors at all */
+	int			quiet;			/* >0: inside a subschema whose errors are dropped */
+	int			stop;			/* stop evaluating (cap reached or limit hit) */
+	int			limit;
+	int			oom;
+	js_result  *res;
+	js_result_priv *rp;
+	const js_dscope *dyn;
+	const js_rframe *refs;
+} js_vctx;
+
+/*
+ * In a keyword evaluator (locals c, valid, kp): JS_FAIL() marks the instance
+ * invalid and returns 0 at once when errors are not being collected;
+ * JS_KSEG("kw", k) declares the js_seg k for keyword "kw" under kp.
+ */
+#define JS_FAIL() do { valid = 0; if (c->quiet || c->stop) return 0; } while (0)
+#define JS_KSEG(name, var) js_seg var = {kp, name, sizeof(name) - 1, 0}
+
+/* js_validate.c: evaluate instance 'in' against schema s; 1 valid, 0 invalid */
+int			js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+					const js_seg *ip, const js_seg *kp, js_ann *out, int depth);
+/* same with errors dropped; 0 also when evaluation stopped */
+int			js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+						  const js_seg *ip, const js_seg *kp, js_ann *out, int depth);
+
+/* js_validate_errors.c */
+void		js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...);
+void		js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp,
+						   const char *fmt,...);
+
+/* js_validate_scalar.c: type, const, enum, number and string keywords */
+JS_NOINLINE int js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
+								  const js_seg *ip, const js_seg *kp);
+
+/* js_validate_array.c */
+JS_NOINLINE int js_eval_array(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+							  const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
+
+/* js_validate_object.c */
+JS_NOINLINE int js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+							   const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
+
+/* js_validate_logic.c: allOf, anyOf, oneOf, not, if/then/else */
+JS_NOINLINE int js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t,
+							  size_t idepth, const js_seg *ip, const js_seg *kp,
+							  js_ann *a, int depth);
+
+/* js_validate_uneval.c: annotation sets and unevaluatedItems/Properties */
+int			js_ann_init(js_vctx *c, js_ann *a, js_type t, js_node n);
+void		js_ann_merge(js_ann *dst, const js_ann *src);
+JS_NOINLINE int js_eval_unevaluated(js_vctx *c, const js_schema *s, js_node in, js_type t,
+									size_t idepth, const js_seg *ip, const js_seg *kp,
+									js_ann *a, int depth);
+
+/* mark position i as evaluated */
+static inline void
+js_ann_set(js_ann *a, size_t i)
+{
+	if (a && a->bits && i < a->n)
+		a->bits[i / 8] |= (uint8_t) (1u << (i % 8));
+}
+
+/* was position i evaluated? */
+static inline int
+js_ann_get(const js_ann *a, size_t i)
+{
+	return a->all || (a->bits && i < a->n && (a->bits[i / 8] & (1u << (i % 8))));
+}
+
 #endif							/* PREFACTOR_JS_INTERNAL_H */

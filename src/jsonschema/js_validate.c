@@ -10,65 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* evaluated-location annotations for one array/object instance */
-typedef struct ann
-{
-	uint8_t    *bits;			/* evaluated indices / member positions */
-	size_t		n;
-	int			all;			/* every item/member evaluated */
-} ann;
-
-/* dynamic scope: resources entered along the evaluation path */
-typedef struct dscope
-{
-	const struct dscope *up;
-	const js_resource *res;
-} dscope;
-
-/* active references, for loop detection */
-typedef struct rframe
-{
-	const struct rframe *up;
-	const js_schema *target;
-	size_t		idepth;
-} rframe;
-
-/* keep big helper frames off the recursive path (smaller eval frames) */
-#if defined(__GNUC__)
-#define JS_NOINLINE __attribute__((noinline))
-#else
-#define JS_NOINLINE
-#endif
-
-typedef struct result_priv
-{
-	js_arena	arena;
-	size_t		cap;
-} result_priv;
-
-typedef struct vctx
-{
-	const js_compiled *cs;
-	const js_accessor *acc;
-	js_arena	scratch;
-	void	   *mdata;
-	int			collect;		/* collecting errors at all */
-	int			quiet;			/* >0: inside a subschema whose errors are dropped */
-	int			stop;			/* stop evaluating (cap reached or limit hit) */
-	int			limit;
-	int			oom;
-	js_result  *res;
-	result_priv *rp;
-	const dscope *dyn;
-	const rframe *refs;
-} vctx;
-
 /* append an error record (respects the cap) */
 static void
-add_error(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt, va_list ap)
+add_error(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt, va_list ap)
 {
 	js_result  *r = c->res;
-	result_priv *rp = c->rp;
+	js_result_priv *rp = c->rp;
 	js_buf		b;
 	js_error   *e;
 
@@ -114,8 +61,8 @@ add_error(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt, va_list 
 }
 
 /* record a validation error unless errors are being dropped */
-static void
-report(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
+void
+js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -127,8 +74,8 @@ report(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
 }
 
 /* record a limit error: always fatal for the whole validation */
-static void
-limit_error(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
+void
+js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -146,8 +93,8 @@ limit_error(vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
 }
 
 /* set up an empty annotation set for instance n of type t */
-static int
-ann_init(vctx *c, ann *a, js_type t, js_node n)
+int
+js_ann_init(js_vctx *c, js_ann *a, js_type t, js_node n)
 {
 	a->all = 0;
 	a->n = 0;
@@ -168,24 +115,9 @@ ann_init(vctx *c, ann *a, js_type t, js_node n)
 	return 1;
 }
 
-/* mark position i as evaluated */
-static inline void
-ann_set(ann *a, size_t i)
-{
-	if (a && a->bits && i < a->n)
-		a->bits[i / 8] |= (uint8_t) (1u << (i % 8));
-}
-
-/* was position i evaluated? */
-static inline int
-ann_get(const ann *a, size_t i)
-{
-	return a->all || (a->bits && i < a->n && (a->bits[i / 8] & (1u << (i % 8))));
-}
-
 /* merge annotations src into dst */
-static void
-ann_merge(ann *dst, const ann *src)
+void
+js_ann_merge(js_ann *dst, const js_ann *src)
 {
 	if (!dst)
 		return;
@@ -195,52 +127,49 @@ ann_merge(ann *dst, const ann *src)
 			dst->bits[i] |= src->bits[i];
 }
 
-static int	eval(vctx *c, const js_schema *s, js_node in, size_t idepth,
-				 const js_seg *ip, const js_seg *kp, ann *out, int depth);
-
 /* evaluate a subschema in "quiet" mode (errors dropped, stop at failure) */
-static int
-eval_quiet(vctx *c, const js_schema *s, js_node in, size_t idepth,
-		   const js_seg *ip, const js_seg *kp, ann *out, int depth)
+int
+js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			  const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
 {
 	int			ok;
 
 	c->quiet++;
-	ok = eval(c, s, in, idepth, ip, kp, out, depth);
+	ok = js_eval(c, s, in, idepth, ip, kp, out, depth);
 	c->quiet--;
 	return ok && !c->stop;
 }
 
 /* follow a reference with loop detection */
 static int
-eval_ref(vctx *c, const js_schema *target, js_node in, size_t idepth,
-		 const js_seg *ip, const js_seg *kp, ann *out, int depth)
+eval_ref(js_vctx *c, const js_schema *target, js_node in, size_t idepth,
+		 const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
 {
-	rframe		f;
+	js_rframe	f;
 	int			ok;
 
-	for (const rframe *r = c->refs; r && r->idepth == idepth; r = r->up)
+	for (const js_rframe *r = c->refs; r && r->idepth == idepth; r = r->up)
 		if (r->target == target)
 		{
-			limit_error(c, ip, kp, "reference loop: schema re-entered without consuming the instance");
+			js_limit_error(c, ip, kp, "reference loop: schema re-entered without consuming the instance");
 			return 0;
 		}
 	f.up = c->refs;
 	f.target = target;
 	f.idepth = idepth;
 	c->refs = &f;
-	ok = eval(c, target, in, idepth, ip, kp, out, depth + 1);
+	ok = js_eval(c, target, in, idepth, ip, kp, out, depth + 1);
 	c->refs = f.up;
 	return ok;
 }
 
 /* find the outermost dynamic-scope schema for $dynamicAnchor name */
 static const js_schema *
-dynamic_target(vctx *c, const js_schema *s)
+dynamic_target(js_vctx *c, const js_schema *s)
 {
 	const js_schema *found = s->dynref;
 
-	for (const dscope *d = c->dyn; d; d = d->up)
+	for (const js_dscope *d = c->dyn; d; d = d->up)
 		for (size_t i = 0; d->res && i < d->res->ndyn; i++)
 			if (d->res->dyn[i].len == s->dyn_name_len &&
 				memcmp(d->res->dyn[i].name, s->dyn_name, s->dyn_name_len) == 0)
@@ -293,13 +222,10 @@ type_name(js_type t, double x)
 	return "?";
 }
 
-#define FAIL() do { valid = 0; if (c->quiet || c->stop) return 0; } while (0)
-#define KSEG(name, var) js_seg var = {kp, name, sizeof(name) - 1, 0}
-
 /* type/const/enum and the number and string assertions */
-static JS_NOINLINE int
-eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
-			   const js_seg *ip, const js_seg *kp)
+JS_NOINLINE int
+js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
+				  const js_seg *ip, const js_seg *kp)
 {
 	const js_accessor *acc = c->acc;
 	int			valid = 1;
@@ -319,9 +245,9 @@ eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
 
 		if (!(s->types & bit) && !(t == JS_NUMBER && isint && (s->types & JS_T_INTEGER)))
 		{
-			KSEG("type", k);
-			report(c, ip, &k, "value of type %s is not allowed", type_name(t, x));
-			FAIL();
+			JS_KSEG("type", k);
+			js_report(c, ip, &k, "value of type %s is not allowed", type_name(t, x));
+			JS_FAIL();
 		}
 	}
 	if (s->flags & JS_F_CONST)
@@ -329,23 +255,23 @@ eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
 		int			r = js_equal(acc, in, &js_val_accessor, js_val_node(s->const_v),
 								 c->cs->max_instance_depth);
 
-		KSEG("const", k);
+		JS_KSEG("const", k);
 		if (r < 0)
 		{
-			limit_error(c, ip, &k, "instance nesting exceeds depth limit");
+			js_limit_error(c, ip, &k, "instance nesting exceeds depth limit");
 			return 0;
 		}
 		if (!r)
 		{
-			report(c, ip, &k, "value does not equal the constant");
-			FAIL();
+			js_report(c, ip, &k, "value does not equal the constant");
+			JS_FAIL();
 		}
 	}
 	if (s->flags & JS_F_ENUM)
 	{
 		int			found = 0;
 
-		KSEG("enum", k);
+		JS_KSEG("enum", k);
 		for (size_t i = 0; i < s->nenum && !found; i++)
 		{
 			int			r = js_equal(acc, in, &js_val_accessor, js_val_node(s->enum_v[i]),
@@ -353,48 +279,48 @@ eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
 
 			if (r < 0)
 			{
-				limit_error(c, ip, &k, "instance nesting exceeds depth limit");
+				js_limit_error(c, ip, &k, "instance nesting exceeds depth limit");
 				return 0;
 			}
 			found = r;
 		}
 		if (!found)
 		{
-			report(c, ip, &k, "value is not one of the enumerated values");
-			FAIL();
+			js_report(c, ip, &k, "value is not one of the enumerated values");
+			JS_FAIL();
 		}
 	}
 	if (t == JS_NUMBER && (s->flags & JS_F_NUMKW))
 	{
 		if ((s->flags & JS_F_MIN) && x < s->minimum)
 		{
-			KSEG("minimum", k);
-			report(c, ip, &k, "value %.17g is less than minimum %.17g", x, s->minimum);
-			FAIL();
+			JS_KSEG("minimum", k);
+			js_report(c, ip, &k, "value %.17g is less than minimum %.17g", x, s->minimum);
+			JS_FAIL();
 		}
 		if ((s->flags & JS_F_MAX) && x > s->maximum)
 		{
-			KSEG("maximum", k);
-			report(c, ip, &k, "value %.17g is greater than maximum %.17g", x, s->maximum);
-			FAIL();
+			JS_KSEG("maximum", k);
+			js_report(c, ip, &k, "value %.17g is greater than maximum %.17g", x, s->maximum);
+			JS_FAIL();
 		}
 		if ((s->flags & JS_F_XMIN) && x <= s->xminimum)
 		{
-			KSEG("exclusiveMinimum", k);
-			report(c, ip, &k, "value %.17g is not greater than %.17g", x, s->xminimum);
-			FAIL();
+			JS_KSEG("exclusiveMinimum", k);
+			js_report(c, ip, &k, "value %.17g is not greater than %.17g", x, s->xminimum);
+			JS_FAIL();
 		}
 		if ((s->flags & JS_F_XMAX) && x >= s->xmaximum)
 		{
-			KSEG("exclusiveMaximum", k);
-			report(c, ip, &k, "value %.17g is not less than %.17g", x, s->xmaximum);
-			FAIL();
+			JS_KSEG("exclusiveMaximum", k);
+			js_report(c, ip, &k, "value %.17g is not less than %.17g", x, s->xmaximum);
+			JS_FAIL();
 		}
 		if ((s->flags & JS_F_MULT) && !is_multiple(x, s->multiple_of))
 		{
-			KSEG("multipleOf", k);
-			report(c, ip, &k, "value %.17g is not a multiple of %.17g", x, s->multiple_of);
-			FAIL();
+			JS_KSEG("multipleOf", k);
+			js_report(c, ip, &k, "value %.17g is not a multiple of %.17g", x, s->multiple_of);
+			JS_FAIL();
 		}
 	}
 	if (t == JS_STRING && ((s->flags & (JS_F_MINLEN | JS_F_MAXLEN | JS_F_FORMAT)) || s->pattern))
@@ -409,22 +335,22 @@ eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
 			cps = utf8_len(str, len);
 			if ((s->flags & JS_F_MINLEN) && cps < s->min_length)
 			{
-				KSEG("minLength", k);
-				report(c, ip, &k, "string is shorter than %zu characters", s->min_length);
-				FAIL();
+				JS_KSEG("minLength", k);
+				js_report(c, ip, &k, "string is shorter than %zu characters", s->min_length);
+				JS_FAIL();
 			}
 			if ((s->flags & JS_F_MAXLEN) && cps > s->max_length)
 			{
-				KSEG("maxLength", k);
-				report(c, ip, &k, "string is longer than %zu characters", s->max_length);
-				FAIL();
+				JS_KSEG("maxLength", k);
+				js_report(c, ip, &k, "string is longer than %zu characters", s->max_length);
+				JS_FAIL();
 			}
 		}
 		if (s->pattern)
 		{
 			int			m;
 
-			KSEG("pattern", k);
+			JS_KSEG("pattern", k);
 			if (!c->mdata && !(c->mdata = js_regex_mdata_new(c->cs->renv)))
 			{
 				c->oom = c->stop = 1;
@@ -433,20 +359,20 @@ eval_scalar_kw(vctx *c, const js_schema *s, js_node in, js_type t,
 			m = js_regex_match(c->cs->renv, c->mdata, s->pattern, str, len);
 			if (m < 0)
 			{
-				limit_error(c, ip, &k, "regular expression match limit exceeded");
+				js_limit_error(c, ip, &k, "regular expression match limit exceeded");
 				return 0;
 			}
 			if (!m)
 			{
-				report(c, ip, &k, "string does not match pattern \"%s\"", s->pattern_src);
-				FAIL();
+				js_report(c, ip, &k, "string does not match pattern \"%s\"", s->pattern_src);
+				JS_FAIL();
 			}
 		}
 		if (s->format_assert && !s->format(str, len, c->cs->renv))
 		{
-			KSEG("format", k);
-			report(c, ip, &k, "string is not a valid \"%s\"", s->format_name);
-			FAIL();
+			JS_KSEG("format", k);
+			js_report(c, ip, &k, "string is not a valid \"%s\"", s->format_name);
+			JS_FAIL();
 		}
 	}
 	return valid;
@@ -472,7 +398,7 @@ hidx_cmp(const void *a, const void *b)
 
 /* uniqueItems via hashing: returns 1 unique, 0 duplicate, -1 too deep */
 static JS_NOINLINE int
-items_unique(vctx *c, js_node in, size_t n)
+items_unique(js_vctx *c, js_node in, size_t n)
 {
 	const js_accessor *acc = c->acc;
 	js_mark		mk = js_arena_mark(&c->scratch);
@@ -511,9 +437,9 @@ items_unique(vctx *c, js_node in, size_t n)
 }
 
 /* array keywords: prefixItems/items/contains/min/maxItems/uniqueItems */
-static JS_NOINLINE int
-eval_array(vctx *c, const js_schema *s, js_node in, size_t idepth,
-		   const js_seg *ip, const js_seg *kp, ann *a, int depth)
+JS_NOINLINE int
+js_eval_array(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			  const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
 {
 	const js_accessor *acc = c->acc;
 	size_t		n = acc->array_size(acc->ctx, in);
@@ -521,30 +447,30 @@ eval_array(vctx *c, const js_schema *s, js_node in, size_t idepth,
 
 	if ((s->flags & JS_F_MINITEMS) && n < s->min_items)
 	{
-		KSEG("minItems", k);
-		report(c, ip, &k, "array has fewer than %zu items", s->min_items);
-		FAIL();
+		JS_KSEG("minItems", k);
+		js_report(c, ip, &k, "array has fewer than %zu items", s->min_items);
+		JS_FAIL();
 	}
 	if ((s->flags & JS_F_MAXITEMS) && n > s->max_items)
 	{
-		KSEG("maxItems", k);
-		report(c, ip, &k, "array has more than %zu items", s->max_items);
-		FAIL();
+		JS_KSEG("maxItems", k);
+		js_report(c, ip, &k, "array has more than %zu items", s->max_items);
+		JS_FAIL();
 	}
 	if ((s->flags & JS_F_UNIQUE) && n > 1)
 	{
 		int			r = items_unique(c, in, n);
 
-		KSEG("uniqueItems", k);
+		JS_KSEG("uniqueItems", k);
 		if (r < 0)
 		{
-			limit_error(c, ip, &k, "instance nesting exceeds depth limit");
+			js_limit_error(c, ip, &k, "instance nesting exceeds depth limit");
 			return 0;
 		}
 		if (r == 0)
 		{
-			report(c, ip, &k, "array items are not unique");
-			FAIL();
+			js_report(c, ip, &k, "array items are not unique");
+			JS_FAIL();
 		}
 	}
 	if (s->n_prefix || s->items)
@@ -562,9 +488,9 @@ eval_array(vctx *c, const js_schema *s, js_node in, size_t idepth,
 			if (!sub)
 				break;
 			acc->array_get(acc->ctx, in, i, &e);
-			if (!eval(c, sub, e, idepth + 1, &is, i < s->n_prefix ? &ks : &ik, NULL, depth + 1))
-				FAIL();
-			ann_set(a, i);
+			if (!js_eval(c, sub, e, idepth + 1, &is, i < s->n_prefix ? &ks : &ik, NULL, depth + 1))
+				JS_FAIL();
+			js_ann_set(a, i);
 		}
 		if (a && s->items)
 			a->all = 1;
@@ -575,17 +501,17 @@ eval_array(vctx *c, const js_schema *s, js_node in, size_t idepth,
 		size_t		minc = (s->flags & JS_F_MINCONT) ? s->min_contains : 1;
 		int			need_all = a || (s->flags & JS_F_MAXCONT) || !c->quiet;
 
-		KSEG("contains", k);
+		JS_KSEG("contains", k);
 		for (size_t i = 0; i < n; i++)
 		{
 			js_node		e;
 			js_seg		is = {ip, NULL, 0, i};
 
 			acc->array_get(acc->ctx, in, i, &e);
-			if (eval_quiet(c, s->contains, e, idepth + 1, &is, &k, NULL, depth + 1))
+			if (js_eval_quiet(c, s->contains, e, idepth + 1, &is, &k, NULL, depth + 1))
 			{
 				count++;
-				ann_set(a, i);
+				js_ann_set(a, i);
 				if (!need_all && count >= minc)
 					break;
 			}
@@ -596,18 +522,18 @@ eval_array(vctx *c, const js_schema *s, js_node in, size_t idepth,
 		{
 			if (s->flags & JS_F_MINCONT)
 			{
-				KSEG("minContains", mk);
-				report(c, ip, &mk, "array contains fewer than %zu matching items", minc);
+				JS_KSEG("minContains", mk);
+				js_report(c, ip, &mk, "array contains fewer than %zu matching items", minc);
 			}
 			else
-				report(c, ip, &k, "array does not contain a matching item");
-			FAIL();
+				js_report(c, ip, &k, "array does not contain a matching item");
+			JS_FAIL();
 		}
 		if ((s->flags & JS_F_MAXCONT) && count > s->max_contains)
 		{
-			KSEG("maxContains", mk);
-			report(c, ip, &mk, "array contains more than %zu matching items", s->max_contains);
-			FAIL();
+			JS_KSEG("maxContains", mk);
+			js_report(c, ip, &mk, "array contains more than %zu matching items", s->max_contains);
+			JS_FAIL();
 		}
 	}
 	return valid;
@@ -641,7 +567,7 @@ find_prop(const js_schema *s, const char *k, size_t kl, const char **name)
 
 /* is property k present in object in? */
 static int
-has_prop(vctx *c, js_node in, const char *k, size_t kl)
+has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
 {
 	js_node		dummy;
 
@@ -649,9 +575,9 @@ has_prop(vctx *c, js_node in, const char *k, size_t kl)
 }
 
 /* object keywords */
-static JS_NOINLINE int
-eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
-			const js_seg *ip, const js_seg *kp, ann *a, int depth)
+JS_NOINLINE int
+js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			   const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
 {
 	const js_accessor *acc = c->acc;
 	size_t		n = acc->object_size(acc->ctx, in);
@@ -659,23 +585,23 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 
 	if ((s->flags & JS_F_MINPROPS) && n < s->min_props)
 	{
-		KSEG("minProperties", k);
-		report(c, ip, &k, "object has fewer than %zu properties", s->min_props);
-		FAIL();
+		JS_KSEG("minProperties", k);
+		js_report(c, ip, &k, "object has fewer than %zu properties", s->min_props);
+		JS_FAIL();
 	}
 	if ((s->flags & JS_F_MAXPROPS) && n > s->max_props)
 	{
-		KSEG("maxProperties", k);
-		report(c, ip, &k, "object has more than %zu properties", s->max_props);
-		FAIL();
+		JS_KSEG("maxProperties", k);
+		js_report(c, ip, &k, "object has more than %zu properties", s->max_props);
+		JS_FAIL();
 	}
 	for (size_t i = 0; i < s->required.n; i++)
 		if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
 		{
-			KSEG("required", k);
-			report(c, ip, &k, "required property \"%.*s\" is missing",
-				   (int) s->required.len[i], s->required.s[i]);
-			FAIL();
+			JS_KSEG("required", k);
+			js_report(c, ip, &k, "required property \"%.*s\" is missing",
+					  (int) s->required.len[i], s->required.s[i]);
+			JS_FAIL();
 		}
 	for (size_t d = 0; d < s->n_dep_req; d++)
 	{
@@ -689,9 +615,9 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 				js_seg		k1 = {kp, s->depreq_kw, strlen(s->depreq_kw), 0};
 				js_seg		k2 = {&k1, dr->name, dr->len, 0};
 
-				report(c, ip, &k2, "property \"%.*s\" is required when \"%.*s\" is present",
-					   (int) dr->req.len[i], dr->req.s[i], (int) dr->len, dr->name);
-				FAIL();
+				js_report(c, ip, &k2, "property \"%.*s\" is required when \"%.*s\" is present",
+						  (int) dr->req.len[i], dr->req.s[i], (int) dr->len, dr->name);
+				JS_FAIL();
 			}
 	}
 	if (s->n_props || s->n_pprops || s->addl_props || s->prop_names)
@@ -712,18 +638,18 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 
 			if (ps)
 			{
-				KSEG("properties", k1);
+				JS_KSEG("properties", k1);
 				js_seg		k2 = {&k1, pname, kl, 0};
 
 				matched = 1;
-				if (!eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
-					FAIL();
+				if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
+					JS_FAIL();
 			}
 			for (size_t p = 0; p < s->n_pprops; p++)
 			{
 				int			m;
 
-				KSEG("patternProperties", k1);
+				JS_KSEG("patternProperties", k1);
 				js_seg		k2 = {&k1, s->pprops[p].src, s->pprops[p].srclen, 0};
 
 				if (!c->mdata && !(c->mdata = js_regex_mdata_new(c->cs->renv)))
@@ -734,47 +660,47 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 				m = js_regex_match(c->cs->renv, c->mdata, s->pprops[p].re, key, kl);
 				if (m < 0)
 				{
-					limit_error(c, ip, &k2, "regular expression match limit exceeded");
+					js_limit_error(c, ip, &k2, "regular expression match limit exceeded");
 					return 0;
 				}
 				if (m)
 				{
 					matched = 1;
-					if (!eval(c, s->pprops[p].s, v, idepth + 1, &is, &k2, NULL, depth + 1))
-						FAIL();
+					if (!js_eval(c, s->pprops[p].s, v, idepth + 1, &is, &k2, NULL, depth + 1))
+						JS_FAIL();
 				}
 			}
 			if (!matched && s->addl_props)
 			{
-				KSEG("additionalProperties", k1);
+				JS_KSEG("additionalProperties", k1);
 
 				matched = 1;
-				if (!eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
-					FAIL();
+				if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
+					JS_FAIL();
 			}
 			if (matched)
-				ann_set(a, idx);
+				js_ann_set(a, idx);
 			if (s->prop_names)
 			{
 				js_val		name;
 				const js_accessor *saved = c->acc;
 				int			ok;
 
-				KSEG("propertyNames", k1);
+				JS_KSEG("propertyNames", k1);
 				memset(&name, 0, sizeof name);
 				name.type = JS_STRING;
 				name.u.str = key;
 				name.n = kl;
 				c->acc = &js_val_accessor;
-				ok = eval_quiet(c, s->prop_names, js_val_node(&name), idepth + 1, &is, &k1,
-								NULL, depth + 1);
+				ok = js_eval_quiet(c, s->prop_names, js_val_node(&name), idepth + 1, &is, &k1,
+								   NULL, depth + 1);
 				c->acc = saved;
 				if (c->stop)
 					return 0;
 				if (!ok)
 				{
-					report(c, ip, &k1, "property name \"%.*s\" is not valid", (int) kl, key);
-					FAIL();
+					js_report(c, ip, &k1, "property name \"%.*s\" is not valid", (int) kl, key);
+					JS_FAIL();
 				}
 			}
 			idx++;
@@ -789,8 +715,8 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 			js_seg		k1 = {kp, s->dep_kw, strlen(s->dep_kw), 0};
 			js_seg		k2 = {&k1, ds->name, ds->len, 0};
 
-			if (!eval(c, ds->s, in, idepth, ip, &k2, a, depth + 1))
-				FAIL();
+			if (!js_eval(c, ds->s, in, idepth, ip, &k2, a, depth + 1))
+				JS_FAIL();
 		}
 	}
 	return valid;
@@ -798,50 +724,50 @@ eval_object(vctx *c, const js_schema *s, js_node in, size_t idepth,
 
 /* evaluate an optional annotation set for a branch, merging if valid */
 static JS_NOINLINE int
-eval_branch(vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
-			const js_seg *ip, const js_seg *kp, ann *a, int depth)
+eval_branch(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
+			const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
 {
 	int			ok;
 
 	if (!a)
-		return eval_quiet(c, s, in, idepth, ip, kp, NULL, depth + 1);
+		return js_eval_quiet(c, s, in, idepth, ip, kp, NULL, depth + 1);
 	{
 		js_mark		mk = js_arena_mark(&c->scratch);
-		ann			tmp;
+		js_ann		tmp;
 
-		if (!ann_init(c, &tmp, t, in))
+		if (!js_ann_init(c, &tmp, t, in))
 			return 0;
-		ok = eval_quiet(c, s, in, idepth, ip, kp, &tmp, depth + 1);
+		ok = js_eval_quiet(c, s, in, idepth, ip, kp, &tmp, depth + 1);
 		if (ok)
-			ann_merge(a, &tmp);
+			js_ann_merge(a, &tmp);
 		js_arena_release(&c->scratch, mk);
 	}
 	return ok;
 }
 
 /* allOf/anyOf/oneOf/not/if-then-else */
-static JS_NOINLINE int
-eval_logic(vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
-		   const js_seg *ip, const js_seg *kp, ann *a, int depth)
+JS_NOINLINE int
+js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
+			  const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
 {
 	int			valid = 1;
 
 	if (s->n_all)
 	{
-		KSEG("allOf", k);
+		JS_KSEG("allOf", k);
 		for (size_t i = 0; i < s->n_all; i++)
 		{
 			js_seg		ks = {&k, NULL, 0, i};
 
-			if (!eval(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
-				FAIL();
+			if (!js_eval(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
+				JS_FAIL();
 		}
 	}
 	if (s->n_any)
 	{
 		int			any = 0;
 
-		KSEG("anyOf", k);
+		JS_KSEG("anyOf", k);
 		for (size_t i = 0; i < s->n_any; i++)
 		{
 			js_seg		ks = {&k, NULL, 0, i};
@@ -857,15 +783,15 @@ eval_logic(vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
 		}
 		if (!any)
 		{
-			report(c, ip, &k, "value does not match any schema of anyOf");
-			FAIL();
+			js_report(c, ip, &k, "value does not match any schema of anyOf");
+			JS_FAIL();
 		}
 	}
 	if (s->n_one)
 	{
 		size_t		count = 0;
 
-		KSEG("oneOf", k);
+		JS_KSEG("oneOf", k);
 		for (size_t i = 0; i < s->n_one && count < 2; i++)
 		{
 			js_seg		ks = {&k, NULL, 0, i};
@@ -877,68 +803,68 @@ eval_logic(vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
 		}
 		if (count != 1)
 		{
-			report(c, ip, &k, count ? "value matches more than one schema of oneOf"
-				   : "value does not match any schema of oneOf");
-			FAIL();
+			js_report(c, ip, &k, count ? "value matches more than one schema of oneOf"
+					  : "value does not match any schema of oneOf");
+			JS_FAIL();
 		}
 	}
 	if (s->not_)
 	{
-		KSEG("not", k);
-		int			ok = eval_quiet(c, s->not_, in, idepth, ip, &k, NULL, depth + 1);
+		JS_KSEG("not", k);
+		int			ok = js_eval_quiet(c, s->not_, in, idepth, ip, &k, NULL, depth + 1);
 
 		if (c->stop)
 			return 0;
 		if (ok)
 		{
-			report(c, ip, &k, "value must not match the schema of not");
-			FAIL();
+			js_report(c, ip, &k, "value must not match the schema of not");
+			JS_FAIL();
 		}
 	}
 	if (s->if_)
 	{
-		KSEG("if", k);
+		JS_KSEG("if", k);
 		int			ok = eval_branch(c, s->if_, in, t, idepth, ip, &k, a, depth);
 
 		if (c->stop)
 			return 0;
 		if (ok && s->then_)
 		{
-			KSEG("then", k2);
-			if (!eval(c, s->then_, in, idepth, ip, &k2, a, depth + 1))
-				FAIL();
+			JS_KSEG("then", k2);
+			if (!js_eval(c, s->then_, in, idepth, ip, &k2, a, depth + 1))
+				JS_FAIL();
 		}
 		else if (!ok && s->else_)
 		{
-			KSEG("else", k2);
-			if (!eval(c, s->else_, in, idepth, ip, &k2, a, depth + 1))
-				FAIL();
+			JS_KSEG("else", k2);
+			if (!js_eval(c, s->else_, in, idepth, ip, &k2, a, depth + 1))
+				JS_FAIL();
 		}
 	}
 	return valid;
 }
 
 /* unevaluatedItems / unevaluatedProperties against annotations a */
-static JS_NOINLINE int
-eval_unevaluated(vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
-				 const js_seg *ip, const js_seg *kp, ann *a, int depth)
+JS_NOINLINE int
+js_eval_unevaluated(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
+					const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
 {
 	const js_accessor *acc = c->acc;
 	int			valid = 1;
 
 	if (t == JS_ARRAY && s->uneval_items && !a->all)
 	{
-		KSEG("unevaluatedItems", k);
+		JS_KSEG("unevaluatedItems", k);
 		for (size_t i = 0; i < a->n; i++)
 		{
 			js_node		e;
 			js_seg		is = {ip, NULL, 0, i};
 
-			if (ann_get(a, i))
+			if (js_ann_get(a, i))
 				continue;
 			acc->array_get(acc->ctx, in, i, &e);
-			if (!eval(c, s->uneval_items, e, idepth + 1, &is, &k, NULL, depth + 1))
-				FAIL();
+			if (!js_eval(c, s->uneval_items, e, idepth + 1, &is, &k, NULL, depth + 1))
+				JS_FAIL();
 		}
 		a->all = 1;
 	}
@@ -950,37 +876,37 @@ eval_unevaluated(vctx *c, const js_schema *s, js_node in, js_type t, size_t idep
 					idx = 0;
 		js_node		v;
 
-		KSEG("unevaluatedProperties", k);
+		JS_KSEG("unevaluatedProperties", k);
 		memset(&it, 0, sizeof it);
 		while (acc->object_next(acc->ctx, in, &it, &key, &kl, &v))
 		{
 			js_seg		is = {ip, key, kl, 0};
 
-			if (!ann_get(a, idx++))
-				if (!eval(c, s->uneval_props, v, idepth + 1, &is, &k, NULL, depth + 1))
-					FAIL();
+			if (!js_ann_get(a, idx++))
+				if (!js_eval(c, s->uneval_props, v, idepth + 1, &is, &k, NULL, depth + 1))
+					JS_FAIL();
 		}
 		a->all = 1;
 	}
 	return valid;
 }
 
-#undef FAIL
-#define FAIL() do { valid = 0; if (c->quiet || c->stop) goto done; } while (0)
+#undef JS_FAIL
+#define JS_FAIL() do { valid = 0; if (c->quiet || c->stop) goto done; } while (0)
 
 /* evaluate instance 'in' against schema s; 1 valid, 0 invalid */
-static int
-eval(vctx *c, const js_schema *s, js_node in, size_t idepth,
-	 const js_seg *ip, const js_seg *kp, ann *out, int depth)
+int
+js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+		const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
 {
 	const js_accessor *acc = c->acc;
-	dscope		ds;
+	js_dscope	ds;
 	int			pushed = 0;
 	int			valid = 1;
 	int			have_local = 0;
 	js_mark		mk = {NULL, 0};
-	ann			local;
-	ann		   *a = out;
+	js_ann		local;
+	js_ann	   *a = out;
 	js_type		t;
 
 	if (c->stop)
@@ -989,18 +915,18 @@ eval(vctx *c, const js_schema *s, js_node in, size_t idepth,
 		return 1;
 	if (s->kind == JS_SK_FALSE)
 	{
-		report(c, ip, kp, "no value is allowed here (false schema)");
+		js_report(c, ip, kp, "no value is allowed here (false schema)");
 		return 0;
 	}
 	if (depth > c->cs->max_eval_depth)
 	{
-		limit_error(c, ip, kp, "evaluation depth exceeds limit (%d)", c->cs->max_eval_depth);
+		js_limit_error(c, ip, kp, "evaluation depth exceeds limit (%d)", c->cs->max_eval_depth);
 		return 0;
 	}
 	if (idepth > (size_t) c->cs->max_instance_depth)
 	{
-		limit_error(c, ip, kp, "instance nesting exceeds depth limit (%d)",
-					c->cs->max_instance_depth);
+		js_limit_error(c, ip, kp, "instance nesting exceeds depth limit (%d)",
+					   c->cs->max_instance_depth);
 		return 0;
 	}
 	if (!c->dyn || c->dyn->res != s->res)
@@ -1015,7 +941,7 @@ eval(vctx *c, const js_schema *s, js_node in, size_t idepth,
 	{
 		mk = js_arena_mark(&c->scratch);
 		have_local = 1;
-		if (!ann_init(c, &local, t, in))
+		if (!js_ann_init(c, &local, t, in))
 		{
 			valid = 0;
 			goto done;
@@ -1024,34 +950,34 @@ eval(vctx *c, const js_schema *s, js_node in, size_t idepth,
 	}
 	if (s->ref)
 	{
-		KSEG("$ref", k);
+		JS_KSEG("$ref", k);
 		if (!eval_ref(c, s->ref, in, idepth, ip, &k, a, depth))
-			FAIL();
+			JS_FAIL();
 	}
 	if (s->dynref)
 	{
-		KSEG("$dynamicRef", k);
+		JS_KSEG("$dynamicRef", k);
 		const js_schema *target = s->dyn_dynamic ? dynamic_target(c, s) : s->dynref;
 
 		if (!eval_ref(c, target, in, idepth, ip, &k, a, depth))
-			FAIL();
+			JS_FAIL();
 	}
-	if (!eval_scalar_kw(c, s, in, t, ip, kp))
-		FAIL();
-	if (t == JS_ARRAY && !eval_array(c, s, in, idepth, ip, kp, a, depth))
-		FAIL();
-	if (t == JS_OBJECT && !eval_object(c, s, in, idepth, ip, kp, a, depth))
-		FAIL();
+	if (!js_eval_scalar_kw(c, s, in, t, ip, kp))
+		JS_FAIL();
+	if (t == JS_ARRAY && !js_eval_array(c, s, in, idepth, ip, kp, a, depth))
+		JS_FAIL();
+	if (t == JS_OBJECT && !js_eval_object(c, s, in, idepth, ip, kp, a, depth))
+		JS_FAIL();
 	if ((s->n_all || s->n_any || s->n_one || s->not_ || s->if_) &&
-		!eval_logic(c, s, in, t, idepth, ip, kp, a, depth))
-		FAIL();
-	if (have_local && !eval_unevaluated(c, s, in, t, idepth, ip, kp, a, depth))
-		FAIL();
+		!js_eval_logic(c, s, in, t, idepth, ip, kp, a, depth))
+		JS_FAIL();
+	if (have_local && !js_eval_unevaluated(c, s, in, t, idepth, ip, kp, a, depth))
+		JS_FAIL();
 done:
 	if (have_local)
 	{
 		if (valid && out)
-			ann_merge(out, &local);
+			js_ann_merge(out, &local);
 		js_arena_release(&c->scratch, mk);
 	}
 	if (pushed)
@@ -1063,7 +989,7 @@ done:
 void
 js_result_free(js_result *r)
 {
-	result_priv *rp;
+	js_result_priv *rp;
 	js_allocator al;
 
 	if (!r)
@@ -1079,9 +1005,9 @@ js_result_free(js_result *r)
 /* shared driver for js_validate / js_is_valid */
 static int
 run(const js_compiled *cs, const js_accessor *acc, js_node instance, int collect,
-	js_result *res, result_priv *rp, int *valid)
+	js_result *res, js_result_priv *rp, int *valid)
 {
-	vctx		c;
+	js_vctx		c;
 
 	memset(&c, 0, sizeof c);
 	c.cs = cs;
@@ -1091,7 +1017,7 @@ run(const js_compiled *cs, const js_accessor *acc, js_node instance, int collect
 	c.res = res;
 	c.rp = rp;
 	js_arena_init(&c.scratch, &cs->al);
-	*valid = eval(&c, cs->root, instance, 0, NULL, NULL, NULL, 0);
+	*valid = js_eval(&c, cs->root, instance, 0, NULL, NULL, NULL, 0);
 	if (c.limit)
 		*valid = 0;
 	js_regex_mdata_free(c.mdata);
@@ -1108,7 +1034,7 @@ js_validate(const js_compiled *cs, const js_accessor *acc, js_node instance,
 {
 	const js_allocator *al;
 	js_result  *r;
-	result_priv *rp;
+	js_result_priv *rp;
 	int			rc,
 				valid;
 
@@ -1117,7 +1043,7 @@ js_validate(const js_compiled *cs, const js_accessor *acc, js_node instance,
 	*out = NULL;
 	al = &cs->al;
 	r = js_amalloc(al, sizeof(js_result));
-	rp = js_amalloc(al, sizeof(result_priv));
+	rp = js_amalloc(al, sizeof(js_result_priv));
 	if (!r || !rp)
 	{
 		js_afree(al, r);
