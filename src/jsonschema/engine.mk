@@ -14,7 +14,18 @@ JS_ENGINE_SRCS := $(JS_ENGINE_DIR)/js_alloc.c \
                   $(JS_ENGINE_DIR)/js_ref.c \
                   $(JS_ENGINE_DIR)/js_metaschemas.c \
                   $(JS_ENGINE_DIR)/js_compile.c \
+                  $(JS_ENGINE_DIR)/js_compile_problems.c \
+                  $(JS_ENGINE_DIR)/js_compile_dialect.c \
+                  $(JS_ENGINE_DIR)/js_compile_refs.c \
+                  $(JS_ENGINE_DIR)/js_compile_applicators.c \
+                  $(JS_ENGINE_DIR)/js_compile_assertions.c \
                   $(JS_ENGINE_DIR)/js_validate.c \
+                  $(JS_ENGINE_DIR)/js_validate_errors.c \
+                  $(JS_ENGINE_DIR)/js_validate_scalar.c \
+                  $(JS_ENGINE_DIR)/js_validate_array.c \
+                  $(JS_ENGINE_DIR)/js_validate_object.c \
+                  $(JS_ENGINE_DIR)/js_validate_logic.c \
+                  $(JS_ENGINE_DIR)/js_validate_uneval.c \
                   $(JS_ENGINE_DIR)/js_jsonc.c
 JS_ENGINE_HDRS := $(JS_ENGINE_DIR)/jsonschema.h $(JS_ENGINE_DIR)/js_internal.h \
                   $(JS_ENGINE_DIR)/js_jsonc.h

@@ -320,7 +320,23 @@ struct js_compiled
 const js_val *js_registry_lookup(const js_registry *reg, const char *uri, size_t len);
 const char *js_metaschema_text(const char *uri, size_t len);
 
-/* js_problems helpers (js_compile.c) */
+/* ---------------- schema compiler (js_compile*.c) ---------------- */
+/* vocabulary bits */
+#define JS_VOC_CORE    (1u << 0)
+#define JS_VOC_APPL    (1u << 1)
+#define JS_VOC_UNEV    (1u << 2)
+#define JS_VOC_VALID   (1u << 3)
+#define JS_VOC_META    (1u << 4)
+#define JS_VOC_FMT     (1u << 5)
+#define JS_VOC_FMTA    (1u << 6)
+#define JS_VOC_CONTENT (1u << 7)
+#define JS_VOC_ALL     (JS_VOC_CORE | JS_VOC_APPL | JS_VOC_UNEV | JS_VOC_VALID | JS_VOC_META | JS_VOC_FMT | JS_VOC_CONTENT)
+
+/* js_schema.draft / js_scope.draft */
+#define JS_D7  7
+#define JS_D20 20
+
+/* problem list behind js_problems */
 typedef struct js_plist
 {
 	js_arena	arena;
@@ -328,5 +344,212 @@ typedef struct js_plist
 	size_t		n;
 	size_t		cap;
 } js_plist;
+
+/* lexical context of a schema node */
+typedef struct js_scope
+{
+	const char *base;			/* absolute base URI, no fragment */
+	js_resource *res;
+	int			draft;
+	unsigned	vocab;
+	const char *prefix;			/* problem location prefix ("" or "uri#") */
+} js_scope;
+
+/* a $ref / $dynamicRef to resolve after the walk */
+typedef struct js_pending
+{
+	js_schema **slot;
+	js_schema  *owner;
+	const char *uri;
+	const char *loc;
+	int			dynamic;
+	int			draft;
+} js_pending;
+
+/* compiler state for one js_compile() call */
+typedef struct js_cctx
+{
+	js_compiled *cs;
+	js_arena   *a;
+	const js_options *opt;
+	js_plist   *pl;
+	js_hmap		resources;		/* uri -> res_entry */
+	js_hmap		anchors;		/* uri#name -> anchor_entry */
+	js_pending *pend;
+	size_t		npend;
+	size_t		cappend;
+	int			oom;
+} js_cctx;
+
+/*
+ * JS_KW("name"): true if object schema v has keyword "name"; sets kv to its
+ * value and points seg (a js_seg under the schema's path) at the keyword.
+ */
+#define JS_KW(name) (kv = js_val_get(v, name, sizeof(name) - 1)) != NULL && \
+	(seg.s = name, seg.len = sizeof(name) - 1, 1)
+
+/* js_compile_problems.c */
+js_plist   *js_plist_new(const js_allocator *al);
+void		js_plist_free(js_plist *pl);
+js_problems *js_plist_publish(js_plist *pl);
+/* record a schema problem at sc->prefix + path */
+void		js_schema_problem(js_cctx *cc, const js_scope *sc, const js_seg *path,
+							  const char *fmt,...);
+
+/* js_compile.c: the walk over schema nodes; js_sub* compile child schemas */
+js_schema  *js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
+							  const js_seg *path, int depth);
+js_schema  *js_sub(js_cctx *cc, const js_val *v, const js_scope *sc,
+				   const js_seg *path, int depth);
+void		js_sub_array(js_cctx *cc, const js_val *v, const js_scope *sc,
+						 const js_seg *path, int depth, js_schema ***out, size_t *n);
+js_named   *js_sub_object(js_cctx *cc, const js_val *v, const js_scope *sc,
+						  const js_seg *path, int depth, size_t *n, int sort);
+
+/* js_compile_applicators.c */
+void		js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v,
+								   const js_scope *sc, const js_seg *path, int depth);
+
+/* js_compile_assertions.c */
+void		js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v,
+								  const js_scope *sc, const js_seg *path);
+/* keyword-value readers, also used by the applicators */
+int			js_get_strlist(js_cctx *cc, const js_val *v, const js_scope *sc,
+						   const js_seg *path, js_strlist *out);
+/* compile a regex owned by the compiled schema */
+js_regex   *js_schema_regex(js_cctx *cc, const char *pat, size_t len,
+							const js_scope *sc, const js_seg *path);
+
+/* js_compile_dialect.c */
+/* true if s[0..n) equals the NUL-terminated string lit */
+int			js_streq(const char *s, size_t n, const char *lit);
+void		js_set_dialect(js_cctx *cc, js_scope *sc, const js_val *sv,
+						   const js_seg *path);
+
+/* js_compile_refs.c */
+js_resource *js_new_resource(js_cctx *cc, const char *uri);
+void		js_register_resource(js_cctx *cc, const char *uri, const js_val *v,
+								 const js_scope *sc);
+void		js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc,
+						   const js_seg *path, int docroot);
+void		js_compile_ref(js_cctx *cc, js_schema *s, const js_val *v,
+						   const js_scope *sc, const js_seg *path, int dynamic);
+/* resolve a pending reference after the walk (NULL: unresolvable) */
+js_schema  *js_resolve(js_cctx *cc, const js_pending *p, int *is_dynamic_anchor);
+
+/* ---------------- validator (js_validate*.c) ---------------- */
+/* evaluated-location annotations for one array/object instance */
+typedef struct js_ann
+{
+	uint8_t    *bits;			/* evaluated indices / member positions */
+	size_t		n;
+	int			all;			/* every item/member evaluated */
+} js_ann;
+
+/* dynamic scope: resources entered along the evaluation path */
+typedef struct js_dscope
+{
+	const struct js_dscope *up;
+	const js_resource *res;
+} js_dscope;
+
+/* active references, for loop detection */
+typedef struct js_rframe
+{
+	const struct js_rframe *up;
+	const js_schema *target;
+	size_t		idepth;
+} js_rframe;
+
+/* keep big helper frames off the recursive path (smaller eval frames) */
+#if defined(__GNUC__)
+#define JS_NOINLINE __attribute__((noinline))
+#else
+#define JS_NOINLINE
+#endif
+
+/* error list behind js_result */
+typedef struct js_result_priv
+{
+	js_arena	arena;
+	size_t		cap;
+} js_result_priv;
+
+/* validator state for one js_validate() / js_is_valid() call */
+typedef struct js_vctx
+{
+	const js_compiled *cs;
+	const js_accessor *acc;
+	js_arena	scratch;
+	void	   *mdata;
+	int			collect;		/* collecting errors at all */
+	int			quiet;			/* >0: inside a subschema whose errors are dropped */
+	int			stop;			/* stop evaluating (cap reached or limit hit) */
+	int			limit;
+	int			oom;
+	js_result  *res;
+	js_result_priv *rp;
+	const js_dscope *dyn;
+	const js_rframe *refs;
+} js_vctx;
+
+/*
+ * In a keyword evaluator (locals c, valid, kp): JS_FAIL() marks the instance
+ * invalid and returns 0 at once when errors are not being collected;
+ * JS_KSEG("kw", k) declares the js_seg k for keyword "kw" under kp.
+ */
+#define JS_FAIL() do { valid = 0; if (c->quiet || c->stop) return 0; } while (0)
+#define JS_KSEG(name, var) js_seg var = {kp, name, sizeof(name) - 1, 0}
+
+/* js_validate.c: evaluate instance 'in' against schema s; 1 valid, 0 invalid */
+int			js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+					const js_seg *ip, const js_seg *kp, js_ann *out, int depth);
+/* same with errors dropped; 0 also when evaluation stopped */
+int			js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+						  const js_seg *ip, const js_seg *kp, js_ann *out, int depth);
+
+/* js_validate_errors.c */
+void		js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...);
+void		js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp,
+						   const char *fmt,...);
+
+/* js_validate_scalar.c: type, const, enum, number and string keywords */
+JS_NOINLINE int js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
+								  const js_seg *ip, const js_seg *kp);
+
+/* js_validate_array.c */
+JS_NOINLINE int js_eval_array(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+							  const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
+
+/* js_validate_object.c */
+JS_NOINLINE int js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+							   const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
+
+/* js_validate_logic.c: allOf, anyOf, oneOf, not, if/then/else */
+JS_NOINLINE int js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t,
+							  size_t idepth, const js_seg *ip, const js_seg *kp,
+							  js_ann *a, int depth);
+
+/* js_validate_uneval.c: annotation sets and unevaluatedItems/Properties */
+int			js_ann_init(js_vctx *c, js_ann *a, js_type t, js_node n);
+void		js_ann_merge(js_ann *dst, const js_ann *src);
+JS_NOINLINE int js_eval_unevaluated(js_vctx *c, const js_schema *s, js_node in, js_type t,
+									size_t idepth, const js_seg *ip, const js_seg *kp,
+									js_ann *a, int depth);
+
+/* mark position i as evaluated */
+static inline void
+js_ann_set(js_ann *a, size_t i)
+{
+	if (a && a->bits && i < a->n)
+		a->bits[i / 8] |= (uint8_t) (1u << (i % 8));
+}
+
+/* was position i evaluated? */
+static inline int
+js_ann_get(const js_ann *a, size_t i)
+{
+	return a->all || (a->bits && i < a->n && (a->bits[i / 8] & (1u << (i % 8))));
+}
 
 #endif							/* PREFACTOR_JS_INTERNAL_H */

@@ -1,0 +1,192 @@
+/*
+ * js_validate_object.c - object keywords: min/maxProperties, required,
+ * dependentRequired, properties, patternProperties, additionalProperties,
+ * propertyNames and dependentSchemas (draft 7: dependencies), marking
+ * evaluated properties.
+ */
+#include "js_internal.h"
+
+#include <string.h>
+
+/* binary search a property schema by name */
+static const js_schema *
+find_prop(const js_schema *s, const char *k, size_t kl, const char **name)
+{
+	size_t		lo = 0,
+				hi = s->n_props;
+
+	while (lo < hi)
+	{
+		size_t		mid = (lo + hi) / 2;
+		const js_named *p = &s->props[mid];
+		int			cmp = p->len != kl ? (p->len < kl ? -1 : 1) : memcmp(p->name, k, kl);
+
+		if (cmp == 0)
+		{
+			*name = p->name;
+			return p->s;
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* is property k present in object in? */
+static int
+has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
+{
+	js_node		dummy;
+
+	return c->acc->object_get(c->acc->ctx, in, k, kl, &dummy);
+}
+
+/* object keywords */
+JS_NOINLINE int
+js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			   const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
+{
+	const js_accessor *acc = c->acc;
+	size_t		n = acc->object_size(acc->ctx, in);
+	int			valid = 1;
+
+	if ((s->flags & JS_F_MINPROPS) && n < s->min_props)
+	{
+		JS_KSEG("minProperties", k);
+		js_report(c, ip, &k, "object has fewer than %zu properties", s->min_props);
+		JS_FAIL();
+	}
+	if ((s->flags & JS_F_MAXPROPS) && n > s->max_props)
+	{
+		JS_KSEG("maxProperties", k);
+		js_report(c, ip, &k, "object has more than %zu properties", s->max_props);
+		JS_FAIL();
+	}
+	for (size_t i = 0; i < s->required.n; i++)
+		if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
+		{
+			JS_KSEG("required", k);
+			js_report(c, ip, &k, "required property \"%.*s\" is missing",
+					  (int) s->required.len[i], s->required.s[i]);
+			JS_FAIL();
+		}
+	for (size_t d = 0; d < s->n_dep_req; d++)
+	{
+		const js_depreq *dr = &s->dep_req[d];
+
+		if (!has_prop(c, in, dr->name, dr->len))
+			continue;
+		for (size_t i = 0; i < dr->req.n; i++)
+			if (!has_prop(c, in, dr->req.s[i], dr->req.len[i]))
+			{
+				js_seg		k1 = {kp, s->depreq_kw, strlen(s->depreq_kw), 0};
+				js_seg		k2 = {&k1, dr->name, dr->len, 0};
+
+				js_report(c, ip, &k2, "property \"%.*s\" is required when \"%.*s\" is present",
+						  (int) dr->req.len[i], dr->req.s[i], (int) dr->len, dr->name);
+				JS_FAIL();
+			}
+	}
+	if (s->n_props || s->n_pprops || s->addl_props || s->prop_names)
+	{
+		js_iter		it;
+		const char *key;
+		size_t		kl,
+					idx = 0;
+		js_node		v;
+
+		memset(&it, 0, sizeof it);
+		while (acc->object_next(acc->ctx, in, &it, &key, &kl, &v))
+		{
+			js_seg		is = {ip, key, kl, 0};
+			int			matched = 0;
+			const char *pname;
+			const js_schema *ps = s->n_props ? find_prop(s, key, kl, &pname) : NULL;
+
+			if (ps)
+			{
+				JS_KSEG("properties", k1);
+				js_seg		k2 = {&k1, pname, kl, 0};
+
+				matched = 1;
+				if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
+					JS_FAIL();
+			}
+			for (size_t p = 0; p < s->n_pprops; p++)
+			{
+				int			m;
+
+				JS_KSEG("patternProperties", k1);
+				js_seg		k2 = {&k1, s->pprops[p].src, s->pprops[p].srclen, 0};
+
+				if (!c->mdata && !(c->mdata = js_regex_mdata_new(c->cs->renv)))
+				{
+					c->oom = c->stop = 1;
+					return 0;
+				}
+				m = js_regex_match(c->cs->renv, c->mdata, s->pprops[p].re, key, kl);
+				if (m < 0)
+				{
+					js_limit_error(c, ip, &k2, "regular expression match limit exceeded");
+					return 0;
+				}
+				if (m)
+				{
+					matched = 1;
+					if (!js_eval(c, s->pprops[p].s, v, idepth + 1, &is, &k2, NULL, depth + 1))
+						JS_FAIL();
+				}
+			}
+			if (!matched && s->addl_props)
+			{
+				JS_KSEG("additionalProperties", k1);
+
+				matched = 1;
+				if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
+					JS_FAIL();
+			}
+			if (matched)
+				js_ann_set(a, idx);
+			if (s->prop_names)
+			{
+				js_val		name;
+				const js_accessor *saved = c->acc;
+				int			ok;
+
+				JS_KSEG("propertyNames", k1);
+				memset(&name, 0, sizeof name);
+				name.type = JS_STRING;
+				name.u.str = key;
+				name.n = kl;
+				c->acc = &js_val_accessor;
+				ok = js_eval_quiet(c, s->prop_names, js_val_node(&name), idepth + 1, &is, &k1,
+								   NULL, depth + 1);
+				c->acc = saved;
+				if (c->stop)
+					return 0;
+				if (!ok)
+				{
+					js_report(c, ip, &k1, "property name \"%.*s\" is not valid", (int) kl, key);
+					JS_FAIL();
+				}
+			}
+			idx++;
+		}
+	}
+	for (size_t d = 0; d < s->n_dep_schemas; d++)
+	{
+		const js_named *ds = &s->dep_schemas[d];
+
+		if (has_prop(c, in, ds->name, ds->len))
+		{
+			js_seg		k1 = {kp, s->dep_kw, strlen(s->dep_kw), 0};
+			js_seg		k2 = {&k1, ds->name, ds->len, 0};
+
+			if (!js_eval(c, ds->s, in, idepth, ip, &k2, a, depth + 1))
+				JS_FAIL();
+		}
+	}
+	return valid;
+}
