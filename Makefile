@@ -32,6 +32,16 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track headers: a header change rebuilds what includes it.
+JS_ENGINE_OBJS = $(patsubst %.c,%.o,$(JS_ENGINE_SRCS))
+$(filter-out $(JS_ENGINE_OBJS),$(OBJS)): $(wildcard src/*.h) $(JS_ENGINE_HDRS)
+$(JS_ENGINE_OBJS): $(JS_ENGINE_HDRS)
+# The engine's functions are internal to prefactor.so: hidden, so that no
+# same-named symbol of another loaded library can be bound in their place
+# (PostgreSQL loads extensions with RTLD_GLOBAL). Only src/*.c exports fmgr
+# functions.
+$(JS_ENGINE_OBJS): CFLAGS += -fvisibility=hidden
+
 .PHONY: deps run stop test
 
 sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql: $(UPGRADE_PARTS)

@@ -55,11 +55,18 @@ typedef struct js_buf
 	int			oom;
 } js_buf;
 
+/* lets the compiler check the format strings of the printf-like helpers */
+#if defined(__GNUC__)
+#define JS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define JS_PRINTF(fmt, args)
+#endif
+
 void		js_buf_init(js_buf *b, const js_allocator *al);
 void		js_buf_add(js_buf *b, const char *s, size_t n);
 void		js_buf_adds(js_buf *b, const char *s);
-void		js_buf_printf(js_buf *b, const char *fmt,...);
-void		js_buf_vprintf(js_buf *b, const char *fmt, va_list ap);
+void		js_buf_printf(js_buf *b, const char *fmt,...) JS_PRINTF(2, 3);
+void		js_buf_vprintf(js_buf *b, const char *fmt, va_list ap) JS_PRINTF(2, 0);
 void		js_buf_free(js_buf *b);
 
 /* path segment, a linked list on the C stack; s == NULL means index idx */
@@ -394,7 +401,7 @@ void		js_plist_free(js_plist *pl);
 js_problems *js_plist_publish(js_plist *pl);
 /* record a schema problem at sc->prefix + path */
 void		js_schema_problem(js_cctx *cc, const js_scope *sc, const js_seg *path,
-							  const char *fmt,...);
+							  const char *fmt,...) JS_PRINTF(4, 5);
 
 /* js_compile.c: the walk over schema nodes; js_sub* compile child schemas */
 js_schema  *js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
@@ -509,9 +516,9 @@ int			js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 						  const js_seg *ip, const js_seg *kp, js_ann *out, int depth);
 
 /* js_validate_errors.c */
-void		js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...);
+void		js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...) JS_PRINTF(4, 5);
 void		js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp,
-						   const char *fmt,...);
+						   const char *fmt,...) JS_PRINTF(4, 5);
 
 /* js_validate_scalar.c: type, const, enum, number and string keywords */
 JS_NOINLINE int js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,

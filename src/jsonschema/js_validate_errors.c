@@ -6,6 +6,8 @@
 #include "js_internal.h"
 
 /* append an error record (respects the cap) */
+static void add_error(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt, va_list ap) JS_PRINTF(4, 0);
+
 static void
 add_error(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt, va_list ap)
 {
