@@ -76,6 +76,18 @@ SELECT v.account_id, v.agent_id, v.id, v.schema_version_id, e.id, 'demo'
 INSERT INTO instances (account_id, agent_id, version_id, schema_version_id, environment_id, status, started_at)
 SELECT v.account_id, v.agent_id, v.id, v.schema_version_id, e.id, 'complete', now()
   FROM agent_versions v JOIN environments e USING (account_id);
+-- the run rules are the guard triggers', on INSERT and UPDATE alike
+INSERT INTO instances (account_id, id, agent_id, version_id, schema_version_id, environment_id)
+SELECT v.account_id, pfid_generate(202), v.agent_id, v.id, v.schema_version_id, e.id
+  FROM agent_versions v JOIN environments e USING (account_id) WHERE v.account_id = (SELECT acme FROM a);
+\set VERBOSITY default
+INSERT INTO instances (account_id, agent_id, version_id, schema_version_id, environment_id, status)
+SELECT v.account_id, v.agent_id, v.id, v.schema_version_id, e.id, 'active'
+  FROM agent_versions v JOIN environments e USING (account_id) WHERE v.account_id = (SELECT acme FROM a);
+UPDATE instances SET status = 'paused' WHERE account_id = (SELECT acme FROM a);
+\set VERBOSITY terse
+UPDATE instances SET status = 'complete', finished_at = started_at - interval '1 second'
+ WHERE account_id = (SELECT acme FROM a);
 INSERT INTO spans (account_id, instance_id, span_type, status, finished_at)
 SELECT account_id, id, 'llm', 'done', now() FROM instances;
 -- a span cannot be its own parent

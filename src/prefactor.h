@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/relcache.h"
 
 #include "pfid.h"
 
@@ -58,6 +59,11 @@ extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
 								Pfid *revision, bool *has_revision);
 /* Whether a span status is known and, if so, whether it is open (pending, active). */
 extern bool prefactor_span_status(const char *status, bool *open);
+
+/* Shared by the guard triggers of spans and instances (src/span_trigger.c). */
+extern struct TriggerData *prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert);
+extern void prefactor_rule_violated(Relation rel, const char *rule, const char *detail) pg_attribute_noreturn();
+extern bool prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum);
 
 /* Raises unless a run with this status takes new spans. */
 extern void prefactor_require_active(const Pfid *instance, const char *status);

@@ -83,8 +83,8 @@ span_columns(Relation rel)
 }
 
 /* Checks that a trigger function was called the way it is declared. */
-static TriggerData *
-check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert)
+TriggerData *
+prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -128,9 +128,13 @@ prefactor_span_status(const char *status, bool *open)
 	return false;
 }
 
-/* Raises check_violation for a span row that breaks the named rule. */
-static void
-span_rule_violated(Relation rel, const char *rule, const char *detail)
+/*
+ * Raises check_violation for a row that breaks the named rule, as a CHECK
+ * constraint of that name would (the row rules of run data live in the
+ * guard triggers, see check_span_row).
+ */
+void
+prefactor_rule_violated(Relation rel, const char *rule, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
@@ -165,13 +169,13 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		char	   *status = TextDatumGetCString(d);
 
 		if (!prefactor_span_status(status, &open))
-			span_rule_violated(rel, "spans_status_check",
+			prefactor_rule_violated(rel, "spans_status_check",
 							   psprintf("Status \"%s\" is not pending, active, complete, failed or cancelled.",
 										status));
 	}
 	d = heap_getattr(tuple, c->finished_at, desc, &finished_null);
 	if (has_status && open != finished_null)
-		span_rule_violated(rel, "spans_finished_when_done",
+		prefactor_rule_violated(rel, "spans_finished_when_done",
 						   open ? "An open (pending or active) span has no finish time."
 						   : "A finished span (complete, failed or cancelled) needs a finish time.");
 	if (!finished_null)
@@ -179,7 +183,7 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
 
 		if (!isnull && DatumGetTimestampTz(d) < DatumGetTimestampTz(started))
-			span_rule_violated(rel, "spans_times_ordered",
+			prefactor_rule_violated(rel, "spans_times_ordered",
 							   psprintf("finished_at %s is before started_at %s.",
 										/* timestamptz_to_str answers in one static buffer */
 										pstrdup(timestamptz_to_str(DatumGetTimestampTz(d))),
@@ -197,14 +201,14 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		account = heap_getattr(tuple, c->account_id, desc, &account_null);
 		if (!isnull && !account_null &&
 			pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
-			span_rule_violated(rel, "spans_id_partition",
+			prefactor_rule_violated(rel, "spans_id_partition",
 							   psprintf("Id %s is in partition %d, its account %s in partition %d.",
 										pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
 										pfid_text(DatumGetPfidP(account)),
 										pfid_get_partition(DatumGetPfidP(account))));
 		parent = heap_getattr(tuple, c->parent_span_id, desc, &parent_null);
 		if (!isnull && !parent_null && memcmp(DatumGetPfidP(id), DatumGetPfidP(parent), sizeof(Pfid)) == 0)
-			span_rule_violated(rel, "spans_not_own_parent", "A span cannot be its own parent.");
+			prefactor_rule_violated(rel, "spans_not_own_parent", "A span cannot be its own parent.");
 		span_type = heap_getattr(tuple, c->span_type, desc, &isnull);
 		if (!isnull)
 		{
@@ -213,7 +217,7 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 
 			if (len == 0 || (len > SPAN_TYPE_MAX_CHARS &&
 							 pg_mbstrlen_with_len(VARDATA_ANY(t), len) > SPAN_TYPE_MAX_CHARS))
-				span_rule_violated(rel, "spans_span_type_check",
+				prefactor_rule_violated(rel, "spans_span_type_check",
 								   psprintf("A span type name has 1 to %d characters, not %d.",
 											SPAN_TYPE_MAX_CHARS,
 											len == 0 ? 0 : pg_mbstrlen_with_len(VARDATA_ANY(t), len)));
@@ -291,7 +295,7 @@ PG_FUNCTION_INFO_V1(prefactor_spans_before_insert);
 Datum
 prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = check_trigger_call(fcinfo, "spans_before_insert", true);
+	TriggerData *td = prefactor_check_trigger_call(fcinfo, "spans_before_insert", true);
 	Relation	rel = td->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTuple	tuple = td->tg_trigtuple;
@@ -384,8 +388,8 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 }
 
 /* True when the column holds the same value in both tuples. */
-static bool
-column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum)
+bool
+prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum)
 {
 	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
 	bool		oldnull,
@@ -402,7 +406,7 @@ PG_FUNCTION_INFO_V1(prefactor_spans_before_update);
 Datum
 prefactor_spans_before_update(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = check_trigger_call(fcinfo, "spans_before_update", false);
+	TriggerData *td = prefactor_check_trigger_call(fcinfo, "spans_before_update", false);
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	HeapTuple	oldtup = td->tg_trigtuple;
 	HeapTuple	newtup = td->tg_newtuple;
@@ -419,14 +423,14 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 						SPI_getvalue(oldtup, desc, c->id), old_status),
 				 errhint("Finished spans are part of the audit trail.")));
 	for (int i = 0; i < lengthof(fixed); i++)
-		if (!column_unchanged(oldtup, newtup, desc, fixed[i]))
+		if (!prefactor_column_unchanged(oldtup, newtup, desc, fixed[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("only the status, result and finish time of a span can change"),
 					 errdetail("Column \"%s\" was changed.",
 							   NameStr(TupleDescAttr(desc, fixed[i] - 1)->attname))));
 	for (int i = 0; i < 5; i++)
-		if (!column_unchanged(oldtup, newtup, desc, c->conformance[i]))
+		if (!prefactor_column_unchanged(oldtup, newtup, desc, c->conformance[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
 					 errmsg("conformance columns of a span are computed, not written"),
@@ -434,7 +438,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname))));
 
 	/* a result that arrives with the finish is validated now */
-	if (!column_unchanged(oldtup, newtup, desc, c->result))
+	if (!prefactor_column_unchanged(oldtup, newtup, desc, c->result))
 	{
 		Datum		validation = heap_getattr(oldtup, c->conformance[CONF_VALIDATION], desc, &isnull);
 

@@ -5,12 +5,20 @@
 -- triggers as the functions, so both paths apply the same checks.
 ------------------------------------------------------------------------------
 
--- The row rules of spans move from CHECK constraints into the guard triggers
--- (spans_10_guard, spans_10_guard_update, src/span_trigger.c), which every
--- INSERT, COPY and UPDATE passes and which raise check_violation under the
--- same constraint names. PostgreSQL compiles CHECK expressions once per
--- statement, and every span call is a statement of its own: the seven checks
--- cost more than the rest of the span's own columns.
+-- The row rules of spans and runs move from CHECK constraints into the guard
+-- triggers (spans_10_guard*, src/span_trigger.c; instances_10_guard*,
+-- src/instance_trigger.c), which every INSERT, COPY and UPDATE passes and
+-- which raise check_violation under the same constraint names. PostgreSQL
+-- compiles CHECK expressions once per statement, and every span call is a
+-- statement of its own (as is the run update of live risk scoring): the
+-- seven checks of a span cost more than the rest of its own columns.
+ALTER TABLE instances
+	DROP CONSTRAINT instances_purpose_check,
+	DROP CONSTRAINT instances_status_check,
+	DROP CONSTRAINT instances_times_ordered,
+	DROP CONSTRAINT instances_finished_when_done,
+	DROP CONSTRAINT instances_started_unless_pending,
+	DROP CONSTRAINT instances_id_partition;
 ALTER TABLE spans
 	DROP CONSTRAINT spans_span_type_check,
 	DROP CONSTRAINT spans_status_check,
@@ -764,32 +772,17 @@ COMMENT ON FUNCTION spans_before_update() IS
 	'BEFORE UPDATE on spans: only an unfinished span changes, and only its status, result and finish time';
 
 -- A run's stamps never change, and a finished run never changes.
-CREATE FUNCTION instances_guard_update() RETURNS trigger
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	IF OLD.status NOT IN ('pending', 'active') THEN
-		RAISE EXCEPTION 'instance % is finished (%) and cannot change', OLD.id, OLD.status
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	IF (NEW.account_id, NEW.id, NEW.agent_id, NEW.version_id, NEW.schema_version_id, NEW.environment_id,
-		NEW.purpose, NEW.registered_at, NEW.risk_profile_revision_id)
-	   IS DISTINCT FROM
-	   (OLD.account_id, OLD.id, OLD.agent_id, OLD.version_id, OLD.schema_version_id, OLD.environment_id,
-		OLD.purpose, OLD.registered_at, OLD.risk_profile_revision_id) THEN
-		RAISE EXCEPTION 'the agent, version, schema version, environment and purpose of instance % never change', OLD.id
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	IF OLD.status = 'active' AND NEW.status = 'pending'
-	   OR OLD.status = 'active' AND NEW.started_at IS DISTINCT FROM OLD.started_at THEN
-		RAISE EXCEPTION 'instance % has started; it cannot go back to pending or restart', OLD.id
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION instances_guard_update() IS
-	'BEFORE UPDATE on instances: stamps never change; a finished run never changes';
+-- A run's row rules hold on every insert and update; its stamps never change,
+-- a finished run never changes, a started run never goes back (C,
+-- src/instance_trigger.c: live risk scoring updates the run after every span).
+CREATE FUNCTION instances_before_insert() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_instances_before_insert' LANGUAGE C;
+COMMENT ON FUNCTION instances_before_insert() IS
+	'BEFORE INSERT on instances: the row rules of a run (status, purpose, times, id partition), raised as check_violation under the constraint names';
+CREATE FUNCTION instances_before_update() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_instances_before_update' LANGUAGE C;
+COMMENT ON FUNCTION instances_before_update() IS
+	'BEFORE UPDATE on instances: stamps never change; a finished run never changes; a started run never goes back; the row rules hold';
 
 -- Run data leaves only through prefactor_purge_runs, and only whole finished runs.
 CREATE FUNCTION run_data_guard_delete() RETURNS trigger
@@ -823,7 +816,8 @@ COMMENT ON FUNCTION audit_guard() IS
 CREATE TRIGGER spans_10_guard BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION spans_before_insert();
 CREATE TRIGGER spans_10_guard_update BEFORE UPDATE ON spans FOR EACH ROW EXECUTE FUNCTION spans_before_update();
 CREATE TRIGGER spans_10_guard_delete BEFORE DELETE ON spans FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
-CREATE TRIGGER instances_10_guard_update BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION instances_guard_update();
+CREATE TRIGGER instances_10_guard BEFORE INSERT ON instances FOR EACH ROW EXECUTE FUNCTION instances_before_insert();
+CREATE TRIGGER instances_10_guard_update BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION instances_before_update();
 CREATE TRIGGER instances_10_guard_delete BEFORE DELETE ON instances FOR EACH ROW EXECUTE FUNCTION run_data_guard_delete();
 CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON agent_versions FOR EACH ROW EXECUTE FUNCTION audit_guard();
 CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON activity_schema_versions FOR EACH ROW EXECUTE FUNCTION audit_guard();

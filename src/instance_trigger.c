@@ -1,0 +1,192 @@
+/*
+ * instance_trigger.c
+ *	  The guard triggers of prefactor.instances: the row rules of a run
+ *	  (which were CHECK constraints in 0.1.0) on insert and update, and on
+ *	  update the audit trail: a run's stamps never change, a finished run
+ *	  never changes, a started run never goes back.
+ *
+ * Live risk scoring updates the run row after every span of a scored run,
+ * so the update guard is on the span path: in C, and without CHECK
+ * expressions, which PostgreSQL compiles again for every statement.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "prefactor.h"
+
+/* Column numbers of prefactor.instances, found by name once per relation. */
+typedef struct InstanceColumns
+{
+	Oid			relid;
+	int			account_id;
+	int			id;
+	int			purpose;
+	int			status;
+	int			started_at;
+	int			finished_at;
+	int			stamps[9];		/* never change after the insert */
+} InstanceColumns;
+
+static InstanceColumns icols;
+
+static const InstanceColumns *
+instance_columns(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	static const char *const stamp_names[9] =
+	{"account_id", "id", "agent_id", "version_id", "schema_version_id", "environment_id",
+	"purpose", "registered_at", "risk_profile_revision_id"};
+
+	if (icols.relid == RelationGetRelid(rel))
+		return &icols;
+	icols.account_id = SPI_fnumber(desc, "account_id");
+	icols.id = SPI_fnumber(desc, "id");
+	icols.purpose = SPI_fnumber(desc, "purpose");
+	icols.status = SPI_fnumber(desc, "status");
+	icols.started_at = SPI_fnumber(desc, "started_at");
+	icols.finished_at = SPI_fnumber(desc, "finished_at");
+	for (int i = 0; i < lengthof(stamp_names); i++)
+	{
+		icols.stamps[i] = SPI_fnumber(desc, stamp_names[i]);
+		if (icols.stamps[i] <= 0)
+			elog(ERROR, "relation \"%s\" is not prefactor.instances", RelationGetRelationName(rel));
+	}
+	if (icols.status <= 0 || icols.started_at <= 0 || icols.finished_at <= 0)
+		elog(ERROR, "relation \"%s\" is not prefactor.instances", RelationGetRelationName(rel));
+	icols.relid = RelationGetRelid(rel);
+	return &icols;
+}
+
+/* The statuses of a run; the first two are open (no finish time yet). */
+static const char *const run_statuses[] =
+{"pending", "active", "complete", "failed", "cancelled", "terminated"};
+static const char *const run_purposes[] = {"live", "smoke_test", "eval"};
+
+/* A text column's value as a C string, or NULL. */
+static char *
+text_column(HeapTuple tuple, TupleDesc desc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Position of s in a list of words, or -1. */
+static int
+word_index(const char *s, const char *const *words, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The row rules of a run, under the names of the 0.1.0 constraints. Rules on
+ * columns that never change are checked on insert only. NULLs are left to
+ * the NOT NULL constraints.
+ */
+static void
+check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool insert)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	char	   *status = text_column(tuple, desc, c->status);
+	int			status_index = status ? word_index(status, run_statuses, lengthof(run_statuses)) : -1;
+	bool		started_null;
+	bool		finished_null;
+	Datum		started = heap_getattr(tuple, c->started_at, desc, &started_null);
+	Datum		finished = heap_getattr(tuple, c->finished_at, desc, &finished_null);
+
+	if (status && status_index < 0)
+		prefactor_rule_violated(rel, "instances_status_check",
+								psprintf("Status \"%s\" is not pending, active, complete, failed, cancelled or terminated.",
+										 status));
+	if (status && (status_index < 2) != finished_null)
+		prefactor_rule_violated(rel, "instances_finished_when_done",
+								status_index < 2 ? "An open (pending or active) run has no finish time."
+								: "A finished run (complete, failed, cancelled or terminated) needs a finish time.");
+	if (status && started_null && strcmp(status, "pending") != 0 && strcmp(status, "cancelled") != 0)
+		prefactor_rule_violated(rel, "instances_started_unless_pending",
+								psprintf("A run with status %s needs a start time; only pending and cancelled runs may have none.",
+										 status));
+	if (!started_null && !finished_null && DatumGetTimestampTz(finished) < DatumGetTimestampTz(started))
+		prefactor_rule_violated(rel, "instances_times_ordered",
+								psprintf("finished_at %s is before started_at %s.",
+		/* timestamptz_to_str answers in one static buffer */
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(finished))),
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(started)))));
+	if (insert)
+	{
+		char	   *purpose = text_column(tuple, desc, c->purpose);
+		bool		id_null;
+		bool		account_null;
+		Datum		id = heap_getattr(tuple, c->id, desc, &id_null);
+		Datum		account = heap_getattr(tuple, c->account_id, desc, &account_null);
+
+		if (purpose && word_index(purpose, run_purposes, lengthof(run_purposes)) < 0)
+			prefactor_rule_violated(rel, "instances_purpose_check",
+									psprintf("Purpose \"%s\" is not live, smoke_test or eval.", purpose));
+		if (!id_null && !account_null &&
+			pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
+			prefactor_rule_violated(rel, "instances_id_partition",
+									psprintf("Id %s is in partition %d, its account %s in partition %d.",
+											 pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
+											 pfid_text(DatumGetPfidP(account)),
+											 pfid_get_partition(DatumGetPfidP(account))));
+	}
+}
+
+PG_FUNCTION_INFO_V1(prefactor_instances_before_insert);
+Datum
+prefactor_instances_before_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = prefactor_check_trigger_call(fcinfo, "instances_before_insert", true);
+
+	check_instance_row(td->tg_relation, td->tg_trigtuple, instance_columns(td->tg_relation), true);
+	return PointerGetDatum(td->tg_trigtuple);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_instances_before_update);
+Datum
+prefactor_instances_before_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = prefactor_check_trigger_call(fcinfo, "instances_before_update", false);
+	Relation	rel = td->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	oldtup = td->tg_trigtuple;
+	HeapTuple	newtup = td->tg_newtuple;
+	const InstanceColumns *c = instance_columns(rel);
+	char	   *old_status = text_column(oldtup, desc, c->status);
+	char	   *new_status = text_column(newtup, desc, c->status);
+
+	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("instance %s is finished (%s) and cannot change",
+						SPI_getvalue(oldtup, desc, c->id), old_status),
+				 errhint("Finished runs are part of the audit trail.")));
+	for (int i = 0; i < lengthof(c->stamps); i++)
+		if (!prefactor_column_unchanged(oldtup, newtup, desc, c->stamps[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the agent, version, schema version, environment and purpose of instance %s never change",
+							SPI_getvalue(oldtup, desc, c->id)),
+					 errdetail("Column \"%s\" was changed.",
+							   NameStr(TupleDescAttr(desc, c->stamps[i] - 1)->attname))));
+	if (strcmp(old_status, "active") == 0 &&
+		((new_status && strcmp(new_status, "pending") == 0) ||
+		 !prefactor_column_unchanged(oldtup, newtup, desc, c->started_at)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("instance %s has started; it cannot go back to pending or restart",
+						SPI_getvalue(oldtup, desc, c->id))));
+	check_instance_row(rel, newtup, c, false);
+	return PointerGetDatum(newtup);
+}
