@@ -155,21 +155,27 @@ prefactor_member_accounts(PG_FUNCTION_ARGS)
 						  1, argtypes, values, nulls, true, 1);
 	accounts = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
+	/* the new answer is complete before the old one goes, so an error leaves a valid cache */
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (cache == NULL)
-		cache = palloc0(sizeof(MemberAccountsCache));
-	else
 	{
-		if (cache->level)
-			pfree(cache->level);
-		pfree(DatumGetPointer(cache->accounts));
+		text	   *level_copy = level ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(level)) : NULL;
+		Datum		accounts_copy = isnull ? PointerGetDatum(construct_empty_array(prefactor_pfid_oid()))
+			: PointerGetDatum(DatumGetArrayTypePCopy(accounts));
+
+		if (cache == NULL)
+			cache = palloc0(sizeof(MemberAccountsCache));
+		else
+		{
+			if (cache->level)
+				pfree(cache->level);
+			pfree(DatumGetPointer(cache->accounts));
+		}
+		cache->lxid = MyProc->lxid;
+		cache->cid = cid;
+		cache->user = user;
+		cache->level = level_copy;
+		cache->accounts = accounts_copy;
 	}
-	cache->lxid = MyProc->lxid;
-	cache->cid = cid;
-	cache->user = user;
-	cache->level = level ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(level)) : NULL;
-	cache->accounts = isnull ? PointerGetDatum(construct_empty_array(prefactor_pfid_oid()))
-		: PointerGetDatum(DatumGetArrayTypePCopy(accounts));
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 	fcinfo->flinfo->fn_extra = cache;
