@@ -16,7 +16,6 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
-#include "utils/timestamp.h"
 
 #include "prefactor.h"
 
@@ -99,10 +98,8 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 	TupleDesc	desc = RelationGetDescr(rel);
 	char	   *status = text_column(tuple, desc, c->status);
 	int			status_index = status ? word_index(status, run_statuses, lengthof(run_statuses)) : -1;
-	bool		started_null;
-	bool		finished_null;
-	Datum		started = heap_getattr(tuple, c->started_at, desc, &started_null);
-	Datum		finished = heap_getattr(tuple, c->finished_at, desc, &finished_null);
+	bool		started_null = heap_attisnull(tuple, c->started_at, desc);
+	bool		finished_null = heap_attisnull(tuple, c->finished_at, desc);
 
 	if (status && status_index < 0)
 		prefactor_rule_violated(rel, "instances_status_check",
@@ -116,30 +113,15 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 		prefactor_rule_violated(rel, "instances_started_unless_pending",
 								psprintf("A run with status %s needs a start time; only pending and cancelled runs may have none.",
 										 status));
-	if (!started_null && !finished_null && DatumGetTimestampTz(finished) < DatumGetTimestampTz(started))
-		prefactor_rule_violated(rel, "instances_times_ordered",
-								psprintf("finished_at %s is before started_at %s.",
-		/* timestamptz_to_str answers in one static buffer */
-										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(finished))),
-										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(started)))));
+	prefactor_check_times_ordered(rel, "instances_times_ordered", tuple, c->started_at, c->finished_at);
 	if (insert)
 	{
 		char	   *purpose = text_column(tuple, desc, c->purpose);
-		bool		id_null;
-		bool		account_null;
-		Datum		id = heap_getattr(tuple, c->id, desc, &id_null);
-		Datum		account = heap_getattr(tuple, c->account_id, desc, &account_null);
 
 		if (purpose && word_index(purpose, run_purposes, lengthof(run_purposes)) < 0)
 			prefactor_rule_violated(rel, "instances_purpose_check",
 									psprintf("Purpose \"%s\" is not live, smoke_test or eval.", purpose));
-		if (!id_null && !account_null &&
-			pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
-			prefactor_rule_violated(rel, "instances_id_partition",
-									psprintf("Id %s is in partition %d, its account %s in partition %d.",
-											 pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
-											 pfid_text(DatumGetPfidP(account)),
-											 pfid_get_partition(DatumGetPfidP(account))));
+		prefactor_check_id_partition(rel, "instances_id_partition", tuple, c->id, c->account_id);
 	}
 }
 

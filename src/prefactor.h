@@ -64,6 +64,10 @@ extern bool prefactor_span_status(const char *status, bool *open);
 extern struct TriggerData *prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert);
 extern void prefactor_rule_violated(Relation rel, const char *rule, const char *detail) pg_attribute_noreturn();
 extern bool prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum);
+extern void prefactor_check_times_ordered(Relation rel, const char *rule, HeapTuple tuple,
+										  int started_att, int finished_att);
+extern void prefactor_check_id_partition(Relation rel, const char *rule, HeapTuple tuple,
+										 int id_att, int account_att);
 
 /* Raises unless a run with this status takes new spans. */
 extern void prefactor_require_active(const Pfid *instance, const char *status);

@@ -144,6 +144,45 @@ prefactor_rule_violated(Relation rel, const char *rule, const char *detail)
 			 errtableconstraint(rel, rule)));
 }
 
+/* A run or span rule: finished_at never precedes started_at (NULLs pass). */
+void
+prefactor_check_times_ordered(Relation rel, const char *rule, HeapTuple tuple,
+							  int started_att, int finished_att)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		started_null;
+	bool		finished_null;
+	Datum		started = heap_getattr(tuple, started_att, desc, &started_null);
+	Datum		finished = heap_getattr(tuple, finished_att, desc, &finished_null);
+
+	if (!started_null && !finished_null && DatumGetTimestampTz(finished) < DatumGetTimestampTz(started))
+		prefactor_rule_violated(rel, rule,
+								psprintf("finished_at %s is before started_at %s.",
+		/* timestamptz_to_str answers in one static buffer */
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(finished))),
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(started)))));
+}
+
+/* A run or span rule: the row's id carries its account's partition (NULLs pass). */
+void
+prefactor_check_id_partition(Relation rel, const char *rule, HeapTuple tuple,
+							 int id_att, int account_att)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		id_null;
+	bool		account_null;
+	Datum		id = heap_getattr(tuple, id_att, desc, &id_null);
+	Datum		account = heap_getattr(tuple, account_att, desc, &account_null);
+
+	if (!id_null && !account_null &&
+		pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
+		prefactor_rule_violated(rel, rule,
+								psprintf("Id %s is in partition %d, its account %s in partition %d.",
+										 pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
+										 pfid_text(DatumGetPfidP(account)),
+										 pfid_get_partition(DatumGetPfidP(account))));
+}
+
 /*
  * The row rules of a span, checked by the guard triggers that every insert
  * and update passes. They were CHECK constraints in 0.1.0 and keep their
@@ -159,10 +198,9 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 	bool		isnull;
 	bool		open = false;
 	bool		has_status;
-	bool		finished_null;
-	Datum		d;
+	bool		finished_null = heap_attisnull(tuple, c->finished_at, desc);
+	Datum		d = heap_getattr(tuple, c->status, desc, &isnull);
 
-	d = heap_getattr(tuple, c->status, desc, &isnull);
 	has_status = !isnull;
 	if (has_status)
 	{
@@ -173,39 +211,19 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 							   psprintf("Status \"%s\" is not pending, active, complete, failed or cancelled.",
 										status));
 	}
-	d = heap_getattr(tuple, c->finished_at, desc, &finished_null);
 	if (has_status && open != finished_null)
 		prefactor_rule_violated(rel, "spans_finished_when_done",
 						   open ? "An open (pending or active) span has no finish time."
 						   : "A finished span (complete, failed or cancelled) needs a finish time.");
-	if (!finished_null)
-	{
-		Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
-
-		if (!isnull && DatumGetTimestampTz(d) < DatumGetTimestampTz(started))
-			prefactor_rule_violated(rel, "spans_times_ordered",
-							   psprintf("finished_at %s is before started_at %s.",
-										/* timestamptz_to_str answers in one static buffer */
-										pstrdup(timestamptz_to_str(DatumGetTimestampTz(d))),
-										pstrdup(timestamptz_to_str(DatumGetTimestampTz(started)))));
-	}
+	prefactor_check_times_ordered(rel, "spans_times_ordered", tuple, c->started_at, c->finished_at);
 	if (insert)
 	{
 		Datum		id = heap_getattr(tuple, c->id, desc, &isnull);
-		Datum		account;
 		Datum		parent;
 		Datum		span_type;
-		bool		account_null;
 		bool		parent_null;
 
-		account = heap_getattr(tuple, c->account_id, desc, &account_null);
-		if (!isnull && !account_null &&
-			pfid_get_partition(DatumGetPfidP(id)) != pfid_get_partition(DatumGetPfidP(account)))
-			prefactor_rule_violated(rel, "spans_id_partition",
-							   psprintf("Id %s is in partition %d, its account %s in partition %d.",
-										pfid_text(DatumGetPfidP(id)), pfid_get_partition(DatumGetPfidP(id)),
-										pfid_text(DatumGetPfidP(account)),
-										pfid_get_partition(DatumGetPfidP(account))));
+		prefactor_check_id_partition(rel, "spans_id_partition", tuple, c->id, c->account_id);
 		parent = heap_getattr(tuple, c->parent_span_id, desc, &parent_null);
 		if (!isnull && !parent_null && memcmp(DatumGetPfidP(id), DatumGetPfidP(parent), sizeof(Pfid)) == 0)
 			prefactor_rule_violated(rel, "spans_not_own_parent", "A span cannot be its own parent.");
