@@ -79,5 +79,6 @@ extern void prefactor_require_active(const Pfid *instance, const char *status);
  */
 extern bool prefactor_has_access(const Pfid *account, const char *level);
 extern void prefactor_require_access(const Pfid *account, const char *level, const char *subject);
+extern void prefactor_access_denied(const char *level, const char *subject) pg_attribute_noreturn();
 
 #endif

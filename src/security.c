@@ -89,8 +89,14 @@ prefactor_has_access(const Pfid *account, const char *level)
 void
 prefactor_require_access(const Pfid *account, const char *level, const char *subject)
 {
-	if (prefactor_has_access(account, level))
-		return;
+	if (!prefactor_has_access(account, level))
+		prefactor_access_denied(level, subject);
+}
+
+/* The error of a failed access check (callers on hot paths build subject only then). */
+void
+prefactor_access_denied(const char *level, const char *subject)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied: role \"%s\" has no %s access to %s",

@@ -105,8 +105,8 @@ owning_account(Datum id, bool isnull, const char *what)
 	prefactor_caches_check(prefactor_pfid_type());
 	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
 	/* the account boundary, as in prefactor.owning_account(id, what, 'ingest') */
-	prefactor_require_access(account, "ingest",
-							 psprintf("the account of %s %s", what, pfid_text(DatumGetPfidP(id))));
+	if (!prefactor_has_access(account, "ingest"))
+		prefactor_access_denied("ingest", psprintf("the account of %s %s", what, pfid_text(DatumGetPfidP(id))));
 	if (account == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
