@@ -16,6 +16,14 @@ SELECT count(*) AS ids_in_account_partition
   FROM (SELECT account_id, id FROM environments UNION ALL SELECT account_id, id FROM agents) r
  WHERE pfid_partition(r.id) = pfid_partition(r.account_id);
 
+-- account_of keeps no answer from a transaction that rolled back.
+BEGIN;
+INSERT INTO accounts (account_id, partition, name) VALUES (pfid_build(1, 404, '\x00000000000000000001'), 404, 'gone');
+SELECT account_of(pfid_build(5, 404, '\x00000000000000000009')) = pfid_build(1, 404, '\x00000000000000000001') AS seen_inside;
+ROLLBACK;
+INSERT INTO accounts (account_id, partition, name) VALUES (pfid_build(2, 404, '\x00000000000000000002'), 404, 'initech');
+SELECT account_of(pfid_build(5, 404, '\x00000000000000000009')) = pfid_build(2, 404, '\x00000000000000000002') AS current_answer;
+
 -- An id from another partition is refused.
 INSERT INTO environments (account_id, id, name) SELECT acme, pfid_generate(202), 'staging' FROM a;
 -- Duplicate names per account are refused; the same name in another account is fine.

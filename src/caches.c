@@ -152,6 +152,7 @@ prefactor_account_for_partition(int32 partition)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 	Pfid	   *result = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 
 	entry = hash_search(account_cache, &partition, HASH_FIND, &found);
 	if (found)
@@ -160,16 +161,24 @@ prefactor_account_for_partition(int32 partition)
 	values[0] = Int32GetDatum(partition);
 	SPI_connect();
 	prefactor_spi_execute(&plan,
-						  "SELECT a.account_id FROM prefactor.accounts a WHERE a.partition OPERATOR(pg_catalog.=) $1",
+						  "SELECT a.account_id, a.xmin FROM prefactor.accounts a WHERE a.partition OPERATOR(pg_catalog.=) $1",
 						  1, argtypes, values, NULL, true, 1);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 2, &isnull));
 
-		entry = hash_search(account_cache, &partition, HASH_ENTER, &found);
-		memcpy(&entry->account, DatumGetPfidP(d), sizeof(Pfid));
-		result = &entry->account;
+		/* an account this transaction wrote may still roll back: answered, not kept */
+		if (TransactionIdIsCurrentTransactionId(xmin))
+			result = MemoryContextAlloc(caller, sizeof(Pfid));
+		else
+		{
+			entry = hash_search(account_cache, &partition, HASH_ENTER, &found);
+			result = &entry->account;
+		}
+		memcpy(result, DatumGetPfidP(d), sizeof(Pfid));
 	}
 	SPI_finish();
 	return result;
