@@ -57,17 +57,37 @@ sql/prefactor--$(EXTVERSION).sql: sql/prefactor--$(PREV_VERSION).sql $(UPGRADE_P
 deps:
 	@scripts/install-deps
 
-# A persistent local cluster with the extension and sample runs.
-run: deps
-	$(MAKE) all
-	$(MAKE) install
-	scripts/local-cluster start
+# A persistent local cluster with the extension and sample runs. The build's
+# output goes to a log file; its end is shown when the build fails.
+# PREFACTOR_DESTDIR: install there (make install DESTDIR=...) and have the
+# cluster load the extension from there instead of the server's directories.
+RUN_LOG = build/make-run.log
+run:
+	@mkdir -p build
+	@echo "make run: installing dependencies, building and installing prefactor (log: $(RUN_LOG))"
+	@if ! { scripts/install-deps && $(MAKE) all && \
+		$(MAKE) install $${PREFACTOR_DESTDIR:+DESTDIR="$$PREFACTOR_DESTDIR"}; } > $(RUN_LOG) 2>&1; then \
+		echo "make run: the build failed; the end of $(RUN_LOG):"; \
+		tail -n 25 $(RUN_LOG); \
+		exit 1; \
+	fi
+	@scripts/local-cluster start
 
 stop:
-	scripts/local-cluster stop
+	@scripts/local-cluster stop
 
 # Every suite against a throwaway cluster; last line "N passed, N failed".
+# The build is installed into a temporary folder (or PREFACTOR_DESTDIR) that
+# the test cluster loads it from (extension_destdir): nothing is installed
+# system-wide, and concurrent runs of other checkouts cannot swap the
+# extension under each other. The folder is under /tmp so that the server
+# (the postgres user, when run as root) can read it.
 test: deps
 	$(MAKE) all
-	$(MAKE) install
-	test/run-all
+	@if [ -n "$$PREFACTOR_DESTDIR" ]; then dest=$$PREFACTOR_DESTDIR; \
+	else dest=$$(mktemp -d /tmp/prefactor-install.XXXXXX) && chmod 755 "$$dest" || exit 1; fi; \
+	echo "make test: installing into $$dest"; \
+	$(MAKE) -s install DESTDIR="$$dest" > /dev/null || exit 1; \
+	PREFACTOR_DESTDIR="$$dest" test/run-all; status=$$?; \
+	[ -n "$$PREFACTOR_DESTDIR" ] || rm -rf "$$dest"; \
+	exit $$status
