@@ -34,8 +34,15 @@ SELECT count(*) FILTER (WHERE span_type = 'tool:web_search' AND NOT payload ? 'q
 	   count(*) FILTER (WHERE span_type = 'tool:lookup_order' AND span_type_id IS NOT NULL
 						AND payload->>'order_id' !~ '^ORD-[0-9]{6}$') AS bad_order_ids
   FROM spans;
-SELECT bool_and(validation IS NULL) OR sum(schema_mismatches) > 0 AS mismatches_flagged_when_validated
-  FROM instance_summary i JOIN spans s ON s.instance_id = i.instance_id;
+-- Validation ran: every span has a verdict, the web searches above that lack "query" are each
+-- flagged, and the runs' mismatch counts add up to the flagged spans.
+SELECT count(*) FILTER (WHERE validation IS NULL) AS unvalidated,
+	   count(*) FILTER (WHERE validation = 'validated') AS validated,
+	   count(*) FILTER (WHERE span_type = 'tool:web_search' AND NOT payload ? 'query'
+						AND payload_conforms IS FALSE) AS web_search_without_query_flagged,
+	   count(*) FILTER (WHERE payload_conforms IS FALSE OR result_conforms IS FALSE) AS mismatching_spans,
+	   (SELECT sum(schema_mismatches) FROM instance_summary) AS summary_mismatches
+  FROM spans;
 SELECT count(*) AS quality_evaluations FROM instance_quality;
 
 -- Equal arguments give equal data (ids apart): a second account from the same seed.

@@ -49,18 +49,23 @@ SELECT prefactor_finish_run(:'run', 'complete', idempotency_key => 'psql-finish-
 SELECT pg_temp.check(prefactor_finish_run(:'run', 'complete', idempotency_key => 'psql-finish-1') = 'complete',
 	'finish_run retried with its idempotency key');
 
--- What the views show.
-SELECT pg_temp.check(status = 'complete' AND version = 'v1.0.0' AND schema_version = 1 AND environment = 'production',
-		'instance_summary: complete, v1.0.0, schema version 1, production'),
-	   pg_temp.check(spans = 3 AND spans_complete = 3, 'instance_summary: 3 complete spans'),
-	   pg_temp.check(schema_mismatches = 1, 'instance_summary: 1 schema mismatch')
-  FROM instance_summary WHERE instance_id = :'run';
+-- What the views show. Each check reads its row through a scalar subquery: no row gives NULL,
+-- which fails the check (as a filter that matched nothing must).
+SELECT pg_temp.check((SELECT status = 'complete' AND version = 'v1.0.0' AND schema_version = 1 AND environment = 'production'
+		FROM instance_summary WHERE instance_id = :'run'),
+		'instance_summary: complete, v1.0.0, schema version 1, production');
+SELECT pg_temp.check((SELECT spans = 3 AND spans_complete = 3 FROM instance_summary WHERE instance_id = :'run'),
+		'instance_summary: 3 complete spans');
+SELECT pg_temp.check((SELECT schema_mismatches = 1 FROM instance_summary WHERE instance_id = :'run'),
+		'instance_summary: 1 schema mismatch');
+-- aggregates over no row give NULL, which fails too
 SELECT pg_temp.check(array_agg(depth ORDER BY ordinal) = '{0,1,1}', 'timeline: a root and two children'),
 	   pg_temp.check(bool_or(path = 'faq:answer > tool:search' AND conformance = 'mismatch'),
 		'timeline: the search under the answer is a mismatch')
   FROM prefactor_span_timeline(:'run');
-SELECT pg_temp.check(mismatches = 1 AND spans = 1, 'schema_conformance: tool:search 1 of 1 mismatched')
-  FROM schema_conformance WHERE agent = 'faq-bot' AND span_type = 'tool:search'
-   AND account_id = resolve_account('example-psql');
-SELECT pg_temp.check(runs = 1 AND schema_identifier = 'faq-1', 'version_history: v1.0.0 paired with faq-1, 1 run')
-  FROM version_history WHERE version = 'v1.0.0' AND account_id = resolve_account('example-psql');
+SELECT pg_temp.check((SELECT mismatches = 1 AND spans = 1 FROM schema_conformance
+		WHERE agent = 'faq-bot' AND span_type = 'tool:search' AND account_id = resolve_account('example-psql')),
+		'schema_conformance: tool:search 1 of 1 mismatched');
+SELECT pg_temp.check((SELECT runs = 1 AND schema_identifier = 'faq-1' FROM version_history
+		WHERE version = 'v1.0.0' AND account_id = resolve_account('example-psql')),
+		'version_history: v1.0.0 paired with faq-1, 1 run');
