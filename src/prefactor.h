@@ -20,7 +20,7 @@
  */
 extern void prefactor_caches_check(Oid pfid_type);
 extern Oid	prefactor_pfid_type(void);
-extern Oid	prefactor_pfid_oid(void);	/* as of the last caches_check */
+extern Oid	prefactor_pfid_oid(void);	/* current; makes the caches ready */
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);

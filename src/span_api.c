@@ -102,7 +102,7 @@ owning_account(Datum id, bool isnull, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	prefactor_caches_check(prefactor_pfid_type());
+	(void) prefactor_pfid_oid();
 	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
 	/* the account boundary, as in prefactor.owning_account(id, what, 'ingest') */
 	if (!prefactor_has_access(account, "ingest"))

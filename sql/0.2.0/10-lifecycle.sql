@@ -62,7 +62,7 @@ COMMENT ON TYPE span_ack IS
 -- (C, from the backend's partition cache: asked by every call naming a run or span.)
 CREATE FUNCTION account_of(id pfid) RETURNS pfid
 	AS 'MODULE_PATHNAME', 'prefactor_account_of' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries (NULL if none)';
+COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries; NULL if none or if the calling role may not read that account';
 
 -- The pfid a text names, or NULL when it is not a well-formed pfid.
 -- (C: every name-or-id argument asks it, and a SQL version is planned per call.)
