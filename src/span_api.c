@@ -195,9 +195,14 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			   sizeof(Pfid));
 	}
-	else
+	/*
+	 * Stored or not, the answer says whether the run is terminated now: the
+	 * span that reaches the profile's level is stored and its run ends with
+	 * it (live scoring), so the client learns to stop from that very call.
+	 */
+	if (strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL),
+			   "terminated") == 0)
 	{
-		(void) prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL);
 		ack.terminate = true;
 		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
 	}

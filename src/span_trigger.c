@@ -420,6 +420,42 @@ prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, i
 	return datumIsEqual(o, n, att->attbyval, att->attlen);
 }
 
+/*
+ * Raises unless the span's run is open. A finishing run closes its spans
+ * while its row still shows it open; once it is finished, none of its spans
+ * changes. The run is read, not locked: a run finish holds the run and then
+ * waits for span rows, so locking here, after the span row, could deadlock;
+ * a finish that commits first has already closed this span.
+ */
+static void
+require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
+{
+	static SPIPlanPtr plan = NULL;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[2] = {pf, pf};
+	Datum		values[2];
+	bool		isnull;
+	char	   *status = NULL;
+
+	values[0] = heap_getattr(span, c->account_id, desc, &isnull);
+	values[1] = heap_getattr(span, c->instance_id, desc, &isnull);
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT i.status FROM prefactor.instances i"
+						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
+						  2, types, values, NULL, false, 1);
+	if (SPI_processed == 1)
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("span %s belongs to a finished run (%s) and cannot change",
+						SPI_getvalue(span, desc, c->id), status),
+				 errhint("Finishing a run closes its open spans; finished runs are part of the audit trail.")));
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(prefactor_spans_before_update);
 Datum
 prefactor_spans_before_update(PG_FUNCTION_ARGS)
@@ -440,6 +476,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 				 errmsg("span %s is finished (%s) and cannot change",
 						SPI_getvalue(oldtup, desc, c->id), old_status),
 				 errhint("Finished spans are part of the audit trail.")));
+	require_run_open(td->tg_relation, oldtup, c);
 	for (int i = 0; i < lengthof(fixed); i++)
 		if (!prefactor_column_unchanged(oldtup, newtup, desc, fixed[i]))
 			ereport(ERROR,
