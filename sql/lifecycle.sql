@@ -178,6 +178,30 @@ SELECT * FROM prefactor_record_span(:'run5', 'llm', '{}');
 SELECT count(*) AS spans_after_terminate FROM spans WHERE instance_id = :'run5';
 SELECT prefactor_terminate_run(:'run1', '  ');
 
+-- Times: finite everywhere, kept as sent, a span within its run up to the allowed clock skew.
+SELECT pg_temp.try($$SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, started_at => 'infinity')$$);
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL,
+	started_at => now() - interval '1 hour') AS timed_run \gset
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => %L)', :'timed_run', 'llm', '{}', '-infinity'));
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => now() - interval %L, finished_at => now() - interval %L)',
+	:'timed_run', 'llm', '{}', '10 min', '20 min'));
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => now() - interval %L)',
+	:'timed_run', 'llm', '{}', '3 hours'));
+SHOW prefactor.span_clock_skew;
+-- the official SDK's first span starts a few milliseconds before its run: within the skew, kept as sent
+SELECT (prefactor_record_span(:'timed_run', 'llm', '{"skew": true}', started_at => i.started_at - interval '3 ms',
+		finished_at => i.started_at)).span_id IS NOT NULL AS stored
+  FROM instances i WHERE i.id = :'timed_run';
+SELECT s.started_at = i.started_at - interval '3 ms' AS start_kept FROM spans s JOIN instances i ON i.id = s.instance_id
+ WHERE s.payload = '{"skew": true}';
+SELECT (prefactor_start_span(:'timed_run', 'llm', '{"open": true}')).span_id AS timed_span \gset
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => now() - interval %L)', :'timed_span', 'complete', '1 day'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => %L)', :'timed_span', 'complete', 'infinity'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, %L, %L)', :'timed_run', 'complete', 'infinity'));
+SELECT pg_temp.try(format('UPDATE instances SET started_at = %L WHERE id = %L', '-infinity', :'timed_run'));
+SELECT prefactor_finish_run(:'timed_run');
+SELECT count(*) FILTER (WHERE duration IS NOT NULL) AS summarised FROM instance_summary WHERE instance_id = :'timed_run';
+
 -- Two-step start: register (pending), then begin; a pending run can only be cancelled.
 SELECT prefactor_register_run('acme', 'support-bot', 'staging', NULL, NULL, 'eval') AS pending_run \gset
 SELECT status, started_at IS NULL AS not_started FROM instances WHERE id = :'pending_run';

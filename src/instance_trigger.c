@@ -117,7 +117,7 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 		prefactor_rule_violated(rel, "instances_started_unless_pending",
 								psprintf("A run with status %s needs a start time; only pending and cancelled runs may have none.",
 										 status));
-	prefactor_check_times_ordered(rel, "instances_times_ordered", tuple, c->started_at, c->finished_at);
+	prefactor_check_times(rel, "instances_times_finite", "instances_times_ordered", tuple, c->started_at, c->finished_at);
 	if (insert)
 	{
 		char	   *purpose = text_column(tuple, desc, c->purpose);
