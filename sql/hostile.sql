@@ -34,10 +34,10 @@ INSERT INTO calls VALUES
 	('prefactor_create_environment(text,text,text,text)', ARRAY[$$'acme'$$, $$'staging'$$, $$'d'$$, $$'k9'$$]),
 	('prefactor_register_agent(text,text,text,text,text)', ARRAY[$$'acme'$$, $$'bot2'$$, $$'d'$$, 'NULL', $$'k10'$$]),
 	('prefactor_start_run(text,text,text,jsonb,jsonb,text,text,timestamptz)',
-		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
-	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{}'$$, $$'{}'$$, $$'{}'$$]),
+		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
+	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'{}'$$]),
 	('prefactor_register_run(text,text,text,jsonb,jsonb,text,text)',
-		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),
+		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),
 	('prefactor_begin_run(pfid,timestamptz,text)', ARRAY[quote_literal(:'pending'), 'now()', $$'k3'$$]),
 	('prefactor_start_span(pfid,text,jsonb,pfid,timestamptz,text)',
 		ARRAY[quote_literal(:'run'), $$'llm'$$, $$'{}'$$, quote_literal(:'span'), 'now()', $$'k4'$$]),
@@ -96,7 +96,7 @@ CREATE TEMP TABLE before AS SELECT * FROM pg_temp.snapshot();
 SELECT doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', doc, '{}')) AS as_version
   FROM unnest(ARRAY['"v1"', '[]', '7', 'null', 'true', '{"external_identifier": 7}', '{"name": {}}',
 					'{"description": ["x"]}', '{"external_identifier": null, "name": null}']) doc;
-SELECT left(doc, 70) AS doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{}', doc)) AS as_schema
+SELECT left(doc, 70) AS doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{"external_identifier": "v1"}', doc)) AS as_schema
   FROM unnest(ARRAY['"s1"', '[]', '0', 'null', '{"external_identifier": 1}', '{"span_type_schemas": "llm"}',
 					'{"span_type_schemas": {"name": "llm"}}', '{"span_type_schemas": [1]}', '{"span_type_schemas": [null]}',
 					'{"span_type_schemas": [{"name": ""}]}', '{"span_type_schemas": [{"name": 5}]}',

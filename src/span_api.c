@@ -288,6 +288,13 @@ span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 	nulls[NS_PAYLOAD] = get_arg(fcinfo, args->payload, &values[NS_PAYLOAD]);
 	nulls[NS_RESULT] = get_arg(fcinfo, args->result, &values[NS_RESULT]);
 	nulls[NS_PARENT] = get_arg(fcinfo, args->parent, &values[NS_PARENT]);
+	/* a status left out takes the SQL default; one sent as NULL is refused */
+	if (args->status >= 0 && PG_ARGISNULL(args->status))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Leave it out for %s, or send pending, active, complete, failed or cancelled.",
+						 args->default_status)));
 	status = get_arg(fcinfo, args->status, &d) == 'n' ? (char *) args->default_status : TextDatumGetCString(d);
 	values[NS_STATUS] = CStringGetTextDatum(status);
 	nulls[NS_STATUS] = ' ';
@@ -381,11 +388,16 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 			return ack_datum(fcinfo, &ack);
 		}
 	}
-	if (status == NULL || !finished_status(status))
+	if (status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Leave it out for complete, or send complete, failed or cancelled.")));
+	if (!finished_status(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a span finishes as complete, failed or cancelled, not %s",
-						status ? status : "null")));
+						status ? prefactor_excerpt(status) : "null")));
 
 	ack.has_span = true;
 	memcpy(&ack.span_id, DatumGetPfidP(span), sizeof(Pfid));

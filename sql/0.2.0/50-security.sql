@@ -134,8 +134,12 @@ DECLARE
 	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	target record;
 BEGIN
-	IF level IS NULL OR level NOT IN ('reader', 'ingest', 'admin') THEN
-		RAISE EXCEPTION 'access level must be reader, ingest or admin, not %', coalesce(level, 'null')
+	IF level IS NULL THEN
+		RAISE EXCEPTION 'access level must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Send reader, ingest or admin.';
+	END IF;
+	IF level NOT IN ('reader', 'ingest', 'admin') THEN
+		RAISE EXCEPTION 'access level must be reader, ingest or admin, not %', prefactor.excerpt(level)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF grantee IS NULL THEN
@@ -143,7 +147,7 @@ BEGIN
 	END IF;
 	SELECT r.rolname, r.rolcanlogin INTO target FROM pg_catalog.pg_roles r WHERE r.rolname = grantee;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'role "%" does not exist', grantee USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'role "%" does not exist', prefactor.excerpt(grantee) USING ERRCODE = 'undefined_object';
 	END IF;
 	IF NOT target.rolcanlogin OR grantee IN ('prefactor_reader', 'prefactor_ingest', 'prefactor_admin') THEN
 		RAISE EXCEPTION 'role "%" cannot log in; access is granted to login roles', grantee
@@ -397,7 +401,7 @@ BEGIN
 	   OR jsonb_typeof(opts->'started_at') NOT IN ('string', 'null') THEN
 		RAISE EXCEPTION 'options take the strings purpose, idempotency_key and started_at only'
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('Got %s.', left(opts::text, 200));
+				  DETAIL = format('Got %s.', prefactor.excerpt(opts::text));
 	END IF;
 	-- create_instance checks that the caller has ingest access to the token's account
 	new_id := prefactor.create_instance('start_run', t.account_id::text, t.agent_id::text, t.environment_id::text,
