@@ -159,10 +159,23 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT account_members_pkey
 	DO UPDATE SET level = excluded.level, granted_at = now(), granted_by = excluded.granted_by;
 	PERFORM prefactor.sync_group_roles(grantee);
+	-- A BI tool or backend that joins views on ids or filters by id needs the
+	-- pfid operators, which live in schema prefactor: a member's connections
+	-- to this database get prefactor on their search_path, unless the role
+	-- already has a search_path of its own (then it is the DBA's to set).
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
+					 JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+					WHERE r.rolname = grantee
+					  AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+												 WHERE d.datname = pg_catalog.current_database()))
+					  AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'search_path=%')) THEN
+		EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = "$user", public, prefactor',
+					   grantee, pg_catalog.current_database());
+	END IF;
 END prefactor_grant_access
 $$;
 COMMENT ON FUNCTION prefactor_grant_access(text, name, text) IS
-	'Admin: gives a login role reader, ingest or admin access to the account (replacing its previous level there)';
+	'Admin: gives a login role reader, ingest or admin access to the account (replacing its previous level there); a role without a search_path of its own gets "$user", public, prefactor in this database';
 
 CREATE FUNCTION prefactor_revoke_access(account text, grantee name) RETURNS boolean
 	LANGUAGE plpgsql
