@@ -76,6 +76,25 @@ SELECT v.external_identifier, s.number AS schema_number, v.schema_version_id = i
 SELECT v.external_identifier, s.number AS schema_number, s.external_identifier AS schema
   FROM agent_versions v JOIN activity_schema_versions s ON s.account_id = v.account_id AND s.id = v.schema_version_id
  ORDER BY v.created_at, s.number;
+-- Both omitted after v1.2.0 is reported with the older schema s1: the latest version row is reused
+-- exactly as recorded (v1.2.0 on s1, not on the newest schema s2), and no version is created.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": "v1.2.0"}',
+	'{"external_identifier": "s1", "span_type_schemas": [
+		{"name": "llm", "params_schema": {"type": "object"}, "result_schema": {"type": "object"}, "description": "a model call"},
+		{"name": "tool:search", "params_schema": {"type": "object", "required": ["q"]}}]}') IS NOT NULL AS v12_on_s1;
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": "v1.1.0"}', NULL) AS v11_run \gset
+SELECT (SELECT count(*) FROM agent_versions) AS versions_before \gset
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS latest_run \gset
+SELECT (SELECT count(*) FROM agent_versions) - :versions_before AS versions_created,
+	   i.version_id = (SELECT v.id FROM agent_versions v ORDER BY v.created_at DESC, v.id DESC LIMIT 1) AS latest_version,
+	   i.schema_version_id = v.schema_version_id AS its_own_schema, v.metadata, s.external_identifier AS schema
+  FROM instances i JOIN agent_versions v ON v.account_id = i.account_id AND v.id = i.version_id
+  JOIN activity_schema_versions s ON s.account_id = i.account_id AND s.id = i.schema_version_id
+ WHERE i.id = :'latest_run';
+-- Only the schema omitted: the latest recorded v1.1.0 with its own schema (s2), nothing created.
+SELECT (SELECT count(*) FROM agent_versions) - :versions_before AS versions_created, s.external_identifier AS schema
+  FROM instances i JOIN activity_schema_versions s ON s.account_id = i.account_id AND s.id = i.schema_version_id
+ WHERE i.id = :'v11_run';
 
 -- Spans: start, finish, one-shot, nesting.
 SELECT span_id AS root_span_id, terminate FROM prefactor_start_span(:'run1', 'llm', '{"prompt": "hi"}') \gset
@@ -127,10 +146,27 @@ SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L)', :'run2', 'l
 SELECT pg_temp.try(format('UPDATE instances SET purpose = %L WHERE id = %L', 'eval', :'run2'));
 SELECT pg_temp.try(format('UPDATE spans SET result = %L WHERE id = %L', '{}', :'open_span'));
 SELECT prefactor_finish_run(:'run2', 'terminated');
+-- Finishing a run by a plain UPDATE closes its open spans too; a span of a finished run never
+-- changes, through UPDATE or the API.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS run_upd \gset
+SELECT (prefactor_start_span(:'run_upd', 'llm', '{}')).span_id AS upd_span \gset
+UPDATE instances SET status = 'complete', finished_at = started_at + interval '1 second' WHERE id = :'run_upd';
+SELECT s.status, s.finished_at = i.finished_at AS closed_at_run_finish
+  FROM spans s JOIN instances i ON i.id = s.instance_id WHERE s.id = :'upd_span';
+SELECT pg_temp.try(format('UPDATE spans SET status = %L, finished_at = now() WHERE id = %L', 'complete', :'upd_span'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, %L)', :'upd_span', 'complete', '{"late": true}'));
+SELECT status, result FROM spans WHERE id = :'upd_span';
+-- A run cannot finish before an open span started (no time is moved silently).
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS run_early \gset
+SELECT (prefactor_start_span(:'run_early', 'llm', '{}', started_at => now() + interval '1 minute')).span_id IS NOT NULL AS late_span;
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, %L, now())', :'run_early', 'complete'));
+SELECT prefactor_finish_run(:'run_early', 'complete');
+SELECT i.finished_at = s.started_at AS finished_at_the_open_span_start, s.status
+  FROM instances i JOIN spans s ON s.instance_id = i.id WHERE i.id = :'run_early';
 -- Stamps of a running instance never change either.
 SELECT pg_temp.try(format('UPDATE instances SET environment_id = (SELECT id FROM environments WHERE name = %L) WHERE id = %L', 'staging', :'run1'));
 -- Conformance columns are computed, not written.
-SELECT prefactor_start_span(:'run1', 'llm', '{}') IS NOT NULL AS started_another;
+SELECT (prefactor_start_span(:'run1', 'llm', '{}')).span_id IS NOT NULL AS started_another;
 UPDATE spans SET payload_conforms = false WHERE status = 'active' AND instance_id = :'run1';
 -- Neither is the risk profile revision a span was scored under.
 UPDATE spans SET risk_profile_revision_id = span_type_id WHERE status = 'active' AND instance_id = :'run1';
@@ -141,6 +177,30 @@ SELECT * FROM prefactor_start_span(:'run5', 'llm', '{}');
 SELECT * FROM prefactor_record_span(:'run5', 'llm', '{}');
 SELECT count(*) AS spans_after_terminate FROM spans WHERE instance_id = :'run5';
 SELECT prefactor_terminate_run(:'run1', '  ');
+
+-- Times: finite everywhere, kept as sent, a span within its run up to the allowed clock skew.
+SELECT pg_temp.try($$SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, started_at => 'infinity')$$);
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL,
+	started_at => now() - interval '1 hour') AS timed_run \gset
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => %L)', :'timed_run', 'llm', '{}', '-infinity'));
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => now() - interval %L, finished_at => now() - interval %L)',
+	:'timed_run', 'llm', '{}', '10 min', '20 min'));
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => now() - interval %L)',
+	:'timed_run', 'llm', '{}', '3 hours'));
+SHOW prefactor.span_clock_skew;
+-- the official SDK's first span starts a few milliseconds before its run: within the skew, kept as sent
+SELECT (prefactor_record_span(:'timed_run', 'llm', '{"skew": true}', started_at => i.started_at - interval '3 ms',
+		finished_at => i.started_at)).span_id IS NOT NULL AS stored
+  FROM instances i WHERE i.id = :'timed_run';
+SELECT s.started_at = i.started_at - interval '3 ms' AS start_kept FROM spans s JOIN instances i ON i.id = s.instance_id
+ WHERE s.payload = '{"skew": true}';
+SELECT (prefactor_start_span(:'timed_run', 'llm', '{"open": true}')).span_id AS timed_span \gset
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => now() - interval %L)', :'timed_span', 'complete', '1 day'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => %L)', :'timed_span', 'complete', 'infinity'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, %L, %L)', :'timed_run', 'complete', 'infinity'));
+SELECT pg_temp.try(format('UPDATE instances SET started_at = %L WHERE id = %L', '-infinity', :'timed_run'));
+SELECT prefactor_finish_run(:'timed_run');
+SELECT count(*) FILTER (WHERE duration IS NOT NULL) AS summarised FROM instance_summary WHERE instance_id = :'timed_run';
 
 -- Two-step start: register (pending), then begin; a pending run can only be cancelled.
 SELECT prefactor_register_run('acme', 'support-bot', 'staging', NULL, NULL, 'eval') AS pending_run \gset

@@ -71,7 +71,7 @@ SELECT count(*) AS deployments, count(*) FILTER (WHERE retired_at IS NULL) AS ac
 
 -- Instances and spans: vocabularies and times.
 INSERT INTO instances (account_id, agent_id, version_id, schema_version_id, environment_id, status, started_at)
-SELECT v.account_id, v.agent_id, v.id, v.schema_version_id, e.id, 'active', now()
+SELECT v.account_id, v.agent_id, v.id, v.schema_version_id, e.id, 'active', '2024-01-01 09:00:00+00'
   FROM agent_versions v JOIN environments e USING (account_id);
 -- a status outside the vocabulary
 INSERT INTO instances (account_id, agent_id, version_id, schema_version_id, environment_id, status, started_at, finished_at)

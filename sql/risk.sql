@@ -221,6 +221,22 @@ SELECT count(*) AS spans FROM spans WHERE instance_id = :'r4';
 -- a plain INSERT into the terminated run is refused (by the lifecycle guard)
 SELECT pg_temp.try($$INSERT INTO prefactor.spans (account_id, instance_id, span_type)
 					 SELECT account_id, id, 'lookup' FROM prefactor.instances WHERE id = '$$ || :'r4' || $$'$$);
+-- Termination by risk closes the run's open spans as prefactor_terminate_run does: an open root
+-- span is cancelled at the run's finish, later span calls answer the terminate signal and store
+-- nothing, and a plain UPDATE of the closed span is refused.
+SELECT pg_temp.start('support-bot') AS r8 \gset
+SELECT span_id AS root FROM prefactor_start_span(:'r8', 'chat', '{}', started_at => '2024-01-01 00:00:30+00') \gset
+SELECT (a).terminate FROM (SELECT prefactor_record_span(:'r8', 'lookup', '{}', parent_span => :'root',
+	started_at => '2024-01-01 00:01+00') a FROM generate_series(1, 2)) x;
+SELECT status, risk_score, risk_level FROM instances WHERE id = :'r8';
+SELECT s.status, s.finished_at = i.finished_at AS closed_at_run_finish, s.result
+  FROM spans s JOIN instances i ON i.id = s.instance_id WHERE s.id = :'root';
+SELECT span_id = :'root' AS same_span, terminate, reason LIKE 'risk level high reached%' AS reason_given
+  FROM prefactor_finish_span(:'root', 'complete', '{"late": true}');
+SELECT status, result FROM spans WHERE id = :'root';
+SELECT pg_temp.try($$UPDATE prefactor.spans SET status = 'complete', result = '{"late": true}', finished_at = now()
+					 WHERE id = '$$ || :'root' || $$'$$);
+SELECT status, spans_active, spans_pending, spans_cancelled FROM instance_summary WHERE instance_id = :'r8';
 -- every rise notifies, also within one statement; without terminate_at_level the run goes on
 SELECT prefactor_update_risk_profile('acme', 'strict', terminate_at_level => 'none') AS revision;
 SELECT pg_temp.start('support-bot') AS r5 \gset

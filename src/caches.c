@@ -13,6 +13,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -43,6 +44,8 @@ typedef struct SpanTypeEntry
 } SpanTypeEntry;
 
 static Oid	cached_pfid_type = InvalidOid;
+static bool pfid_type_checked = false;	/* cached_pfid_type still names the type */
+static bool pfid_type_callback_registered = false;
 static HTAB *account_cache = NULL;
 static HTAB *span_type_cache = NULL;
 static ApiInsert api_insert;
@@ -68,10 +71,32 @@ prefactor_pfid_type(void)
 	return typ;
 }
 
-/* The pfid type OID the caches belong to. */
+/* Any change to pg_type (DROP EXTENSION among them) makes the next call look again. */
+static void
+pfid_type_invalidated(Datum arg, int cacheid, uint32 hashvalue)
+{
+	pfid_type_checked = false;
+}
+
+/*
+ * The pfid type OID the caches belong to, looked up (and the caches made
+ * ready) on first use and after any pg_type change: every caller, whatever
+ * the order of its calls, gets the current type, so no plan is ever prepared
+ * with an argument type the caches have not checked yet.
+ */
 Oid
 prefactor_pfid_oid(void)
 {
+	if (!pfid_type_checked || account_cache == NULL)
+	{
+		if (!pfid_type_callback_registered)
+		{
+			CacheRegisterSyscacheCallback(TYPEOID, pfid_type_invalidated, (Datum) 0);
+			pfid_type_callback_registered = true;
+		}
+		prefactor_caches_check(prefactor_pfid_type());
+		pfid_type_checked = true;
+	}
 	return cached_pfid_type;
 }
 
@@ -184,7 +209,12 @@ prefactor_account_for_partition(int32 partition)
 	return result;
 }
 
-/* account_of(pfid): the account whose partition an id carries, or NULL. */
+/*
+ * account_of(pfid): the account whose partition an id carries, or NULL. The
+ * partition cache holds facts for every caller; the answer is given only to a
+ * role that may read the account, so to any other caller an id of a foreign
+ * account looks like an id of no account.
+ */
 PG_FUNCTION_INFO_V1(prefactor_account_of);
 Datum
 prefactor_account_of(PG_FUNCTION_ARGS)
@@ -192,9 +222,9 @@ prefactor_account_of(PG_FUNCTION_ARGS)
 	Pfid	   *account;
 	Pfid	   *copy;
 
-	prefactor_caches_check(prefactor_pfid_type());
+	(void) prefactor_pfid_oid();
 	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
-	if (account == NULL)
+	if (account == NULL || !prefactor_has_access(account, "reader"))
 		PG_RETURN_NULL();
 	copy = palloc(sizeof(Pfid));
 	memcpy(copy, account, sizeof(Pfid));

@@ -3,7 +3,9 @@
  *	  The guard triggers of prefactor.instances: the row rules of a run
  *	  (which were CHECK constraints in 0.1.0) on insert and update, and on
  *	  update the audit trail: a run's stamps never change, a finished run
- *	  never changes, a started run never goes back.
+ *	  never changes, a started run never goes back, and a run that finishes
+ *	  (by any path: the API, risk termination, a plain UPDATE) closes its open
+ *	  spans in the same statement, so no span of a finished run is open.
  *
  * Live risk scoring updates the run row after every span of a scored run,
  * so the update guard is on the span path: in C, and without CHECK
@@ -14,8 +16,10 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "prefactor.h"
 
@@ -113,7 +117,7 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 		prefactor_rule_violated(rel, "instances_started_unless_pending",
 								psprintf("A run with status %s needs a start time; only pending and cancelled runs may have none.",
 										 status));
-	prefactor_check_times_ordered(rel, "instances_times_ordered", tuple, c->started_at, c->finished_at);
+	prefactor_check_times(rel, "instances_times_finite", "instances_times_ordered", tuple, c->started_at, c->finished_at);
 	if (insert)
 	{
 		char	   *purpose = text_column(tuple, desc, c->purpose);
@@ -123,6 +127,50 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 									psprintf("Purpose \"%s\" is not live, smoke_test or eval.", purpose));
 		prefactor_check_id_partition(rel, "instances_id_partition", tuple, c->id, c->account_id);
 	}
+}
+
+/*
+ * A run is finishing at finished_at: its open spans are cancelled then. No
+ * open span may have started after that moment (the finish time is the
+ * client's or the API's, and is never moved silently). Runs while the run row
+ * still shows the run open, so the span guard lets the spans change.
+ */
+static void
+close_open_spans(Relation rel, HeapTuple newtup, const InstanceColumns *c)
+{
+	static SPIPlanPtr latest_plan = NULL;
+	static SPIPlanPtr close_plan = NULL;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[3] = {pf, pf, TIMESTAMPTZOID};
+	Datum		values[3];
+	bool		isnull;
+	Datum		latest;
+
+	values[0] = heap_getattr(newtup, c->account_id, desc, &isnull);
+	values[1] = heap_getattr(newtup, c->id, desc, &isnull);
+	values[2] = heap_getattr(newtup, c->finished_at, desc, &isnull);
+	if (isnull)
+		return;					/* reported by instances_finished_when_done */
+	SPI_connect();
+	prefactor_spi_execute(&latest_plan,
+						  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+						  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+						  2, types, values, NULL, true, 1);
+	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull && DatumGetTimestampTz(latest) > DatumGetTimestampTz(values[2]))
+		prefactor_rule_violated(rel, "instances_finished_after_open_spans",
+								psprintf("The run would finish at %s, before its open span that started at %s.",
+										 timestamptz_to_str(DatumGetTimestampTz(values[2])),
+										 timestamptz_to_str(DatumGetTimestampTz(latest))));
+	if (!isnull)
+		prefactor_spi_execute(&close_plan,
+							  "UPDATE prefactor.spans s SET status = 'cancelled', finished_at = $3"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+							  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+							  3, types, values, NULL, false, 0);
+	SPI_finish();
 }
 
 PG_FUNCTION_INFO_V1(prefactor_instances_before_insert);
@@ -170,5 +218,7 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 				 errmsg("instance %s has started; it cannot go back to pending or restart",
 						SPI_getvalue(oldtup, desc, c->id))));
 	check_instance_row(rel, newtup, c, false);
+	if (new_status && strcmp(new_status, "pending") != 0 && strcmp(new_status, "active") != 0)
+		close_open_spans(rel, newtup, c);
 	return PointerGetDatum(newtup);
 }

@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "prefactor.h"
 #include "validation.h"
 
 PG_MODULE_MAGIC;
@@ -14,6 +15,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 static bool prefactor_purging = false;
+int			prefactor_span_clock_skew = 5000;
 
 /* Defines the extension's settings. */
 void
@@ -36,5 +38,11 @@ _PG_init(void)
 							 NULL, &prefactor_purging, false, PGC_USERSET,
 							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("prefactor.span_clock_skew",
+							"How long before its run a span may start, in milliseconds.",
+							"Agents time spans on their own clocks; a span that starts earlier than its "
+							"run by more than this is refused (spans_started_within_run).",
+							&prefactor_span_clock_skew, 5000, 0, 3600 * 1000, PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("prefactor");
 }

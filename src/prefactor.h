@@ -11,6 +11,7 @@
 
 #include "executor/spi.h"
 #include "utils/relcache.h"
+#include "utils/timestamp.h"
 
 #include "pfid.h"
 
@@ -20,7 +21,7 @@
  */
 extern void prefactor_caches_check(Oid pfid_type);
 extern Oid	prefactor_pfid_type(void);
-extern Oid	prefactor_pfid_oid(void);	/* as of the last caches_check */
+extern Oid	prefactor_pfid_oid(void);	/* current; makes the caches ready */
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);
@@ -56,7 +57,10 @@ extern void prefactor_clear_api_insert(void);
 /* Locks a run row for a span insert; returns its status (raises if it does not exist). */
 extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
 								Pfid *schema_version, char **reason,
-								Pfid *revision, bool *has_revision);
+								Pfid *revision, bool *has_revision, TimestampTz *started);
+
+/* How long before its run a span may start (ms): clock skew between hosts. */
+extern int	prefactor_span_clock_skew;
 /* Whether a span status is known and, if so, whether it is open (pending, active). */
 extern bool prefactor_span_status(const char *status, bool *open);
 
@@ -64,8 +68,8 @@ extern bool prefactor_span_status(const char *status, bool *open);
 extern struct TriggerData *prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert);
 extern void prefactor_rule_violated(Relation rel, const char *rule, const char *detail) pg_attribute_noreturn();
 extern bool prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int attnum);
-extern void prefactor_check_times_ordered(Relation rel, const char *rule, HeapTuple tuple,
-										  int started_att, int finished_att);
+extern void prefactor_check_times(Relation rel, const char *finite_rule, const char *ordered_rule,
+								  HeapTuple tuple, int started_att, int finished_att);
 extern void prefactor_check_id_partition(Relation rel, const char *rule, HeapTuple tuple,
 										 int id_att, int account_att);
 

@@ -54,6 +54,7 @@ extern uint64 risk_cache_generation;
 extern const RiskTypeInfo *risk_type_lookup(const Pfid *span_type_id,
 											const Pfid *revision_id);
 extern const RiskRevisionInfo *risk_revision_lookup(const Pfid *revision_id);
+extern bool risk_type_visible(const Pfid *span_type_id);
 extern const char *risk_type_name(const Pfid *span_type_id, bool *cached);
 extern int	risk_level_of(const RiskRevisionInfo *rev, Numeric score);
 extern int	risk_level_from_name(const char *name);

@@ -567,6 +567,9 @@ risk_pair_info(RiskPairEntry *pair)
 {
 	const RiskTypeInfo *info;
 
+	/* the pair cache outlives the query: whoever asks now must see the account */
+	if (!risk_type_visible(&pair->key.span_type_id))
+		return NULL;
 	if (pair->info_generation == risk_cache_generation)
 		return pair->info;
 	info = risk_type_lookup(&pair->key.span_type_id, &pair->key.revision_id);
@@ -588,6 +591,8 @@ risk_pair_name(RiskPairEntry *pair)
 
 	if (!(pair->key.flags & RISK_HAS_TYPE))
 		return NULL;
+	if (!risk_type_visible(&pair->key.span_type_id))
+		return pfid_text(&pair->key.span_type_id);	/* as for a span type that does not exist */
 	if (pair->name_generation == risk_cache_generation)
 		return pair->name;
 	name = risk_type_name(&pair->key.span_type_id, &cached);

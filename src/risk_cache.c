@@ -7,7 +7,8 @@
  * Span types and profile revisions never change once stored (revisions are
  * guarded by a trigger; schema versions are immutable), and ids are never
  * reused, so entries stay valid for the life of the backend.  Lookups that
- * find nothing are not cached.
+ * find nothing are not cached.  The entries are facts, whoever's query filled
+ * them; what a SQL caller is told goes through risk_type_visible first.
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 #include "utils/catcache.h"
 #include "utils/memutils.h"
 
+#include "prefactor.h"
 #include "risk.h"
 
 const char *const risk_level_names[] = {"low", "medium", "high", "critical"};
@@ -115,6 +117,21 @@ classification_rank(const char *name)
 		if (strcmp(name, classification_names[i]) == 0)
 			return i;
 	return 0;
+}
+
+/*
+ * Whether the calling role may read the account of a span type (by its id's
+ * partition). Answers to SQL callers about a span type (points, names) are
+ * given only then: to anyone else a foreign span type is an unknown one.
+ */
+bool
+risk_type_visible(const Pfid *span_type_id)
+{
+	const Pfid *account;
+
+	(void) prefactor_pfid_oid();
+	account = prefactor_account_for_partition(pfid_get_partition(span_type_id));
+	return account != NULL && prefactor_has_access(account, "reader");
 }
 
 /* Level number of a risk_level label, RISK_LEVEL_NONE if null. */
@@ -322,8 +339,10 @@ PG_FUNCTION_INFO_V1(prefactor_risk_type_points);
 Datum
 prefactor_risk_type_points(PG_FUNCTION_ARGS)
 {
-	const RiskTypeInfo *info = risk_type_lookup(PG_GETARG_PFID_P(0), PG_GETARG_PFID_P(1));
+	const RiskTypeInfo *info = NULL;
 
+	if (risk_type_visible(PG_GETARG_PFID_P(0)))
+		info = risk_type_lookup(PG_GETARG_PFID_P(0), PG_GETARG_PFID_P(1));
 	if (info == NULL)
 		PG_RETURN_NUMERIC(int64_to_numeric(0));
 	PG_RETURN_DATUM(datumCopy(NumericGetDatum(info->points), false, -1));

@@ -112,7 +112,9 @@ risk_raise_level(Datum account, Datum instance, Datum started_at,
 
 		plan_level = risk_prepare("UPDATE prefactor.instances i SET risk_level = $3::prefactor.risk_level,"
 								  " status = CASE WHEN $4 THEN 'terminated' ELSE i.status END,"
-								  " finished_at = CASE WHEN $4 THEN greatest($5, i.started_at) ELSE i.finished_at END,"
+								  " finished_at = CASE WHEN $4 THEN greatest($5, i.started_at, (SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+								  "   WHERE s.account_id OPERATOR(prefactor.=) i.account_id AND s.instance_id OPERATOR(prefactor.=) i.id"
+								  "   AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[]))) ELSE i.finished_at END,"
 								  " termination_reason = CASE WHEN $4 THEN $6 ELSE i.termination_reason END"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 								  " RETURNING (SELECT a.name FROM prefactor.accounts a WHERE a.account_id OPERATOR(prefactor.=) i.account_id),"

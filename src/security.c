@@ -39,6 +39,63 @@ prefactor_calling_role(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Answers of has_access kept for one command: a policy, view or aggregate
+ * asks about the same few accounts again and again, and nothing a command
+ * reads can change membership before the command counter moves on.
+ */
+#define ACCESS_CACHE_SIZE 8
+
+typedef struct AccessAnswer
+{
+	Pfid		account;
+	int			level;			/* index into access_level_names */
+	bool		granted;
+} AccessAnswer;
+
+static const char *const access_level_names[] = {"reader", "ingest", "admin"};
+
+static struct
+{
+	LocalTransactionId lxid;
+	CommandId	cid;
+	Oid			user;
+	int			n;
+	int			next;
+	AccessAnswer answers[ACCESS_CACHE_SIZE];
+}			access_cache;
+
+/* The index of a level name, -1 if it is not one. */
+static int
+access_level_index(const char *level)
+{
+	for (int i = 0; i < lengthof(access_level_names); i++)
+		if (strcmp(level, access_level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The kept answer for (account, level) in this command, or NULL. */
+static AccessAnswer *
+access_cache_find(Oid user, const Pfid *account, int level)
+{
+	CommandId	cid = GetCurrentCommandId(false);
+
+	if (access_cache.lxid != MyProc->lxid || access_cache.cid != cid || access_cache.user != user)
+	{
+		access_cache.lxid = MyProc->lxid;
+		access_cache.cid = cid;
+		access_cache.user = user;
+		access_cache.n = access_cache.next = 0;
+		return NULL;
+	}
+	for (int i = 0; i < access_cache.n; i++)
+		if (access_cache.answers[i].level == level &&
+			memcmp(&access_cache.answers[i].account, account, sizeof(Pfid)) == 0)
+			return &access_cache.answers[i];
+	return NULL;
+}
+
+/*
  * Whether the calling role is a superuser or a member of the account at the
  * level or above (false for a NULL account). Raises invalid_parameter_value
  * for a level other than reader, ingest or admin.
@@ -48,18 +105,21 @@ prefactor_has_access(const Pfid *account, const char *level)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			caller = GetOuterUserId();
+	int			level_index = access_level_index(level);
 	Oid			argtypes[3] = {prefactor_pfid_oid(), NAMEOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {account ? ' ' : 'n', ' ', ' '};
 	bool		known_level;
 	bool		member;
 	bool		isnull;
+	AccessAnswer *answer;
 
 	/* superusers bypass the boundary: no lookup for a level access_levels() knows */
-	if (superuser_arg(caller) &&
-		(strcmp(level, "reader") == 0 || strcmp(level, "ingest") == 0 || strcmp(level, "admin") == 0))
+	if (superuser_arg(caller) && level_index >= 0)
 		return true;
-	prefactor_caches_check(prefactor_pfid_type());
+	if (account != NULL && level_index >= 0 &&
+		(answer = access_cache_find(caller, account, level_index)) != NULL)
+		return answer->granted;
 	values[0] = account ? PfidPGetDatum(account) : (Datum) 0;
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	values[2] = CStringGetTextDatum(level);
@@ -78,7 +138,22 @@ prefactor_has_access(const Pfid *account, const char *level)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("access level must be reader, ingest or admin, not %s", level)));
-	return member || superuser_arg(caller);
+	member = member || superuser_arg(caller);
+	if (account != NULL && level_index >= 0)
+	{
+		/* the SPI call may have moved the command on: keep the answer for the current one */
+		if (access_cache_find(caller, account, level_index) == NULL)
+		{
+			answer = &access_cache.answers[access_cache.next];
+			access_cache.next = (access_cache.next + 1) % ACCESS_CACHE_SIZE;
+			if (access_cache.n < ACCESS_CACHE_SIZE)
+				access_cache.n++;
+			memcpy(&answer->account, account, sizeof(Pfid));
+			answer->level = level_index;
+			answer->granted = member;
+		}
+	}
+	return member;
 }
 
 /*
@@ -150,7 +225,7 @@ prefactor_member_accounts(PG_FUNCTION_ARGS)
 		 memcmp(VARDATA_ANY(level), VARDATA_ANY(cache->level), VARSIZE_ANY_EXHDR(level)) == 0))
 		PG_RETURN_ARRAYTYPE_P(DatumGetArrayTypePCopy(cache->accounts));	/* callers own their result */
 
-	prefactor_caches_check(prefactor_pfid_type());
+	(void) prefactor_pfid_oid();
 	values[0] = level ? PointerGetDatum(level) : (Datum) 0;
 	nulls[0] = level ? ' ' : 'n';
 	SPI_connect();

@@ -102,7 +102,7 @@ owning_account(Datum id, bool isnull, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	prefactor_caches_check(prefactor_pfid_type());
+	(void) prefactor_pfid_oid();
 	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
 	/* the account boundary, as in prefactor.owning_account(id, what, 'ingest') */
 	if (!prefactor_has_access(account, "ingest"))
@@ -195,9 +195,14 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			   sizeof(Pfid));
 	}
-	else
+	/*
+	 * Stored or not, the answer says whether the run is terminated now: the
+	 * span that reaches the profile's level is stored and its run ends with
+	 * it (live scoring), so the client learns to stop from that very call.
+	 */
+	if (strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
+			   "terminated") == 0)
 	{
-		(void) prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL);
 		ack.terminate = true;
 		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
 	}
@@ -295,10 +300,11 @@ span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 	nulls[NS_STARTED] = ' ';
 	if (finished_status(status))
 	{
-		TimestampTz finished = sent_nulls[1] == 'n' ? GetCurrentTransactionStartTimestamp()
+		/* a time the caller sent is kept as sent (the guard judges it) */
+		TimestampTz finished = sent_nulls[1] == 'n' ? Max(started, GetCurrentTransactionStartTimestamp())
 			: DatumGetTimestampTz(sent_times[1]);
 
-		values[NS_FINISHED] = TimestampTzGetDatum(Max(started, finished));
+		values[NS_FINISHED] = TimestampTzGetDatum(finished);
 		nulls[NS_FINISHED] = ' ';
 	}
 	else
@@ -391,7 +397,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	 */
 	prefactor_spi_execute(&update_plan,
 						  "UPDATE prefactor.spans s SET status = $3, result = $4,"
-						  " finished_at = greatest(s.started_at, coalesce($5, pg_catalog.now()))"
+						  " finished_at = coalesce($5, greatest(s.started_at, pg_catalog.now()))"
 						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
 						  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
 						  6, types, values, nulls, false, 0);
@@ -409,7 +415,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 		span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 			   sizeof(Pfid));
-		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason, NULL, NULL);
+		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason, NULL, NULL, NULL);
 		if (strcmp(run_status, "terminated") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

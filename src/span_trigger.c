@@ -144,10 +144,27 @@ prefactor_rule_violated(Relation rel, const char *rule, const char *detail)
 			 errtableconstraint(rel, rule)));
 }
 
-/* A run or span rule: finished_at never precedes started_at (NULLs pass). */
+/* A run or span rule: started_at and finished_at are finite times (NULLs pass). */
+static void
+check_time_finite(Relation rel, const char *rule, HeapTuple tuple, int att)
+{
+	bool		isnull;
+	Datum		t = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+
+	if (!isnull && TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(t)))
+		prefactor_rule_violated(rel, rule,
+								psprintf("%s is %s; run and span times are finite.",
+										 NameStr(TupleDescAttr(RelationGetDescr(rel), att - 1)->attname),
+										 TIMESTAMP_IS_NOBEGIN(DatumGetTimestampTz(t)) ? "-infinity" : "infinity"));
+}
+
+/*
+ * Run and span rules on times: both are finite (finite_rule) and finished_at
+ * never precedes started_at (ordered_rule); NULLs pass.
+ */
 void
-prefactor_check_times_ordered(Relation rel, const char *rule, HeapTuple tuple,
-							  int started_att, int finished_att)
+prefactor_check_times(Relation rel, const char *finite_rule, const char *ordered_rule, HeapTuple tuple,
+					  int started_att, int finished_att)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		started_null;
@@ -155,8 +172,10 @@ prefactor_check_times_ordered(Relation rel, const char *rule, HeapTuple tuple,
 	Datum		started = heap_getattr(tuple, started_att, desc, &started_null);
 	Datum		finished = heap_getattr(tuple, finished_att, desc, &finished_null);
 
+	check_time_finite(rel, finite_rule, tuple, started_att);
+	check_time_finite(rel, finite_rule, tuple, finished_att);
 	if (!started_null && !finished_null && DatumGetTimestampTz(finished) < DatumGetTimestampTz(started))
-		prefactor_rule_violated(rel, rule,
+		prefactor_rule_violated(rel, ordered_rule,
 								psprintf("finished_at %s is before started_at %s.",
 		/* timestamptz_to_str answers in one static buffer */
 										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(finished))),
@@ -215,7 +234,7 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		prefactor_rule_violated(rel, "spans_finished_when_done",
 						   open ? "An open (pending or active) span has no finish time."
 						   : "A finished span (complete, failed or cancelled) needs a finish time.");
-	prefactor_check_times_ordered(rel, "spans_times_ordered", tuple, c->started_at, c->finished_at);
+	prefactor_check_times(rel, "spans_times_finite", "spans_times_ordered", tuple, c->started_at, c->finished_at);
 	if (insert)
 	{
 		Datum		id = heap_getattr(tuple, c->id, desc, &isnull);
@@ -253,7 +272,7 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
  */
 char *
 prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_version,
-				   char **reason, Pfid *revision, bool *has_revision)
+				   char **reason, Pfid *revision, bool *has_revision, TimestampTz *started)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
@@ -264,7 +283,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 
 	SPI_connect();
 	prefactor_spi_execute(&plan,
-						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id"
+						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id, i.started_at"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " FOR NO KEY UPDATE",
@@ -292,6 +311,12 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 		if (!isnull)
 			memcpy(revision, DatumGetPfidP(d), sizeof(Pfid));
 	}
+	if (started)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+
+		*started = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	}
 	SPI_finish();
 	return status;
 }
@@ -307,6 +332,27 @@ prefactor_require_active(const Pfid *instance, const char *status)
 				 errhint(strcmp(status, "pending") == 0 ?
 						 "Start the run with prefactor.prefactor_begin_run() first." :
 						 "A finished run and its spans cannot change.")));
+}
+
+/*
+ * A span starts within its run: not before the run's start, less the clock
+ * skew allowed between the agent that times spans and the server or client
+ * that timed the run (prefactor.span_clock_skew). Times are kept as sent.
+ */
+static void
+check_started_in_run(Relation rel, HeapTuple tuple, const SpanColumns *c, TimestampTz run_started)
+{
+	bool		isnull;
+	Datum		started = heap_getattr(tuple, c->started_at, RelationGetDescr(rel), &isnull);
+
+	if (isnull || TIMESTAMP_NOT_FINITE(run_started) || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(started)))
+		return;					/* NULL and infinite times have rules of their own */
+	if (DatumGetTimestampTz(started) < run_started - (TimestampTz) prefactor_span_clock_skew * 1000)
+		prefactor_rule_violated(rel, "spans_started_within_run",
+								psprintf("The span starts at %s, more than %d ms before its run started at %s.",
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(started))),
+										 prefactor_span_clock_skew,
+										 pstrdup(timestamptz_to_str(run_started))));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_spans_before_insert);
@@ -352,14 +398,16 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 
 	{
+		TimestampTz run_started;
 		char	   *status = prefactor_lock_run(&account, &instance, &schema_version, NULL,
-												&revision, &has_revision);
+												&revision, &has_revision, &run_started);
 		bool		from_api = prefactor_take_api_insert(&account, &instance);
 
 		/* the span API answers a terminated run with the terminate signal */
 		if (from_api && strcmp(status, "terminated") == 0)
 			return PointerGetDatum(NULL);
 		prefactor_require_active(&instance, status);
+		check_started_in_run(rel, tuple, c, run_started);
 	}
 
 	declared = prefactor_lookup_span_type(&account, &schema_version,
@@ -420,6 +468,42 @@ prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, i
 	return datumIsEqual(o, n, att->attbyval, att->attlen);
 }
 
+/*
+ * Raises unless the span's run is open. A finishing run closes its spans
+ * while its row still shows it open; once it is finished, none of its spans
+ * changes. The run is read, not locked: a run finish holds the run and then
+ * waits for span rows, so locking here, after the span row, could deadlock;
+ * a finish that commits first has already closed this span.
+ */
+static void
+require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
+{
+	static SPIPlanPtr plan = NULL;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[2] = {pf, pf};
+	Datum		values[2];
+	bool		isnull;
+	char	   *status = NULL;
+
+	values[0] = heap_getattr(span, c->account_id, desc, &isnull);
+	values[1] = heap_getattr(span, c->instance_id, desc, &isnull);
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT i.status FROM prefactor.instances i"
+						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
+						  2, types, values, NULL, false, 1);
+	if (SPI_processed == 1)
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("span %s belongs to a finished run (%s) and cannot change",
+						SPI_getvalue(span, desc, c->id), status),
+				 errhint("Finishing a run closes its open spans; finished runs are part of the audit trail.")));
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(prefactor_spans_before_update);
 Datum
 prefactor_spans_before_update(PG_FUNCTION_ARGS)
@@ -440,6 +524,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 				 errmsg("span %s is finished (%s) and cannot change",
 						SPI_getvalue(oldtup, desc, c->id), old_status),
 				 errhint("Finished spans are part of the audit trail.")));
+	require_run_open(td->tg_relation, oldtup, c);
 	for (int i = 0; i < lengthof(fixed); i++)
 		if (!prefactor_column_unchanged(oldtup, newtup, desc, fixed[i]))
 			ereport(ERROR,

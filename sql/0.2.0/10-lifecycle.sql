@@ -62,7 +62,7 @@ COMMENT ON TYPE span_ack IS
 -- (C, from the backend's partition cache: asked by every call naming a run or span.)
 CREATE FUNCTION account_of(id pfid) RETURNS pfid
 	AS 'MODULE_PATHNAME', 'prefactor_account_of' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries (NULL if none)';
+COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carries; NULL if none or if the calling role may not read that account';
 
 -- The pfid a text names, or NULL when it is not a well-formed pfid.
 -- (C: every name-or-id argument asks it, and a SQL version is planned per call.)
@@ -483,27 +483,48 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	IF schema IS NULL OR version IS NULL THEN
-		-- the latest version (and the schema version paired with it)
-		SELECT v.metadata INTO latest_metadata
+	-- What the client left out comes from what was recorded, as it was
+	-- recorded: nothing is created that no client reported.
+	IF schema IS NULL THEN
+		-- the latest version (of this metadata, if sent) with its own schema version
+		SELECT v.id, v.schema_version_id INTO version_id, schema_version_id
 		  FROM prefactor.agent_versions v
 		 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
+		   AND (version IS NULL OR v.metadata_digest = prefactor.canonical_digest(version))
 		 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
-		IF NOT FOUND THEN
+		IF NOT FOUND AND version IS NULL THEN
 			RAISE EXCEPTION 'agent "%" has no version yet, so version and schema cannot be omitted', agent
 				USING ERRCODE = 'no_data_found',
 					  HINT = 'Send the version and schema with the agent''s first run.';
+		ELSIF NOT FOUND THEN
+			-- an unseen version without a schema: paired with the agent's latest schema version
+			SELECT s.id INTO schema_version_id FROM prefactor.activity_schema_versions s
+			 WHERE s.account_id = create_instance.account_id AND s.agent_id = create_instance.agent_id
+			 ORDER BY s.number DESC LIMIT 1;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'agent "%" has no schema version yet, so the schema cannot be omitted', agent
+					USING ERRCODE = 'no_data_found',
+						  HINT = 'Send the schema with the agent''s first run.';
+			END IF;
+			version_id := prefactor.ensure_version(account_id, agent_id, version, schema_version_id);
 		END IF;
-	END IF;
-	IF schema IS NULL THEN
-		SELECT s.id INTO schema_version_id FROM prefactor.activity_schema_versions s
-		 WHERE s.account_id = create_instance.account_id AND s.agent_id = create_instance.agent_id
-		 ORDER BY s.number DESC LIMIT 1;
 	ELSE
 		schema_version_id := prefactor.ensure_schema_version(account_id, agent_id, schema);
+		IF version IS NULL THEN
+			-- the latest version's metadata, paired with the schema the client sent
+			SELECT v.metadata INTO latest_metadata
+			  FROM prefactor.agent_versions v
+			 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
+			 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'agent "%" has no version yet, so the version cannot be omitted', agent
+					USING ERRCODE = 'no_data_found',
+						  HINT = 'Send the version with the agent''s first run.';
+			END IF;
+		END IF;
+		version_id := prefactor.ensure_version(account_id, agent_id, coalesce(version, latest_metadata),
+											   schema_version_id);
 	END IF;
-	version_id := prefactor.ensure_version(account_id, agent_id, coalesce(version, latest_metadata),
-										   schema_version_id);
 
 	-- the risk profile revision this run is scored under, if the agent has a live profile
 	SELECT r.id INTO revision_id
@@ -640,18 +661,20 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Start it with prefactor.prefactor_begin_run() first.';
 	END IF;
-	-- The finish time is taken once the lock is held, and never precedes an open span's start.
-	finish_time := coalesce(finished_at, clock_timestamp());
-	SELECT greatest(finish_time, max(s.started_at)) INTO finish_time FROM prefactor.spans s
-	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
-	   AND s.status IN ('pending', 'active');
-	UPDATE prefactor.spans s SET status = 'cancelled', finished_at = finish_time
-	 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
-	   AND s.status IN ('pending', 'active');
+	-- A finish time the caller left out is taken once the lock is held, and
+	-- never precedes an open span's start; a caller's time is kept as sent
+	-- (the guard refuses one before an open span's start). The guard closes
+	-- the open spans at this time.
+	finish_time := finished_at;
+	IF finish_time IS NULL THEN
+		SELECT greatest(clock_timestamp(), run.started_at, max(s.started_at)) INTO finish_time FROM prefactor.spans s
+		 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
+		   AND s.status IN ('pending', 'active');
+	END IF;
 	UPDATE prefactor.instances i
 	   SET status = end_instance.status,
 		   started_at = coalesce(i.started_at, finish_time),
-		   finished_at = greatest(coalesce(i.started_at, finish_time), finish_time),
+		   finished_at = finish_time,
 		   termination_reason = reason
 	 WHERE i.account_id = end_instance.account_id AND i.id = instance;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('status', status));

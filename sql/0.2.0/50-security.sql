@@ -345,8 +345,11 @@ BEGIN
 	parts := regexp_match(left(token, 200), '^pft_([0-7][0-9a-hjkmnp-tv-z]{31})_[0-9a-f]{64}$');
 	IF parts IS NOT NULL AND length(token) = 101 THEN
 		token_id := parts[1]::prefactor.pfid;
-		SELECT * INTO row FROM prefactor.ingest_tokens t
-		 WHERE t.account_id = prefactor.account_of(token_id) AND t.id = token_id;
+		-- the token is the caller's credential: its account is found from the
+		-- partition directly (account_of answers only members of the account)
+		SELECT t.* INTO row FROM prefactor.accounts a
+		  JOIN prefactor.ingest_tokens t ON t.account_id = a.account_id
+		 WHERE a.partition = prefactor.pfid_partition(token_id) AND t.id = token_id;
 	END IF;
 	-- digests of equal length, compared in constant time
 	IF row.id IS NULL

@@ -21,9 +21,10 @@ DECLARE
 	-- read-only API functions: they run as their caller, so row-level security applies
 	reader_api text[] := ARRAY['prefactor_span_timeline', 'prefactor_risk_level'];
 	-- functions readers need: the pfid type and what policies and views evaluate
-	reader_helpers text[] := ARRAY['try_pfid', 'duration', 'member_accounts', 'access_levels',
-		'risk_score', 'risk_breakdown', 'risk_type_points', 'risk_level', 'risk_declared_categories',
-		'risk_declared_actions', 'risk_classification'];
+	-- (on top of every IMMUTABLE function: those compute from their arguments
+	-- alone and read no table, so any member may run what a view, policy or
+	-- trigger it fires calls); the STABLE ones answer only about the caller's accounts
+	reader_helpers text[] := ARRAY['member_accounts', 'account_of', 'risk_type_points'];
 BEGIN
 	-- Tables not secured by a feature file: readers read, admins write.
 	FOR obj IN
@@ -52,12 +53,13 @@ BEGIN
 		SELECT p.oid::regprocedure AS fn, p.proname::text AS name, l.lanname,
 			   -- SQL the function plans at run time, whose names the search_path resolves
 			   (l.lanname = 'plpgsql' OR l.lanname = 'sql' AND p.provolatile <> 'i' AND p.prosqlbody IS NULL)
-				   AS needs_path
+				   AS needs_path,
+			   p.provolatile = 'i' AS pure
 		  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 		 WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prokind IN ('f', 'p', 'a', 'w')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', obj.fn);
-		IF obj.name LIKE 'pfid\_%' OR obj.name = ANY (reader_helpers) THEN
+		IF obj.name LIKE 'pfid\_%' OR obj.pure OR obj.name = ANY (reader_helpers) THEN
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO prefactor_reader', obj.fn);
 		END IF;
 		IF obj.name LIKE 'prefactor\_%' AND NOT obj.name = ANY (superuser_api || reader_api) THEN
