@@ -143,8 +143,10 @@ SELECT agent, span_type, risk_profile, categories_outside, actions_outside FROM 
 SELECT prefactor_start_run('acme', 'strict-bot', 'production', '{"external_identifier": "v1"}', :'schema') AS r2 \gset
 \c - regress_cr_ingest
 SELECT terminate FROM prefactor_record_span(:'r2', 'lookup', '{}');
+-- the second reaches 28, high: the span is stored and its answer already says terminate
 \c - regress_cr_ingest
 SELECT terminate FROM prefactor_record_span(:'r2', 'lookup', '{}');
+-- the next stores nothing and gives the reason
 \c - regress_cr_ingest
 SELECT span_id IS NULL AS no_span, terminate, reason FROM prefactor_record_span(:'r2', 'lookup', '{}');
 \c - regress_cr_reader
