@@ -85,6 +85,7 @@ SELECT about, count(*) AS probes FROM public.regress_cp_probes GROUP BY about OR
 \c - regress_cp_pool
 SET search_path = prefactor, public;
 \i test/regress_helpers.sql
+\i sql/clients_helpers.sql
 SET ROLE regress_cp_a;
 -- A's first request on this backend: its own account is answered...
 :answers 'pool_a' ORDER BY n;
@@ -110,6 +111,7 @@ DISCARD ALL;
 SELECT current_user = 'regress_cp_pool' AS role_reset;
 SET search_path = prefactor, public;
 \i test/regress_helpers.sql
+\i sql/clients_helpers.sql
 SET ROLE regress_cp_a;
 :hidden 'pool_b' ORDER BY n;
 :answers 'pool_a' ORDER BY n;
@@ -122,6 +124,7 @@ RESET ROLE;
 \c - :superuser
 SET search_path = prefactor, public;
 \i test/regress_helpers.sql
+\i sql/clients_helpers.sql
 :answers 'pool_b' AND n <= 11 ORDER BY n;
 SET ROLE regress_cp_a;
 :hidden 'pool_b' ORDER BY n;
