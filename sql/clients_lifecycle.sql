@@ -1,7 +1,7 @@
 -- Run lifecycle as login roles (issue 12): every step on a fresh connection
 -- (\c) of a plain login role, so no cache a superuser filled serves it. Each
 -- API call that finds an account by its name is the first call of its
--- connection at least once here.
+-- connection at least once here (the risk profile calls: in clients_risk).
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS prefactor CASCADE;
 DROP ROLE IF EXISTS regress_cl_admin, regress_cl_ingest, regress_cl_reader, regress_cl_outsider;
@@ -28,16 +28,18 @@ ALTER ROLE regress_cl_admin SET search_path = prefactor, public;
 ALTER ROLE regress_cl_ingest SET search_path = prefactor, public;
 ALTER ROLE regress_cl_reader SET search_path = prefactor, public;
 SELECT prefactor.prefactor_create_account('acme') IS NOT NULL AS account_created;
--- The levels are granted here, so that a failing first call of the admin below
--- does not take the other roles' steps with it; the admin's own grant is the
--- first call of a connection in clients_security.
+-- The admin and ingest levels are granted here, so that a failing first call of
+-- the admin below does not take the ingest role's steps with it.
 SELECT prefactor.prefactor_grant_access('acme', 'regress_cl_admin', 'admin');
 SELECT prefactor.prefactor_grant_access('acme', 'regress_cl_ingest', 'ingest');
-SELECT prefactor.prefactor_grant_access('acme', 'regress_cl_reader', 'reader');
 
 ------------------------------------------------------------------------------
 -- Set-up by the admin: each call is the first of a new connection.
 ------------------------------------------------------------------------------
+\c - regress_cl_admin
+SELECT prefactor.prefactor_grant_access('acme', 'regress_cl_reader', 'reader');
+\c - regress_cl_admin
+SELECT role_name, level FROM prefactor.prefactor_list_members('acme') ORDER BY role_name;
 \c - regress_cl_admin
 SELECT prefactor.prefactor_create_environment('acme', 'production') IS NOT NULL AS env_created;
 \c - regress_cl_admin
@@ -124,6 +126,25 @@ SELECT prefactor.prefactor_deploy('acme', 'support-bot', 'production', 'v1.0.0')
 SELECT prefactor.prefactor_deploy('acme', 'support-bot', 'staging', 'v1.0.0', 'deploy-1') IS NOT NULL AS deployed;
 \c - regress_cl_admin
 SELECT agent, environment, version FROM prefactor.live_deployments ORDER BY environment;
+-- ingest tokens: made, listed, revoked, each first on its connection
+\c - regress_cl_admin
+SELECT prefactor.prefactor_create_ingest_token('acme', 'support-bot', 'production') AS token \gset
+SELECT split_part(:'token', '_', 2) AS token_id \gset
+-- the ingest role starts a run with the token (the latest version), first on its connection
+\c - regress_cl_ingest
+SELECT prefactor.prefactor_start_run(:'token', NULL, NULL) AS token_run \gset
+\c - regress_cl_ingest
+SELECT e.name AS environment, v.external_identifier AS version, i.status
+  FROM prefactor.instances i JOIN prefactor.environments e ON e.account_id = i.account_id AND e.id = i.environment_id
+  JOIN prefactor.agent_versions v ON v.account_id = i.account_id AND v.id = i.version_id WHERE i.id = :'token_run';
+\c - regress_cl_admin
+SELECT agent, environment, status FROM prefactor.prefactor_list_ingest_tokens('acme');
+\c - regress_cl_admin
+SELECT prefactor.prefactor_set_ingest_token_expiry(:'token_id', 'infinity');
+\c - regress_cl_admin
+SELECT status, expires_at FROM prefactor.prefactor_list_ingest_tokens('acme');
+\c - regress_cl_admin
+SELECT prefactor.prefactor_revoke_ingest_token(:'token_id') AS revoked;
 \c - regress_cl_admin
 SELECT * FROM prefactor.prefactor_purge_runs('acme', now() + interval '1 minute');
 \c - regress_cl_admin
