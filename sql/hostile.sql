@@ -22,6 +22,8 @@ SELECT prefactor_start_run('acme', 'bot', 'production', '{"external_identifier":
 SELECT prefactor_register_run('acme', 'bot', 'production', NULL, NULL) AS pending \gset
 SELECT (prefactor_start_span(:'run', 'llm', '{}')).span_id AS span \gset
 SELECT prefactor_create_ingest_token('acme', 'bot', 'production') AS token \gset
+-- The profile the update, assign and delete calls below name, so that they get past finding it.
+SELECT prefactor_create_risk_profile('acme', 'p1') IS NOT NULL AS profile;
 SELECT id AS token_id FROM ingest_tokens \gset
 CREATE ROLE "regress_we""ird; role" LOGIN;
 
@@ -58,7 +60,7 @@ INSERT INTO calls VALUES
 	('prefactor_revoke_ingest_token(pfid)', ARRAY[quote_literal(:'token_id')]),
 	('prefactor_set_ingest_token_expiry(pfid,timestamptz)', ARRAY[quote_literal(:'token_id'), $$'infinity'$$]),
 	('prefactor_create_risk_profile(text,text,text,text,jsonb,jsonb,numeric,numeric,numeric,text)',
-		ARRAY[$$'acme'$$, $$'p1'$$, $$'general'$$, $$'d'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$]),
+		ARRAY[$$'acme'$$, $$'p2'$$, $$'general'$$, $$'d'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$]),
 	('prefactor_update_risk_profile(text,text,jsonb,jsonb,numeric,numeric,numeric,text,text)',
 		ARRAY[$$'acme'$$, $$'p1'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$, $$'d'$$]),
 	('prefactor_assign_risk_profile(text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'p1'$$]),
