@@ -185,7 +185,8 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 						  " span_type, status, payload, result, started_at, finished_at)"
-						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
+						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9)"
+						  " RETURNING id, risk_profile_revision_id IS NOT NULL",
 						  NS_NARGS, types, values, nulls, false, 0);
 	prefactor_clear_api_insert();
 	if (SPI_processed == 1)
@@ -195,12 +196,16 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			   sizeof(Pfid));
 	}
+
 	/*
 	 * Stored or not, the answer says whether the run is terminated now: the
 	 * span that reaches the profile's level is stored and its run ends with
 	 * it (live scoring), so the client learns to stop from that very call.
+	 * Only a scored run (its spans carry its revision) can end that way.
 	 */
-	if (strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
+	if ((SPI_processed != 1 ||
+		 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) &&
+		strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
 			   "terminated") == 0)
 	{
 		ack.terminate = true;
