@@ -22,6 +22,8 @@ SELECT prefactor_start_run('acme', 'bot', 'production', '{"external_identifier":
 SELECT prefactor_register_run('acme', 'bot', 'production', NULL, NULL) AS pending \gset
 SELECT (prefactor_start_span(:'run', 'llm', '{}')).span_id AS span \gset
 SELECT prefactor_create_ingest_token('acme', 'bot', 'production') AS token \gset
+-- The profile the update, assign and delete calls below name, so that they get past finding it.
+SELECT prefactor_create_risk_profile('acme', 'p1') IS NOT NULL AS profile;
 SELECT id AS token_id FROM ingest_tokens \gset
 CREATE ROLE "regress_we""ird; role" LOGIN;
 
@@ -34,10 +36,10 @@ INSERT INTO calls VALUES
 	('prefactor_create_environment(text,text,text,text)', ARRAY[$$'acme'$$, $$'staging'$$, $$'d'$$, $$'k9'$$]),
 	('prefactor_register_agent(text,text,text,text,text)', ARRAY[$$'acme'$$, $$'bot2'$$, $$'d'$$, 'NULL', $$'k10'$$]),
 	('prefactor_start_run(text,text,text,jsonb,jsonb,text,text,timestamptz)',
-		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
-	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{}'$$, $$'{}'$$, $$'{}'$$]),
+		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
+	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'{}'$$]),
 	('prefactor_register_run(text,text,text,jsonb,jsonb,text,text)',
-		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),
+		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),
 	('prefactor_begin_run(pfid,timestamptz,text)', ARRAY[quote_literal(:'pending'), 'now()', $$'k3'$$]),
 	('prefactor_start_span(pfid,text,jsonb,pfid,timestamptz,text)',
 		ARRAY[quote_literal(:'run'), $$'llm'$$, $$'{}'$$, quote_literal(:'span'), 'now()', $$'k4'$$]),
@@ -58,7 +60,7 @@ INSERT INTO calls VALUES
 	('prefactor_revoke_ingest_token(pfid)', ARRAY[quote_literal(:'token_id')]),
 	('prefactor_set_ingest_token_expiry(pfid,timestamptz)', ARRAY[quote_literal(:'token_id'), $$'infinity'$$]),
 	('prefactor_create_risk_profile(text,text,text,text,jsonb,jsonb,numeric,numeric,numeric,text)',
-		ARRAY[$$'acme'$$, $$'p1'$$, $$'general'$$, $$'d'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$]),
+		ARRAY[$$'acme'$$, $$'p2'$$, $$'general'$$, $$'d'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$]),
 	('prefactor_update_risk_profile(text,text,jsonb,jsonb,numeric,numeric,numeric,text,text)',
 		ARRAY[$$'acme'$$, $$'p1'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$, $$'d'$$]),
 	('prefactor_assign_risk_profile(text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'p1'$$]),
@@ -96,7 +98,7 @@ CREATE TEMP TABLE before AS SELECT * FROM pg_temp.snapshot();
 SELECT doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', doc, '{}')) AS as_version
   FROM unnest(ARRAY['"v1"', '[]', '7', 'null', 'true', '{"external_identifier": 7}', '{"name": {}}',
 					'{"description": ["x"]}', '{"external_identifier": null, "name": null}']) doc;
-SELECT left(doc, 70) AS doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{}', doc)) AS as_schema
+SELECT left(doc, 70) AS doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{"external_identifier": "v1"}', doc)) AS as_schema
   FROM unnest(ARRAY['"s1"', '[]', '0', 'null', '{"external_identifier": 1}', '{"span_type_schemas": "llm"}',
 					'{"span_type_schemas": {"name": "llm"}}', '{"span_type_schemas": [1]}', '{"span_type_schemas": [null]}',
 					'{"span_type_schemas": [{"name": ""}]}', '{"span_type_schemas": [{"name": 5}]}',

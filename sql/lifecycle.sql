@@ -202,6 +202,31 @@ SELECT pg_temp.try(format('UPDATE instances SET started_at = %L WHERE id = %L', 
 SELECT prefactor_finish_run(:'timed_run');
 SELECT count(*) FILTER (WHERE duration IS NOT NULL) AS summarised FROM instance_summary WHERE instance_id = :'timed_run';
 
+-- Blank names and identifiers are refused (22023); NULL arguments raise 22004 as documented.
+SELECT pg_temp.try($$SELECT prefactor_create_environment('acme', '   ')$$);
+SELECT pg_temp.try($$SELECT prefactor_register_agent('acme', E'\t')$$);
+SELECT pg_temp.try($$SELECT prefactor_create_account(NULL)$$);
+SELECT doc, pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'support-bot', 'production', doc, '{}'))
+  FROM (VALUES ('{}'), ('{"external_identifier": ""}'), ('{"external_identifier": null}'), ('{"external_identifier": "  "}')) d(doc);
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, status => NULL)', :'run1', 'llm', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_finish_run(%L, NULL)', :'run1'));
+-- Errors quote at most a short excerpt of what a client sent: reusing an idempotency key with a
+-- 5 MB payload names the key and the first call, not the payload.
+SELECT (prefactor_record_span(:'run1', 'llm', jsonb_build_object('big', repeat('x', 5000000)), idempotency_key => 'big-1')).span_id IS NOT NULL AS stored;
+DO $$
+DECLARE
+	detail text;
+	message text;
+BEGIN
+	PERFORM prefactor.prefactor_record_span(i.id, 'llm', jsonb_build_object('big', repeat('y', 5000000)), idempotency_key => 'big-1')
+	   FROM prefactor.instances i JOIN prefactor.spans s ON s.instance_id = i.id AND s.span_type = 'llm' AND s.payload ? 'big';
+	RAISE EXCEPTION 'the second call should have failed';
+EXCEPTION WHEN unique_violation THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, message = MESSAGE_TEXT;
+	RAISE NOTICE 'message: %; detail: % characters, ends with "%"', message, length(detail), right(detail, 18);
+END
+$$;
+
 -- Two-step start: register (pending), then begin; a pending run can only be cancelled.
 SELECT prefactor_register_run('acme', 'support-bot', 'staging', NULL, NULL, 'eval') AS pending_run \gset
 SELECT status, started_at IS NULL AS not_started FROM instances WHERE id = :'pending_run';

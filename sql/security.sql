@@ -430,36 +430,36 @@ SELECT last_used_at IS NOT NULL AS used FROM ingest_tokens WHERE id = :'token_a_
 -- Both overloads resolve with untyped literals: five and more arguments name the
 -- account; three or four arguments take a token.
 SET ROLE regress_a_ingest;
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{}', '{}', 'eval', 'k1'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{}', '{}', '{"purpose": "eval", "idempotency_key": "tk1"}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(token => %L, version => %L, schema => %L)', :'token_a', '{}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L, %L, %L, %L)', 'acme', 'bot', 'production', '{"external_identifier": "v2"}', '{}', 'eval', 'k1'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}', '{"purpose": "eval", "idempotency_key": "tk1"}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(token => %L, version => %L, schema => %L)', :'token_a', '{"external_identifier": "v2"}', '{}'));
 -- Options: idempotent retries, and wrong shapes.
-SELECT prefactor_start_run(:'token_a', '{}', '{}', '{"idempotency_key": "tk2", "started_at": "2025-01-01T00:00:00Z"}') AS tk2 \gset
-SELECT prefactor_start_run(:'token_a', '{}', '{}', '{"idempotency_key": "tk2", "started_at": "2025-01-01T00:00:00Z"}') = :'tk2' AS same_run;
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{}', '{}', '[]'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{}', '{}', '{"agent": "other"}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{}', '{}', '{"purpose": 7}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{}', '{}', '{"purpose": "demo"}'));
+SELECT prefactor_start_run(:'token_a', '{"external_identifier": "v2"}', '{}', '{"idempotency_key": "tk2", "started_at": "2025-01-01T00:00:00Z"}') AS tk2 \gset
+SELECT prefactor_start_run(:'token_a', '{"external_identifier": "v2"}', '{}', '{"idempotency_key": "tk2", "started_at": "2025-01-01T00:00:00Z"}') = :'tk2' AS same_run;
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}', '[]'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}', '{"agent": "other"}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}', '{"purpose": 7}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}', '{"purpose": "demo"}'));
 RESET ROLE;
 -- Refused tokens: invalid_authorization_specification, and nothing is written.
 DELETE FROM before;
 INSERT INTO before SELECT * FROM pg_temp.snapshot();
 SET ROLE regress_a_ingest;
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', 'pft_nonsense', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', '', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', left(:'token_a', -1) || CASE WHEN right(:'token_a', 1) = '0' THEN '1' ELSE '0' END, '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', replace(:'token_a', split_part(:'token_a', '_', 2), split_part(:'token_b', '_', 2)), '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', 'pft_' || prefactor.pfid_generate(1) || '_' || repeat('0', 64), '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', upper(:'token_a'), '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a' || ' ', '{}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', 'pft_nonsense', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', '', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', left(:'token_a', -1) || CASE WHEN right(:'token_a', 1) = '0' THEN '1' ELSE '0' END, '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', replace(:'token_a', split_part(:'token_a', '_', 2), split_part(:'token_b', '_', 2)), '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', 'pft_' || prefactor.pfid_generate(1) || '_' || repeat('0', 64), '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', upper(:'token_a'), '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a' || ' ', '{"external_identifier": "v2"}', '{}'));
 -- A token of acme cannot start a run for a role that has no ingest access to acme...
 SET ROLE regress_b_ingest;
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}'));
 -- ...nor in globex for one that has: the token decides the account.
 SET ROLE regress_ab_ingest;
-SELECT prefactor_start_run(:'token_a', '{}', '{}') AS ab_run \gset
+SELECT prefactor_start_run(:'token_a', '{"external_identifier": "v2"}', '{}') AS ab_run \gset
 SELECT (SELECT account_id FROM instances WHERE id = :'ab_run') = :'acme' AS landed_in_acme;
 RESET ROLE;
 -- Revoked and expired tokens.
@@ -476,9 +476,9 @@ SELECT pg_temp.try(format('SELECT prefactor_set_ingest_token_expiry(%L, NULL)', 
 SELECT prefactor_set_ingest_token_expiry(split_part(:'token_d', '_', 2)::pfid, now() - interval '1 second');
 SELECT status, count(*) FROM prefactor_list_ingest_tokens('acme') GROUP BY status ORDER BY status;
 SET ROLE regress_a_ingest;
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_d', '{}', '{}'));
-SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_c', '{}', '{}')) ~ '^ok' AS unexpired_ok;
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_a', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_d', '{"external_identifier": "v2"}', '{}'));
+SELECT pg_temp.try(format('SELECT prefactor_start_run(%L, %L, %L)', :'token_c', '{"external_identifier": "v2"}', '{}')) ~ '^ok' AS unexpired_ok;
 RESET ROLE;
 SELECT b.t, s.n - b.n AS added FROM before b JOIN pg_temp.snapshot() s USING (t) WHERE b.n <> s.n ORDER BY 1;
 

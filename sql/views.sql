@@ -10,15 +10,19 @@ SET TimeZone = 'UTC';
 SELECT prefactor_create_account('viewco') IS NOT NULL AS account;
 SELECT prefactor_create_environment('viewco', 'production') IS NOT NULL AS env;
 SELECT prefactor_create_environment('viewco', 'staging') IS NOT NULL AS env;
-SELECT prefactor_register_agent('viewco', 'helper') IS NOT NULL AS agent;
+-- Runs of helper are scored under this profile (general template: identifiers 6, contacts 4,
+-- health 8; read 1.0, destroy 2.0) with the bands low < 12 <= medium < 22 <= high.
+SELECT prefactor_create_risk_profile('viewco', 'views', medium_threshold => 12, high_threshold => 22,
+	critical_threshold => 100) IS NOT NULL AS risk_profile;
+SELECT prefactor_register_agent('viewco', 'helper', risk_profile => 'views') IS NOT NULL AS agent;
 SELECT prefactor_register_agent('viewco', 'idle') IS NOT NULL AS agent;
 
--- Run A (production, v1 / schema 1): a task with two model calls, one of them mismatching, and an
--- undeclared tool call nested under the second.
-SELECT prefactor_start_run('viewco', 'helper', 'production', '{"external_identifier": "v1"}',
-	'{"external_identifier": "s1", "span_type_schemas": [
-		{"name": "task", "params_schema": {"type": "object"}},
-		{"name": "llm", "params_schema": {"type": "object", "required": ["model"]}}]}',
+-- Schema 1 declares a model call that reads identifiers and contacts: (6 + 4) x 1.0 = 10 points a
+-- span; a task scores nothing.
+\set schema1 '{"external_identifier": "s1", "span_type_schemas": [{"name": "task", "params_schema": {"type": "object"}}, {"name": "llm", "params_schema": {"type": "object", "required": ["model"]}, "data_risk": {"action_profile": {"read_data": "allowed"}, "params_data_categories": {"personal_identifiers": "included", "contact_information": "included"}}}]}'
+-- Run A (production, v1 / schema 1): a task with two model calls, one of them mismatching (its payload
+-- lacks "model"), and an undeclared tool call nested under the second: scored 20, medium.
+SELECT prefactor_start_run('viewco', 'helper', 'production', '{"external_identifier": "v1"}', :'schema1',
 	started_at => '2025-03-01 10:00:00+00') AS run_a \gset
 SELECT span_id AS a_root FROM prefactor_start_span(:'run_a', 'task', '{"goal": "answer"}', started_at => '2025-03-01 10:00:01+00') \gset
 SELECT span_id AS a_llm1 FROM prefactor_record_span(:'run_a', 'llm', '{"model": "m"}', '{"output": "x"}',
@@ -30,19 +34,19 @@ SELECT terminate FROM prefactor_finish_span(:'a_llm2', 'complete', '{"output": "
 SELECT terminate FROM prefactor_finish_span(:'a_root', 'complete', '{}', '2025-03-01 10:00:09+00');
 SELECT prefactor_finish_run(:'run_a', 'complete', '2025-03-01 10:00:10+00');
 
--- Run B (staging, v2 / schema 1, an hour later): fails.
-SELECT prefactor_start_run('viewco', 'helper', 'staging', '{"external_identifier": "v2"}',
-	'{"external_identifier": "s1", "span_type_schemas": [
-		{"name": "task", "params_schema": {"type": "object"}},
-		{"name": "llm", "params_schema": {"type": "object", "required": ["model"]}}]}',
+-- Run B (staging, v2 / schema 1, an hour later): one model call, scored 10, low; fails.
+SELECT prefactor_start_run('viewco', 'helper', 'staging', '{"external_identifier": "v2"}', :'schema1',
 	started_at => '2025-03-01 11:30:00+00') AS run_b \gset
 SELECT terminate FROM prefactor_record_span(:'run_b', 'llm', '{"model": "m"}', '{"error": "timeout"}', 'failed',
 	started_at => '2025-03-01 11:30:01+00', finished_at => '2025-03-01 11:30:31+00');
 SELECT prefactor_finish_run(:'run_b', 'failed', '2025-03-01 11:30:32+00');
 
--- Run C (production, v2 with a new schema 2, next day): terminated, its open span cancelled.
+-- Run C (production, v2 with a new schema 2, next day): its model call reads and destroys health
+-- data, 8 x 1.0 + 8 x 2.0 = 24, high; terminated, its open span cancelled.
 SELECT prefactor_start_run('viewco', 'helper', 'production', '{"external_identifier": "v2"}',
-	'{"external_identifier": "s2", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object"}}]}',
+	'{"external_identifier": "s2", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object"},
+		"data_risk": {"action_profile": {"read_data": "allowed", "destroy_data": "allowed"},
+					  "params_data_categories": {"health_and_medical": "included"}}}]}',
 	started_at => '2025-03-02 09:00:00+00') AS run_c \gset
 SELECT terminate FROM prefactor_start_span(:'run_c', 'llm', '{"model": "m"}', started_at => '2025-03-02 09:00:01+00');
 SELECT prefactor_terminate_run(:'run_c', 'looping');
@@ -53,18 +57,10 @@ SELECT prefactor_start_run('viewco', 'helper', 'production', NULL, NULL, started
 SELECT prefactor_start_run('viewco', 'helper', 'staging', NULL, NULL, started_at => now() - interval '2 hours') AS recent \gset
 SELECT prefactor_finish_run(:'recent');
 
--- Conformance and risk are computed by the validation and risk features; here they are set to what
--- those compute for this data (a2's payload lacks "model"; the tool span is undeclared), with the
--- triggers off, so that these results do not depend on which features are installed.
-SET session_replication_role = replica;
-UPDATE spans SET validation = CASE WHEN span_type_id IS NULL THEN 'undeclared' ELSE 'validated' END,
-				 payload_conforms = CASE WHEN span_type_id IS NOT NULL THEN id <> :'a_llm2' END,
-				 payload_errors = CASE WHEN id = :'a_llm2' THEN '[{"error": "required property model is missing"}]'::jsonb END,
-				 result_conforms = CASE WHEN span_type_id IS NOT NULL THEN true END;
-UPDATE instances SET risk_score = CASE status WHEN 'complete' THEN 12 WHEN 'failed' THEN 55 ELSE 140 END,
-					 risk_level = CASE status WHEN 'complete' THEN 'low' WHEN 'failed' THEN 'medium' ELSE 'high' END::risk_level
- WHERE started_at < '2025-04-01';
-RESET session_replication_role;
+-- Conformance and risk columns are what validation and scoring computed as the spans were stored.
+SELECT span_type, validation, payload_conforms, result_conforms, jsonb_array_length(payload_errors) AS payload_errors,
+	   risk_profile_revision_id IS NOT NULL AS scored
+  FROM spans WHERE instance_id IN (:'run_a', :'run_b', :'run_c') ORDER BY started_at;
 
 -- Every view: security_invoker, a comment on the view and on every column.
 SELECT c.relname AS view, c.reloptions,
@@ -122,18 +118,22 @@ SELECT agent, version, version_name, schema_version, schema_identifier, runs,
   FROM version_history ORDER BY agent, first_run_at, schema_version;
 
 -- The views run with the caller's rights (security_invoker), so the caller's privileges and
--- row-level security policies apply to the tables they read: a role without access to the tables
--- gets nothing through the views.
-CREATE ROLE prefactor_views_outsider;
-GRANT USAGE ON SCHEMA prefactor TO prefactor_views_outsider;
-GRANT SELECT ON instance_summary, agent_activity_24h, version_history TO prefactor_views_outsider;
+-- row-level security policies apply to the tables they read: a reader of another account gets an
+-- empty result, and a role prefactor never granted anything is refused (PUBLIC gets nothing).
+SELECT prefactor_create_account('views-elsewhere') IS NOT NULL AS other_account;
+CREATE ROLE prefactor_views_outsider LOGIN;
+SELECT prefactor_grant_access('views-elsewhere', 'prefactor_views_outsider', 'reader');
 SET ROLE prefactor_views_outsider;
 SELECT count(*) FROM instance_summary;
 SELECT count(*) FROM agent_activity_24h;
 SELECT count(*) FROM version_history;
 RESET ROLE;
-REVOKE ALL ON instance_summary, agent_activity_24h, version_history FROM prefactor_views_outsider;
-REVOKE ALL ON SCHEMA prefactor FROM prefactor_views_outsider;
+SELECT prefactor_revoke_access('views-elsewhere', 'prefactor_views_outsider') AS revoked;
+SET ROLE prefactor_views_outsider;
+\set VERBOSITY terse
+SELECT count(*) FROM prefactor.instance_summary;
+\set VERBOSITY default
+RESET ROLE;
 DROP ROLE prefactor_views_outsider;
 
 -- Plans: with the sample generator's data, one agent's last 24 hours of runs and one run's

@@ -108,7 +108,7 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 	if (status && status_index < 0)
 		prefactor_rule_violated(rel, "instances_status_check",
 								psprintf("Status \"%s\" is not pending, active, complete, failed, cancelled or terminated.",
-										 status));
+										 prefactor_excerpt(status)));
 	if (status && (status_index < 2) != finished_null)
 		prefactor_rule_violated(rel, "instances_finished_when_done",
 								status_index < 2 ? "An open (pending or active) run has no finish time."
@@ -124,7 +124,7 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 
 		if (purpose && word_index(purpose, run_purposes, lengthof(run_purposes)) < 0)
 			prefactor_rule_violated(rel, "instances_purpose_check",
-									psprintf("Purpose \"%s\" is not live, smoke_test or eval.", purpose));
+									psprintf("Purpose \"%s\" is not live, smoke_test or eval.", prefactor_excerpt(purpose)));
 		prefactor_check_id_partition(rel, "instances_id_partition", tuple, c->id, c->account_id);
 	}
 }

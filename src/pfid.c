@@ -15,6 +15,8 @@
 #include "utils/timestamp.h"
 
 #include "pfid.h"
+#include "prefactor.h"
+#include "prefactor.h"
 
 static const char pfid_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
@@ -168,18 +170,18 @@ pfid_in(PG_FUNCTION_ARGS)
 	if (bad < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type pfid: \"%s\"", str),
+				 errmsg("invalid input syntax for type pfid: \"%s\"", prefactor_excerpt(str)),
 				 errdetail("A pfid is %d Crockford Base32 characters, not %zu.",
 						   PFID_TEXT_LEN, len)));
 	if (pfid_decode_char(str[bad]) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type pfid: \"%s\"", str),
+				 errmsg("invalid input syntax for type pfid: \"%s\"", prefactor_excerpt(str)),
 				 errdetail("Character \"%c\" at position %d is not in the alphabet \"%s\" (case-insensitive).",
 						   str[bad], bad + 1, pfid_alphabet)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type pfid: \"%s\"", str),
+			 errmsg("invalid input syntax for type pfid: \"%s\"", prefactor_excerpt(str)),
 			 errdetail("The first character must be 0 to 7; a larger one overflows the 48-bit timestamp.")));
 	PG_RETURN_NULL();			/* not reached */
 }

@@ -85,4 +85,8 @@ extern bool prefactor_has_access(const Pfid *account, const char *level);
 extern void prefactor_require_access(const Pfid *account, const char *level, const char *subject);
 extern void prefactor_access_denied(const char *level, const char *subject) pg_attribute_noreturn();
 
+/* What a message may quote of a client's value: the value if short, else its start (excerpt.c). */
+extern char *prefactor_excerpt(const char *value);
+extern char *prefactor_excerpt_len(const char *value, int len);
+
 #endif

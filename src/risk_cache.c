@@ -147,7 +147,7 @@ risk_level_from_name(const char *name)
 			return i;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("unknown risk level \"%s\"", name)));
+			 errmsg("unknown risk level \"%s\"", prefactor_excerpt(name))));
 	return RISK_LEVEL_NONE;		/* keep compiler quiet */
 }
 

@@ -137,7 +137,7 @@ prefactor_has_access(const Pfid *account, const char *level)
 	if (!known_level)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("access level must be reader, ingest or admin, not %s", level)));
+				 errmsg("access level must be reader, ingest or admin, not %s", prefactor_excerpt(level))));
 	member = member || superuser_arg(caller);
 	if (account != NULL && level_index >= 0)
 	{

@@ -185,7 +185,8 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 						  " span_type, status, payload, result, started_at, finished_at)"
-						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9) RETURNING id",
+						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9)"
+						  " RETURNING id, risk_profile_revision_id IS NOT NULL",
 						  NS_NARGS, types, values, nulls, false, 0);
 	prefactor_clear_api_insert();
 	if (SPI_processed == 1)
@@ -195,12 +196,16 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			   sizeof(Pfid));
 	}
+
 	/*
 	 * Stored or not, the answer says whether the run is terminated now: the
 	 * span that reaches the profile's level is stored and its run ends with
 	 * it (live scoring), so the client learns to stop from that very call.
+	 * Only a scored run (its spans carry its revision) can end that way.
 	 */
-	if (strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
+	if ((SPI_processed != 1 ||
+		 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) &&
+		strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
 			   "terminated") == 0)
 	{
 		ack.terminate = true;
@@ -288,6 +293,13 @@ span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 	nulls[NS_PAYLOAD] = get_arg(fcinfo, args->payload, &values[NS_PAYLOAD]);
 	nulls[NS_RESULT] = get_arg(fcinfo, args->result, &values[NS_RESULT]);
 	nulls[NS_PARENT] = get_arg(fcinfo, args->parent, &values[NS_PARENT]);
+	/* a status left out takes the SQL default; one sent as NULL is refused */
+	if (args->status >= 0 && PG_ARGISNULL(args->status))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Leave it out for %s, or send pending, active, complete, failed or cancelled.",
+						 args->default_status)));
 	status = get_arg(fcinfo, args->status, &d) == 'n' ? (char *) args->default_status : TextDatumGetCString(d);
 	values[NS_STATUS] = CStringGetTextDatum(status);
 	nulls[NS_STATUS] = ' ';
@@ -381,11 +393,16 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 			return ack_datum(fcinfo, &ack);
 		}
 	}
-	if (status == NULL || !finished_status(status))
+	if (status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Leave it out for complete, or send complete, failed or cancelled.")));
+	if (!finished_status(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a span finishes as complete, failed or cancelled, not %s",
-						status ? status : "null")));
+						status ? prefactor_excerpt(status) : "null")));
 
 	ack.has_span = true;
 	memcpy(&ack.span_id, DatumGetPfidP(span), sizeof(Pfid));

@@ -228,7 +228,7 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		if (!prefactor_span_status(status, &open))
 			prefactor_rule_violated(rel, "spans_status_check",
 							   psprintf("Status \"%s\" is not pending, active, complete, failed or cancelled.",
-										status));
+										prefactor_excerpt(status)));
 	}
 	if (has_status && open != finished_null)
 		prefactor_rule_violated(rel, "spans_finished_when_done",

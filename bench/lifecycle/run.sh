@@ -11,7 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-10}
 rounds=${2:-3}
 if [ "${IN_VIRTUALENV:-}" != 1 ]; then
-	IN_VIRTUALENV=1 exec pg_virtualenv -o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
+	# -t: a private cluster; PREFACTOR_DESTDIR: an extension installed with make install DESTDIR=...
+	IN_VIRTUALENV=1 exec pg_virtualenv -t ${PREFACTOR_DESTDIR:+-o "extension_destdir=$PREFACTOR_DESTDIR"} \
+		-o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
 fi
 tmp=$(mktemp -d)
 # the baseline compares pfids, whose operators live in schema prefactor

@@ -28,6 +28,14 @@ ALTER TABLE spans
 	DROP CONSTRAINT spans_finished_when_done,
 	DROP CONSTRAINT spans_id_partition;
 
+-- Names are not blank (0.1.0 refused only the empty string); plain INSERTs
+-- obey what prefactor.check_name() tells API callers. NOT VALID: an upgraded
+-- database keeps a blank name it already has, new rows are checked.
+ALTER TABLE accounts ADD CONSTRAINT accounts_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
+ALTER TABLE environments ADD CONSTRAINT environments_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
+ALTER TABLE agents ADD CONSTRAINT agents_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
+ALTER TABLE risk_profiles ADD CONSTRAINT risk_profiles_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
+
 -- The span type a span's run declares under its name (NULL: undeclared).
 ALTER TABLE spans ADD COLUMN span_type_id pfid;
 ALTER TABLE spans ADD CONSTRAINT spans_span_type_fkey
@@ -58,6 +66,14 @@ COMMENT ON TYPE span_ack IS
 -- Resolution of names and ids
 ------------------------------------------------------------------------------
 
+-- What an error, notice or log line quotes of a value a client sent: the
+-- value if short, else its first characters and its size (C: src/excerpt.c,
+-- shared with the C functions' messages).
+CREATE FUNCTION excerpt(value text) RETURNS text
+	AS 'MODULE_PATHNAME', 'prefactor_excerpt_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION excerpt(text) IS
+	'What messages quote of a client''s value: the value itself up to 64 bytes, else its first 48 bytes and its size';
+
 -- The account a pfid belongs to, found through its partition.
 -- (C, from the backend's partition cache: asked by every call naming a run or span.)
 CREATE FUNCTION account_of(id pfid) RETURNS pfid
@@ -86,9 +102,9 @@ BEGIN
 	SELECT a.account_id INTO found_id FROM prefactor.accounts a
 	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
 	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
-	PERFORM prefactor.require_access(found_id, level, format('account "%s"', left(account, 100)));
+	PERFORM prefactor.require_access(found_id, level, format('account "%s"', prefactor.excerpt(account)));
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'account "%" does not exist', left(account, 100)
+		RAISE EXCEPTION 'account "%" does not exist', prefactor.excerpt(account)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
 	END IF;
@@ -97,6 +113,26 @@ END
 $$;
 COMMENT ON FUNCTION resolve_account(text, text) IS
 	'The id of the account named by id or name, if the caller has the access level there; insufficient_privilege if not, no_data_found if none';
+
+-- The one rule for a name a client gives (account, environment, agent, risk
+-- profile, version identifier): present, not blank, at most 200 characters.
+CREATE FUNCTION check_name(what text, value text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+	IF value IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF btrim(value, E' \t\n\r\f\v') = '' OR length(value) > 200 THEN
+		RAISE EXCEPTION '% must have 1 to 200 characters and not be blank', what
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Got %s (%s characters).', prefactor.excerpt(format('"%s"', value)), length(value));
+	END IF;
+	RETURN value;
+END
+$$;
+COMMENT ON FUNCTION check_name(text, text) IS
+	'Returns a name if it has 1 to 200 characters and is not blank; null_value_not_allowed if null, invalid_parameter_value otherwise';
 
 -- Passes a looked-up id through; raises when the name or id was null or found nothing.
 CREATE FUNCTION require_found(what text, value text, found_id pfid, hint text) RETURNS pfid
@@ -107,7 +143,7 @@ BEGIN
 		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF found_id IS NULL THEN
-		RAISE EXCEPTION '% "%" does not exist in this account', what, left(value, 100)
+		RAISE EXCEPTION '% "%" does not exist in this account', what, prefactor.excerpt(value)
 			USING ERRCODE = 'no_data_found', HINT = hint;
 	END IF;
 	RETURN found_id;
@@ -198,7 +234,7 @@ BEGIN
 	IF prior.operation <> operation OR prior.request <> request THEN
 		RAISE EXCEPTION 'idempotency key "%" was already used with different arguments', key
 			USING ERRCODE = 'unique_violation',
-				  DETAIL = format('First used for %s with %s.', prior.operation, prior.request),
+				  DETAIL = format('First used for %s with %s.', prior.operation, prefactor.excerpt(prior.request::text)),
 				  HINT = 'Use a new key for a new action; reuse a key only to retry the same call.';
 	END IF;
 	RETURN prior.response;
@@ -230,7 +266,8 @@ DECLARE
 	part int := nextval('prefactor.account_partition_seq');
 	new_id prefactor.pfid := prefactor.pfid_generate(part);
 BEGIN
-	INSERT INTO prefactor.accounts (account_id, partition, name) VALUES (new_id, part, name);
+	INSERT INTO prefactor.accounts (account_id, partition, name)
+	VALUES (new_id, part, prefactor.check_name('account name', name));
 	RETURN new_id;
 END
 $$;
@@ -253,7 +290,7 @@ BEGIN
 		RETURN (prior->>'id')::prefactor.pfid;
 	END IF;
 	INSERT INTO prefactor.environments (account_id, name, description)
-	VALUES (account_id, name, description)
+	VALUES (account_id, prefactor.check_name('environment name', name), description)
 	RETURNING id INTO new_id;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('id', new_id));
 	RETURN new_id;
@@ -288,7 +325,7 @@ BEGIN
 			'Create one with prefactor.prefactor_create_risk_profile().');
 	END IF;
 	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
-	VALUES (account_id, name, description, profile_id)
+	VALUES (account_id, prefactor.check_name('agent name', name), description, profile_id)
 	RETURNING id INTO new_id;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('id', new_id));
 	RETURN new_id;
@@ -327,10 +364,10 @@ BEGIN
 		IF jsonb_typeof(item) <> 'object' OR jsonb_typeof(item->'name') IS DISTINCT FROM 'string'
 		   OR item->>'name' = '' OR length(item->>'name') > 200 THEN
 			RAISE EXCEPTION 'schema.span_type_schemas[%] must be an object with a name of 1 to 200 characters', pos
-				USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', left(item::text, 200));
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', prefactor.excerpt(item::text));
 		END IF;
 		IF item->>'name' = ANY (names) THEN
-			RAISE EXCEPTION 'span type "%" is declared twice in schema.span_type_schemas', item->>'name'
+			RAISE EXCEPTION 'span type "%" is declared twice in schema.span_type_schemas', prefactor.excerpt(item->>'name')
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		IF jsonb_typeof(item->'data_risk') NOT IN ('object', 'null') THEN
@@ -363,8 +400,15 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM unnest(ARRAY['external_identifier', 'name', 'description']) f
 			   WHERE jsonb_typeof(version->f) NOT IN ('string', 'null')) THEN
 		RAISE EXCEPTION 'version.external_identifier, name and description must be strings'
-			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', left(version::text, 200));
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', prefactor.excerpt(version::text));
 	END IF;
+	-- a version is deployed and shown by its identifier, so it must have one
+	IF version->>'external_identifier' IS NULL THEN
+		RAISE EXCEPTION 'version.external_identifier is required'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Send {"external_identifier": "v1.2.3", ...}: a semver tag, a commit SHA, any string.';
+	END IF;
+	PERFORM prefactor.check_name('version.external_identifier', version->>'external_identifier');
 END
 $$;
 COMMENT ON FUNCTION check_version_document(jsonb) IS
@@ -478,8 +522,12 @@ BEGIN
 	IF prior IS NOT NULL THEN
 		RETURN (prior->>'instance_id')::prefactor.pfid;
 	END IF;
-	IF purpose IS NULL OR purpose NOT IN ('live', 'smoke_test', 'eval') THEN
-		RAISE EXCEPTION 'purpose must be live, smoke_test or eval, not %', coalesce(purpose, 'null')
+	IF purpose IS NULL THEN
+		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Leave it out for live, or send live, smoke_test or eval.';
+	END IF;
+	IF purpose NOT IN ('live', 'smoke_test', 'eval') THEN
+		RAISE EXCEPTION 'purpose must be live, smoke_test or eval, not %', prefactor.excerpt(purpose)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
@@ -493,7 +541,7 @@ BEGIN
 		   AND (version IS NULL OR v.metadata_digest = prefactor.canonical_digest(version))
 		 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
 		IF NOT FOUND AND version IS NULL THEN
-			RAISE EXCEPTION 'agent "%" has no version yet, so version and schema cannot be omitted', agent
+			RAISE EXCEPTION 'agent "%" has no version yet, so version and schema cannot be omitted', prefactor.excerpt(agent)
 				USING ERRCODE = 'no_data_found',
 					  HINT = 'Send the version and schema with the agent''s first run.';
 		ELSIF NOT FOUND THEN
@@ -502,7 +550,7 @@ BEGIN
 			 WHERE s.account_id = create_instance.account_id AND s.agent_id = create_instance.agent_id
 			 ORDER BY s.number DESC LIMIT 1;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'agent "%" has no schema version yet, so the schema cannot be omitted', agent
+				RAISE EXCEPTION 'agent "%" has no schema version yet, so the schema cannot be omitted', prefactor.excerpt(agent)
 					USING ERRCODE = 'no_data_found',
 						  HINT = 'Send the schema with the agent''s first run.';
 			END IF;
@@ -517,7 +565,7 @@ BEGIN
 			 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
 			 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'agent "%" has no version yet, so the version cannot be omitted', agent
+				RAISE EXCEPTION 'agent "%" has no version yet, so the version cannot be omitted', prefactor.excerpt(agent)
 					USING ERRCODE = 'no_data_found',
 						  HINT = 'Send the version with the agent''s first run.';
 			END IF;
@@ -645,8 +693,12 @@ BEGIN
 	IF prior IS NOT NULL THEN
 		RETURN prior->>'status';
 	END IF;
-	IF status IS NULL OR status NOT IN ('complete', 'failed', 'cancelled', 'terminated') THEN
-		RAISE EXCEPTION 'a run finishes as complete, failed or cancelled, not %', coalesce(status, 'null')
+	IF status IS NULL THEN
+		RAISE EXCEPTION 'status must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Leave it out for complete, or send complete, failed or cancelled.';
+	END IF;
+	IF status NOT IN ('complete', 'failed', 'cancelled', 'terminated') THEN
+		RAISE EXCEPTION 'a run finishes as complete, failed or cancelled, not %', prefactor.excerpt(status)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	-- Waits for spans being written to this run, and makes later ones wait for us.
@@ -911,12 +963,16 @@ BEGIN
 	IF prior IS NOT NULL THEN
 		RETURN (prior->>'id')::prefactor.pfid;
 	END IF;
+	IF version IS NULL THEN
+		RAISE EXCEPTION 'version must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Name the version by its external identifier or id.';
+	END IF;
 	SELECT v.id INTO version_id FROM prefactor.agent_versions v
 	 WHERE v.account_id = prefactor_deploy.account_id AND v.agent_id = prefactor_deploy.agent_id
 	   AND (v.id = prefactor.try_pfid(version) OR v.external_identifier = version)
 	 ORDER BY v.id = prefactor.try_pfid(version) DESC NULLS LAST, v.created_at DESC, v.id DESC LIMIT 1;
 	IF version_id IS NULL THEN
-		RAISE EXCEPTION 'agent "%" has no version "%"', agent, version
+		RAISE EXCEPTION 'agent "%" has no version "%"', prefactor.excerpt(agent), prefactor.excerpt(version)
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Versions are created by the first run that reports them (prefactor_start_run).';
 	END IF;

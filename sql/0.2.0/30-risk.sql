@@ -169,7 +169,7 @@ BEGIN
 	END IF;
 	FOR change IN SELECT key FROM jsonb_each(coalesce(base, '{}') || coalesce(changes, '{}')) LOOP
 		IF NOT change.key = ANY (names) THEN
-			RAISE EXCEPTION 'unknown risk %: "%"', CASE kind WHEN 'category' THEN 'data category' ELSE 'action' END, change.key
+			RAISE EXCEPTION 'unknown risk %: "%"', CASE kind WHEN 'category' THEN 'data category' ELSE 'action' END, prefactor.excerpt(change.key)
 				USING ERRCODE = '22023',
 					  DETAIL = format('Known %s names: %s.', CASE kind WHEN 'category' THEN 'data category' ELSE 'action' END,
 									  array_to_string(names, ', ')),
@@ -192,7 +192,7 @@ BEGIN
 				ELSE
 					RAISE EXCEPTION 'invalid risk setting for "%"', n
 						USING ERRCODE = '22023',
-							  DETAIL = format('Got %s.', changes -> n),
+							  DETAIL = format('Got %s.', prefactor.excerpt((changes -> n)::text)),
 							  HINT = format('Give a number (the %s), a boolean (included) or {"%s": ..., "included": ...}.', factor, factor);
 			END CASE;
 		END IF;
@@ -201,7 +201,7 @@ BEGIN
 		   OR jsonb_typeof(entry -> 'included') IS DISTINCT FROM 'boolean' THEN
 			RAISE EXCEPTION 'invalid risk setting for "%"', n
 				USING ERRCODE = '22023',
-					  DETAIL = format('Got %s.', entry),
+					  DETAIL = format('Got %s.', prefactor.excerpt(entry::text)),
 					  HINT = format('Each entry is {"%s": <number>, "included": <boolean>}.', factor);
 		END IF;
 		amount := (entry ->> factor)::numeric;
@@ -304,7 +304,7 @@ BEGIN
 	ELSIF level IN ('medium', 'high', 'critical') THEN
 		RETURN level::prefactor.risk_level;
 	END IF;
-	RAISE EXCEPTION 'invalid terminate_at_level: "%"', level
+	RAISE EXCEPTION 'invalid terminate_at_level: "%"', prefactor.excerpt(level)
 		USING ERRCODE = '22023', HINT = 'Use medium, high, critical, or none for no automatic termination.';
 END
 $$;
@@ -328,12 +328,13 @@ DECLARE
 BEGIN
 	SELECT * INTO t FROM risk_profile_templates WHERE risk_profile_templates.name = coalesce(template, 'general');
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'risk profile template "%" does not exist', template
+		RAISE EXCEPTION 'risk profile template "%" does not exist', prefactor.excerpt(template)
 			USING ERRCODE = 'no_data_found',
 				  DETAIL = format('Templates: %s.', (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM risk_profile_templates x));
 	END IF;
+	PERFORM prefactor.check_name('risk profile name', name);
 	IF EXISTS (SELECT FROM risk_profiles p WHERE p.account_id = acct AND p.name = prefactor_create_risk_profile.name) THEN
-		RAISE EXCEPTION 'risk profile "%" already exists in account "%"', name, account
+		RAISE EXCEPTION 'risk profile "%" already exists in account "%"', prefactor.excerpt(name), prefactor.excerpt(account)
 			USING ERRCODE = '42710',
 				  HINT = 'Edit it with prefactor_update_risk_profile(); names stay taken by deleted profiles.';
 	END IF;
@@ -374,9 +375,12 @@ DECLARE
 	cur			risk_profile_revisions;
 	nxt			risk_profile_revisions;
 BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'risk profile name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT * INTO p FROM risk_profiles x WHERE x.account_id = acct AND x.name = prefactor_update_risk_profile.name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = 'no_data_found';
+		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', prefactor.excerpt(name), prefactor.excerpt(account) USING ERRCODE = 'no_data_found';
 	END IF;
 	IF p.deleted_at IS NOT NULL THEN
 		RAISE EXCEPTION 'risk profile "%" was deleted', name
@@ -423,9 +427,12 @@ DECLARE
 	acct	pfid := prefactor.resolve_account(account);
 	p		risk_profiles;
 BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'risk profile name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT * INTO p FROM risk_profiles x WHERE x.account_id = acct AND x.name = prefactor_delete_risk_profile.name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', name, account USING ERRCODE = 'no_data_found';
+		RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', prefactor.excerpt(name), prefactor.excerpt(account) USING ERRCODE = 'no_data_found';
 	END IF;
 	IF p.deleted_at IS NOT NULL THEN
 		RETURN false;
@@ -450,7 +457,7 @@ BEGIN
 		SELECT * INTO p FROM risk_profiles x
 		 WHERE x.account_id = acct AND (x.id = prefactor.try_pfid(risk_profile) OR x.name = risk_profile);
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', risk_profile, account USING ERRCODE = 'no_data_found';
+			RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', prefactor.excerpt(risk_profile), prefactor.excerpt(account) USING ERRCODE = 'no_data_found';
 		END IF;
 		IF p.deleted_at IS NOT NULL THEN
 			RAISE EXCEPTION 'risk profile "%" was deleted', risk_profile

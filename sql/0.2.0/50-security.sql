@@ -134,8 +134,12 @@ DECLARE
 	account_id prefactor.pfid := prefactor.resolve_account(account, 'admin');
 	target record;
 BEGIN
-	IF level IS NULL OR level NOT IN ('reader', 'ingest', 'admin') THEN
-		RAISE EXCEPTION 'access level must be reader, ingest or admin, not %', coalesce(level, 'null')
+	IF level IS NULL THEN
+		RAISE EXCEPTION 'access level must not be null' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Send reader, ingest or admin.';
+	END IF;
+	IF level NOT IN ('reader', 'ingest', 'admin') THEN
+		RAISE EXCEPTION 'access level must be reader, ingest or admin, not %', prefactor.excerpt(level)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF grantee IS NULL THEN
@@ -143,7 +147,7 @@ BEGIN
 	END IF;
 	SELECT r.rolname, r.rolcanlogin INTO target FROM pg_catalog.pg_roles r WHERE r.rolname = grantee;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'role "%" does not exist', grantee USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'role "%" does not exist', prefactor.excerpt(grantee) USING ERRCODE = 'undefined_object';
 	END IF;
 	IF NOT target.rolcanlogin OR grantee IN ('prefactor_reader', 'prefactor_ingest', 'prefactor_admin') THEN
 		RAISE EXCEPTION 'role "%" cannot log in; access is granted to login roles', grantee
@@ -155,10 +159,23 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT account_members_pkey
 	DO UPDATE SET level = excluded.level, granted_at = now(), granted_by = excluded.granted_by;
 	PERFORM prefactor.sync_group_roles(grantee);
+	-- A BI tool or backend that joins views on ids or filters by id needs the
+	-- pfid operators, which live in schema prefactor: a member's connections
+	-- to this database get prefactor on their search_path, unless the role
+	-- already has a search_path of its own (then it is the DBA's to set).
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
+					 JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+					WHERE r.rolname = grantee
+					  AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+												 WHERE d.datname = pg_catalog.current_database()))
+					  AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'search_path=%')) THEN
+		EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = "$user", public, prefactor',
+					   grantee, pg_catalog.current_database());
+	END IF;
 END prefactor_grant_access
 $$;
 COMMENT ON FUNCTION prefactor_grant_access(text, name, text) IS
-	'Admin: gives a login role reader, ingest or admin access to the account (replacing its previous level there)';
+	'Admin: gives a login role reader, ingest or admin access to the account (replacing its previous level there); a role without a search_path of its own gets "$user", public, prefactor in this database';
 
 CREATE FUNCTION prefactor_revoke_access(account text, grantee name) RETURNS boolean
 	LANGUAGE plpgsql
@@ -397,7 +414,7 @@ BEGIN
 	   OR jsonb_typeof(opts->'started_at') NOT IN ('string', 'null') THEN
 		RAISE EXCEPTION 'options take the strings purpose, idempotency_key and started_at only'
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('Got %s.', left(opts::text, 200));
+				  DETAIL = format('Got %s.', prefactor.excerpt(opts::text));
 	END IF;
 	-- create_instance checks that the caller has ingest access to the token's account
 	new_id := prefactor.create_instance('start_run', t.account_id::text, t.agent_id::text, t.environment_id::text,
