@@ -75,7 +75,13 @@ typedef struct js_accessor
 	int			(*boolean) (void *ctx, js_node n);
 	/* value as double; *is_integer = 1 if the adapter knows it is integral */
 	void		(*number) (void *ctx, js_node n, double *out, int *is_integer);
-	/* optional (may be NULL): exact decimal text of a number */
+	/*
+	 * optional (may be NULL, or return 0 for a node): the number's exact
+	 * decimal text (JSON syntax).  The number keywords, const, enum and
+	 * uniqueItems compare this text exactly; without it the double's
+	 * shortest round-trip form stands in, so give it whenever the double
+	 * may be inexact (big integers, decimals).
+	 */
 	int			(*number_text) (void *ctx, js_node n, const char **s, size_t *len);
 	void		(*string) (void *ctx, js_node n, const char **s, size_t *len);
 	size_t		(*array_size) (void *ctx, js_node n);
