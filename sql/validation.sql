@@ -28,11 +28,55 @@ SELECT jsonschema_check('{"type": "object"}') AS well_formed;
 SELECT jsonb_pretty(jsonschema_check('{"type": 5, "properties": {"a": {"minLength": -1}}, "pattern": "("}'));
 SELECT jsonschema_is_valid('{"type": 5}', '1');
 \echo :LAST_ERROR_SQLSTATE
--- A catastrophic pattern is cut off by the match limit instead of hanging.
+-- A limit that stops validation is an error, never a verdict: a catastrophic
+-- pattern is cut off by the match limit instead of hanging.
 SELECT jsonschema_is_valid('{"pattern": "^(a+)+$"}', to_jsonb(repeat('a', 40) || '!')) AS catastrophic;
--- Deep nesting is refused with an error, not a crash.
-SELECT jsonschema_is_valid('{"type": "array"}', (repeat('[', 600) || repeat(']', 600))::jsonb) AS deep_but_shallow_schema;
-SELECT jsonschema_errors('{"items": {"$ref": "#"}}', (repeat('[', 600) || repeat(']', 600))::jsonb)->0->>'message' AS deep_message;
+\echo :LAST_ERROR_SQLSTATE
+SELECT jsonschema_errors('{"pattern": "^(a+)+$"}', to_jsonb(repeat('a', 40) || '!')) AS catastrophic;
+\echo :LAST_ERROR_SQLSTATE
+-- A $ref cycle that never consumes the instance.
+SELECT jsonschema_is_valid('{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}', '1') AS ref_loop;
+\echo :LAST_ERROR_SQLSTATE
+-- Deep documents validate (arrays 3,000 levels, objects 2,500 under the default
+-- max_stack_depth of 2MB), with a verdict either way.
+SELECT jsonschema_is_valid('{"items": {"$ref": "#"}}', (repeat('[', 3000) || repeat(']', 3000))::jsonb) AS arrays_3000_deep;
+SELECT jsonschema_is_valid('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 3000) || '1' || repeat(']', 3000))::jsonb) AS number_at_3000;
+SELECT length(jsonschema_errors('{"type": "array", "items": {"$ref": "#"}}', (repeat('[', 3000) || '1' || repeat(']', 3000))::jsonb)->0->>'instance_location') AS error_location_length;
+SELECT jsonschema_is_valid('{"additionalProperties": {"$ref": "#"}}', (repeat('{"a": ', 2500) || '{}' || repeat('}', 2500))::jsonb) AS objects_2500_deep;
+-- Deeper than the stack allows (max_stack_depth): an error, not a crash and not "false".
+CREATE TEMP TABLE deep AS SELECT (repeat('[', 3000) || repeat(']', 3000))::jsonb AS doc;
+SET max_stack_depth = '200kB';
+SELECT jsonschema_is_valid('{"items": {"$ref": "#"}}', doc) AS too_deep FROM deep;
+\echo :LAST_ERROR_SQLSTATE
+RESET max_stack_depth;
+DROP TABLE deep;
+
+-- Numbers are judged on their exact decimal value, not a double.
+SELECT jsonschema_is_valid('{"type": "integer"}', '1e400') AS big_is_integer,
+       jsonschema_is_valid('{"type": "integer"}', '-1e400') AS negative_big_is_integer,
+       jsonschema_is_valid('{"type": "integer"}', '1e-400') AS tiny_is_not_integer,
+       jsonschema_is_valid('{"type": "integer"}', '1.0') AS one_point_zero_is_integer,
+       jsonschema_is_valid('{"type": "integer"}', '9007199254740993.5') AS beyond_double_fraction;
+SELECT jsonschema_is_valid('{"minimum": 0.1}', '0.1') AS minimum_at_edge,
+       jsonschema_is_valid('{"minimum": 0.1}', '0.09999999999999999999') AS just_below_minimum,
+       jsonschema_is_valid('{"maximum": 1e400}', '1e400') AS maximum_at_edge,
+       jsonschema_is_valid('{"maximum": 1e400}', ('1' || repeat('0', 399) || '1')::jsonb) AS just_above_maximum,
+       jsonschema_is_valid('{"exclusiveMinimum": 0}', '1e-400') AS tiny_above_zero,
+       jsonschema_is_valid('{"exclusiveMaximum": 2}', '2.0') AS exclusive_maximum_at_edge;
+SELECT jsonschema_is_valid('{"multipleOf": 0.1}', '0.3') AS point_three_of_point_one,
+       jsonschema_is_valid('{"multipleOf": 0.0001}', '0.0075') AS small_decimals,
+       jsonschema_is_valid('{"multipleOf": 3}', '1e400') AS ten_to_400_of_three,
+       jsonschema_is_valid('{"multipleOf": 3}', '3e400') AS three_e400_of_three,
+       jsonschema_is_valid('{"multipleOf": 0.00001}', '1e-5') AS tiny_of_itself;
+SELECT jsonschema_is_valid('{"const": 1e400}', '1e400') AS const_big,
+       jsonschema_is_valid('{"enum": [0.1, 2]}', '0.10') AS enum_trailing_zero,
+       jsonschema_is_valid('{"const": 0.1}', '0.1000000000000000055511151231257827') AS const_not_double_equal,
+       jsonschema_is_valid('{"uniqueItems": true}', '[1, 1.00]') AS unique_one_and_one;
+SELECT jsonschema_errors('{"maximum": 2}', '1e400')->0->>'message' AS big_number_message;
+-- String lengths count code points: an emoji (4 bytes), e + combining accent (2).
+SELECT jsonschema_is_valid('{"maxLength": 1}', '"😀"') AS emoji_is_one,
+       jsonschema_is_valid('{"minLength": 2}', '"😀"') AS emoji_is_not_two,
+       jsonschema_is_valid('{"maxLength": 1}', to_jsonb(E'e\u0301'::text)) AS combining_is_two;
 
 -- Spans are validated against the span types of their run's schema version.
 SELECT prefactor_create_account('acme') IS NOT NULL AS ok;

@@ -89,7 +89,10 @@ jb_number(void *ctx, js_node n, double *out, int *is_integer)
 	*is_integer = isfinite(d) && floor(d) == d;
 }
 
-/* Exact decimal text of a numeric node. */
+/*
+ * Exact decimal text of a numeric node: the engine judges numbers on it
+ * (1e400 is an integer, 0.3 a multiple of 0.1), never on a double.
+ */
 static int
 jb_number_text(void *ctx, js_node n, const char **s, size_t *len)
 {

@@ -11,7 +11,9 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
@@ -25,7 +27,7 @@ bool		prefactor_validate_spans = true;
 bool		prefactor_format_assertion = false;
 int			prefactor_max_validation_errors = 20;
 
-const char *const span_validation_names[] = {"validated", "undeclared", "schema_invalid"};
+const char *const span_validation_names[] = {"validated", "undeclared", "schema_invalid", "limit_exceeded"};
 
 /* Registry URIs under which a schema version's documents can be $ref'd. */
 #define SCHEMA_DOC_URI	"urn:prefactor:schema"
@@ -69,6 +71,17 @@ mcxt_free(void *ctx, void *ptr)
 		pfree(ptr);
 }
 
+/*
+ * The engine asks this at every level of its recursion: PostgreSQL's own
+ * rule (max_stack_depth) decides how deep a document can be validated,
+ * without the engine ever longjmp'ing out through check_stack_depth().
+ */
+static int
+engine_stack_too_deep(void *ctx)
+{
+	return stack_is_too_deep() ? 1 : 0;
+}
+
 /* Engine options for allocations in cxt. */
 static void
 engine_options(js_options *opt, js_allocator *alloc, MemoryContext cxt, const js_registry *reg)
@@ -82,6 +95,59 @@ engine_options(js_options *opt, js_allocator *alloc, MemoryContext cxt, const js
 	opt->max_errors = prefactor_max_validation_errors;
 	opt->registry = reg;
 	opt->allocator = alloc;
+	/* depth is bounded by the stack, not by a count */
+	opt->max_stack_bytes = (size_t) max_stack_depth * 1024;
+	opt->stack_too_deep = engine_stack_too_deep;
+	opt->stack_ctx = NULL;
+}
+
+/* At most 'max' bytes of a client-derived string, for a message. */
+static char *
+excerpt(const char *s, size_t max)
+{
+	size_t		len = strlen(s);
+
+	if (len <= max)
+		return pstrdup(s);
+	len = pg_mbcliplen(s, len, max);
+	return psprintf("%.*s...", (int) len, s);
+}
+
+/*
+ * Raises the error of a validation that a limit stopped: there is no
+ * verdict to return.  r is the collecting run, whose last error says where.
+ */
+static void
+raise_limit(const js_result *r)
+{
+	const js_error *e = r->error_count > 0 ? &r->errors[r->error_count - 1] : NULL;
+	const char *hint;
+	int			code = ERRCODE_STATEMENT_TOO_COMPLEX;
+
+	switch (r->limit)
+	{
+		case JS_LIMIT_LOOP:
+			hint = "A $ref cycle in the schema re-enters itself without consuming any of the instance; break the cycle.";
+			break;
+		case JS_LIMIT_REGEX:
+			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			hint = "A \"pattern\" needs too much backtracking on this string; simplify the pattern.";
+			break;
+		case JS_LIMIT_NUMBER:
+			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			hint = "A \"multipleOf\" with a very long divisor needs too much exact arithmetic; use a shorter divisor.";
+			break;
+		default:
+			hint = "The document is nested too deeply for the validator's stack; flatten it, or raise max_stack_depth.";
+			break;
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("JSON Schema validation stopped at a limit before reaching a verdict"),
+			 e ? errdetail("%s at instance location \"%s\" (keyword location \"%s\").",
+						   e->message, excerpt(e->instance_location, 60),
+						   excerpt(e->keyword_location, 60)) : 0,
+			 errhint("%s", hint)));
 }
 
 /* A fresh scratch context for one validation or check. */
@@ -301,50 +367,68 @@ errors_to_jsonb(const js_result *r)
 }
 
 /*
- * Validates doc against cs. Valid documents cost one fast pass; invalid ones
- * get a second pass that collects the errors.
+ * Validates doc against cs. Valid documents cost one fast pass; the others
+ * get a second pass that collects the errors. Returns the outcome; for
+ * JS_LIMIT_REACHED *errors holds the limit error and *result (when not NULL)
+ * the collecting run's result, which lives until the scratch context is
+ * reset.
  */
-static void
-validate_doc(const js_compiled *cs, Jsonb *doc, bool *conforms, Datum *errors, bool *errors_null)
+static js_outcome
+validate_doc(const js_compiled *cs, Jsonb *doc, bool *conforms, Datum *errors, bool *errors_null,
+			 js_result **result)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext work = scratch();
 	js_result  *r = NULL;
 	int			rc;
+	js_outcome	outcome = JS_VALID;
 
 	*errors_null = true;
 	*errors = (Datum) 0;
 	*conforms = true;
+	if (result)
+		*result = NULL;
 	if (cs == NULL)
-		return;
+		return JS_VALID;
 	check_stack_depth();
 
 	MemoryContextSwitchTo(work);
 	rc = js_is_valid(cs, jsonb_accessor(), jsonb_root_node(doc));
-	if (rc != 1)
+	if (rc != JS_VALID && rc >= 0)
 		rc = js_validate(cs, jsonb_accessor(), jsonb_root_node(doc), JS_MODE_COLLECT, &r);
 	MemoryContextSwitchTo(caller);
-	if (rc != JS_OK && rc != 1)
+	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("JSON Schema validation failed with engine code %d", rc)));
-	if (r != NULL && !r->valid)
+				 errmsg("JSON Schema validation failed with engine code %d", rc),
+				 errdetail("The validator could not allocate its working memory."),
+				 errhint("Retry; if it persists, report it with the schema.")));
+	if (r != NULL && r->outcome != JS_VALID)
 	{
+		outcome = r->outcome;
+		/* a limit is no mismatch: the caller records "not validated" */
 		*conforms = false;
 		*errors = errors_to_jsonb(r);
 		*errors_null = false;
 	}
-	MemoryContextReset(work);
+	if (result)
+		*result = r;
+	else
+		MemoryContextReset(work);
+	return outcome;
 }
 
 /* Validates a span's payload or result against its declared type. */
-void
+SpanValidation
 prefactor_validate_span_part(const Pfid *account, const Pfid *span_type, bool is_result,
 							 Jsonb *doc, bool *conforms, Datum *errors, bool *errors_null)
 {
 	CompiledSpanType *entry = compiled_span_type(account, span_type);
 
-	validate_doc(is_result ? entry->result : entry->params, doc, conforms, errors, errors_null);
+	if (validate_doc(is_result ? entry->result : entry->params, doc, conforms, errors,
+					 errors_null, NULL) == JS_LIMIT_REACHED)
+		return SPAN_LIMIT_EXCEEDED;
+	return SPAN_VALIDATED;
 }
 
 /*
@@ -458,8 +542,23 @@ prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
 	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("JSON Schema validation failed with engine code %d", rc)));
-	PG_RETURN_BOOL(rc == 1);
+				 errmsg("JSON Schema validation failed with engine code %d", rc),
+				 errdetail("The validator could not allocate its working memory."),
+				 errhint("Retry; if it persists, report it with the schema.")));
+	if (rc == JS_LIMIT_REACHED)
+	{
+		/* rare: a second, collecting pass says which limit and where */
+		bool		conforms;
+		Datum		errors;
+		bool		errors_null;
+		js_result  *r;
+
+		if (validate_doc(cs, doc, &conforms, &errors, &errors_null, &r) == JS_LIMIT_REACHED)
+			raise_limit(r);
+		MemoryContextReset(scratch_cxt);
+		PG_RETURN_BOOL(conforms);
+	}
+	PG_RETURN_BOOL(rc == JS_VALID);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
@@ -470,8 +569,12 @@ prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
 	bool		conforms;
 	Datum		errors;
 	bool		errors_null;
+	js_result  *r;
 
-	validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null);
+	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
+		JS_LIMIT_REACHED)
+		raise_limit(r);
+	MemoryContextReset(scratch_cxt);
 	if (errors_null)
 		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
 	return errors;

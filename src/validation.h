@@ -20,7 +20,8 @@ typedef enum SpanValidation
 {
 	SPAN_VALIDATED,				/* payload and result checked against the type's schemas */
 	SPAN_UNDECLARED,			/* the schema version declares no such span type */
-	SPAN_SCHEMA_INVALID			/* the span type's schema is malformed */
+	SPAN_SCHEMA_INVALID,		/* the span type's schema is malformed */
+	SPAN_LIMIT_EXCEEDED			/* a validator limit stopped it: not validated */
 } SpanValidation;
 
 extern const char *const span_validation_names[];
@@ -31,9 +32,12 @@ extern SpanValidation prefactor_span_validation(const Pfid *account, const Pfid 
 /*
  * Validates the payload (is_result false) or result of a span of a declared,
  * well-formed type: sets *conforms, and *errors to a jsonb array of errors or
- * NULL (errors_null) when it conforms.
+ * NULL (errors_null) when it conforms, and returns SPAN_VALIDATED.  When a
+ * limit (nesting, regex backtracking, ...) stopped the validation before a
+ * verdict it returns SPAN_LIMIT_EXCEEDED: *errors then holds the reason and
+ * *conforms means nothing (false): record the span as not validated.
  */
-extern void prefactor_validate_span_part(const Pfid *account, const Pfid *span_type,
+extern SpanValidation prefactor_validate_span_part(const Pfid *account, const Pfid *span_type,
 										 bool is_result, Jsonb *doc, bool *conforms,
 										 Datum *errors, bool *errors_null);
 

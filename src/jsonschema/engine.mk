@@ -8,6 +8,7 @@ JS_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 JS_ENGINE_DIR  := src/jsonschema
 JS_ENGINE_SRCS := $(JS_ENGINE_DIR)/js_alloc.c \
                   $(JS_ENGINE_DIR)/js_value.c \
+                  $(JS_ENGINE_DIR)/js_decimal.c \
                   $(JS_ENGINE_DIR)/js_uri.c \
                   $(JS_ENGINE_DIR)/js_regex.c \
                   $(JS_ENGINE_DIR)/js_format.c \

@@ -67,6 +67,17 @@ js_sub_array(js_cctx *cc, const js_val *v, const js_scope *sc, const js_seg *pat
 	*n = v->n;
 }
 
+/* does the schema have no keyword but $ref? (its $ref is still pending) */
+static int
+only_ref(const js_schema *s)
+{
+	return s->flags == 0 && !s->dyn_name && !s->pattern && s->required.n == 0 &&
+		s->n_dep_req == 0 && s->n_all == 0 && s->n_any == 0 && s->n_one == 0 &&
+		!s->not_ && !s->if_ && !s->then_ && !s->else_ && s->n_prefix == 0 && !s->items &&
+		!s->contains && s->n_props == 0 && s->n_pprops == 0 && !s->addl_props &&
+		!s->prop_names && !s->uneval_props && !s->uneval_items && s->n_dep_schemas == 0;
+}
+
 /* order js_named entries by (length, bytes) */
 static int
 named_cmp(const void *a, const void *b)
@@ -166,6 +177,7 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 		{
 			/* draft-07: all siblings of $ref are ignored */
 			js_compile_ref(cc, s, kv, &sc, &seg, 0);
+			s->ref_only = 1;
 			return s;
 		}
 	}
@@ -205,6 +217,8 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 				s->flags |= JS_F_FORMAT;
 		}
 	}
+	s->ref_only = (uint8_t) (js_val_get(v, "$ref", 4) && !js_val_get(v, "$dynamicRef", 11) &&
+							 only_ref(s));
 	return s;
 }
 
@@ -216,9 +230,10 @@ js_options_init(js_options *opt)
 	opt->default_draft = JS_DRAFT_2020_12;
 	opt->format_assertion = 0;
 	opt->max_errors = 100;
-	opt->max_instance_depth = 512;
+	opt->max_instance_depth = 100000;
 	opt->max_schema_depth = 512;
-	opt->max_eval_depth = 1024;
+	opt->max_eval_depth = 400000;
+	opt->max_stack_bytes = 2 * 1024 * 1024;
 	opt->regex_match_limit = 1000000;
 	opt->regex_depth_limit = 10000;
 }
@@ -267,9 +282,11 @@ js_compile(const js_accessor *acc, js_node schema, const js_options *optin,
 	if (opt.max_schema_depth <= 0)
 		opt.max_schema_depth = 512;
 	if (opt.max_instance_depth <= 0)
-		opt.max_instance_depth = 512;
+		opt.max_instance_depth = 100000;
 	if (opt.max_eval_depth <= 0)
-		opt.max_eval_depth = 1024;
+		opt.max_eval_depth = 400000;
+	if (opt.max_stack_bytes == 0)
+		opt.max_stack_bytes = 2 * 1024 * 1024;
 	if (opt.max_errors == 0)
 		opt.max_errors = 100;
 	al = opt.allocator ? opt.allocator : &js_libc_allocator;
@@ -283,6 +300,9 @@ js_compile(const js_accessor *acc, js_node schema, const js_options *optin,
 	cs->max_errors = opt.max_errors;
 	cs->max_instance_depth = opt.max_instance_depth;
 	cs->max_eval_depth = opt.max_eval_depth;
+	cs->max_stack_bytes = opt.max_stack_bytes;
+	cs->stack_too_deep = opt.stack_too_deep;
+	cs->stack_ctx = opt.stack_ctx;
 	cs->renv = js_regex_env_new(&cs->al, opt.regex_match_limit, opt.regex_depth_limit);
 
 	memset(&cc, 0, sizeof cc);

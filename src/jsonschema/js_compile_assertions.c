@@ -19,16 +19,15 @@ get_count(js_cctx *cc, const js_val *v, const js_scope *sc, const js_seg *path, 
 	return 1;
 }
 
-/* read a number keyword value */
+/* read a number keyword value as an exact decimal (it points into v's text) */
 static int
-get_num(js_cctx *cc, const js_val *v, const js_scope *sc, const js_seg *path, double *out)
+get_num(js_cctx *cc, const js_val *v, const js_scope *sc, const js_seg *path, js_dec *out)
 {
-	if (v->type != JS_NUMBER)
+	if (v->type != JS_NUMBER || !v->numtext || !js_dec_parse(v->numtext, v->numtext_len, out))
 	{
 		js_schema_problem(cc, sc, path, "value must be a number");
 		return 0;
 	}
-	*out = v->u.num;
 	return 1;
 }
 
@@ -154,7 +153,7 @@ js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope
 	}
 	if (JS_KW("multipleOf") && get_num(cc, kv, sc, &seg, &s->multiple_of))
 	{
-		if (s->multiple_of <= 0)
+		if (s->multiple_of.neg || s->multiple_of.alen + s->multiple_of.blen == 0)
 			js_schema_problem(cc, sc, &seg, "value must be strictly greater than 0");
 		else
 			s->flags |= JS_F_MULT;

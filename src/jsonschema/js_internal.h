@@ -144,11 +144,72 @@ js_val	   *js_val_copy(js_arena *a, const js_accessor *acc, js_node n,
 js_val	   *js_val_parse(js_arena *a, const char *text, size_t len, int max_depth);
 /* look up a member of an internal object */
 js_val	   *js_val_get(const js_val *obj, const char *key, size_t klen);
-/* JSON equality of two nodes (numbers by value); -1 if too deep */
+/*
+ * C stack guard for the recursive walks: 'base' is an address in the
+ * outermost frame, 'max' the bytes that may be used below it, too_deep an
+ * optional host check.  The stack grows down on every supported platform;
+ * the distance is taken either way, as PostgreSQL's check_stack_depth does.
+ */
+typedef struct js_stack
+{
+	uintptr_t	base;
+	size_t		max;
+	int			(*too_deep) (void *ctx);
+	void	   *ctx;
+} js_stack;
+
+/* true when the stack below st->base is used up (st NULL: never) */
+static inline int
+js_stack_over(const js_stack *st)
+{
+	char		here;
+	uintptr_t	h = (uintptr_t) &here;
+
+	if (!st)
+		return 0;
+	if ((st->base > h ? st->base - h : h - st->base) > st->max)
+		return 1;
+	return st->too_deep && st->too_deep(st->ctx);
+}
+
+/* JSON equality of two nodes (numbers exactly); -1 if too deep */
 int			js_equal(const js_accessor *aa, js_node a, const js_accessor *ab,
-					 js_node b, int depth);
-/* hash consistent with js_equal */
-uint64_t	js_value_hash(const js_accessor *acc, js_node n, int depth);
+					 js_node b, int depth, const js_stack *st);
+/* hash consistent with js_equal (stops descending when the stack is short) */
+uint64_t	js_value_hash(const js_accessor *acc, js_node n, int depth, const js_stack *st);
+
+/* ---------------- exact decimal numbers (js_decimal.c) ---------------- */
+/*
+ * A number as decimal digits: value = (neg ? -1 : 1) * 0.D * 10^point, where
+ * D is a[0..alen) followed by b[0..blen) with no leading or trailing zeros
+ * (zero: no digits).  The runs point into the number's text.
+ */
+typedef struct js_dec
+{
+	const char *a;
+	size_t		alen;
+	const char *b;
+	size_t		blen;
+	int64_t		point;
+	int			neg;
+} js_dec;
+
+/* a number read from a node, with room for text made from a double */
+typedef struct js_num
+{
+	js_dec		d;
+	char		buf[48];
+} js_num;
+
+int			js_dec_parse(const char *s, size_t len, js_dec *d);
+void		js_dec_from_double(double x, char *buf, size_t size, js_dec *d);
+void		js_num_read(const js_accessor *acc, js_node n, js_num *out);
+int			js_dec_is_int(const js_dec *d);
+int			js_dec_cmp(const js_dec *x, const js_dec *y);
+uint64_t	js_dec_hash(const js_dec *d, uint64_t h);
+/* 1 x is a multiple of m, 0 not, -1 too much work, -2 out of memory */
+int			js_dec_multiple(const js_dec *x, const js_dec *m, js_arena *scratch);
+void		js_dec_format(const js_dec *d, char *buf, size_t size);
 
 /* ---------------- URIs and pointers (js_uri.c) ---------------- */
 /* resolve reference 'ref' against 'base' (RFC 3986); arena string */
@@ -266,6 +327,7 @@ struct js_schema
 	uint8_t		draft;			/* 7 or 20 */
 	uint8_t		dyn_dynamic;	/* $dynamicRef target is a $dynamicAnchor */
 	uint8_t		format_assert;
+	uint8_t		ref_only;		/* $ref and no other keyword: js_eval follows it in place */
 	uint32_t	flags;
 	js_resource *res;
 	/* core */
@@ -278,7 +340,7 @@ struct js_schema
 	const js_val *const_v;
 	const js_val **enum_v;
 	size_t		nenum;
-	double		minimum, maximum, xminimum, xmaximum, multiple_of;
+	js_dec		minimum, maximum, xminimum, xmaximum, multiple_of;
 	size_t		min_length, max_length, min_items, max_items;
 	size_t		min_contains, max_contains, min_props, max_props;
 	js_regex   *pattern;
@@ -321,6 +383,9 @@ struct js_compiled
 	size_t		max_errors;
 	int			max_instance_depth;
 	int			max_eval_depth;
+	size_t		max_stack_bytes;
+	int			(*stack_too_deep) (void *ctx);
+	void	   *stack_ctx;
 };
 
 /* js_ref.c: registry and embedded meta-schemas */
@@ -492,7 +557,8 @@ typedef struct js_vctx
 	int			collect;		/* collecting errors at all */
 	int			quiet;			/* >0: inside a subschema whose errors are dropped */
 	int			stop;			/* stop evaluating (cap reached or limit hit) */
-	int			limit;
+	js_limit	limit;			/* the limit that stopped validation, if any */
+	js_stack	stack;			/* C stack budget of this validation */
 	int			oom;
 	js_result  *res;
 	js_result_priv *rp;
@@ -517,18 +583,23 @@ int			js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 
 /* js_validate_errors.c */
 void		js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...) JS_PRINTF(4, 5);
-void		js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp,
-						   const char *fmt,...) JS_PRINTF(4, 5);
+void		js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp, js_limit kind,
+						   const char *fmt,...) JS_PRINTF(5, 6);
+
 
 /* js_validate_scalar.c: type, const, enum, number and string keywords */
 JS_NOINLINE int js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 								  const js_seg *ip, const js_seg *kp);
 
-/* js_validate_array.c */
+/* js_validate_array.c: js_eval_items does prefixItems/items, js_eval_array the rest */
+JS_NOINLINE int js_eval_items(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+							  const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
 JS_NOINLINE int js_eval_array(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 							  const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
 
-/* js_validate_object.c */
+/* js_validate_object.c: js_eval_members does the member keywords, js_eval_object the rest */
+JS_NOINLINE int js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+								const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
 JS_NOINLINE int js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 							   const js_seg *ip, const js_seg *kp, js_ann *a, int depth);
 

@@ -53,6 +53,37 @@ jc_number(void *ctx, js_node n, double *out, int *is_int)
 	}
 }
 
+/*
+ * exact number text: json-c's parser keeps a double's source text as the
+ * object's userdata (json_object_new_double_s), so 1e400 and 0.1 reach the
+ * engine as written; doubles built in code have none (the engine then uses
+ * the double).  Integers print exactly; json-c itself clamps integers
+ * beyond 64 bits while parsing, which no adapter can undo.
+ */
+static int
+jc_number_text(void *ctx, js_node n, const char **s, size_t *len)
+{
+	const char *t;
+
+	(void) ctx;
+	if (json_object_is_type(O(n), json_type_double))
+		t = json_object_get_userdata(O(n));
+	else
+	{
+		int64_t		i = json_object_get_int64(O(n));
+
+		/* fast path: the double is exact, no text needed */
+		if (i > -(INT64_C(1) << 53) && i < (INT64_C(1) << 53))
+			return 0;
+		t = json_object_get_string(O(n));
+	}
+	if (!t)
+		return 0;
+	*s = t;
+	*len = strlen(t);
+	return 1;
+}
+
 /* string bytes */
 static void
 jc_string(void *ctx, js_node n, const char **s, size_t *len)
@@ -158,7 +189,7 @@ jc_object_next(void *ctx, js_node n, js_iter *it, const char **key, size_t *klen
 }
 
 static const js_accessor jsonc_accessor = {
-	NULL, jc_type, jc_boolean, jc_number, NULL, jc_string, jc_array_size,
+	NULL, jc_type, jc_boolean, jc_number, jc_number_text, jc_string, jc_array_size,
 	jc_array_get, jc_object_size, jc_object_get, jc_object_next
 };
 

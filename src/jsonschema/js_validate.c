@@ -24,6 +24,21 @@ js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	return ok && !c->stop;
 }
 
+/* is target already being evaluated at this instance location? (a loop) */
+static int
+ref_loops(js_vctx *c, const js_schema *target, size_t idepth, const js_seg *ip,
+		  const js_seg *kp)
+{
+	for (const js_rframe *r = c->refs; r && r->idepth == idepth; r = r->up)
+		if (r->target == target)
+		{
+			js_limit_error(c, ip, kp, JS_LIMIT_LOOP,
+						   "reference loop: schema re-entered without consuming the instance");
+			return 1;
+		}
+	return 0;
+}
+
 /* follow a reference with loop detection */
 static int
 eval_ref(js_vctx *c, const js_schema *target, js_node in, size_t idepth,
@@ -32,12 +47,8 @@ eval_ref(js_vctx *c, const js_schema *target, js_node in, size_t idepth,
 	js_rframe	f;
 	int			ok;
 
-	for (const js_rframe *r = c->refs; r && r->idepth == idepth; r = r->up)
-		if (r->target == target)
-		{
-			js_limit_error(c, ip, kp, "reference loop: schema re-entered without consuming the instance");
-			return 0;
-		}
+	if (ref_loops(c, target, idepth, ip, kp))
+		return 0;
 	f.up = c->refs;
 	f.target = target;
 	f.idepth = idepth;
@@ -64,11 +75,41 @@ dynamic_target(js_vctx *c, const js_schema *s)
 	return found;
 }
 
+/* $ref (beside other keywords) and $dynamicRef, with their keyword segments */
+static JS_NOINLINE int
+eval_refs(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+		  const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
+{
+	int			valid = 1;
+
+	if (s->ref)
+	{
+		JS_KSEG("$ref", k);
+		if (!eval_ref(c, s->ref, in, idepth, ip, &k, a, depth))
+			JS_FAIL();
+	}
+	if (s->dynref)
+	{
+		JS_KSEG("$dynamicRef", k);
+		const js_schema *target = s->dyn_dynamic ? dynamic_target(c, s) : s->dynref;
+
+		if (!eval_ref(c, target, in, idepth, ip, &k, a, depth))
+			JS_FAIL();
+	}
+	return valid;
+}
+
 /* in js_eval a failure jumps to the cleanup at "done" instead of returning */
 #undef JS_FAIL
 #define JS_FAIL() do { valid = 0; if (c->quiet || c->stop) goto done; } while (0)
 
-/* evaluate instance 'in' against schema s; 1 valid, 0 invalid */
+/*
+ * Evaluate instance 'in' against schema s; 1 valid, 0 invalid.  This is the
+ * recursion of the validator, so its frame is kept small: one level of
+ * instance nesting costs a js_eval and an applicator frame, and a schema
+ * that is only a $ref (the usual "items": {"$ref": ...}) is followed within
+ * this frame instead of through eval_ref and a second js_eval.
+ */
 int
 js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 		const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
@@ -78,30 +119,71 @@ js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	int			pushed = 0;
 	int			valid = 1;
 	int			have_local = 0;
+	int			hopped = 0;
 	js_mark		mk = {NULL, 0};
 	js_ann		local;
 	js_ann	   *a = out;
 	js_type		t;
+	js_rframe	f;
+	js_seg		rk;
 
+again:
 	if (c->stop)
-		return 0;
+	{
+		valid = 0;
+		goto out;
+	}
 	if (!s || s->kind == JS_SK_TRUE)
-		return 1;
+		goto out;
 	if (s->kind == JS_SK_FALSE)
 	{
 		js_report(c, ip, kp, "no value is allowed here (false schema)");
-		return 0;
+		valid = 0;
+		goto out;
 	}
 	if (depth > c->cs->max_eval_depth)
 	{
-		js_limit_error(c, ip, kp, "evaluation depth exceeds limit (%d)", c->cs->max_eval_depth);
-		return 0;
+		js_limit_error(c, ip, kp, JS_LIMIT_DEPTH, "evaluation depth exceeds limit (%d)",
+					   c->cs->max_eval_depth);
+		valid = 0;
+		goto out;
 	}
 	if (idepth > (size_t) c->cs->max_instance_depth)
 	{
-		js_limit_error(c, ip, kp, "instance nesting exceeds depth limit (%d)",
+		js_limit_error(c, ip, kp, JS_LIMIT_DEPTH, "instance nesting exceeds depth limit (%d)",
 					   c->cs->max_instance_depth);
-		return 0;
+		valid = 0;
+		goto out;
+	}
+	/* the depth limits are generous; the stack budget is the real guard */
+	if (js_stack_over(&c->stack))
+	{
+		js_limit_error(c, ip, kp, JS_LIMIT_DEPTH,
+					   "nesting too deep for the validator's stack (instance depth %zu)", idepth);
+		valid = 0;
+		goto out;
+	}
+	/* a bare $ref in the current dynamic scope: follow it here (once per frame) */
+	if (s->ref_only && s->ref && !hopped && c->dyn && c->dyn->res == s->res)
+	{
+		rk.up = kp;
+		rk.s = "$ref";
+		rk.len = 4;
+		rk.idx = 0;
+		if (ref_loops(c, s->ref, idepth, ip, &rk))
+		{
+			valid = 0;
+			goto out;
+		}
+		f.up = c->refs;
+		f.target = s->ref;
+		f.idepth = idepth;
+		c->refs = &f;
+		hopped = 1;
+		kp = &rk;
+		s = s->ref;
+		depth++;
+		goto again;
 	}
 	if (!c->dyn || c->dyn->res != s->res)
 	{
@@ -122,25 +204,22 @@ js_eval(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 		}
 		a = &local;
 	}
-	if (s->ref)
-	{
-		JS_KSEG("$ref", k);
-		if (!eval_ref(c, s->ref, in, idepth, ip, &k, a, depth))
-			JS_FAIL();
-	}
-	if (s->dynref)
-	{
-		JS_KSEG("$dynamicRef", k);
-		const js_schema *target = s->dyn_dynamic ? dynamic_target(c, s) : s->dynref;
-
-		if (!eval_ref(c, target, in, idepth, ip, &k, a, depth))
-			JS_FAIL();
-	}
+	if ((s->ref || s->dynref) && !eval_refs(c, s, in, idepth, ip, kp, a, depth))
+		JS_FAIL();
 	if (!js_eval_scalar_kw(c, s, in, t, ip, kp))
 		JS_FAIL();
-	if (t == JS_ARRAY && !js_eval_array(c, s, in, idepth, ip, kp, a, depth))
+	if (t == JS_ARRAY && (s->n_prefix || s->items) &&
+		!js_eval_items(c, s, in, idepth, ip, kp, a, depth))
 		JS_FAIL();
-	if (t == JS_OBJECT && !js_eval_object(c, s, in, idepth, ip, kp, a, depth))
+	if (t == JS_ARRAY && (s->contains || (s->flags & (JS_F_MINITEMS | JS_F_MAXITEMS | JS_F_UNIQUE))) &&
+		!js_eval_array(c, s, in, idepth, ip, kp, a, depth))
+		JS_FAIL();
+	if (t == JS_OBJECT && (s->n_props || s->n_pprops || s->addl_props || s->prop_names) &&
+		!js_eval_members(c, s, in, idepth, ip, kp, a, depth))
+		JS_FAIL();
+	if (t == JS_OBJECT && ((s->flags & (JS_F_MINPROPS | JS_F_MAXPROPS)) || s->required.n ||
+						   s->n_dep_req || s->n_dep_schemas) &&
+		!js_eval_object(c, s, in, idepth, ip, kp, a, depth))
 		JS_FAIL();
 	if ((s->n_all || s->n_any || s->n_one || s->not_ || s->if_) &&
 		!js_eval_logic(c, s, in, t, idepth, ip, kp, a, depth))
@@ -156,6 +235,9 @@ done:
 	}
 	if (pushed)
 		c->dyn = ds.up;
+out:
+	if (hopped)
+		c->refs = f.up;
 	return valid && !c->limit;
 }
 
@@ -179,9 +261,10 @@ js_result_free(js_result *r)
 /* shared driver for js_validate / js_is_valid */
 static int
 run(const js_compiled *cs, const js_accessor *acc, js_node instance, int collect,
-	js_result *res, js_result_priv *rp, int *valid)
+	js_result *res, js_result_priv *rp, js_outcome *outcome)
 {
 	js_vctx		c;
+	int			valid;
 
 	memset(&c, 0, sizeof c);
 	c.cs = cs;
@@ -190,14 +273,18 @@ run(const js_compiled *cs, const js_accessor *acc, js_node instance, int collect
 	c.quiet = collect ? 0 : 1;
 	c.res = res;
 	c.rp = rp;
+	c.stack.base = (uintptr_t) &c;
+	c.stack.max = cs->max_stack_bytes;
+	c.stack.too_deep = cs->stack_too_deep;
+	c.stack.ctx = cs->stack_ctx;
 	js_arena_init(&c.scratch, &cs->al);
-	*valid = js_eval(&c, cs->root, instance, 0, NULL, NULL, NULL, 0);
-	if (c.limit)
-		*valid = 0;
+	valid = js_eval(&c, cs->root, instance, 0, NULL, NULL, NULL, 0);
+	/* a limit leaves the question open: never folded into "invalid" */
+	*outcome = c.limit ? JS_LIMIT_REACHED : valid ? JS_VALID : JS_INVALID;
 	js_regex_mdata_free(c.mdata);
 	js_arena_destroy(&c.scratch);
 	if (res)
-		res->limit_exceeded = c.limit;
+		res->limit = c.limit;
 	return c.oom ? JS_ENOMEM : JS_OK;
 }
 
@@ -209,8 +296,8 @@ js_validate(const js_compiled *cs, const js_accessor *acc, js_node instance,
 	const js_allocator *al;
 	js_result  *r;
 	js_result_priv *rp;
-	int			rc,
-				valid;
+	int			rc;
+	js_outcome	outcome;
 
 	if (!cs || !acc || !out)
 		return JS_EINVAL;
@@ -228,13 +315,13 @@ js_validate(const js_compiled *cs, const js_accessor *acc, js_node instance,
 	memset(rp, 0, sizeof *rp);
 	js_arena_init(&rp->arena, al);
 	r->priv_ = rp;
-	rc = run(cs, acc, instance, mode == JS_MODE_COLLECT, r, rp, &valid);
+	rc = run(cs, acc, instance, mode == JS_MODE_COLLECT, r, rp, &outcome);
 	if (rc != JS_OK)
 	{
 		js_result_free(r);
 		return rc;
 	}
-	r->valid = valid;
+	r->outcome = outcome;
 	*out = r;
 	return JS_OK;
 }
@@ -243,11 +330,11 @@ js_validate(const js_compiled *cs, const js_accessor *acc, js_node instance,
 int
 js_is_valid(const js_compiled *cs, const js_accessor *acc, js_node instance)
 {
-	int			valid,
-				rc;
+	js_outcome	outcome;
+	int			rc;
 
 	if (!cs || !acc)
 		return JS_EINVAL;
-	rc = run(cs, acc, instance, 0, NULL, NULL, &valid);
-	return rc == JS_OK ? valid : rc;
+	rc = run(cs, acc, instance, 0, NULL, NULL, &outcome);
+	return rc == JS_OK ? (int) outcome : rc;
 }

@@ -70,15 +70,16 @@ js_report(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
 	va_end(ap);
 }
 
-/* record a limit error: always fatal for the whole validation */
+/* record a limit error: it ends the whole validation without a verdict */
 void
-js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp, const char *fmt,...)
+js_limit_error(js_vctx *c, const js_seg *ip, const js_seg *kp, js_limit kind,
+			   const char *fmt,...)
 {
 	va_list		ap;
 
 	if (c->limit)
 		return;
-	c->limit = 1;
+	c->limit = kind;
 	if (c->collect)
 	{
 		c->stop = 0;

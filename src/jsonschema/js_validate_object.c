@@ -43,13 +43,12 @@ has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
 	return c->acc->object_get(c->acc->ctx, in, k, kl, &dummy);
 }
 
-/* object keywords */
-JS_NOINLINE int
-js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
-			   const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
+/* minProperties, maxProperties, required, dependentRequired: no recursion */
+static JS_NOINLINE int
+eval_object_counts(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip,
+				   const js_seg *kp)
 {
-	const js_accessor *acc = c->acc;
-	size_t		n = acc->object_size(acc->ctx, in);
+	size_t		n = c->acc->object_size(c->acc->ctx, in);
 	int			valid = 1;
 
 	if ((s->flags & JS_F_MINPROPS) && n < s->min_props)
@@ -89,91 +88,147 @@ js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 				JS_FAIL();
 			}
 	}
-	if (s->n_props || s->n_pprops || s->addl_props || s->prop_names)
+	return valid;
+}
+
+/* patternProperties for one member; sets *matched when a pattern matches */
+static JS_NOINLINE int
+eval_member_patterns(js_vctx *c, const js_schema *s, const char *key, size_t kl, js_node v,
+					 size_t idepth, const js_seg *is, const js_seg *ip, const js_seg *kp,
+					 int depth, int *matched)
+{
+	int			valid = 1;
+
+	JS_KSEG("patternProperties", k1);
+	for (size_t p = 0; p < s->n_pprops; p++)
 	{
-		js_iter		it;
-		const char *key;
-		size_t		kl,
-					idx = 0;
-		js_node		v;
+		int			m;
+		js_seg		k2 = {&k1, s->pprops[p].src, s->pprops[p].srclen, 0};
 
-		memset(&it, 0, sizeof it);
-		while (acc->object_next(acc->ctx, in, &it, &key, &kl, &v))
+		if (!c->mdata && !(c->mdata = js_regex_mdata_new(c->cs->renv)))
 		{
-			js_seg		is = {ip, key, kl, 0};
-			int			matched = 0;
-			const char *pname;
-			const js_schema *ps = s->n_props ? find_prop(s, key, kl, &pname) : NULL;
-
-			if (ps)
-			{
-				JS_KSEG("properties", k1);
-				js_seg		k2 = {&k1, pname, kl, 0};
-
-				matched = 1;
-				if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
-					JS_FAIL();
-			}
-			for (size_t p = 0; p < s->n_pprops; p++)
-			{
-				int			m;
-
-				JS_KSEG("patternProperties", k1);
-				js_seg		k2 = {&k1, s->pprops[p].src, s->pprops[p].srclen, 0};
-
-				if (!c->mdata && !(c->mdata = js_regex_mdata_new(c->cs->renv)))
-				{
-					c->oom = c->stop = 1;
-					return 0;
-				}
-				m = js_regex_match(c->cs->renv, c->mdata, s->pprops[p].re, key, kl);
-				if (m < 0)
-				{
-					js_limit_error(c, ip, &k2, "regular expression match limit exceeded");
-					return 0;
-				}
-				if (m)
-				{
-					matched = 1;
-					if (!js_eval(c, s->pprops[p].s, v, idepth + 1, &is, &k2, NULL, depth + 1))
-						JS_FAIL();
-				}
-			}
-			if (!matched && s->addl_props)
-			{
-				JS_KSEG("additionalProperties", k1);
-
-				matched = 1;
-				if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
-					JS_FAIL();
-			}
-			if (matched)
-				js_ann_set(a, idx);
-			if (s->prop_names)
-			{
-				js_val		name;
-				const js_accessor *saved = c->acc;
-				int			ok;
-
-				JS_KSEG("propertyNames", k1);
-				memset(&name, 0, sizeof name);
-				name.type = JS_STRING;
-				name.u.str = key;
-				name.n = kl;
-				c->acc = &js_val_accessor;
-				ok = js_eval_quiet(c, s->prop_names, js_val_node(&name), idepth + 1, &is, &k1,
-								   NULL, depth + 1);
-				c->acc = saved;
-				if (c->stop)
-					return 0;
-				if (!ok)
-				{
-					js_report(c, ip, &k1, "property name \"%.*s\" is not valid", (int) kl, key);
-					JS_FAIL();
-				}
-			}
-			idx++;
+			c->oom = c->stop = 1;
+			return 0;
 		}
+		m = js_regex_match(c->cs->renv, c->mdata, s->pprops[p].re, key, kl);
+		if (m < 0)
+		{
+			js_limit_error(c, ip, &k2, JS_LIMIT_REGEX, "regular expression match limit exceeded");
+			return 0;
+		}
+		if (m)
+		{
+			*matched = 1;
+			if (!js_eval(c, s->pprops[p].s, v, idepth + 1, is, &k2, NULL, depth + 1))
+				JS_FAIL();
+		}
+	}
+	return valid;
+}
+
+/* propertyNames for one member name */
+static JS_NOINLINE int
+eval_member_name(js_vctx *c, const js_schema *s, const char *key, size_t kl, size_t idepth,
+				 const js_seg *is, const js_seg *ip, const js_seg *kp, int depth)
+{
+	js_val		name;
+	const js_accessor *saved = c->acc;
+	int			ok;
+
+	JS_KSEG("propertyNames", k1);
+	memset(&name, 0, sizeof name);
+	name.type = JS_STRING;
+	name.u.str = key;
+	name.n = kl;
+	c->acc = &js_val_accessor;
+	ok = js_eval_quiet(c, s->prop_names, js_val_node(&name), idepth + 1, is, &k1,
+					   NULL, depth + 1);
+	c->acc = saved;
+	if (c->stop)
+		return 0;
+	if (!ok)
+		js_report(c, ip, &k1, "property name \"%.*s\" is not valid", (int) kl, key);
+	return ok;
+}
+
+/*
+ * properties, patternProperties, additionalProperties, propertyNames: the
+ * recursive step for objects, called from js_eval.  Every level of object
+ * nesting pays for this frame, so it holds little; the rarer member
+ * keywords are helpers.
+ */
+JS_NOINLINE int
+js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+				const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
+{
+	js_iter		it;
+	const char *key;
+	size_t		kl,
+				idx = 0;
+	js_node		v;
+	js_seg		is = {ip, NULL, 0, 0};
+	js_seg		k1 = {kp, NULL, 0, 0};
+	js_seg		k2 = {&k1, NULL, 0, 0};
+	int			valid = 1;
+
+	memset(&it, 0, sizeof it);
+	while (c->acc->object_next(c->acc->ctx, in, &it, &key, &kl, &v))
+	{
+		int			matched = 0;
+		const js_schema *ps = s->n_props ? find_prop(s, key, kl, &k2.s) : NULL;
+
+		is.s = key;
+		is.len = kl;
+		if (ps)
+		{
+			k1.s = "properties";
+			k1.len = 10;
+			k2.len = kl;
+			matched = 1;
+			if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
+				JS_FAIL();
+		}
+		if (s->n_pprops &&
+			!eval_member_patterns(c, s, key, kl, v, idepth, &is, ip, kp, depth, &matched))
+		{
+			if (c->oom || c->limit)
+				return 0;
+			JS_FAIL();
+		}
+		if (!matched && s->addl_props)
+		{
+			k1.s = "additionalProperties";
+			k1.len = 20;
+			matched = 1;
+			if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
+				JS_FAIL();
+		}
+		if (matched)
+			js_ann_set(a, idx);
+		if (s->prop_names && !eval_member_name(c, s, key, kl, idepth, &is, ip, kp, depth))
+		{
+			if (c->stop)
+				return 0;
+			JS_FAIL();
+		}
+		idx++;
+	}
+	return valid;
+}
+
+/* the other object keywords: counts, required, dependencies */
+JS_NOINLINE int
+js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			   const js_seg *ip, const js_seg *kp, js_ann *a, int depth)
+{
+	int			valid = 1;
+
+	if ((s->flags & (JS_F_MINPROPS | JS_F_MAXPROPS) || s->required.n || s->n_dep_req) &&
+		!eval_object_counts(c, s, in, ip, kp))
+	{
+		if (c->oom || c->limit)
+			return 0;
+		JS_FAIL();
 	}
 	for (size_t d = 0; d < s->n_dep_schemas; d++)
 	{

@@ -5,7 +5,6 @@
  */
 #include "js_internal.h"
 
-#include <math.h>
 
 /* number of UTF-8 code points in s */
 static size_t
@@ -19,34 +18,91 @@ utf8_len(const char *s, size_t n)
 	return k;
 }
 
-/* true if x is a multiple of m */
-static int
-is_multiple(double x, double m)
-{
-	double		q;
-
-	if (floor(m) == m && floor(x) == x && fabs(x) < 9e15 && m < 9e15)
-		return fmod(x, m) == 0;
-	q = x / m;
-	if (!isfinite(q))
-		return 0;
-	return fabs(q - nearbyint(q)) <= 1e-9 * (fabs(q) > 1 ? 1 : 1);
-}
-
-/* a readable name for a JSON type */
+/* a readable name for a JSON type (numbers: integer when whole) */
 static const char *
-type_name(js_type t, double x)
+type_name(js_type t, const js_dec *x)
 {
 	switch (t)
 	{
 		case JS_NULL: return "null";
 		case JS_BOOL: return "boolean";
-		case JS_NUMBER: return floor(x) == x && isfinite(x) ? "integer" : "number";
+		case JS_NUMBER: return js_dec_is_int(x) ? "integer" : "number";
 		case JS_STRING: return "string";
 		case JS_ARRAY: return "array";
 		case JS_OBJECT: return "object";
 	}
 	return "?";
+}
+
+/* report a failed number bound: "value <x> <what> <bound>" */
+static void
+report_bound(js_vctx *c, const js_seg *ip, const js_seg *k, const js_dec *x,
+			 const char *what, const js_dec *bound)
+{
+	char		xs[64],
+				bs[64];
+
+	if (!c->collect || c->quiet || c->stop)
+		return;
+	js_dec_format(x, xs, sizeof xs);
+	js_dec_format(bound, bs, sizeof bs);
+	js_report(c, ip, k, "value %s %s %s", xs, what, bs);
+}
+
+/* minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf: exact */
+static JS_NOINLINE int
+eval_number_kw(js_vctx *c, const js_schema *s, const js_dec *x,
+			   const js_seg *ip, const js_seg *kp)
+{
+	int			valid = 1;
+
+	if ((s->flags & JS_F_MIN) && js_dec_cmp(x, &s->minimum) < 0)
+	{
+		JS_KSEG("minimum", k);
+		report_bound(c, ip, &k, x, "is less than minimum", &s->minimum);
+		JS_FAIL();
+	}
+	if ((s->flags & JS_F_MAX) && js_dec_cmp(x, &s->maximum) > 0)
+	{
+		JS_KSEG("maximum", k);
+		report_bound(c, ip, &k, x, "is greater than maximum", &s->maximum);
+		JS_FAIL();
+	}
+	if ((s->flags & JS_F_XMIN) && js_dec_cmp(x, &s->xminimum) <= 0)
+	{
+		JS_KSEG("exclusiveMinimum", k);
+		report_bound(c, ip, &k, x, "is not greater than", &s->xminimum);
+		JS_FAIL();
+	}
+	if ((s->flags & JS_F_XMAX) && js_dec_cmp(x, &s->xmaximum) >= 0)
+	{
+		JS_KSEG("exclusiveMaximum", k);
+		report_bound(c, ip, &k, x, "is not less than", &s->xmaximum);
+		JS_FAIL();
+	}
+	if (s->flags & JS_F_MULT)
+	{
+		int			m = js_dec_multiple(x, &s->multiple_of, &c->scratch);
+
+		JS_KSEG("multipleOf", k);
+		if (m == -2)
+		{
+			c->oom = c->stop = 1;
+			return 0;
+		}
+		if (m < 0)
+		{
+			js_limit_error(c, ip, &k, JS_LIMIT_NUMBER,
+						   "multipleOf needs too many digits of exact arithmetic");
+			return 0;
+		}
+		if (!m)
+		{
+			report_bound(c, ip, &k, x, "is not a multiple of", &s->multiple_of);
+			JS_FAIL();
+		}
+	}
+	return valid;
 }
 
 /* type/const/enum and the number and string assertions */
@@ -56,36 +112,34 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 {
 	const js_accessor *acc = c->acc;
 	int			valid = 1;
-	double		x = 0;
-	int			isint = 0;
+	js_num		x;
 
-	if (t == JS_NUMBER)
-	{
-		acc->number(acc->ctx, in, &x, &isint);
-		isint = isint || (isfinite(x) && floor(x) == x);
-	}
+	/* numbers are read once, exactly, and only when a keyword needs them */
+	if (t == JS_NUMBER && (s->flags & (JS_F_TYPE | JS_F_NUMKW)))
+		js_num_read(acc, in, &x);
 	if (s->flags & JS_F_TYPE)
 	{
 		unsigned	bit = t == JS_NULL ? JS_T_NULL : t == JS_BOOL ? JS_T_BOOL :
 			t == JS_NUMBER ? JS_T_NUMBER : t == JS_STRING ? JS_T_STRING :
 			t == JS_ARRAY ? JS_T_ARRAY : JS_T_OBJECT;
 
-		if (!(s->types & bit) && !(t == JS_NUMBER && isint && (s->types & JS_T_INTEGER)))
+		if (!(s->types & bit) &&
+			!(t == JS_NUMBER && (s->types & JS_T_INTEGER) && js_dec_is_int(&x.d)))
 		{
 			JS_KSEG("type", k);
-			js_report(c, ip, &k, "value of type %s is not allowed", type_name(t, x));
+			js_report(c, ip, &k, "value of type %s is not allowed", type_name(t, &x.d));
 			JS_FAIL();
 		}
 	}
 	if (s->flags & JS_F_CONST)
 	{
 		int			r = js_equal(acc, in, &js_val_accessor, js_val_node(s->const_v),
-								 c->cs->max_instance_depth);
+								 c->cs->max_instance_depth, &c->stack);
 
 		JS_KSEG("const", k);
 		if (r < 0)
 		{
-			js_limit_error(c, ip, &k, "instance nesting exceeds depth limit");
+			js_limit_error(c, ip, &k, JS_LIMIT_DEPTH, "value nesting too deep to compare");
 			return 0;
 		}
 		if (!r)
@@ -102,11 +156,11 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 		for (size_t i = 0; i < s->nenum && !found; i++)
 		{
 			int			r = js_equal(acc, in, &js_val_accessor, js_val_node(s->enum_v[i]),
-									 c->cs->max_instance_depth);
+									 c->cs->max_instance_depth, &c->stack);
 
 			if (r < 0)
 			{
-				js_limit_error(c, ip, &k, "instance nesting exceeds depth limit");
+				js_limit_error(c, ip, &k, JS_LIMIT_DEPTH, "value nesting too deep to compare");
 				return 0;
 			}
 			found = r;
@@ -117,38 +171,11 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 			JS_FAIL();
 		}
 	}
-	if (t == JS_NUMBER && (s->flags & JS_F_NUMKW))
+	if (t == JS_NUMBER && (s->flags & JS_F_NUMKW) && !eval_number_kw(c, s, &x.d, ip, kp))
 	{
-		if ((s->flags & JS_F_MIN) && x < s->minimum)
-		{
-			JS_KSEG("minimum", k);
-			js_report(c, ip, &k, "value %.17g is less than minimum %.17g", x, s->minimum);
-			JS_FAIL();
-		}
-		if ((s->flags & JS_F_MAX) && x > s->maximum)
-		{
-			JS_KSEG("maximum", k);
-			js_report(c, ip, &k, "value %.17g is greater than maximum %.17g", x, s->maximum);
-			JS_FAIL();
-		}
-		if ((s->flags & JS_F_XMIN) && x <= s->xminimum)
-		{
-			JS_KSEG("exclusiveMinimum", k);
-			js_report(c, ip, &k, "value %.17g is not greater than %.17g", x, s->xminimum);
-			JS_FAIL();
-		}
-		if ((s->flags & JS_F_XMAX) && x >= s->xmaximum)
-		{
-			JS_KSEG("exclusiveMaximum", k);
-			js_report(c, ip, &k, "value %.17g is not less than %.17g", x, s->xmaximum);
-			JS_FAIL();
-		}
-		if ((s->flags & JS_F_MULT) && !is_multiple(x, s->multiple_of))
-		{
-			JS_KSEG("multipleOf", k);
-			js_report(c, ip, &k, "value %.17g is not a multiple of %.17g", x, s->multiple_of);
-			JS_FAIL();
-		}
+		if (c->oom || c->limit)
+			return 0;
+		JS_FAIL();
 	}
 	if (t == JS_STRING && ((s->flags & (JS_F_MINLEN | JS_F_MAXLEN | JS_F_FORMAT)) || s->pattern))
 	{
@@ -186,7 +213,7 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 			m = js_regex_match(c->cs->renv, c->mdata, s->pattern, str, len);
 			if (m < 0)
 			{
-				js_limit_error(c, ip, &k, "regular expression match limit exceeded");
+				js_limit_error(c, ip, &k, JS_LIMIT_REGEX, "regular expression match limit exceeded");
 				return 0;
 			}
 			if (!m)

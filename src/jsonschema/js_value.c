@@ -268,13 +268,24 @@ copy_node(js_arena *a, const js_accessor *acc, js_node s, js_val *d,
 				const char *nt;
 				size_t		nl;
 
+				js_dec		dec;
+
 				acc->number(acc->ctx, s, &d->u.num, &ii);
-				d->is_int = (ii || (isfinite(d->u.num) && floor(d->u.num) == d->u.num)) ? 1 : 0;
-				if (acc->number_text && acc->number_text(acc->ctx, s, &nt, &nl))
-				{
+				/* keep the exact text; a text-less adapter's double gives its shortest form */
+				if (acc->number_text && acc->number_text(acc->ctx, s, &nt, &nl) &&
+					js_dec_parse(nt, nl, &dec))
 					d->numtext = js_arena_strndup(a, nt, nl);
-					d->numtext_len = nl;
+				else
+				{
+					char		buf[48];
+
+					js_dec_from_double(d->u.num, buf, sizeof buf, &dec);
+					nl = strlen(buf);
+					d->numtext = js_arena_strndup(a, buf, nl);
 				}
+				d->numtext_len = nl;
+				if (d->numtext && js_dec_parse(d->numtext, nl, &dec))
+					d->is_int = (uint8_t) js_dec_is_int(&dec);
 				break;
 			}
 		case JS_STRING:
@@ -660,17 +671,20 @@ parse_value(parser *ps)
 		return v;
 	}
 	{
-		char		tmp[64];
-		size_t		k = 0;
+		const char *start = ps->p;
+		js_dec		dec;
+		char	   *text;
 
-		while (ps->p < ps->end && k < sizeof tmp - 1 && strchr("+-0123456789.eE", *ps->p))
-			tmp[k++] = *ps->p++;
-		if (k == 0)
+		while (ps->p < ps->end && *ps->p && strchr("+-0123456789.eE", *ps->p))
+			ps->p++;
+		text = js_arena_strndup(ps->a, start, (size_t) (ps->p - start));
+		if (!text || !js_dec_parse(text, (size_t) (ps->p - start), &dec))
 			return NULL;
-		tmp[k] = 0;
 		v->type = JS_NUMBER;
-		v->u.num = strtod(tmp, NULL);
-		v->is_int = isfinite(v->u.num) && floor(v->u.num) == v->u.num;
+		v->u.num = strtod(text, NULL);
+		v->numtext = text;
+		v->numtext_len = (size_t) (ps->p - start);
+		v->is_int = (uint8_t) js_dec_is_int(&dec);
 		return v;
 	}
 }
@@ -699,7 +713,7 @@ js_val_parse(js_arena *a, const char *text, size_t len, int max_depth)
 /* JSON equality of two nodes (numbers by value); -1 if nested too deep */
 int
 js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
-		 int depth)
+		 int depth, const js_stack *st)
 {
 	js_type		ta = aa->type(aa->ctx, a),
 				tb = ab->type(ab->ctx, b);
@@ -714,14 +728,12 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 			return !aa->boolean(aa->ctx, a) == !ab->boolean(ab->ctx, b);
 		case JS_NUMBER:
 			{
-				double		x,
+				js_num		x,
 							y;
-				int			ix,
-							iy;
 
-				aa->number(aa->ctx, a, &x, &ix);
-				ab->number(ab->ctx, b, &y, &iy);
-				return x == y;
+				js_num_read(aa, a, &x);
+				js_num_read(ab, b, &y);
+				return js_dec_cmp(&x.d, &y.d) == 0;
 			}
 		case JS_STRING:
 			{
@@ -738,7 +750,7 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 			{
 				size_t		n = aa->array_size(aa->ctx, a);
 
-				if (depth <= 0)
+				if (depth <= 0 || js_stack_over(st))
 					return -1;
 				if (n != ab->array_size(ab->ctx, b))
 					return 0;
@@ -750,7 +762,7 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 
 					if (!aa->array_get(aa->ctx, a, i, &x) || !ab->array_get(ab->ctx, b, i, &y))
 						return 0;
-					r = js_equal(aa, x, ab, y, depth - 1);
+					r = js_equal(aa, x, ab, y, depth - 1, st);
 					if (r != 1)
 						return r;
 				}
@@ -765,7 +777,7 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 				js_node		x,
 							y;
 
-				if (depth <= 0)
+				if (depth <= 0 || js_stack_over(st))
 					return -1;
 				if (n != ab->object_size(ab->ctx, b))
 					return 0;
@@ -776,7 +788,7 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 
 					if (!ab->object_get(ab->ctx, b, k, kl, &y))
 						return 0;
-					r = js_equal(aa, x, ab, y, depth - 1);
+					r = js_equal(aa, x, ab, y, depth - 1, st);
 					if (r != 1)
 						return r;
 				}
@@ -788,7 +800,7 @@ js_equal(const js_accessor *aa, js_node a, const js_accessor *ab, js_node b,
 
 /* hash of a node consistent with js_equal (objects order-independent) */
 uint64_t
-js_value_hash(const js_accessor *acc, js_node n, int depth)
+js_value_hash(const js_accessor *acc, js_node n, int depth, const js_stack *st)
 {
 	js_type		t = acc->type(acc->ctx, n);
 	uint64_t	h = 0x9E3779B97F4A7C15ULL * (t + 1);
@@ -801,13 +813,10 @@ js_value_hash(const js_accessor *acc, js_node n, int depth)
 			return h + (acc->boolean(acc->ctx, n) ? 1 : 2);
 		case JS_NUMBER:
 			{
-				double		x;
-				int			ii;
+				js_num		x;
 
-				acc->number(acc->ctx, n, &x, &ii);
-				if (x == 0)
-					x = 0;		/* -0 == 0 */
-				return js_hash_bytes(&x, sizeof x, h);
+				js_num_read(acc, n, &x);
+				return js_dec_hash(&x.d, h);
 			}
 		case JS_STRING:
 			{
@@ -821,7 +830,7 @@ js_value_hash(const js_accessor *acc, js_node n, int depth)
 			{
 				size_t		sz = acc->array_size(acc->ctx, n);
 
-				if (depth <= 0)
+				if (depth <= 0 || js_stack_over(st))
 					return h;
 				for (size_t i = 0; i < sz; i++)
 				{
@@ -830,7 +839,7 @@ js_value_hash(const js_accessor *acc, js_node n, int depth)
 
 					if (!acc->array_get(acc->ctx, n, i, &c))
 						break;
-					ch = js_value_hash(acc, c, depth - 1);
+					ch = js_value_hash(acc, c, depth - 1, st);
 					h = js_hash_bytes(&ch, sizeof ch, h);
 				}
 				return h;
@@ -843,12 +852,12 @@ js_value_hash(const js_accessor *acc, js_node n, int depth)
 				js_node		c;
 				uint64_t	sum = 0;
 
-				if (depth <= 0)
+				if (depth <= 0 || js_stack_over(st))
 					return h;
 				memset(&it, 0, sizeof it);
 				while (acc->object_next(acc->ctx, n, &it, &k, &kl, &c))
 				{
-					uint64_t	ch = js_value_hash(acc, c, depth - 1);
+					uint64_t	ch = js_value_hash(acc, c, depth - 1, st);
 
 					sum += js_hash_bytes(k, kl, ch ^ 0x5bd1e995);
 				}

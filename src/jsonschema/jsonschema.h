@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* ---- return codes ---------------------------------------------------- */
-#define JS_OK          0   /* success (for js_validate: see result->valid) */
+#define JS_OK          0   /* success (for js_validate: see result->outcome) */
 #define JS_EPROBLEMS  (-1) /* schema has problems; see the problems list */
 #define JS_ENOMEM     (-2) /* allocator returned NULL */
 #define JS_EINVAL     (-3) /* bad argument */
@@ -75,7 +75,13 @@ typedef struct js_accessor
 	int			(*boolean) (void *ctx, js_node n);
 	/* value as double; *is_integer = 1 if the adapter knows it is integral */
 	void		(*number) (void *ctx, js_node n, double *out, int *is_integer);
-	/* optional (may be NULL): exact decimal text of a number */
+	/*
+	 * optional (may be NULL, or return 0 for a node): the number's exact
+	 * decimal text (JSON syntax).  The number keywords, const, enum and
+	 * uniqueItems compare this text exactly; without it the double's
+	 * shortest round-trip form stands in, so give it whenever the double
+	 * may be inexact (big integers, decimals).
+	 */
 	int			(*number_text) (void *ctx, js_node n, const char **s, size_t *len);
 	void		(*string) (void *ctx, js_node n, const char **s, size_t *len);
 	size_t		(*array_size) (void *ctx, js_node n);
@@ -110,10 +116,19 @@ typedef struct js_options
 	int			default_draft;		/* JS_DRAFT_2020_12 (default) or JS_DRAFT_7 */
 	int			format_assertion;	/* 1: "format" asserts; 0 (default): annotation */
 	size_t		max_errors;			/* errors collected per validation (100) */
-	int			max_instance_depth; /* instance nesting limit (512) */
+	int			max_instance_depth; /* instance nesting limit (100000) */
 	int			max_schema_depth;	/* schema nesting limit at compile (512) */
-	int			max_eval_depth;		/* evaluation recursion limit (1024); each
-									 * level costs ~0.3-0.8 KB of C stack */
+	int			max_eval_depth;		/* evaluation recursion limit (400000) */
+	/*
+	 * C stack the validator may use below js_validate()'s frame (2 MB); the
+	 * real guard against deep documents, since each evaluation level costs a
+	 * few hundred bytes.  stack_too_deep, when set, is asked as well (a host
+	 * such as PostgreSQL knows how much of its stack is left); it must not
+	 * longjmp.
+	 */
+	size_t		max_stack_bytes;
+	int			(*stack_too_deep) (void *ctx);
+	void	   *stack_ctx;
 	uint32_t	regex_match_limit;	/* pcre2 match limit (1000000) */
 	uint32_t	regex_depth_limit;	/* pcre2 depth limit (10000) */
 	const js_registry *registry;	/* may be NULL */
@@ -173,10 +188,30 @@ typedef struct js_error
 	char	   *message;
 } js_error;
 
+/*
+ * The verdict of a validation.  JS_LIMIT_REACHED means a limit stopped the
+ * validation before it could decide: the instance is neither valid nor
+ * invalid (js_result.limit says which limit; in JS_MODE_COLLECT the last
+ * error says where).
+ */
+typedef enum js_outcome
+{
+	JS_INVALID = 0, JS_VALID = 1, JS_LIMIT_REACHED = 2
+} js_outcome;
+
+typedef enum js_limit
+{
+	JS_LIMIT_NONE = 0,
+	JS_LIMIT_DEPTH,				/* instance nesting, evaluation depth or C stack */
+	JS_LIMIT_LOOP,				/* $ref cycle that never consumes the instance */
+	JS_LIMIT_REGEX,				/* pcre2 match or depth limit */
+	JS_LIMIT_NUMBER				/* exact arithmetic too long (multipleOf) */
+} js_limit;
+
 typedef struct js_result
 {
-	int			valid;				/* 1 valid, 0 invalid */
-	int			limit_exceeded;		/* a depth/loop/regex limit was hit */
+	js_outcome	outcome;
+	js_limit	limit;				/* JS_LIMIT_NONE unless JS_LIMIT_REACHED */
 	int			truncated;			/* more errors than max_errors */
 	size_t		error_count;
 	js_error   *errors;
@@ -190,7 +225,8 @@ typedef struct js_result
 int			js_validate(const js_compiled *cs, const js_accessor *acc,
 						js_node instance, js_mode mode, js_result **out);
 
-/* fast check: 1 valid, 0 invalid, <0 error code (no allocation of errors) */
+/* fast check: JS_VALID, JS_INVALID, JS_LIMIT_REACHED, or <0 error code
+ * (no errors are collected) */
 int			js_is_valid(const js_compiled *cs, const js_accessor *acc,
 						js_node instance);
 

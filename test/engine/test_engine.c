@@ -113,7 +113,7 @@ test_locations(void)
 							  "\"required\":[\"zz\"]}", NULL);
 	js_result  *r = validate(cs, "{\"a\":1,\"b\":[5,1],\"c\":1.5,\"a/b~c\":2}");
 
-	CHECK(r && !r->valid, "expected invalid");
+	CHECK(r && r->outcome == JS_INVALID, "expected invalid");
 	CHECK(r && r->error_count == 5, "error count %zu", r ? r->error_count : 0);
 	CHECK(has_error(r, "/a", "/properties/a/type"), "type error location");
 	CHECK(has_error(r, "/b/1", "/properties/b/items/minimum"), "items/minimum location");
@@ -125,7 +125,7 @@ test_locations(void)
 	js_result_free(r);
 
 	r = validate(cs, "{\"a\":\"x\",\"b\":[3],\"c\":2,\"zz\":0}");
-	CHECK(r && r->valid && r->error_count == 0, "expected valid");
+	CHECK(r && r->outcome == JS_VALID && r->error_count == 0, "expected valid");
 	js_result_free(r);
 	js_compiled_free(cs);
 }
@@ -149,49 +149,143 @@ test_error_cap(void)
 		k += (size_t) sprintf(buf + k, "%s%d", i ? "," : "", i);
 	sprintf(buf + k, "]");
 	r = validate(cs, buf);
-	CHECK(r && !r->valid && r->error_count == 10 && r->truncated,
+	CHECK(r && r->outcome == JS_INVALID && r->error_count == 10 && r->truncated,
 		  "cap: count %zu truncated %d", r ? r->error_count : 0, r ? r->truncated : -1);
 	CHECK(has_error(r, "/9", "/items/type"), "10th error location");
 	js_result_free(r);
 
 	o = parse(buf);
 	CHECK(js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_VALID_ONLY, &r) == JS_OK &&
-		  !r->valid && r->error_count == 0, "valid-only collects nothing");
+		  r->outcome == JS_INVALID && r->error_count == 0, "valid-only collects nothing");
 	js_result_free(r);
 	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(o)) == 0, "js_is_valid");
 	json_object_put(o);
 	js_compiled_free(cs);
 }
 
-/* deep instance and deep schema hit depth limits with clear errors */
+/* nested arrays (obj = 0) or objects {"a": ...} (obj = 1), 'depth' levels */
+static struct json_object *
+nested(int depth, int obj)
+{
+	struct json_object *root = obj ? json_object_new_object() : json_object_new_array();
+	struct json_object *cur = root;
+
+	for (int i = 0; i < depth; i++)
+	{
+		struct json_object *n = obj ? json_object_new_object() : json_object_new_array();
+
+		if (obj)
+			json_object_object_add(cur, "a", n);
+		else
+			json_object_array_add(cur, n);
+		cur = n;
+	}
+	return root;
+}
+
+/* validate a json-c node (not text) in collect mode */
+static js_result *
+validate_node(js_compiled *cs, struct json_object *o)
+{
+	js_result  *r = NULL;
+
+	if (js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_COLLECT, &r) != JS_OK)
+		r = NULL;
+	return r;
+}
+
+/*
+ * Deep documents: 3,000 levels validate (a verdict either way); far deeper
+ * ones stop at the stack budget with JS_LIMIT_REACHED, never a crash and
+ * never "invalid".
+ */
 static void
 test_depth(void)
 {
-	struct json_object *deep = json_object_new_array();
-	struct json_object *cur = deep;
+	struct json_object *deep = nested(3000, 0);
+	struct json_object *huge = nested(100000, 0);
 	js_compiled *cs;
 	js_result  *r = NULL;
 	int			rc;
 
-	for (int i = 0; i < 10000; i++)
-	{
-		struct json_object *n = json_object_new_array();
-
-		json_object_array_add(cur, n);
-		cur = n;
-	}
 	cs = compile("{\"items\":{\"$ref\":\"#\"}}", NULL);
-	rc = js_validate(cs, js_jsonc_accessor(), js_jsonc_node(deep), JS_MODE_COLLECT, &r);
-	CHECK(rc == JS_OK && r && !r->valid && r->limit_exceeded, "deep instance must fail on limit");
-	CHECK(r && r->error_count == 1 && strstr(r->errors[0].message, "depth"),
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == JS_VALID, "3,000-deep arrays valid");
+	r = validate_node(cs, deep);
+	CHECK(r && r->outcome == JS_VALID && r->limit == JS_LIMIT_NONE, "3,000-deep arrays, collect mode");
+	js_result_free(r);
+	rc = js_validate(cs, js_jsonc_accessor(), js_jsonc_node(huge), JS_MODE_COLLECT, &r);
+	CHECK(rc == JS_OK && r && r->outcome == JS_LIMIT_REACHED && r->limit == JS_LIMIT_DEPTH,
+		  "100,000-deep arrays reach the limit");
+	CHECK(r && r->error_count == 1 && strstr(r->errors[0].message, "stack"),
 		  "depth message: %s", r && r->error_count ? r->errors[0].message : "(none)");
 	js_result_free(r);
-	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == 0, "deep instance fast mode");
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(huge)) == JS_LIMIT_REACHED,
+		  "100,000 deep, fast mode: limit, not invalid");
 	js_compiled_free(cs);
 
-	/* deep equality (const) is also bounded */
+	/* a verdict at the bottom of 3,000 levels */
+	cs = compile("{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}", NULL);
+	{
+		struct json_object *cur = deep;
+
+		while (json_object_array_length(cur) > 0)
+			cur = json_object_array_get_idx(cur, 0);
+		json_object_array_add(cur, json_object_new_int(1));
+	}
+	r = validate_node(cs, deep);
+	CHECK(r && r->outcome == JS_INVALID && r->error_count == 1 &&
+		  strlen(r->errors[0].instance_location) == 6002, "invalid at depth 3,001");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* a smaller stack budget is honoured */
+	{
+		js_options	opt;
+
+		js_options_init(&opt);
+		opt.max_stack_bytes = 64 * 1024;
+		cs = compile("{\"items\":{\"$ref\":\"#\"}}", &opt);
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == JS_LIMIT_REACHED,
+			  "64 KB of stack is not enough for 3,000 levels");
+		js_compiled_free(cs);
+	}
+
+	/* objects nest too */
+	{
+		struct json_object *o = nested(2000, 1);
+		struct json_object *ho = nested(100000, 1);
+
+		cs = compile("{\"additionalProperties\":{\"$ref\":\"#\"}}", NULL);
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(o)) == JS_VALID, "2,000-deep objects valid");
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(ho)) == JS_LIMIT_REACHED,
+			  "100,000-deep objects reach the limit");
+		js_compiled_free(cs);
+		cs = compile("{\"properties\":{\"a\":{\"$ref\":\"#\"}},\"unevaluatedProperties\":false}", NULL);
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(o)) == JS_VALID,
+			  "2,000-deep objects with unevaluatedProperties");
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(ho)) == JS_LIMIT_REACHED,
+			  "100,000 deep with unevaluatedProperties: limit");
+		js_compiled_free(cs);
+		json_object_put(o);
+		json_object_put(ho);
+	}
+
+	/* deep equality (const, uniqueItems) is bounded by the stack too */
 	cs = compile("{\"const\":[[1]]}", NULL);
-	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(deep)) == 0, "deep const");
+	CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(huge)) == JS_INVALID, "deep const differs early");
+	js_compiled_free(cs);
+	cs = compile("{\"uniqueItems\":true}", NULL);
+	{
+		struct json_object *pair = json_object_new_array();
+
+		json_object_array_add(pair, nested(100000, 0));
+		json_object_array_add(pair, nested(100000, 0));
+		r = validate_node(cs, pair);
+		CHECK(r && r->outcome == JS_LIMIT_REACHED && r->limit == JS_LIMIT_DEPTH,
+			  "uniqueItems of two 100,000-deep arrays: limit");
+		js_result_free(r);
+		json_object_put(pair);
+	}
 	js_compiled_free(cs);
 
 	/* a 10,000-deep "not" chain as schema */
@@ -215,6 +309,195 @@ test_depth(void)
 		json_object_put(s);
 	}
 	json_object_put(deep);
+	json_object_put(huge);
+}
+
+/* outcome of instance text against schema text (JS_VALID/JS_INVALID/...) */
+static int
+outcome(const char *schema, const char *inst)
+{
+	js_compiled *cs = compile(schema, NULL);
+	js_result  *r;
+	int			o;
+	struct json_object *io;
+	int			fast;
+
+	if (!cs)
+		return -100;
+	r = validate(cs, inst);
+	o = r ? (int) r->outcome : -99;
+	io = parse(inst);
+	fast = js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(io));
+	json_object_put(io);
+	if (fast != o)
+		o = -98;				/* the two modes must agree */
+	js_result_free(r);
+	js_compiled_free(cs);
+	return o;
+}
+
+#define VALID(schema, inst) CHECK(outcome(schema, inst) == JS_VALID, "%s should accept %s", schema, inst)
+#define INVALID(schema, inst) CHECK(outcome(schema, inst) == JS_INVALID, "%s should reject %s", schema, inst)
+
+/* numbers are judged on their exact decimal value */
+static void
+test_numbers(void)
+{
+	const char *d7 = "\"$schema\":\"http://json-schema.org/draft-07/schema#\"";
+	char		sch[256];
+
+	/* integers of any size; integer-valued decimals */
+	VALID("{\"type\":\"integer\"}", "1e400");
+	VALID("{\"type\":\"integer\"}", "-1e400");
+	VALID("{\"type\":\"integer\"}", "1.0");
+	VALID("{\"type\":\"integer\"}", "12.5e1");
+	INVALID("{\"type\":\"integer\"}", "1e-400");
+	INVALID("{\"type\":\"integer\"}", "1.5");
+	VALID("{\"type\":\"number\"}", "1e-400");
+	VALID("{\"type\":\"integer\"}", "-0.0");
+
+	/* inclusive bounds at the edge, and just past it beyond a double's precision */
+	VALID("{\"minimum\":0.1}", "0.1");
+	INVALID("{\"minimum\":0.1}", "0.09999999999999999999");
+	VALID("{\"maximum\":1e400}", "1e400");
+	VALID("{\"maximum\":1e400}", "10e399");
+	INVALID("{\"maximum\":1e400}", "1.0000000000000000000001e400");
+	INVALID("{\"minimum\":-1e400}", "-1.0000000000000000000001e400");
+	VALID("{\"minimum\":-1e400}", "-1e400");
+	INVALID("{\"maximum\":-1e400}", "1e-400");
+	VALID("{\"minimum\":0}", "1e-400");
+	INVALID("{\"maximum\":0}", "1e-400");
+	VALID("{\"maximum\":0}", "-1e-400");
+
+	/* exclusive bounds at the edge: 2020-12 and draft-07 (numbers) */
+	INVALID("{\"exclusiveMaximum\":2}", "2");
+	INVALID("{\"exclusiveMaximum\":2}", "2.0");
+	VALID("{\"exclusiveMaximum\":2}", "1.9999999999999999999");
+	INVALID("{\"exclusiveMinimum\":0.1}", "0.1");
+	VALID("{\"exclusiveMinimum\":0.1}", "0.10000000000000000001");
+	VALID("{\"exclusiveMinimum\":0}", "1e-400");
+	INVALID("{\"exclusiveMinimum\":0}", "-0");
+	snprintf(sch, sizeof sch, "{%s,\"exclusiveMaximum\":2}", d7);
+	INVALID(sch, "2");
+	VALID(sch, "1.9999999999999999999");
+	snprintf(sch, sizeof sch, "{%s,\"exclusiveMinimum\":-1e400}", d7);
+	INVALID(sch, "-1e400");
+	VALID(sch, "-9.999999999999999999e399");
+	/* draft-4 boolean exclusiveMinimum is not supported (drafts 7 and 2020-12 only) */
+	{
+		struct json_object *s = parse("{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+									  "\"minimum\":1,\"exclusiveMinimum\":true}");
+		js_problems *p = NULL;
+
+		CHECK(js_check(js_jsonc_accessor(), js_jsonc_node(s), NULL, &p) == JS_OK && p &&
+			  p->count == 1 && strcmp(p->items[0].keyword_location, "/exclusiveMinimum") == 0,
+			  "boolean exclusiveMinimum is a schema problem");
+		js_problems_free(p);
+		json_object_put(s);
+	}
+
+	/* multipleOf with decimals, exactly */
+	VALID("{\"multipleOf\":0.1}", "0.3");
+	VALID("{\"multipleOf\":0.0001}", "0.0075");
+	INVALID("{\"multipleOf\":0.0001}", "0.00751");
+	VALID("{\"multipleOf\":0.00001}", "1e-5");
+	VALID("{\"multipleOf\":1e-5}", "0.00007");
+	INVALID("{\"multipleOf\":1e-5}", "1e-6");
+	VALID("{\"multipleOf\":0.01}", "19.99");
+	VALID("{\"multipleOf\":1.5}", "4.5");
+	INVALID("{\"multipleOf\":1.5}", "5");
+	INVALID("{\"multipleOf\":3}", "1e400");
+	VALID("{\"multipleOf\":3}", "3e400");
+	VALID("{\"multipleOf\":7}", "7e400");
+	INVALID("{\"multipleOf\":7}", "1e400");
+	VALID("{\"multipleOf\":2}", "1e400");
+	VALID("{\"multipleOf\":1e300}", "1e400");
+	INVALID("{\"multipleOf\":1e400}", "1e300");
+	VALID("{\"type\":\"integer\",\"multipleOf\":0.5}", "1e308");
+	/* a divisor longer than 18 digits takes the long-division path */
+	VALID("{\"multipleOf\":0.1234567890123456789012}", "2.469135780246913578024");
+	INVALID("{\"multipleOf\":0.1234567890123456789012}", "2.469135780246913578025");
+	/* (json-c clamps integer literals beyond 64 bits: write them as decimals) */
+	VALID("{\"multipleOf\":1234567890123456789012.0}", "1234567890123456789012e50");
+	INVALID("{\"multipleOf\":1234567890123456789013.0}", "1e60");
+
+	/* const / enum / uniqueItems compare exact values */
+	VALID("{\"const\":1}", "1.0");
+	VALID("{\"const\":1e400}", "10e399");
+	INVALID("{\"const\":1e400}", "1e401");
+	INVALID("{\"const\":0.1}", "0.10000000000000001");
+	VALID("{\"enum\":[0.5,1e-400]}", "1E-400");
+	INVALID("{\"uniqueItems\":true}", "[1, 1.0, 2]");
+	VALID("{\"uniqueItems\":true}", "[0.1, 0.10000000000000001]");
+	INVALID("{\"uniqueItems\":true}", "[[1e400], [10e399]]");
+
+	/* huge numbers are shown short in messages */
+	{
+		js_compiled *cs = compile("{\"maximum\":2}", NULL);
+		js_result  *r = validate(cs, "1e400");
+
+		CHECK(r && r->error_count == 1 &&
+			  strcmp(r->errors[0].message, "value 1e+400 is greater than maximum 2") == 0,
+			  "message: %s", r && r->error_count ? r->errors[0].message : "(none)");
+		js_result_free(r);
+		js_compiled_free(cs);
+	}
+
+	/* doubles built in code (no source text) are read by their shortest form */
+	{
+		js_compiled *cs = compile("{\"multipleOf\":0.1,\"maximum\":0.3}", NULL);
+		struct json_object *x = json_object_new_double(0.3);
+
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(x)) == JS_VALID, "text-less 0.3");
+		json_object_put(x);
+		x = json_object_new_int64(INT64_C(9007199254740993));
+		js_compiled_free(cs);
+		cs = compile("{\"maximum\":9007199254740992}", NULL);
+		CHECK(js_is_valid(cs, js_jsonc_accessor(), js_jsonc_node(x)) == JS_INVALID,
+			  "int64 beyond 2^53 compared exactly");
+		json_object_put(x);
+		js_compiled_free(cs);
+	}
+
+	/* exact arithmetic has a work limit: a verdict is never guessed */
+	{
+		size_t		nx = 200000,
+					nm = 1000;
+		char	   *x = malloc(nx + 3),
+				   *sch2 = malloc(nm + 32);
+		js_compiled *cs;
+		js_result  *r;
+
+		memset(x, '7', nx);
+		strcpy(x + nx, ".0");	/* a decimal, so json-c keeps the text */
+		strcpy(sch2, "{\"multipleOf\":");
+		memset(sch2 + 14, '3', nm);
+		strcpy(sch2 + 14 + nm, ".0}");
+		cs = compile(sch2, NULL);
+		r = validate(cs, x);
+		CHECK(r && r->outcome == JS_LIMIT_REACHED && r->limit == JS_LIMIT_NUMBER,
+			  "multipleOf work limit");
+		js_result_free(r);
+		js_compiled_free(cs);
+		free(x);
+		free(sch2);
+	}
+}
+
+/* string lengths count code points, not bytes */
+static void
+test_strings(void)
+{
+	VALID("{\"maxLength\":1}", "\"\xF0\x9F\x98\x80\"");		/* U+1F600, 4 bytes */
+	INVALID("{\"minLength\":2}", "\"\xF0\x9F\x98\x80\"");
+	VALID("{\"minLength\":2,\"maxLength\":2}", "\"\xF0\x9D\x84\x9E\xF0\x9D\x84\x9E\"");	/* two U+1D11E */
+	INVALID("{\"maxLength\":1}", "\"e\xCC\x81\"");		/* e + combining acute: 2 */
+	VALID("{\"minLength\":2}", "\"e\xCC\x81\"");
+	VALID("{\"maxLength\":3}", "\"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\"");	/* 3 CJK, 9 bytes */
+	INVALID("{\"maxLength\":2}", "\"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\"");
+	VALID("{\"maxLength\":1}", "\"\\ud83d\\ude00\"");	/* escaped surrogate pair */
+	VALID("{\"minLength\":0,\"maxLength\":0}", "\"\"");
+	INVALID("{\"minLength\":1}", "\"\"");
 }
 
 /* $ref loops are reported, not stack overflows */
@@ -224,7 +507,7 @@ test_ref_loop(void)
 	js_compiled *cs = compile("{\"$ref\":\"#\"}", NULL);
 	js_result  *r = validate(cs, "1");
 
-	CHECK(r && !r->valid && r->limit_exceeded && r->error_count == 1 &&
+	CHECK(r && r->outcome == JS_LIMIT_REACHED && r->error_count == 1 &&
 		  strstr(r->errors[0].message, "loop"), "self loop");
 	js_result_free(r);
 	js_compiled_free(cs);
@@ -232,19 +515,19 @@ test_ref_loop(void)
 	cs = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},"
 				 "\"properties\":{\"x\":{\"$ref\":\"#/$defs/a\"}}}", NULL);
 	r = validate(cs, "{\"x\":{\"y\":1}}");
-	CHECK(r && !r->valid && r->limit_exceeded, "a->b->a loop");
+	CHECK(r && r->outcome == JS_LIMIT_REACHED, "a->b->a loop");
 	CHECK(r && r->error_count == 1 && strcmp(r->errors[0].instance_location, "/x") == 0,
 		  "loop location");
 	js_result_free(r);
 	r = validate(cs, "{\"z\":1}");
-	CHECK(r && r->valid, "loop not reached is fine");
+	CHECK(r && r->outcome == JS_VALID, "loop not reached is fine");
 	js_result_free(r);
 	js_compiled_free(cs);
 
 	/* recursion that consumes the instance is not a loop */
 	cs = compile("{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}", NULL);
 	r = validate(cs, "[[[],[]],[[[]]]]");
-	CHECK(r && r->valid, "legit recursion");
+	CHECK(r && r->outcome == JS_VALID, "legit recursion");
 	js_result_free(r);
 	js_compiled_free(cs);
 }
@@ -259,23 +542,23 @@ test_regex_limit(void)
 	js_result  *r = validate(cs, "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"");
 
 	dt = now() - t0;
-	CHECK(r && !r->valid && r->limit_exceeded, "regex limit must produce an error");
+	CHECK(r && r->outcome == JS_LIMIT_REACHED, "regex limit must produce an error");
 	CHECK(r && r->error_count == 1 && strstr(r->errors[0].message, "limit") &&
 		  strcmp(r->errors[0].keyword_location, "/pattern") == 0, "regex limit message");
 	CHECK(dt < 5.0, "regex took %.2fs", dt);
 	js_result_free(r);
 	r = validate(cs, "\"aaaa\"");
-	CHECK(r && r->valid, "regex still matches normal input");
+	CHECK(r && r->outcome == JS_VALID, "regex still matches normal input");
 	js_result_free(r);
 	js_compiled_free(cs);
 
 	/* ECMA-262 flavour: \\s covers Unicode spaces, \\d is ASCII only */
 	cs = compile("{\"pattern\":\"^a\\\\sb\\\\d$\"}", NULL);
 	r = validate(cs, "\"a\\u00a0b1\"");
-	CHECK(r && r->valid, "\\s matches NBSP");
+	CHECK(r && r->outcome == JS_VALID, "\\s matches NBSP");
 	js_result_free(r);
 	r = validate(cs, "\"a b\\u0661\"");
-	CHECK(r && !r->valid, "\\d does not match Arabic-Indic digit");
+	CHECK(r && r->outcome == JS_INVALID, "\\d does not match Arabic-Indic digit");
 	js_result_free(r);
 	js_compiled_free(cs);
 }
@@ -293,7 +576,7 @@ test_format(void)
 
 	cs = compile(schema, NULL);
 	r = validate(cs, bad);
-	CHECK(r && r->valid, "format off: annotation only");
+	CHECK(r && r->outcome == JS_VALID, "format off: annotation only");
 	js_result_free(r);
 	js_compiled_free(cs);
 
@@ -301,11 +584,11 @@ test_format(void)
 	opt.format_assertion = 1;
 	cs = compile(schema, &opt);
 	r = validate(cs, bad);
-	CHECK(r && !r->valid && r->error_count == 3, "format on: 3 errors");
+	CHECK(r && r->outcome == JS_INVALID && r->error_count == 3, "format on: 3 errors");
 	CHECK(has_error(r, "/e", "/properties/e/format"), "format error location");
 	js_result_free(r);
 	r = validate(cs, "{\"e\":\"a@b.org\",\"d\":\"2020-12-01T10:00:00+01:00\",\"i\":\"10.0.0.1\"}");
-	CHECK(r && r->valid, "format on: good values");
+	CHECK(r && r->outcome == JS_VALID, "format on: good values");
 	js_result_free(r);
 	js_compiled_free(cs);
 	CHECK(js_format_check("uuid", "2eb8aa08-aa98-11ea-b4aa-73b441d16380", 36) == 1, "uuid ok");
@@ -423,7 +706,7 @@ test_allocator(void)
 	CHECK(cs != NULL, "compile with registry");
 	js_registry_free(reg);		/* compiled schema must not depend on it */
 	r = validate(cs, "{\"a\":\"str\",\"s\":\"b\"}");
-	CHECK(r && !r->valid && r->error_count == 3, "validate with custom allocator");
+	CHECK(r && r->outcome == JS_INVALID && r->error_count == 3, "validate with custom allocator");
 	CHECK(has_error(r, "/a", "/properties/a/$ref/type"), "remote ref location");
 	js_result_free(r);
 	js_compiled_free(cs);
@@ -461,7 +744,7 @@ test_large(void)
 				 "\"unevaluatedProperties\":{\"type\":\"boolean\"}}}", NULL);
 	t0 = now();
 	CHECK(js_validate(cs, js_jsonc_accessor(), js_jsonc_node(o), JS_MODE_COLLECT, &r) == JS_OK &&
-		  r->valid, "large instance valid");
+		  r->outcome == JS_VALID, "large instance valid");
 	dt = now() - t0;
 	if (!quick)
 	{
@@ -484,19 +767,19 @@ test_drafts(void)
 							  "\"properties\":{\"a\":{\"$ref\":\"#/definitions/s\",\"maxLength\":1}}}", NULL);
 	js_result  *r = validate(cs, "{\"a\":\"long\"}");
 
-	CHECK(r && r->valid, "draft-07 ignores $ref siblings");
+	CHECK(r && r->outcome == JS_VALID, "draft-07 ignores $ref siblings");
 	js_result_free(r);
 	js_compiled_free(cs);
 	cs = compile("{\"$defs\":{\"s\":{\"type\":\"string\"}},"
 				 "\"properties\":{\"a\":{\"$ref\":\"#/$defs/s\",\"maxLength\":1}}}", NULL);
 	r = validate(cs, "{\"a\":\"long\"}");
-	CHECK(r && !r->valid && has_error(r, "/a", "/properties/a/maxLength"), "2020-12 applies siblings");
+	CHECK(r && r->outcome == JS_INVALID && has_error(r, "/a", "/properties/a/maxLength"), "2020-12 applies siblings");
 	js_result_free(r);
 	js_compiled_free(cs);
 	/* meta-schema validation through the embedded meta-schemas */
 	cs = compile("{\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}", NULL);
 	r = validate(cs, "{\"type\":5}");
-	CHECK(r && !r->valid, "schema invalid against meta-schema");
+	CHECK(r && r->outcome == JS_INVALID, "schema invalid against meta-schema");
 	js_result_free(r);
 	js_compiled_free(cs);
 }
@@ -511,6 +794,8 @@ main(int argc, char **argv)
 	test_locations();
 	test_error_cap();
 	test_depth();
+	test_numbers();
+	test_strings();
 	test_ref_loop();
 	test_regex_limit();
 	test_format();
