@@ -429,20 +429,26 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 		nulls[n++] = false;
 		if (how == SPAN_VALIDATED)
 		{
+			int			validation_slot = n - 1;
+
 			for (int part = 0; part < 2; part++)
 			{
 				bool		is_result = part == 1;
 				Datum		doc = heap_getattr(tuple, is_result ? c->result : c->payload, desc, &isnull);
 				bool		conforms;
+				SpanValidation got;
 
 				if (isnull)
 					continue;	/* no result yet: validated when the span is finished */
-				prefactor_validate_span_part(&account, &span_type_id, is_result,
-											 DatumGetJsonbP(doc), &conforms,
-											 &values[n + 1], &nulls[n + 1]);
+				got = prefactor_validate_span_part(&account, &span_type_id, is_result,
+												   DatumGetJsonbP(doc), &conforms,
+												   &values[n + 1], &nulls[n + 1]);
 				attnums[n] = c->conformance[is_result ? CONF_RESULT_CONFORMS : CONF_PAYLOAD_CONFORMS];
 				values[n] = BoolGetDatum(conforms);
-				nulls[n] = false;
+				/* a limit stopped it: no verdict, the errors say why */
+				nulls[n] = got != SPAN_VALIDATED;
+				if (got != SPAN_VALIDATED)
+					values[validation_slot] = CStringGetTextDatum(span_validation_names[got]);
 				attnums[n + 1] = c->conformance[is_result ? CONF_RESULT_ERRORS : CONF_PAYLOAD_ERRORS];
 				n += 2;
 			}
@@ -550,10 +556,12 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 			Pfid		account;
 			Pfid		span_type_id;
 			Datum		result = heap_getattr(newtup, c->result, desc, &isnull);
-			int			attnums[2] = {c->conformance[CONF_RESULT_CONFORMS], c->conformance[CONF_RESULT_ERRORS]};
-			Datum		values[2] = {0, 0};
-			bool		nulls[2] = {true, true};
+			int			attnums[3] = {c->conformance[CONF_RESULT_CONFORMS], c->conformance[CONF_RESULT_ERRORS],
+			c->conformance[CONF_VALIDATION]};
+			Datum		values[3] = {0, 0, validation};
+			bool		nulls[3] = {true, true, false};
 			bool		conforms;
+			SpanValidation got = SPAN_VALIDATED;
 
 			if (!isnull)
 			{
@@ -564,12 +572,15 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 				memcpy(&span_type_id, DatumGetPfidP(heap_getattr(oldtup, c->span_type_id, desc, &typenull)),
 					   sizeof(Pfid));
 				prefactor_caches_check(TupleDescAttr(desc, c->account_id - 1)->atttypid);
-				prefactor_validate_span_part(&account, &span_type_id, true, DatumGetJsonbP(result),
-											 &conforms, &values[1], &nulls[1]);
+				got = prefactor_validate_span_part(&account, &span_type_id, true, DatumGetJsonbP(result),
+												   &conforms, &values[1], &nulls[1]);
 				values[0] = BoolGetDatum(conforms);
-				nulls[0] = false;
+				/* a limit stopped it: no verdict, the span is not validated */
+				nulls[0] = got != SPAN_VALIDATED;
+				if (got != SPAN_VALIDATED)
+					values[2] = CStringGetTextDatum(span_validation_names[got]);
 			}
-			newtup = heap_modify_tuple_by_cols(newtup, desc, 2, attnums, values, nulls);
+			newtup = heap_modify_tuple_by_cols(newtup, desc, 3, attnums, values, nulls);
 		}
 	}
 	check_span_row(td->tg_relation, newtup, c, false);

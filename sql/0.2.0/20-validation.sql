@@ -28,7 +28,7 @@ COMMENT ON FUNCTION activity_schema_problems(jsonb) IS
 	'Problems of every params and result schema of an activity schema document, as {span_type, schema, keyword_location, message}; NULL when all are well-formed';
 
 COMMENT ON COLUMN spans.validation IS
-	'validated: checked against the span type''s schemas; undeclared: the run''s schema version has no such span type; schema_invalid: that type''s schema is malformed; NULL: stored with prefactor.validate_spans off';
+	'validated: checked against the span type''s schemas; undeclared: the run''s schema version has no such span type; schema_invalid: that type''s schema is malformed; limit_exceeded: a depth, $ref, regex or arithmetic limit stopped validation (no verdict; the reason is in payload_errors or result_errors); NULL: stored with prefactor.validate_spans off';
 COMMENT ON COLUMN spans.payload_conforms IS 'Whether the payload matched the span type''s params schema';
 COMMENT ON COLUMN spans.payload_errors IS 'Why the payload did not match: [{instance_location, keyword_location, message}]; NULL when it matched';
 COMMENT ON COLUMN spans.result_conforms IS 'Whether the result matched the span type''s result schema; NULL until there is a result';

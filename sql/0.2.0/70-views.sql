@@ -28,7 +28,7 @@ CREATE FUNCTION span_conformance(payload_conforms boolean, result_conforms boole
 				WHEN validation = 'validated' THEN 'conforms'
 				ELSE 'unchecked' END;
 COMMENT ON FUNCTION span_conformance(boolean, boolean, text, pfid) IS
-	'mismatch (payload or result failed its JSON Schema), undeclared, schema_invalid, conforms, or unchecked (not validated)';
+	'mismatch (payload or result failed its JSON Schema), undeclared, schema_invalid, conforms, or unchecked (not validated, or a validation limit stopped it)';
 
 ------------------------------------------------------------------------------
 -- Agent activity over the last 24 hours
