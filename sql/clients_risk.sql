@@ -72,7 +72,7 @@ SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_iden
 \c - regress_cr_ingest
 SELECT terminate FROM prefactor_record_span(:'r1', 'lookup', '{}');
 \c - regress_cr_ingest
-SELECT risk_score, risk_level, max_classification FROM instances WHERE id = :'r1';
+SELECT run_risk_score(i) AS risk_score, risk_level, max_classification FROM instances i WHERE id = :'r1';
 \c - regress_cr_ingest
 SELECT terminate FROM prefactor_record_span(:'r1', 'lookup', '{}', status => 'failed');
 \c - regress_cr_ingest
@@ -89,7 +89,7 @@ SELECT terminate FROM prefactor_record_span(:'r1', 'pay', '{}');
 \c - regress_cr_ingest
 INSERT INTO spans (account_id, instance_id, span_type) SELECT account_id, id, 'pay' FROM instances WHERE id = :'r1';
 \c - regress_cr_ingest
-SELECT risk_score, risk_level, max_classification FROM instances WHERE id = :'r1';
+SELECT run_risk_score(i) AS risk_score, risk_level, max_classification FROM instances i WHERE id = :'r1';
 
 ------------------------------------------------------------------------------
 -- Reading the scores: each level, each query on a fresh connection.
@@ -179,7 +179,7 @@ SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_iden
 \c - regress_cr_ingest
 SELECT terminate FROM prefactor_record_span(:'r3', 'lookup', '{}');
 \c - regress_cr_reader
-SELECT i.risk_score, i.risk_level, r.revision FROM instances i
+SELECT run_risk_score(i) AS risk_score, i.risk_level, r.revision FROM instances i
   JOIN risk_profile_revisions r ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
  WHERE i.id = :'r3';
 

@@ -110,7 +110,7 @@ $$;
 \i test/regress_helpers.sql
 CREATE FUNCTION pg_temp.show(instance pfid) RETURNS TABLE (risk_score numeric, risk_level prefactor.risk_level,
 	max_classification prefactor.data_classification, status text, revision int) LANGUAGE sql AS $$
-	SELECT i.risk_score, i.risk_level, i.max_classification, i.status, r.revision
+	SELECT prefactor.run_risk_score(i), i.risk_level, i.max_classification, i.status, r.revision
 	  FROM prefactor.instances i LEFT JOIN prefactor.risk_profile_revisions r
 		ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
 	 WHERE i.id = instance
@@ -269,11 +269,11 @@ SELECT count(*) AS scope_rows_for_deleted FROM risk_scope_violations WHERE risk_
 -- Reconciliation: every run's stored live values equal the aggregates
 ------------------------------------------------------------------------------
 SELECT count(*) AS runs,
-	   count(*) FILTER (WHERE i.risk_score IS NOT DISTINCT FROM
+	   count(*) FILTER (WHERE prefactor.run_risk_score(i) IS NOT DISTINCT FROM
 						 CASE WHEN i.risk_profile_revision_id IS NULL THEN NULL ELSE coalesce(a.score, 0) END) AS score_matches,
 	   count(*) FILTER (WHERE i.risk_level IS NOT DISTINCT FROM
 						 prefactor_risk_level(coalesce(a.score, 0), i.risk_profile_revision_id)) AS level_matches,
-	   count(*) FILTER (WHERE i.risk_score IS NOT DISTINCT FROM (a.breakdown ->> 'total')::numeric
+	   count(*) FILTER (WHERE prefactor.run_risk_score(i) IS NOT DISTINCT FROM (a.breakdown ->> 'total')::numeric
 						 OR a.breakdown IS NULL) AS breakdown_matches
   FROM instances i
   LEFT JOIN (SELECT s.account_id, s.instance_id,
@@ -285,7 +285,7 @@ SELECT count(*) AS runs,
 SELECT count(*) AS spans,
 	   count(*) FILTER (WHERE s.risk_profile_revision_id IS NOT DISTINCT FROM i.risk_profile_revision_id) AS same_revision
   FROM spans s JOIN instances i ON i.account_id = s.account_id AND i.id = s.instance_id;
-SELECT count(*) AS scored_runs, count(*) FILTER (WHERE v.points = i.risk_score) AS view_matches
+SELECT count(*) AS scored_runs, count(*) FILTER (WHERE v.points = prefactor.run_risk_score(i)) AS view_matches
   FROM instances i
   JOIN (SELECT account_id, instance_id, sum(points) AS points FROM span_risk GROUP BY 1, 2) v
 	ON v.account_id = i.account_id AND v.instance_id = i.id
@@ -387,3 +387,19 @@ SELECT risk_score(span_type_id, risk_profile_revision_id) AS score,
 	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
   FROM spans WHERE instance_id = :'r7';
 SELECT * FROM pg_temp.show(:'r7');
+
+------------------------------------------------------------------------------
+-- Live scoring writes the run row only when its level or classification rises:
+-- a span that adds points without raising either leaves the row as it was (the
+-- running total is on the span), and the finish stores the final score.
+------------------------------------------------------------------------------
+SELECT pg_temp.start('fraction-bot') AS r9 \gset
+SELECT * FROM pg_temp.span(:'r9', 'lookup');
+SELECT xmin::text AS run_version FROM instances WHERE id = :'r9' \gset
+SELECT * FROM pg_temp.span(:'r9', 'lookup');
+SELECT i.xmin::text = :'run_version' AS run_row_untouched, i.risk_score AS stored, run_risk_score(i) AS exact,
+	   s.risk_score AS in_summary, i.risk_level
+  FROM instances i JOIN instance_summary s ON s.instance_id = i.id WHERE i.id = :'r9';
+SELECT risk_total, raised_run_risk FROM spans WHERE instance_id = :'r9' ORDER BY risk_total;
+SELECT prefactor_finish_run(:'r9');
+SELECT risk_score AS final_score, risk_level FROM instances WHERE id = :'r9';

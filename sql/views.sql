@@ -139,7 +139,7 @@ DROP ROLE prefactor_views_outsider;
 -- Plans: with the sample generator's data, one agent's last 24 hours of runs and one run's
 -- timeline read through the instances and spans indexes, never a sequential scan of either.
 SELECT instances, spans > 5000 AS many_spans
-  FROM generate_sample('plans', 600, 0.42, '2025-06-01 12:00+00', 60);
+  FROM generate_sample('plans', 1000, 0.42, '2025-06-01 12:00+00', 60);
 ANALYZE;
 CREATE FUNCTION pg_temp.plan_of(query text) RETURNS TABLE (node text) LANGUAGE plpgsql AS $$
 DECLARE

@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -33,6 +34,8 @@ typedef struct InstanceColumns
 	int			status;
 	int			started_at;
 	int			finished_at;
+	int			risk_score;
+	int			risk_profile_revision_id;
 	int			stamps[9];		/* never change after the insert */
 } InstanceColumns;
 
@@ -54,13 +57,16 @@ instance_columns(Relation rel)
 	icols.status = SPI_fnumber(desc, "status");
 	icols.started_at = SPI_fnumber(desc, "started_at");
 	icols.finished_at = SPI_fnumber(desc, "finished_at");
+	icols.risk_score = SPI_fnumber(desc, "risk_score");
+	icols.risk_profile_revision_id = SPI_fnumber(desc, "risk_profile_revision_id");
 	for (int i = 0; i < lengthof(stamp_names); i++)
 	{
 		icols.stamps[i] = SPI_fnumber(desc, stamp_names[i]);
 		if (icols.stamps[i] <= 0)
 			elog(ERROR, "relation \"%s\" is not prefactor.instances", RelationGetRelationName(rel));
 	}
-	if (icols.status <= 0 || icols.started_at <= 0 || icols.finished_at <= 0)
+	if (icols.status <= 0 || icols.started_at <= 0 || icols.finished_at <= 0 || icols.risk_score <= 0 ||
+		icols.risk_profile_revision_id <= 0)
 		elog(ERROR, "relation \"%s\" is not prefactor.instances", RelationGetRelationName(rel));
 	icols.relid = RelationGetRelid(rel);
 	return &icols;
@@ -130,40 +136,62 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 }
 
 /*
- * A run is finishing at finished_at: its open spans are cancelled then. No
- * open span may have started after that moment (the finish time is the
- * client's or the API's, and is never moved silently). Runs while the run row
- * still shows the run open, so the span guard lets the spans change.
+ * A run is finishing at finished_at: its open spans are cancelled then, and a
+ * scored run takes its final risk score, the running total of its last span
+ * (live scoring writes the run row only when its level or classification
+ * rises). No open span may have started after the finish (the finish time is
+ * the client's or the API's, and is never moved silently). Runs while the run
+ * row still shows the run open, so the span guard lets the spans change.
+ * Returns the row to store.
  */
-static void
-close_open_spans(Relation rel, HeapTuple newtup, const InstanceColumns *c)
+static HeapTuple
+finish_run(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 {
-	static SPIPlanPtr latest_plan = NULL;
+	static SPIPlanPtr spans_plan = NULL;
 	static SPIPlanPtr close_plan = NULL;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			pf = prefactor_pfid_oid();
 	Oid			types[3] = {pf, pf, TIMESTAMPTZOID};
 	Datum		values[3];
 	bool		isnull;
+	bool		total_null;
 	Datum		latest;
+	Datum		total;
+	bool		scored = !heap_attisnull(newtup, c->risk_profile_revision_id, desc);
 
 	values[0] = heap_getattr(newtup, c->account_id, desc, &isnull);
 	values[1] = heap_getattr(newtup, c->id, desc, &isnull);
 	values[2] = heap_getattr(newtup, c->finished_at, desc, &isnull);
 	if (isnull)
-		return;					/* reported by instances_finished_when_done */
+		return newtup;			/* reported by instances_finished_when_done */
 	SPI_connect();
-	prefactor_spi_execute(&latest_plan,
-						  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-						  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+	prefactor_spi_execute(&spans_plan,
+						  "SELECT pg_catalog.max(s.started_at) FILTER (WHERE s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])),"
+						  " pg_catalog.max(s.risk_total)"
+						  " FROM prefactor.spans s"
+						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2",
 						  2, types, values, NULL, true, 1);
 	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	total = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &total_null);
 	if (!isnull && DatumGetTimestampTz(latest) > DatumGetTimestampTz(values[2]))
 		prefactor_rule_violated(rel, "instances_finished_after_open_spans",
 								psprintf("The run would finish at %s, before its open span that started at %s.",
-										 timestamptz_to_str(DatumGetTimestampTz(values[2])),
-										 timestamptz_to_str(DatumGetTimestampTz(latest))));
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(values[2]))),
+										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(latest)))));
+	if (scored && !total_null)
+	{
+		bool		score_null;
+		Datum		score = heap_getattr(newtup, c->risk_score, desc, &score_null);
+
+		if (score_null || DatumGetInt32(DirectFunctionCall2(numeric_cmp, total, score)) > 0)
+		{
+			int			attnum = c->risk_score;
+			Datum		value = SPI_datumTransfer(total, false, -1);
+			bool		null = false;
+
+			newtup = heap_modify_tuple_by_cols(newtup, desc, 1, &attnum, &value, &null);
+		}
+	}
 	if (!isnull)
 		prefactor_spi_execute(&close_plan,
 							  "UPDATE prefactor.spans s SET status = 'cancelled', finished_at = $3"
@@ -171,6 +199,7 @@ close_open_spans(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 							  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
 							  3, types, values, NULL, false, 0);
 	SPI_finish();
+	return newtup;
 }
 
 PG_FUNCTION_INFO_V1(prefactor_instances_before_insert);
@@ -219,6 +248,6 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 						SPI_getvalue(oldtup, desc, c->id))));
 	check_instance_row(rel, newtup, c, false);
 	if (new_status && strcmp(new_status, "pending") != 0 && strcmp(new_status, "active") != 0)
-		close_open_spans(rel, newtup, c);
+		newtup = finish_run(rel, newtup, c);
 	return PointerGetDatum(newtup);
 }

@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/numeric.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
@@ -54,10 +55,22 @@ extern void prefactor_mark_api_insert(const Pfid *account, const Pfid *instance)
 extern bool prefactor_take_api_insert(const Pfid *account, const Pfid *instance);
 extern void prefactor_clear_api_insert(void);
 
-/* Locks a run row for a span insert; returns its status (raises if it does not exist). */
-extern char *prefactor_lock_run(const Pfid *account, const Pfid *instance,
-								Pfid *schema_version, char **reason,
-								Pfid *revision, bool *has_revision, TimestampTz *started);
+/* What a span insert needs of its run, read under the run's row lock. */
+typedef struct RunState
+{
+	char	   *status;
+	Pfid		schema_version;
+	char	   *termination_reason;	/* NULL unless terminated */
+	bool		has_revision;	/* scored under a risk profile revision */
+	Pfid		revision;
+	TimestampTz started_at;		/* DT_NOBEGIN while pending */
+	Numeric		risk_score;		/* as last rolled up; NULL when unscored */
+	int			risk_level;		/* RISK_LEVEL_NONE when unscored */
+	int			max_classification; /* 0 = none, 1 = public .. 5 = secret */
+} RunState;
+
+/* Locks a run row for a span (raises if it does not exist) and reads its state. */
+extern void prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run);
 
 /* How long before its run a span may start (ms): clock skew between hosts. */
 extern int	prefactor_span_clock_skew;

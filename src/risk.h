@@ -48,6 +48,23 @@ typedef struct RiskRevisionInfo
 	char	   *profile_name;
 } RiskRevisionInfo;
 
+/*
+ * Live scoring of a new span (computed by the span guard under the run's
+ * lock): the run's total after the span, and whether the span raises the
+ * run's level or data classification, so that the run row must be updated.
+ */
+typedef struct RiskSpanScore
+{
+	bool		scored;			/* the span's type scores or classifies */
+	Numeric		total;			/* the run's score after this span */
+	bool		raises;
+} RiskSpanScore;
+
+struct RunState;
+extern RiskSpanScore risk_score_span(const Pfid *account, const Pfid *instance,
+									 const Pfid *span_type_id, const struct RunState *run);
+extern int	risk_classification_rank(const char *name);
+
 extern const char *const risk_level_names[];
 extern uint64 risk_cache_generation;
 

@@ -106,8 +106,8 @@ pfid_text_datum(const Pfid *id)
 }
 
 /* Index of a classification name, 0 if null or unknown. */
-static int
-classification_rank(const char *name)
+int
+risk_classification_rank(const char *name)
 {
 	int			i;
 
@@ -207,7 +207,7 @@ risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(entry->points),
 										  NumericGetDatum(int64_to_numeric(PG_INT64_MAX / 1024)))) < 0;
 	entry->ipoints = entry->integral ? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(entry->points))) : 0;
-	entry->classification = classification_rank(classification);
+	entry->classification = risk_classification_rank(classification);
 	entry->classification_name = classification_names[entry->classification];
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();

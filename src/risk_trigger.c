@@ -1,11 +1,15 @@
 /*
  * risk_trigger.c
- *	  Live risk scoring on spans.  A BEFORE INSERT trigger copies the run's
- *	  profile revision onto the span (cached per run, so the aggregates need
- *	  no join); an AFTER INSERT trigger adds the span type's points to its
- *	  run at constant cost per span, raises the run's level, notifies channel
- *	  prefactor_risk when the level rises, and terminates the run when its
- *	  profile's terminate_at_level is reached.
+ *	  Live risk scoring of spans. The span guard (BEFORE INSERT, under the
+ *	  run's row lock) asks risk_score_span for the run's total after the
+ *	  span: the previous span's total plus the points of this span's type
+ *	  under the run's profile revision. The total is stored on the span, so
+ *	  a span costs its own row and index entries, not a write to its run.
+ *	  Only a span that raises the run's level or data classification is
+ *	  marked (raised_run_risk); for it alone the AFTER INSERT trigger updates
+ *	  the run row, notifies channel prefactor_risk when the level rises, and
+ *	  terminates the run when its profile's terminate_at_level is reached.
+ *	  A finishing run takes its final total (src/instance_trigger.c).
  */
 #include "postgres.h"
 
@@ -20,6 +24,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "prefactor.h"
 #include "risk.h"
@@ -34,7 +39,9 @@ static int	att_instance;
 static int	att_span_type_id;
 static int	att_started_at;
 static int	att_revision;
+static int	att_total;
 
+static SPIPlanPtr plan_total = NULL;
 static SPIPlanPtr plan_score = NULL;
 static SPIPlanPtr plan_level = NULL;
 
@@ -42,11 +49,13 @@ static SPIPlanPtr plan_level = NULL;
 void
 risk_trigger_reset(void)
 {
+	if (plan_total)
+		SPI_freeplan(plan_total);
 	if (plan_score)
 		SPI_freeplan(plan_score);
 	if (plan_level)
 		SPI_freeplan(plan_level);
-	plan_score = plan_level = NULL;
+	plan_total = plan_score = plan_level = NULL;
 	risk_cache_reset();
 }
 
@@ -64,13 +73,14 @@ risk_trigger_attnums(Relation rel)
 	att_span_type_id = SPI_fnumber(tupdesc, "span_type_id");
 	att_started_at = SPI_fnumber(tupdesc, "started_at");
 	att_revision = SPI_fnumber(tupdesc, "risk_profile_revision_id");
+	att_total = SPI_fnumber(tupdesc, "risk_total");
 	if (att_account <= 0 || att_instance <= 0 || att_span_type_id <= 0 || att_started_at <= 0 ||
-		att_revision <= 0)
+		att_revision <= 0 || att_total <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("table \"%s\" is not a spans table",
 						RelationGetRelationName(rel)),
-				 errdetail("The risk triggers need account_id, instance_id, span_type_id, started_at and risk_profile_revision_id.")));
+				 errdetail("The risk triggers need account_id, instance_id, span_type_id, started_at, risk_profile_revision_id and risk_total.")));
 	typid = TupleDescAttr(tupdesc, att_account - 1)->atttypid;
 	prefactor_caches_check(typid);	/* resets this file's state too when it changed */
 	pfid_typid = typid;
@@ -159,8 +169,82 @@ risk_raise_level(Datum account, Datum instance, Datum started_at,
 	Async_Notify(RISK_CHANNEL, payload.data);
 }
 
+/*
+ * The run's score after a new span of a declared type, under the run's lock
+ * (RunState was read under it). The previous total is the largest total on
+ * the run's spans (points are never negative, so totals only grow), read
+ * through the partial index spans_run_risk_total with the latest snapshot:
+ * the spans of every transaction that held the run's lock before this one
+ * have committed, and a repeatable-read snapshot must not hide them, or a
+ * point would be lost.
+ */
+RiskSpanScore
+risk_score_span(const Pfid *account, const Pfid *instance, const Pfid *span_type_id,
+				const RunState *run)
+{
+	RiskSpanScore score = {0};
+	const RiskTypeInfo *info;
+	const RiskRevisionInfo *rev;
+	Datum		args[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
+	Numeric		previous;
+	bool		isnull;
+	Datum		d;
+	MemoryContext caller = CurrentMemoryContext;
+
+	info = risk_type_lookup(span_type_id, &run->revision);
+	if (info == NULL || (!info->scores && info->classification == 0))
+		return score;			/* adds nothing the run must know of */
+	rev = risk_revision_lookup(&run->revision);
+	if (rev == NULL)
+		return score;
+
+	SPI_connect();
+	if (plan_total == NULL)
+	{
+		Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+
+		plan_total = risk_prepare("SELECT pg_catalog.max(s.risk_total) FROM prefactor.spans s"
+								  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+								  " AND s.risk_total IS NOT NULL",
+								  2, argtypes);
+	}
+	if (SPI_execute_snapshot(plan_total, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not read the running risk total of a run")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	previous = NULL;
+	if (!isnull)
+	{
+		/* detoasted into the caller's context (SPI's goes at SPI_finish) */
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		previous = DatumGetNumericCopy(d);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+
+	/* what the run row last rolled up counts too (runs scored before 0.2.0 spans carried totals) */
+	if (run->risk_score != NULL &&
+		(previous == NULL || DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(run->risk_score),
+															   NumericGetDatum(previous))) > 0))
+		previous = run->risk_score;
+	score.scored = true;
+	score.total = previous == NULL ? info->points :
+		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(previous),
+											NumericGetDatum(info->points)));
+	score.raises = risk_level_of(rev, score.total) > run->risk_level ||
+		info->classification > run->max_classification;
+	return score;
+}
+
 PG_FUNCTION_INFO_V1(prefactor_risk_span_trigger);
-/* AFTER INSERT FOR EACH ROW on spans: live risk scoring of the span's run. */
+/*
+ * AFTER INSERT FOR EACH ROW on spans, WHEN the span raised its run's level or
+ * classification: stores the run's score, classification and level, and
+ * notifies or terminates when the level rose.
+ */
 Datum
 prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 {
@@ -172,12 +256,12 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	Datum		span_type;
 	Datum		started_at;
 	Datum		revision;
+	Datum		total;
 	bool		isnull;
 	const RiskTypeInfo *info;
 	const RiskRevisionInfo *rev;
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	Numeric		score;
 	int			old_level;
 	int			new_level;
 
@@ -193,7 +277,10 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	tuple = trigdata->tg_trigtuple;
 
-	/* runs without a profile revision have no risk; undeclared types score nothing */
+	/* the guard set a total only for a scored span of a declared type */
+	total = heap_getattr(tuple, att_total, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
 	revision = heap_getattr(tuple, att_revision, tupdesc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
@@ -201,18 +288,12 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(NULL);
 	account = heap_getattr(tuple, att_account, tupdesc, &isnull);
-	if (isnull)
-		return PointerGetDatum(NULL);
 	instance = heap_getattr(tuple, att_instance, tupdesc, &isnull);
-	if (isnull)
-		return PointerGetDatum(NULL);
 	started_at = heap_getattr(tuple, att_started_at, tupdesc, &isnull);
 
 	info = risk_type_lookup(DatumGetPfidP(span_type), DatumGetPfidP(revision));
-	if (info == NULL || (!info->scores && info->classification == 0))
-		return PointerGetDatum(NULL);
 	rev = risk_revision_lookup(DatumGetPfidP(revision));
-	if (rev == NULL)
+	if (info == NULL || rev == NULL)
 		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -224,15 +305,15 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 		Oid			argtypes[4] = {pfid_typid, pfid_typid, NUMERICOID, TEXTOID};
 
 		plan_score = risk_prepare("UPDATE prefactor.instances"
-								  " SET risk_score = coalesce(risk_score, 0) OPERATOR(pg_catalog.+) $3,"
+								  " SET risk_score = greatest(coalesce(risk_score, 0), $3),"
 								  " max_classification = greatest(max_classification, $4::prefactor.data_classification)"
 								  " WHERE account_id OPERATOR(prefactor.=) $1 AND id OPERATOR(prefactor.=) $2 AND status OPERATOR(pg_catalog.=) 'active'"
-								  " RETURNING risk_score, risk_level::text",
+								  " RETURNING risk_level::text",
 								  4, argtypes);
 	}
 	args[0] = account;
 	args[1] = instance;
-	args[2] = NumericGetDatum(info->points);
+	args[2] = total;
 	if (info->classification_name)
 		args[3] = CStringGetTextDatum(info->classification_name);
 	else
@@ -243,14 +324,13 @@ prefactor_risk_span_trigger(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(plan_score, args, nulls, false, 1) != SPI_OK_UPDATE_RETURNING)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not add a span's risk to its run")));
+				 errmsg("could not store the risk of a run")));
 	if (SPI_processed == 1)
 	{
-		score = DatumGetNumeric(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		old_level = risk_level_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-		new_level = risk_level_of(rev, score);
+		old_level = risk_level_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		new_level = risk_level_of(rev, DatumGetNumeric(total));
 		if (new_level > old_level)
-			risk_raise_level(account, instance, started_at, rev, score, new_level);
+			risk_raise_level(account, instance, started_at, rev, DatumGetNumeric(total), new_level);
 	}
 	SPI_finish();
 	return PointerGetDatum(NULL);

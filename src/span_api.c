@@ -137,8 +137,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	Oid			types[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID};
 	SpanAck		ack = {0};
-	Pfid		schema_version;
-	char	   *reason;
+	RunState	run;
 	bool		isnull;
 	MemoryContext caller = CurrentMemoryContext;
 
@@ -205,11 +204,10 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	 */
 	if ((SPI_processed != 1 ||
 		 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) &&
-		strcmp(prefactor_lock_run(account, instance, &schema_version, &reason, NULL, NULL, NULL),
-			   "terminated") == 0)
+		(prefactor_lock_run(account, instance, &run), strcmp(run.status, "terminated") == 0))
 	{
 		ack.terminate = true;
-		ack.reason = reason ? MemoryContextStrdup(caller, reason) : NULL;
+		ack.reason = run.termination_reason ? MemoryContextStrdup(caller, run.termination_reason) : NULL;
 	}
 	if (!key_null)
 		answer_key(account, key, &ack);
@@ -363,10 +361,8 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', status ? ' ' : 'n', PG_ARGISNULL(2) ? 'n' : ' ',
 	PG_ARGISNULL(3) ? 'n' : ' ', key_null ? 'n' : ' '};
 	char	   *span_status;
-	char	   *run_status;
-	char	   *reason;
+	RunState	run;
 	Pfid		instance;
-	Pfid		schema_version;
 	MemoryContext caller = CurrentMemoryContext;
 
 	values[0] = PfidPGetDatum(account);
@@ -432,14 +428,14 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 		span_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		memcpy(&instance, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 			   sizeof(Pfid));
-		run_status = prefactor_lock_run(account, &instance, &schema_version, &reason, NULL, NULL, NULL);
-		if (strcmp(run_status, "terminated") != 0)
+		prefactor_lock_run(account, &instance, &run);
+		if (strcmp(run.status, "terminated") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("span %s is already finished (%s)", pfid_text(DatumGetPfidP(span)), span_status),
 					 errhint("Retry with the same idempotency key to get the first answer.")));
 		ack.terminate = true;
-		ack.reason = reason;
+		ack.reason = run.termination_reason;
 	}
 	if (ack.reason)
 		ack.reason = MemoryContextStrdup(caller, ack.reason);

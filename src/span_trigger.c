@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "prefactor.h"
+#include "risk.h"
 #include "validation.h"
 
 /* Column numbers of prefactor.spans, found by name once per relation. */
@@ -38,6 +39,8 @@ typedef struct SpanColumns
 	int			span_type_id;
 	int			risk_profile_revision_id;
 	int			conformance[5];	/* computed by the validator only */
+	int			risk_total;		/* computed by live scoring only */
+	int			raised_run_risk;
 } SpanColumns;
 
 static SpanColumns cols;
@@ -73,10 +76,12 @@ span_columns(Relation rel)
 	cols.finished_at = SPI_fnumber(desc, "finished_at");
 	cols.span_type_id = SPI_fnumber(desc, "span_type_id");
 	cols.risk_profile_revision_id = SPI_fnumber(desc, "risk_profile_revision_id");
+	cols.risk_total = SPI_fnumber(desc, "risk_total");
+	cols.raised_run_risk = SPI_fnumber(desc, "raised_run_risk");
 	for (int i = 0; i < 5; i++)
 		cols.conformance[i] = SPI_fnumber(desc, conformance_names[i]);
 	if (cols.span_type_id <= 0 || cols.conformance[4] <= 0 || cols.instance_id <= 0 ||
-		cols.risk_profile_revision_id <= 0)
+		cols.risk_profile_revision_id <= 0 || cols.risk_total <= 0 || cols.raised_run_risk <= 0)
 		elog(ERROR, "relation \"%s\" is not prefactor.spans", RelationGetRelationName(rel));
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
@@ -98,18 +103,23 @@ prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool ins
 	return td;
 }
 
-/* Raises unless the conformance columns of a new span are all NULL. */
+/* Raises unless the computed columns of a new span (conformance, live risk) are all NULL. */
 static void
 refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c)
 {
-	for (int i = 0; i < 5; i++)
-		if (!heap_attisnull(tuple, c->conformance[i], desc))
+	int			computed[7] = {c->conformance[0], c->conformance[1], c->conformance[2], c->conformance[3],
+	c->conformance[4], c->risk_total, c->raised_run_risk};
+
+	for (int i = 0; i < lengthof(computed); i++)
+		if (!heap_attisnull(tuple, computed[i], desc))
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
-					 errmsg("conformance columns of a span are computed, not written"),
+					 errmsg("%s columns of a span are computed, not written",
+							i < 5 ? "conformance" : "live risk"),
 					 errdetail("Column \"%s\" was given a value.",
-							   NameStr(TupleDescAttr(desc, c->conformance[i] - 1)->attname)),
-					 errhint("Leave payload_conforms, payload_errors, result_conforms, result_errors and validation out.")));
+							   NameStr(TupleDescAttr(desc, computed[i] - 1)->attname)),
+					 errhint("Leave payload_conforms, payload_errors, result_conforms, result_errors, validation, "
+							 "risk_total and raised_run_risk out.")));
 }
 
 /* The statuses of a span; the first two are open (no finish time yet). */
@@ -264,26 +274,31 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 
 /*
  * Locks a run's row, so that a concurrent finish either waits for this span
- * or is seen by it; returns its status, schema version and termination
- * reason. Raises when the run does not exist. The lock is FOR NO KEY UPDATE,
- * not FOR SHARE: live risk scoring updates the run row after each span, and
- * two span inserts of one run that both held a shared lock would deadlock on
- * that update. Spans of one run are therefore stored one transaction at a time.
+ * or is seen by it, and reads what a span insert needs of the run. Raises
+ * when the run does not exist. The lock is FOR NO KEY UPDATE, not FOR SHARE:
+ * live risk scoring adds each span's points to the run's running total,
+ * which the previous span of the run holds, so the spans of one run are
+ * stored one transaction at a time (and the rare run update that follows a
+ * level rise cannot deadlock with another span's shared lock).
  */
-char *
-prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_version,
-				   char **reason, Pfid *revision, bool *has_revision, TimestampTz *started)
+void
+prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
 	Datum		values[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
+	HeapTuple	row;
+	TupleDesc	desc;
 	bool		isnull;
-	char	   *status;
+	Datum		d;
+	char	   *text;
 	MemoryContext outer = CurrentMemoryContext;
 
 	SPI_connect();
 	prefactor_spi_execute(&plan,
-						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id, i.started_at"
+						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id,"
+						  " i.started_at, i.risk_level::pg_catalog.text, i.max_classification::pg_catalog.text,"
+						  " i.risk_score"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " FOR NO KEY UPDATE",
@@ -293,32 +308,32 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, Pfid *schema_versi
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("instance %s does not exist", pfid_text(instance)),
 				 errhint("Start a run with prefactor.prefactor_start_run() first.")));
-	status = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	memcpy(schema_version,
-		   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
-		   sizeof(Pfid));
-	if (reason)
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	run->status = MemoryContextStrdup(outer, SPI_getvalue(row, desc, 1));
+	memcpy(&run->schema_version, DatumGetPfidP(SPI_getbinval(row, desc, 2, &isnull)), sizeof(Pfid));
+	text = SPI_getvalue(row, desc, 3);
+	run->termination_reason = text ? MemoryContextStrdup(outer, text) : NULL;
+	d = SPI_getbinval(row, desc, 4, &isnull);
+	run->has_revision = !isnull;
+	if (!isnull)
+		memcpy(&run->revision, DatumGetPfidP(d), sizeof(Pfid));
+	d = SPI_getbinval(row, desc, 5, &isnull);
+	run->started_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	run->risk_level = risk_level_from_name(SPI_getvalue(row, desc, 6));
+	run->max_classification = risk_classification_rank(SPI_getvalue(row, desc, 7));
+	d = SPI_getbinval(row, desc, 8, &isnull);
+	if (isnull)
+		run->risk_score = NULL;
+	else
 	{
-		char	   *r = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		/* detoasted into the caller's context (SPI's goes at SPI_finish) */
+		MemoryContext spi = MemoryContextSwitchTo(outer);
 
-		*reason = r ? MemoryContextStrdup(outer, r) : NULL;
-	}
-	if (revision)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
-
-		*has_revision = !isnull;
-		if (!isnull)
-			memcpy(revision, DatumGetPfidP(d), sizeof(Pfid));
-	}
-	if (started)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
-
-		*started = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+		run->risk_score = DatumGetNumericCopy(d);
+		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
-	return status;
 }
 
 /* Raises unless a run with this status takes new spans. */
@@ -367,15 +382,13 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Pfid		account;
 	Pfid		instance;
-	Pfid		schema_version;
+	RunState	run;
 	Pfid		span_type_id;
 	Datum		span_type;
 	bool		declared;
-	Pfid		revision;
-	bool		has_revision;
-	int			attnums[7];
-	Datum		values[7];
-	bool		nulls[7];
+	int			attnums[9];
+	Datum		values[9];
+	bool		nulls[9];
 	int			n = 0;
 
 	Datum		d;
@@ -398,27 +411,39 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 
 	{
-		TimestampTz run_started;
-		char	   *status = prefactor_lock_run(&account, &instance, &schema_version, NULL,
-												&revision, &has_revision, &run_started);
-		bool		from_api = prefactor_take_api_insert(&account, &instance);
+		bool		from_api;
 
+		prefactor_lock_run(&account, &instance, &run);
+		from_api = prefactor_take_api_insert(&account, &instance);
 		/* the span API answers a terminated run with the terminate signal */
-		if (from_api && strcmp(status, "terminated") == 0)
+		if (from_api && strcmp(run.status, "terminated") == 0)
 			return PointerGetDatum(NULL);
-		prefactor_require_active(&instance, status);
-		check_started_in_run(rel, tuple, c, run_started);
+		prefactor_require_active(&instance, run.status);
+		check_started_in_run(rel, tuple, c, run.started_at);
 	}
 
-	declared = prefactor_lookup_span_type(&account, &schema_version,
+	declared = prefactor_lookup_span_type(&account, &run.schema_version,
 										  TextDatumGetCString(span_type), &span_type_id);
 	attnums[n] = c->span_type_id;
 	values[n] = declared ? PfidPGetDatum(&span_type_id) : (Datum) 0;
 	nulls[n++] = !declared;
 	/* the revision the run is scored under, so aggregates need no join */
 	attnums[n] = c->risk_profile_revision_id;
-	values[n] = has_revision ? PfidPGetDatum(&revision) : (Datum) 0;
-	nulls[n++] = !has_revision;
+	values[n] = run.has_revision ? PfidPGetDatum(&run.revision) : (Datum) 0;
+	nulls[n++] = !run.has_revision;
+	/* live scoring: the run's total after this span, and whether the run must hear of it */
+	{
+		RiskSpanScore score = {0};
+
+		if (run.has_revision && declared)
+			score = risk_score_span(&account, &instance, &span_type_id, &run);
+		attnums[n] = c->risk_total;
+		values[n] = score.scored ? NumericGetDatum(score.total) : (Datum) 0;
+		nulls[n++] = !score.scored;
+		attnums[n] = c->raised_run_risk;
+		values[n] = BoolGetDatum(score.raises);
+		nulls[n++] = !score.scored;
+	}
 
 	if (prefactor_validate_spans)
 	{
@@ -522,7 +547,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 	bool		isnull;
 	char	   *old_status = TextDatumGetCString(heap_getattr(oldtup, c->status, desc, &isnull));
 	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->span_type,
-	c->payload, c->started_at, c->span_type_id, c->risk_profile_revision_id};
+	c->payload, c->started_at, c->span_type_id, c->risk_profile_revision_id, c->risk_total, c->raised_run_risk};
 
 	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
 		ereport(ERROR,

@@ -40,9 +40,9 @@ SELECT 'without profile (again)', ms, round(100000 / (ms / 1000.0)) FROM pg_temp
 UNION ALL
 SELECT 'with profile (again)', ms, round(100000 / (ms / 1000.0)) FROM pg_temp.load('bot') ms;
 -- the live scores of the runs just loaded equal the aggregates
-SELECT count(*) AS scored_runs, count(*) FILTER (WHERE i.risk_score = a.score) AS live_equals_aggregate
+SELECT count(*) AS scored_runs, count(*) FILTER (WHERE prefactor.run_risk_score(i) = a.score) AS live_equals_aggregate
   FROM instances i
   JOIN (SELECT s.account_id, s.instance_id, risk_score(s.span_type_id, s.risk_profile_revision_id) AS score
 		  FROM spans s JOIN instances r ON r.account_id = s.account_id AND r.id = s.instance_id
-		 WHERE r.risk_score > 0
+		 WHERE r.risk_profile_revision_id IS NOT NULL
 		 GROUP BY 1, 2) a ON a.account_id = i.account_id AND a.instance_id = i.id;

@@ -87,7 +87,8 @@ SELECT i.account_id, i.id AS instance_id,
 	   i.registered_at, i.started_at, i.finished_at, i.finished_at - i.started_at AS duration,
 	   c.spans, c.spans_pending, c.spans_active, c.spans_complete, c.spans_failed, c.spans_cancelled,
 	   c.schema_mismatches, c.undeclared_spans,
-	   i.risk_score, i.risk_level,
+	   prefactor.run_risk_score(i) AS risk_score,
+	   i.risk_level,
 	   i.status = 'terminated' AS terminated, i.termination_reason
   FROM prefactor.instances i
   JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
@@ -133,7 +134,7 @@ COMMENT ON COLUMN instance_summary.spans_failed IS 'Spans with status failed';
 COMMENT ON COLUMN instance_summary.spans_cancelled IS 'Spans with status cancelled';
 COMMENT ON COLUMN instance_summary.schema_mismatches IS 'Spans whose payload or result did not match the declared JSON Schema';
 COMMENT ON COLUMN instance_summary.undeclared_spans IS 'Spans whose type the run''s schema version does not declare';
-COMMENT ON COLUMN instance_summary.risk_score IS 'Risk score under the agent''s risk profile; null when the agent has none';
+COMMENT ON COLUMN instance_summary.risk_score IS 'Risk score under the run''s risk profile revision, exact at every moment (the running total of an active run); null when the run has none';
 COMMENT ON COLUMN instance_summary.risk_level IS 'Risk level (low < medium < high < critical); null when unscored';
 COMMENT ON COLUMN instance_summary.terminated IS 'True when the run was ended by control (status terminated)';
 COMMENT ON COLUMN instance_summary.termination_reason IS 'Why the run was terminated';
