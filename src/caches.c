@@ -1,8 +1,7 @@
 /*
  * caches.c
  *	  Backend-lifetime caches of rows that never change (account partitions,
- *	  span types of a schema version), saved SPI plans, and the hand-off of a
- *	  verified run from the span API to the span trigger.
+ *	  span types of a schema version) and saved SPI plans.
  */
 #include "postgres.h"
 
@@ -10,7 +9,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -48,7 +46,6 @@ static bool pfid_type_checked = false;	/* cached_pfid_type still names the type 
 static bool pfid_type_callback_registered = false;
 static HTAB *account_cache = NULL;
 static HTAB *span_type_cache = NULL;
-static ApiInsert api_insert;
 
 /* Saved plans made here; freed when the extension is re-created. */
 #define MAX_SAVED_PLANS 64
@@ -120,9 +117,8 @@ prefactor_caches_check(Oid pfid_type)
 		*saved_plan_slots[i] = NULL;
 	}
 	n_saved_plans = 0;
-	memset(&api_insert, 0, sizeof(api_insert));
 	prefactor_validation_reset();
-	risk_trigger_reset();
+	risk_live_reset();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);
@@ -283,36 +279,4 @@ prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
 	if (entry->declared)
 		memcpy(span_type, &entry->span_type, sizeof(Pfid));
 	return entry->declared;
-}
-
-/* Records that the span API is inserting a span of this run now. */
-void
-prefactor_mark_api_insert(const Pfid *account, const Pfid *instance)
-{
-	api_insert.valid = true;
-	api_insert.lxid = MyProc->lxid;
-	api_insert.subxid = GetCurrentSubTransactionId();
-	memcpy(&api_insert.account, account, sizeof(Pfid));
-	memcpy(&api_insert.instance, instance, sizeof(Pfid));
-}
-
-/* Consumes a matching mark: true when this insert comes from the span API. */
-bool
-prefactor_take_api_insert(const Pfid *account, const Pfid *instance)
-{
-	bool		match = api_insert.valid &&
-		api_insert.lxid == MyProc->lxid &&
-		api_insert.subxid == GetCurrentSubTransactionId() &&
-		memcmp(&api_insert.account, account, sizeof(Pfid)) == 0 &&
-		memcmp(&api_insert.instance, instance, sizeof(Pfid)) == 0;
-
-	api_insert.valid = false;
-	return match;
-}
-
-/* Forgets any pending mark. */
-void
-prefactor_clear_api_insert(void)
-{
-	api_insert.valid = false;
 }

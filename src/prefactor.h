@@ -36,24 +36,6 @@ extern int	prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 								  Oid *argtypes, Datum *values, const char *nulls,
 								  bool read_only, long count);
 
-/*
- * Hand-off from the span API to the BEFORE INSERT trigger: the API is storing
- * a span of this run in this (sub)transaction, so when the trigger finds the
- * run terminated it skips the row (the API then answers with the terminate
- * signal) instead of raising, as it does for INSERT and COPY.
- */
-typedef struct ApiInsert
-{
-	bool		valid;
-	LocalTransactionId lxid;
-	SubTransactionId subxid;
-	Pfid		account;
-	Pfid		instance;
-} ApiInsert;
-
-extern void prefactor_mark_api_insert(const Pfid *account, const Pfid *instance);
-extern bool prefactor_take_api_insert(const Pfid *account, const Pfid *instance);
-extern void prefactor_clear_api_insert(void);
 
 /* What a span insert needs of its run, read under the run's row lock. */
 typedef struct RunState

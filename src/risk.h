@@ -1,8 +1,8 @@
 /*
  * risk.h
  *	  Risk scoring: per-backend caches of span type points and profile
- *	  revision thresholds, shared by the live-scoring trigger and the
- *	  aggregates.
+ *	  revision thresholds (risk_cache.c), shared by live scoring
+ *	  (risk_live.c) and the aggregates (risk_agg.c).
  */
 #ifndef PREFACTOR_RISK_H
 #define PREFACTOR_RISK_H
@@ -10,6 +10,8 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "utils/numeric.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
 
 #include "pfid.h"
 
@@ -57,12 +59,15 @@ typedef struct RiskSpanScore
 {
 	bool		scored;			/* the span's type scores or classifies */
 	Numeric		total;			/* the run's score after this span */
-	bool		raises;
+	bool		raises;			/* it raised the run's level or classification */
+	bool		terminated;		/* ... up to the profile's terminate_at_level */
+	TimestampTz finished_at;	/* the run's finish when terminated */
 } RiskSpanScore;
 
 struct RunState;
-extern RiskSpanScore risk_score_span(const Pfid *account, const Pfid *instance,
-									 const Pfid *span_type_id, const struct RunState *run);
+extern RiskSpanScore risk_score_span(Relation spans, const Pfid *account, const Pfid *instance,
+									 const Pfid *span_type_id, const struct RunState *run,
+									 TimestampTz started_at);
 extern int	risk_classification_rank(const char *name);
 
 extern const char *const risk_level_names[];
@@ -76,7 +81,7 @@ extern const char *risk_type_name(const Pfid *span_type_id, bool *cached);
 extern int	risk_level_of(const RiskRevisionInfo *rev, Numeric score);
 extern int	risk_level_from_name(const char *name);
 extern void risk_cache_reset(void);
-extern void risk_trigger_reset(void);
+extern void risk_live_reset(void);
 
 extern Datum pfid_out(PG_FUNCTION_ARGS);
 

@@ -179,15 +179,21 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		}
 	}
 
-	/* the span trigger locks the run and checks it; a terminated run skips the row */
-	prefactor_mark_api_insert(account, instance);
+	/*
+	 * One statement locks the run and stores the span unless the run was
+	 * terminated (then it stores nothing and the answer is the terminate
+	 * signal); the span guard then judges the row as it judges any INSERT.
+	 */
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 						  " span_type, status, payload, result, started_at, finished_at)"
-						  " VALUES ($1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9)"
+						  " SELECT $1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
+						  " FROM prefactor.instances i"
+						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
+						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
+						  " FOR NO KEY UPDATE OF i"
 						  " RETURNING id, risk_profile_revision_id IS NOT NULL",
 						  NS_NARGS, types, values, nulls, false, 0);
-	prefactor_clear_api_insert();
 	if (SPI_processed == 1)
 	{
 		ack.has_span = true;

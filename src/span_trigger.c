@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -370,6 +371,17 @@ check_started_in_run(Relation rel, HeapTuple tuple, const SpanColumns *c, Timest
 										 pstrdup(timestamptz_to_str(run_started))));
 }
 
+/* Whether a span row's status is open (pending, active); NULL or unknown is not. */
+static bool
+span_is_open(HeapTuple tuple, TupleDesc desc, const SpanColumns *c)
+{
+	bool		isnull;
+	bool		open = false;
+	Datum		d = heap_getattr(tuple, c->status, desc, &isnull);
+
+	return !isnull && prefactor_span_status(TextDatumGetCString(d), &open) && open;
+}
+
 PG_FUNCTION_INFO_V1(prefactor_spans_before_insert);
 Datum
 prefactor_spans_before_insert(PG_FUNCTION_ARGS)
@@ -386,9 +398,9 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	Pfid		span_type_id;
 	Datum		span_type;
 	bool		declared;
-	int			attnums[9];
-	Datum		values[9];
-	bool		nulls[9];
+	int			attnums[11];
+	Datum		values[11];
+	bool		nulls[11];
 	int			n = 0;
 
 	Datum		d;
@@ -410,17 +422,9 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);
 
-	{
-		bool		from_api;
-
-		prefactor_lock_run(&account, &instance, &run);
-		from_api = prefactor_take_api_insert(&account, &instance);
-		/* the span API answers a terminated run with the terminate signal */
-		if (from_api && strcmp(run.status, "terminated") == 0)
-			return PointerGetDatum(NULL);
-		prefactor_require_active(&instance, run.status);
-		check_started_in_run(rel, tuple, c, run.started_at);
-	}
+	prefactor_lock_run(&account, &instance, &run);
+	prefactor_require_active(&instance, run.status);
+	check_started_in_run(rel, tuple, c, run.started_at);
 
 	declared = prefactor_lookup_span_type(&account, &run.schema_version,
 										  TextDatumGetCString(span_type), &span_type_id);
@@ -431,18 +435,33 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	attnums[n] = c->risk_profile_revision_id;
 	values[n] = run.has_revision ? PfidPGetDatum(&run.revision) : (Datum) 0;
 	nulls[n++] = !run.has_revision;
-	/* live scoring: the run's total after this span, and whether the run must hear of it */
+	/* live scoring: the run's total after this span; a raise writes the run row now */
 	{
 		RiskSpanScore score = {0};
 
 		if (run.has_revision && declared)
-			score = risk_score_span(&account, &instance, &span_type_id, &run);
+		{
+			Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
+
+			score = risk_score_span(rel, &account, &instance, &span_type_id, &run,
+									isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(started));
+		}
 		attnums[n] = c->risk_total;
 		values[n] = score.scored ? NumericGetDatum(score.total) : (Datum) 0;
 		nulls[n++] = !score.scored;
 		attnums[n] = c->raised_run_risk;
 		values[n] = BoolGetDatum(score.raises);
 		nulls[n++] = !score.scored;
+		/* the span that terminated its run is closed with the run's other open spans */
+		if (score.terminated && span_is_open(tuple, desc, c))
+		{
+			attnums[n] = c->status;
+			values[n] = CStringGetTextDatum("cancelled");
+			nulls[n++] = false;
+			attnums[n] = c->finished_at;
+			values[n] = TimestampTzGetDatum(score.finished_at);
+			nulls[n++] = false;
+		}
 	}
 
 	if (prefactor_validate_spans)

@@ -44,5 +44,5 @@ SELECT count(*) AS scored_runs, count(*) FILTER (WHERE prefactor.run_risk_score(
   FROM instances i
   JOIN (SELECT s.account_id, s.instance_id, risk_score(s.span_type_id, s.risk_profile_revision_id) AS score
 		  FROM spans s JOIN instances r ON r.account_id = s.account_id AND r.id = s.instance_id
-		 WHERE r.risk_profile_revision_id IS NOT NULL
+		 WHERE prefactor.run_risk_score(r) > 0
 		 GROUP BY 1, 2) a ON a.account_id = i.account_id AND a.instance_id = i.id;

@@ -536,25 +536,19 @@ ALTER TABLE spans ADD COLUMN risk_profile_revision_id pfid;
 COMMENT ON COLUMN spans.risk_profile_revision_id IS
 	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
 
--- Live scoring keeps the run's running total on its spans: a span costs its
--- own row and index entries, and the run row is written only when a span
--- raises the run's level or classification, and when the run finishes.
+-- Live scoring (the span guard, src/risk_live.c) keeps the run's running
+-- total on its spans: a span costs its own row and index entries, and the run
+-- row is written only when a span raises the run's level or classification,
+-- and when the run finishes.
 ALTER TABLE spans ADD COLUMN risk_total numeric, ADD COLUMN raised_run_risk boolean;
 COMMENT ON COLUMN spans.risk_total IS
 	'The run''s risk score after this span (live scoring, computed on insert); NULL for a span that adds no points and no classification, or of an unscored run';
 COMMENT ON COLUMN spans.raised_run_risk IS
-	'Whether this span raised its run''s risk level or data classification (the run row was updated after it); NULL when risk_total is';
+	'Whether this span raised its run''s risk level or data classification (the run row was updated with it); NULL when risk_total is';
 -- The previous total of a run is the largest on its spans (totals only grow).
 CREATE INDEX spans_run_risk_total ON spans (account_id, instance_id, risk_total) WHERE risk_total IS NOT NULL;
 COMMENT ON INDEX spans_run_risk_total IS
 	'Serves live scoring: the running total of a run before its next span, and the total at its finish';
-
-CREATE FUNCTION risk_span_trigger() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'prefactor_risk_span_trigger' LANGUAGE C;
-COMMENT ON FUNCTION risk_span_trigger() IS
-	'AFTER INSERT on spans that raised their run''s risk: stores the run''s score, classification and level, notifies prefactor_risk when the level rose, terminates at the profile''s level';
-CREATE TRIGGER spans_30_risk AFTER INSERT ON spans
-	FOR EACH ROW WHEN (NEW.raised_run_risk) EXECUTE FUNCTION risk_span_trigger();
 
 -- The exact risk score of a run at this moment: its last span's running
 -- total while it is active (instances.risk_score is written only when the

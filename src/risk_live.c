@@ -1,0 +1,276 @@
+/*
+ * risk_live.c
+ *	  Live risk scoring of spans, called by the span guard (BEFORE INSERT)
+ *	  under the run's row lock. A span's total is the run's score after it:
+ *	  the previous span's total plus the points of this span's type under
+ *	  the run's profile revision. It is stored on the span, so a span costs
+ *	  its own row and index entries, not a write to its run. Only a span that
+ *	  raises the run's level or data classification writes the run row, at
+ *	  once (a bulk INSERT's next span sees it): it stores the score,
+ *	  classification and level, notifies channel prefactor_risk when the
+ *	  level rises, and terminates the run when its profile's
+ *	  terminate_at_level is reached. A finishing run takes its final total
+ *	  (src/instance_trigger.c).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "prefactor.h"
+#include "risk.h"
+
+#define RISK_CHANNEL			"prefactor_risk"
+
+/* The spans table's risk_total column, found once per relation. */
+static Oid	spans_relid = InvalidOid;
+static int	att_total;
+
+/* The index spans_run_risk_total of a spans table, and its pfid equality function. */
+static Oid	total_index_of = InvalidOid;	/* the spans table it was found for */
+static Oid	total_index = InvalidOid;
+static RegProcedure total_index_eq = InvalidOid;
+
+static SPIPlanPtr plan_raise = NULL;
+
+/* Forget saved plans and cached state (the extension was re-created). */
+void
+risk_live_reset(void)
+{
+	if (plan_raise)
+		SPI_freeplan(plan_raise);
+	plan_raise = NULL;
+	spans_relid = total_index_of = total_index = InvalidOid;
+	risk_cache_reset();
+}
+
+/* Finds the risk_total column of a spans table, once per relation. */
+static void
+risk_live_attnums(Relation rel)
+{
+	if (RelationGetRelid(rel) == spans_relid)
+		return;
+	att_total = SPI_fnumber(RelationGetDescr(rel), "risk_total");
+	if (att_total <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table \"%s\" is not a spans table", RelationGetRelationName(rel)),
+				 errdetail("Live risk scoring needs its risk_total column.")));
+	spans_relid = RelationGetRelid(rel);
+}
+
+/* Prepare and keep one plan. */
+static SPIPlanPtr
+risk_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not prepare risk scoring statement: %s",
+						SPI_result_code_string(SPI_result))));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Writes a raise to the run row: score, classification and level, and when
+ * the level reaches the profile's terminate_at_level, the termination (the
+ * run guard closes its open spans). Notifies when the level rose. Returns
+ * whether the run was terminated, and when.
+ */
+static bool
+raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, const RiskRevisionInfo *rev,
+		  const RiskTypeInfo *info, Numeric total, int old_level, int level, TimestampTz *finished_at)
+{
+	bool		rose = level > old_level;
+	bool		terminate = rose && rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
+	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	StringInfoData payload;
+	char	   *account_name;
+	char	   *agent_name;
+
+	SPI_connect();
+	if (plan_raise == NULL)
+	{
+		Oid			pfid = prefactor_pfid_oid();
+		Oid			argtypes[8] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID};
+
+		plan_raise = risk_prepare("UPDATE prefactor.instances i SET risk_score = $3,"
+								  " max_classification = greatest(i.max_classification, $4::prefactor.data_classification),"
+								  " risk_level = greatest(i.risk_level, $5::prefactor.risk_level),"
+								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
+								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, (SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+								  "   WHERE s.account_id OPERATOR(prefactor.=) i.account_id AND s.instance_id OPERATOR(prefactor.=) i.id"
+								  "   AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[]))) ELSE i.finished_at END,"
+								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
+								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
+								  " RETURNING i.finished_at,"
+								  " (SELECT a.name FROM prefactor.accounts a WHERE a.account_id OPERATOR(prefactor.=) i.account_id),"
+								  " (SELECT g.name FROM prefactor.agents g"
+								  "   WHERE g.account_id OPERATOR(prefactor.=) i.account_id AND g.id OPERATOR(prefactor.=) i.agent_id)",
+								  8, argtypes);
+	}
+	args[0] = PfidPGetDatum(account);
+	args[1] = PfidPGetDatum(instance);
+	args[2] = NumericGetDatum(total);
+	args[3] = info->classification_name ? CStringGetTextDatum(info->classification_name) : (Datum) 0;
+	nulls[3] = info->classification_name ? ' ' : 'n';
+	args[4] = CStringGetTextDatum(risk_level_names[level]);
+	args[5] = BoolGetDatum(terminate);
+	args[6] = TimestampTzGetDatum(started_at);
+	if (terminate)
+		args[7] = CStringGetTextDatum(psprintf("risk level %s reached: score %s under risk profile \"%s\" revision %d, which stops runs at %s",
+											   risk_level_names[level], score_text, rev->profile_name, rev->revision,
+											   risk_level_names[rev->terminate_at]));
+	else
+	{
+		args[7] = (Datum) 0;
+		nulls[7] = 'n';
+	}
+	if (SPI_execute_plan(plan_raise, args, nulls, false, 1) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not store the risk of run %s", pfid_text(instance))));
+	if (terminate)
+		*finished_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (rose)
+	{
+		account_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		agent_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		initStringInfo(&payload);
+		appendStringInfoString(&payload, "{\"account\": ");
+		escape_json(&payload, account_name ? account_name : "");
+		appendStringInfoString(&payload, ", \"agent\": ");
+		escape_json(&payload, agent_name ? agent_name : "");
+		appendStringInfoString(&payload, ", \"instance\": ");
+		escape_json(&payload, pfid_text(instance));
+		appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
+						 score_text, risk_level_names[level], terminate ? "true" : "false");
+		Async_Notify(RISK_CHANNEL, payload.data);
+	}
+	SPI_finish();
+	return terminate;
+}
+
+/*
+ * The largest running total on a run's spans, NULL if none: the first entry
+ * of a backward scan of spans_run_risk_total within (account, instance).
+ * Read through the index AM directly, not SPI: it is asked for every scored
+ * span, and a planned query's start-up would cost more than the read. The
+ * snapshot is the latest, not the transaction's: the spans of every
+ * transaction that held the run's lock before this one have committed, and a
+ * repeatable-read snapshot must not hide them, or a point would be lost.
+ */
+static Numeric
+previous_total(Relation spans, const Pfid *account, const Pfid *instance)
+{
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	Numeric		total = NULL;
+
+	if (total_index_of != RelationGetRelid(spans))
+	{
+		Oid			found = get_relname_relid("spans_run_risk_total", RelationGetNamespace(spans));
+		Oid			pfid = prefactor_pfid_oid();
+
+		if (!OidIsValid(found))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("index \"spans_run_risk_total\" of live risk scoring is missing"),
+					 errhint("Re-create it as in the extension script, or ALTER EXTENSION prefactor UPDATE.")));
+		index = index_open(found, AccessShareLock);
+		total_index_eq = get_opcode(get_opfamily_member(index->rd_opfamily[0], pfid, pfid,
+														BTEqualStrategyNumber));
+		index_close(index, AccessShareLock);
+		total_index = found;
+		total_index_of = RelationGetRelid(spans);
+	}
+	index = index_open(total_index, AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, total_index_eq, PfidPGetDatum(account));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, total_index_eq, PfidPGetDatum(instance));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(spans, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	slot = table_slot_create(spans, NULL);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, att_total, &isnull);
+
+		if (!isnull)
+			total = DatumGetNumericCopy(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	return total;
+}
+
+/*
+ * Live scoring of a new span of a declared type, under the run's lock
+ * (RunState was read under it): the run's score after the span is the
+ * previous total (totals only grow, points are never negative) plus the
+ * points of the span's type. A span that raises the run's level or
+ * classification writes the run row now.
+ */
+RiskSpanScore
+risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const Pfid *span_type_id,
+				const RunState *run, TimestampTz started_at)
+{
+	RiskSpanScore score = {0};
+	const RiskTypeInfo *info;
+	const RiskRevisionInfo *rev;
+	Numeric		previous;
+	int			level;
+
+	info = risk_type_lookup(span_type_id, &run->revision);
+	if (info == NULL || (!info->scores && info->classification == 0))
+		return score;			/* adds nothing the run must know of */
+	rev = risk_revision_lookup(&run->revision);
+	if (rev == NULL)
+		return score;
+	risk_live_attnums(spans);
+	previous = previous_total(spans, account, instance);
+
+	/* what the run row last rolled up counts too (runs scored before 0.2.0 spans carried totals) */
+	if (run->risk_score != NULL &&
+		(previous == NULL || DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(run->risk_score),
+															   NumericGetDatum(previous))) > 0))
+		previous = run->risk_score;
+	score.scored = true;
+	score.total = previous == NULL ? info->points :
+		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(previous),
+											NumericGetDatum(info->points)));
+	level = risk_level_of(rev, score.total);
+	score.raises = level > run->risk_level || info->classification > run->max_classification;
+	if (score.raises)
+		score.terminated = raise_run(account, instance, started_at, rev, info, score.total,
+									 run->risk_level, Max(level, run->risk_level), &score.finished_at);
+	return score;
+}
