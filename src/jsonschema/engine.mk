@@ -57,7 +57,7 @@ $(JS_UNIT): $(JS_ENGINE_SRCS) $(JS_ENGINE_HDRS) $(JS_UNIT_SRC)
 engine-unit: $(JS_UNIT)
 	$(JS_UNIT)
 
-# run the JSON-Schema-Test-Suite (required tests of draft 2020-12 and 7)
+# run the JSON-Schema-Test-Suite (required tests of 2020-12, 2019-09, 7, 6 and 4)
 conformance: $(JS_RUNNER)
 	$(JS_RUNNER)
 
