@@ -223,7 +223,7 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 		else
 		{
 			s->format_name = kv->u.str;
-			s->format = js_format_lookup(kv->u.str, kv->n);
+			s->format = js_format_lookup_draft(kv->u.str, kv->n, sc.draft);
 			s->format_assert = (cc->opt->format_assertion || (sc.vocab & JS_VOC_FMTA)) &&
 				s->format != NULL;
 			if (s->format)

@@ -244,6 +244,10 @@ int			js_regex_valid(js_regex_env *env, const char *pat, size_t len);
 typedef int (*js_format_fn) (const char *s, size_t len, js_regex_env *env);
 /* look up a format checker by name (NULL if unknown) */
 js_format_fn js_format_lookup(const char *name, size_t len);
+/* the same for a schema of internal draft 'draft' (JS_D4 ..) */
+js_format_fn js_format_lookup_draft(const char *name, size_t len, int draft);
+/* js_format_idn.c: host name under IDNA2008 (idn 1: U-labels, 2: NFC-normalised U-labels); 1 ok */
+int			js_hostname_valid(const char *s, size_t n, int idn);
 
 /* ---------------- compiled schema ---------------- */
 #define JS_SK_TRUE  0
