@@ -20,6 +20,9 @@ CREATE TABLE schema_documents (
 );
 COMMENT ON TABLE schema_documents IS
 	'JSON Schema documents an account registered by URI for its span types to $ref; each registration of new content under a URI is a new version; rows never change';
+COMMENT ON COLUMN schema_documents.account_id IS 'The account that registered the document';
+COMMENT ON COLUMN schema_documents.id IS 'This version of the document (a pfid in the account''s partition)';
+COMMENT ON COLUMN schema_documents.created_at IS 'When this version was registered';
 COMMENT ON COLUMN schema_documents.uri IS 'Absolute URI (no fragment) by which schemas $ref the document';
 COMMENT ON COLUMN schema_documents.version IS 'Version under this URI, numbered by arrival from 1';
 COMMENT ON COLUMN schema_documents.schema IS 'The JSON Schema document';
@@ -39,6 +42,8 @@ CREATE TABLE schema_version_documents (
 );
 COMMENT ON TABLE schema_version_documents IS
 	'The shared document versions a schema version validates with: the latest of each URI when the schema version was created; rows never change';
+COMMENT ON COLUMN schema_version_documents.account_id IS 'The account of the schema version and the document';
+COMMENT ON COLUMN schema_version_documents.schema_version_id IS 'The schema version (activity_schema_versions) whose span types use the document';
 COMMENT ON COLUMN schema_version_documents.document_id IS 'The schema_documents row (one version of one URI)';
 SELECT pg_catalog.pg_extension_config_dump('schema_version_documents', '');
 CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON schema_version_documents FOR EACH ROW EXECUTE FUNCTION audit_guard();
