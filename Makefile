@@ -22,7 +22,7 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=plpgsql
 
 PG_CPPFLAGS = -Isrc -Wno-declaration-after-statement
-SHLIB_LINK = -ljson-c -lpcre2-8
+SHLIB_LINK = -ljson-c -lpcre2-8 -lidn2
 
 # The JSON Schema engine: a pure C library (no Postgres headers) linked in.
 -include src/jsonschema/engine.mk

@@ -65,6 +65,7 @@ INSERT INTO calls VALUES
 		ARRAY[$$'acme'$$, $$'p1'$$, $$'{}'$$, $$'{}'$$, '10', '20', '30', $$'critical'$$, $$'d'$$]),
 	('prefactor_assign_risk_profile(text,text,text)', ARRAY[$$'acme'$$, $$'bot'$$, $$'p1'$$]),
 	('prefactor_delete_risk_profile(text,text)', ARRAY[$$'acme'$$, $$'p1'$$]),
+	('prefactor_register_schema_document(text,text,jsonb)', ARRAY[$$'acme'$$, $$'https://acme.example/a.json'$$, $$'{}'$$]),
 	('prefactor_risk_level(numeric,pfid)', ARRAY['5', quote_literal(:'run')]),
 	('prefactor_span_timeline(pfid)', ARRAY[quote_literal(:'run')]);
 -- Every public function is covered.

@@ -103,6 +103,7 @@ DECLARE
 BEGIN
 	PERFORM prefactor.prefactor_create_environment(account, 'production');
 	PERFORM prefactor.prefactor_register_agent(account, 'bot');
+	PERFORM prefactor.prefactor_register_schema_document(account, 'https://example.com/common.json', '{"type": "object"}');
 	run := prefactor.prefactor_start_run(account, 'bot', 'production', '{"external_identifier": "v1"}',
 		'{"span_type_schemas": [{"name": "llm", "params_schema": {"type": "object"}}]}', idempotency_key => 'first');
 	PERFORM prefactor.prefactor_record_span(run, 'llm', '{"prompt": "hi"}');

@@ -139,3 +139,60 @@ SET prefactor.validate_spans = off;
 SELECT (prefactor_record_span(:'run', 'llm', '{"nothing": "checked"}')).span_id IS NOT NULL AS stored;
 RESET prefactor.validate_spans;
 SELECT validation, payload_conforms FROM spans WHERE payload = '{"nothing": "checked"}';
+
+-- Older dialects by $schema: draft-04 (boolean exclusiveMaximum, no const), and a
+-- draft-06 resource inside a draft-07 document (SchemaStore's ui5-manifest does this).
+SELECT jsonschema_is_valid('{"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 3, "exclusiveMaximum": true}', '3') AS d4_exclusive,
+       jsonschema_is_valid('{"$schema": "http://json-schema.org/draft-04/schema#", "const": 1}', '2') AS d4_no_const,
+       jsonschema_is_valid($${"$schema": "http://json-schema.org/draft-07/schema#", "$ref": "#/definitions/d6",
+         "definitions": {"d6": {"$id": "http://example.com/d6.json", "$schema": "http://json-schema.org/draft-06/schema#",
+                                "if": false, "const": 1}}}$$, '1') AS d6_in_d7,
+       jsonschema_is_valid($${"$schema": "https://json-schema.org/draft/2019-09/schema",
+         "items": [{"type": "integer"}], "additionalItems": false}$$, '[1, 2]') AS d2019_additional_items;
+
+-- A map of URI to document that $ref may reach.
+SELECT jsonschema_is_valid('{"$ref": "https://example.com/pos.json"}', '5',
+                           '{"https://example.com/pos.json": {"type": "integer", "minimum": 1}}') AS doc_ok,
+       jsonschema_is_valid('{"$ref": "https://example.com/pos.json"}', '0',
+                           '{"https://example.com/pos.json": {"type": "integer", "minimum": 1}}') AS doc_bad;
+SELECT jsonschema_errors('{"properties": {"n": {"$ref": "https://example.com/pos.json"}}}', '{"n": -1}',
+                         '{"https://example.com/pos.json": {"minimum": 1}}') AS doc_errors;
+-- Without the document, or with a map that is not one: invalid_parameter_value.
+SELECT jsonschema_is_valid('{"$ref": "https://example.com/pos.json"}', '5', '{}');
+SELECT jsonschema_is_valid('{"$ref": "https://example.com/pos.json"}', '5', '[1]');
+SELECT jsonschema_is_valid('{"$ref": "https://example.com/pos.json"}', '5', '{"https://example.com/pos.json#/x": {}}');
+
+-- Shared documents registered by URI: versioned, pinned per schema version, never changed.
+SELECT prefactor_register_schema_document('acme', 'https://acme.example/address.json',
+	'{"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}') AS doc_v1 \gset
+SELECT prefactor_register_schema_document('acme', 'https://acme.example/address.json',
+	'{"properties": {"city": {"type": "string"}}, "required": ["city"], "type": "object"}') = :'doc_v1' AS same_content_same_version;
+SELECT prefactor_start_run('acme', 'bot', 'production', '{"external_identifier": "v2"}', $${
+	"external_identifier": "s2",
+	"span_type_schemas": [{"name": "ship", "params_schema": {"$ref": "https://acme.example/address.json"}}]}$$) AS run2 \gset
+SELECT number, problems FROM activity_schema_versions ORDER BY number;
+SELECT (prefactor_record_span(:'run2', 'ship', '{"city": "Oslo"}')).span_id IS NOT NULL AS stored;
+SELECT (prefactor_record_span(:'run2', 'ship', '{"town": "Oslo"}')).span_id IS NOT NULL AS stored;
+-- A new version under the same URI: schema versions created from now on use it.
+SELECT prefactor_register_schema_document('acme', 'https://acme.example/address.json',
+	'{"type": "object", "required": ["city", "zip"]}') <> :'doc_v1' AS new_version;
+SELECT prefactor_start_run('acme', 'bot', 'production', '{"external_identifier": "v3"}', $${
+	"external_identifier": "s3",
+	"span_type_schemas": [{"name": "ship", "params_schema": {"$ref": "https://acme.example/address.json"}}]}$$) AS run3 \gset
+SELECT (prefactor_record_span(:'run3', 'ship', '{"city": "Oslo"}')).span_id IS NOT NULL AS stored;
+SELECT (prefactor_record_span(:'run2', 'ship', '{"city": "Bergen"}')).span_id IS NOT NULL AS stored;
+-- run2's schema version still validates with version 1 of the document, run3's with version 2.
+SELECT CASE s.instance_id WHEN :'run2' THEN 'run2' ELSE 'run3' END AS run, s.payload->>'city' AS city,
+       s.payload_conforms
+  FROM spans s WHERE s.span_type = 'ship' ORDER BY 1, 2;
+SELECT v.number AS schema_version, d.uri, d.version AS document_version
+  FROM schema_version_documents p JOIN activity_schema_versions v ON v.id = p.schema_version_id
+  JOIN schema_documents d ON d.id = p.document_id ORDER BY 1;
+-- A missing document is a problem of the schema version; a bad URI or schema is refused.
+SELECT prefactor_start_run('acme', 'bot', 'production', '{"external_identifier": "v4"}', $${
+	"external_identifier": "s4",
+	"span_type_schemas": [{"name": "gone", "params_schema": {"$ref": "https://acme.example/none.json"}}]}$$) IS NOT NULL AS ok;
+SELECT number, problems->0->>'message' AS problem FROM activity_schema_versions WHERE number = 4;
+SELECT prefactor_register_schema_document('acme', 'address.json', '{}');
+SELECT prefactor_register_schema_document('acme', 'https://acme.example/x.json', '{"type": 5}');
+UPDATE schema_documents SET schema = '{}';

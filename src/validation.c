@@ -3,7 +3,8 @@
  *	  Glue between PostgreSQL and the JSON Schema engine: compiled span-type
  *	  schemas cached per backend (they never change), span validation for the
  *	  span trigger, and the SQL functions jsonschema_is_valid, jsonschema_errors,
- *	  jsonschema_check and activity_schema_problems.
+ *	  jsonschema_check and activity_schema_problems (also with a map of shared
+ *	  documents, and the account's registered documents for span types).
  */
 #include "postgres.h"
 
@@ -189,6 +190,9 @@ register_doc(js_registry *reg, const char *uri, Jsonb *doc)
 	js_registry_add(reg, uri, jsonb_accessor(), jsonb_root_node(doc));
 }
 
+static void register_schema_documents(js_registry *reg, const Pfid *account,
+									  const Pfid *span_type);
+
 /* Compiles one schema into cxt; NULL schema compiles to NULL (no constraint). */
 static bool
 compile_into(Jsonb *schema, MemoryContext cxt, const js_registry *reg, js_compiled **out)
@@ -236,6 +240,7 @@ load_schema_version(const Pfid *account, const Pfid *span_type)
 	oldcxt = MemoryContextSwitchTo(work);
 	engine_options(&opt, &alloc, work, NULL);
 	reg = js_registry_new(&alloc);
+	register_schema_documents(reg, account, span_type);
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -623,36 +628,30 @@ jsonb_array_concat(Datum a, Datum b)
 	return DirectFunctionCall2(jsonb_concat, a, b);
 }
 
-PG_FUNCTION_INFO_V1(prefactor_activity_schema_problems);
-Datum
-prefactor_activity_schema_problems(PG_FUNCTION_ARGS)
+/*
+ * The problems of an activity schema document's span-type schemas with reg
+ * (which may hold shared documents already) as their registry; (Datum) 0
+ * when there are none.
+ */
+static Datum
+activity_problems(Jsonb *doc, js_registry *reg)
 {
-	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	JsonbValue	key;
 	JsonbValue *types;
-	MemoryContext regcxt;
-	js_options	opt;
-	js_allocator alloc;
-	js_registry *reg;
 	Datum		all = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
 	bool		found_any = false;
 	static const char *const parts[2] = {"params", "result"};
 
-	check_stack_depth();
 	if (!JB_ROOT_IS_OBJECT(doc))
-		PG_RETURN_NULL();
+		return (Datum) 0;
 	key.type = jbvString;
 	key.val.string.val = "span_type_schemas";
 	key.val.string.len = strlen("span_type_schemas");
 	types = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &key);
 	if (types == NULL || types->type != jbvBinary || !JsonContainerIsArray(types->val.binary.data))
-		PG_RETURN_NULL();
+		return (Datum) 0;
 
 	/* the same registry the span validation uses */
-	regcxt = AllocSetContextCreate(CurrentMemoryContext, "prefactor schema registry",
-								   ALLOCSET_DEFAULT_SIZES);
-	engine_options(&opt, &alloc, regcxt, NULL);
-	reg = js_registry_new(&alloc);
 	register_doc(reg, SCHEMA_DOC_URI, doc);
 	for (int pass = 0; pass < 2; pass++)
 	{
@@ -694,8 +693,278 @@ prefactor_activity_schema_problems(PG_FUNCTION_ARGS)
 			}
 		}
 	}
+	return found_any ? all : (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_activity_schema_problems);
+Datum
+prefactor_activity_schema_problems(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	MemoryContext regcxt;
+	js_options	opt;
+	js_allocator alloc;
+	js_registry *reg;
+	Datum		result;
+
+	check_stack_depth();
+	regcxt = AllocSetContextCreate(CurrentMemoryContext, "prefactor schema registry",
+								   ALLOCSET_DEFAULT_SIZES);
+	engine_options(&opt, &alloc, regcxt, NULL);
+	reg = js_registry_new(&alloc);
+	result = activity_problems(doc, reg);
 	MemoryContextDelete(regcxt);
-	if (!found_any)
+	if (result == (Datum) 0)
 		PG_RETURN_NULL();
-	return all;
+	return result;
+}
+
+/*
+ * ---- Shared schema documents ------------------------------------------------
+ * A schema may $ref documents that are not part of it: the SQL functions take
+ * a map of URI to document, and a span type's schemas see the documents its
+ * account registered (prefactor.schema_documents), pinned to the versions
+ * current when its schema version was created (schema_version_documents).
+ */
+
+/*
+ * Adds every member of 'documents' (an object of URI to schema) to reg;
+ * raises when the map is not an object or a URI is not usable.
+ */
+static void
+register_document_map(js_registry *reg, Jsonb *documents)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *uri = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(documents) || JB_ROOT_IS_SCALAR(documents))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("documents must be a JSON object of URI to schema"),
+				 errdetail("Got %s.", prefactor_excerpt(JsonbToCString(NULL, &documents->root,
+																	   VARSIZE(documents)))),
+				 errhint("Pass {\"https://example.com/common.json\": {...}, ...}.")));
+	it = JsonbIteratorInit(&documents->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			const char *hash;
+
+			uri = pnstrdup(v.val.string.val, v.val.string.len);
+			hash = strchr(uri, '#');
+			/* a document is named without a fragment (an empty one is dropped) */
+			if (uri[0] == '\0' || (hash != NULL && hash[1] != '\0'))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a document URI must be non-empty and have no fragment"),
+						 errdetail("Got \"%s\".", prefactor_excerpt(uri)),
+						 errhint("Name each document by the URI its $ref uses, without \"#...\".")));
+		}
+		else if (tok == WJB_VALUE && uri != NULL)
+		{
+			Jsonb	   *doc = JsonbValueToJsonb(&v);
+
+			if (js_registry_add(reg, uri, jsonb_accessor(), jsonb_root_node(doc)) != JS_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("the document \"%s\" could not be read", prefactor_excerpt(uri)),
+						 errdetail("It is nested too deeply or memory ran out."),
+						 errhint("Flatten the document.")));
+			uri = NULL;
+		}
+	}
+}
+
+/*
+ * Registers the shared documents pinned to the schema version of span_type
+ * (called from load_schema_version; its own SPI level keeps the caller's
+ * SPI_tuptable).
+ */
+static void
+register_schema_documents(js_registry *reg, const Pfid *account, const Pfid *span_type)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+	Datum		values[2] = {PfidPGetDatum(account), PfidPGetDatum(span_type)};
+
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "SELECT d.uri, d.schema FROM prefactor.schema_version_documents p"
+						  " JOIN prefactor.schema_documents d ON d.account_id OPERATOR(prefactor.=) p.account_id"
+						  " AND d.id OPERATOR(prefactor.=) p.document_id"
+						  " JOIN prefactor.span_types t ON t.account_id OPERATOR(prefactor.=) p.account_id"
+						  " AND t.schema_version_id OPERATOR(prefactor.=) p.schema_version_id"
+						  " WHERE p.account_id OPERATOR(prefactor.=) $1 AND t.id OPERATOR(prefactor.=) $2",
+						  2, argtypes, values, NULL, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *uri = SPI_getvalue(tup, desc, 1);
+		Datum		d = SPI_getbinval(tup, desc, 2, &isnull);
+
+		if (!isnull)
+			register_doc(reg, uri, DatumGetJsonbP(d));
+	}
+	SPI_finish();
+}
+
+/*
+ * Compiled schemas of the documents-map variants, a few kept like the
+ * ad-hoc ones, keyed by the schema's and the map's bytes together.
+ */
+#define DOCSET_SLOTS 4
+typedef struct DocsetSchema
+{
+	uint32		hash;
+	Size		slen;
+	Size		dlen;
+	char	   *bytes;			/* schema bytes, then documents bytes */
+	bool		format_assertion;
+	MemoryContext cxt;
+	js_compiled *cs;
+} DocsetSchema;
+
+static DocsetSchema docset[DOCSET_SLOTS];
+static int	docset_next = 0;
+
+/* The compiled form of schema with documents; raises with its problems if malformed. */
+static const js_compiled *
+docset_compiled(Jsonb *schema, Jsonb *documents)
+{
+	Size		slen = VARSIZE(schema);
+	Size		dlen = VARSIZE(documents);
+	uint32		hash = DatumGetUInt32(hash_any((unsigned char *) schema, slen)) ^
+		DatumGetUInt32(hash_any((unsigned char *) documents, dlen)) * 31;
+	DocsetSchema *slot;
+	MemoryContext cxt;
+	MemoryContext regcxt;
+	js_options	opt;
+	js_allocator alloc;
+	js_allocator regalloc;
+	js_registry *reg;
+	js_problems *problems = NULL;
+	js_compiled *cs = NULL;
+
+	for (int i = 0; i < DOCSET_SLOTS; i++)
+		if (docset[i].cs && docset[i].hash == hash && docset[i].slen == slen &&
+			docset[i].dlen == dlen && docset[i].format_assertion == prefactor_format_assertion &&
+			memcmp(docset[i].bytes, schema, slen) == 0 &&
+			memcmp(docset[i].bytes + slen, documents, dlen) == 0)
+			return docset[i].cs;
+
+	slot = &docset[docset_next];
+	docset_next = (docset_next + 1) % DOCSET_SLOTS;
+	if (slot->cxt)
+		MemoryContextDelete(slot->cxt);
+	memset(slot, 0, sizeof(*slot));
+
+	/* the registry is needed only while compiling: the compiled schema copies what it uses */
+	regcxt = AllocSetContextCreate(CurrentMemoryContext, "prefactor documents registry",
+								   ALLOCSET_DEFAULT_SIZES);
+	engine_options(&opt, &regalloc, regcxt, NULL);
+	reg = js_registry_new(&regalloc);
+	if (reg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for the JSON Schema documents"),
+				 errdetail("The document registry could not be allocated."),
+				 errhint("Pass fewer or smaller documents.")));
+	register_document_map(reg, documents);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "prefactor documents schema", ALLOCSET_SMALL_SIZES);
+	slot->cxt = cxt;
+	engine_options(&opt, &alloc, cxt, reg);
+	if (js_compile(jsonb_accessor(), jsonb_root_node(schema), &opt, &cs, &problems) != JS_OK)
+	{
+		char	   *first = problems && problems->count > 0 ?
+			psprintf("%s: %s", problems->items[0].keyword_location, problems->items[0].message) :
+			pstrdup("unknown problem");
+		size_t		count = problems ? problems->count : 0;
+
+		first = prefactor_excerpt(first);
+		MemoryContextDelete(cxt);
+		MemoryContextDelete(regcxt);
+		slot->cxt = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the JSON Schema is malformed"),
+				 errdetail("%zu problem(s); first at \"%s\"", count, first),
+				 errhint("prefactor.jsonschema_check(schema) lists every problem; a $ref to another document needs that document in the documents map.")));
+	}
+	MemoryContextDelete(regcxt);
+	slot->bytes = MemoryContextAlloc(cxt, slen + dlen);
+	memcpy(slot->bytes, schema, slen);
+	memcpy(slot->bytes + slen, documents, dlen);
+	slot->slen = slen;
+	slot->dlen = dlen;
+	slot->hash = hash;
+	slot->format_assertion = prefactor_format_assertion;
+	slot->cs = cs;
+	return cs;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid_documents);
+Datum
+prefactor_jsonschema_is_valid_documents(PG_FUNCTION_ARGS)
+{
+	const js_compiled *cs = docset_compiled(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(2));
+	bool		conforms;
+	Datum		errors;
+	bool		errors_null;
+	js_result  *r;
+
+	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
+		JS_LIMIT_REACHED)
+		raise_limit(r);
+	MemoryContextReset(scratch_cxt);
+	PG_RETURN_BOOL(conforms);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors_documents);
+Datum
+prefactor_jsonschema_errors_documents(PG_FUNCTION_ARGS)
+{
+	const js_compiled *cs = docset_compiled(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(2));
+	bool		conforms;
+	Datum		errors;
+	bool		errors_null;
+	js_result  *r;
+
+	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
+		JS_LIMIT_REACHED)
+		raise_limit(r);
+	MemoryContextReset(scratch_cxt);
+	if (errors_null)
+		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
+	return errors;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_activity_schema_problems_documents);
+Datum
+prefactor_activity_schema_problems_documents(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	Jsonb	   *documents = PG_GETARG_JSONB_P(1);
+	MemoryContext regcxt;
+	js_options	opt;
+	js_allocator alloc;
+	js_registry *reg;
+	Datum		result;
+
+	check_stack_depth();
+	regcxt = AllocSetContextCreate(CurrentMemoryContext, "prefactor schema registry",
+								   ALLOCSET_DEFAULT_SIZES);
+	engine_options(&opt, &alloc, regcxt, NULL);
+	reg = js_registry_new(&alloc);
+	register_document_map(reg, documents);
+	result = activity_problems(doc, reg);
+	MemoryContextDelete(regcxt);
+	if (result == (Datum) 0)
+		PG_RETURN_NULL();
+	return result;
 }

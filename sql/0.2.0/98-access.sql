@@ -15,7 +15,7 @@ DECLARE
 		'prefactor_purge_runs', 'prefactor_grant_access', 'prefactor_revoke_access', 'prefactor_list_members',
 		'prefactor_create_ingest_token', 'prefactor_list_ingest_tokens', 'prefactor_revoke_ingest_token',
 		'prefactor_set_ingest_token_expiry', 'prefactor_create_risk_profile', 'prefactor_update_risk_profile',
-		'prefactor_delete_risk_profile', 'prefactor_assign_risk_profile'];
+		'prefactor_delete_risk_profile', 'prefactor_assign_risk_profile', 'prefactor_register_schema_document'];
 	-- API functions that stay with superusers and run as their caller
 	superuser_api text[] := ARRAY['prefactor_create_account'];
 	-- read-only API functions: they run as their caller, so row-level security applies

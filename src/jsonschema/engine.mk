@@ -12,6 +12,7 @@ JS_ENGINE_SRCS := $(JS_ENGINE_DIR)/js_alloc.c \
                   $(JS_ENGINE_DIR)/js_uri.c \
                   $(JS_ENGINE_DIR)/js_regex.c \
                   $(JS_ENGINE_DIR)/js_format.c \
+                  $(JS_ENGINE_DIR)/js_format_idn.c \
                   $(JS_ENGINE_DIR)/js_ref.c \
                   $(JS_ENGINE_DIR)/js_metaschemas.c \
                   $(JS_ENGINE_DIR)/js_compile.c \
@@ -30,7 +31,7 @@ JS_ENGINE_SRCS := $(JS_ENGINE_DIR)/js_alloc.c \
                   $(JS_ENGINE_DIR)/js_jsonc.c
 JS_ENGINE_HDRS := $(JS_ENGINE_DIR)/jsonschema.h $(JS_ENGINE_DIR)/js_internal.h \
                   $(JS_ENGINE_DIR)/js_jsonc.h
-JS_ENGINE_LIBS  = -ljson-c -lpcre2-8
+JS_ENGINE_LIBS  = -ljson-c -lpcre2-8 -lidn2
 
 JS_BUILD     ?= build/jsonschema
 JS_CC        ?= cc
@@ -57,7 +58,7 @@ $(JS_UNIT): $(JS_ENGINE_SRCS) $(JS_ENGINE_HDRS) $(JS_UNIT_SRC)
 engine-unit: $(JS_UNIT)
 	$(JS_UNIT)
 
-# run the JSON-Schema-Test-Suite (required tests of draft 2020-12 and 7)
+# run the JSON-Schema-Test-Suite (required tests of 2020-12, 2019-09, 7, 6 and 4)
 conformance: $(JS_RUNNER)
 	$(JS_RUNNER)
 

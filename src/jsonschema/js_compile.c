@@ -28,6 +28,13 @@ new_schema(js_cctx *cc, int kind, const js_scope *sc)
 	return s;
 }
 
+/* true if v is a string value (NULL: no) */
+static int
+is_string(const js_val *v)
+{
+	return v && v->type == JS_STRING;
+}
+
 /* a shared "true" schema used after problems */
 static js_schema *
 placeholder(js_cctx *cc, const js_scope *sc)
@@ -160,23 +167,27 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 		return NULL;
 	((js_val *) v)->compiled = s;
 
-	/* dialect: "$schema" at a resource root */
-	if ((docroot || js_val_get(v, "$id", 3)) && (kv = js_val_get(v, "$schema", 7)) != NULL)
+	/*
+	 * dialect: "$schema" at a resource root (draft-04 names a resource with
+	 * "id", so an embedded draft-04 resource is found by either spelling)
+	 */
+	if ((docroot || js_val_get(v, "$id", 3) || is_string(js_val_get(v, "id", 2))) &&
+		(kv = js_val_get(v, "$schema", 7)) != NULL)
 	{
 		js_set_dialect(cc, &sc, kv, path);
 		s->draft = (uint8_t) sc.draft;
 	}
 	js_compile_ids(cc, s, v, &sc, path, docroot);
 
-	if (sc.draft == JS_D7)
+	if (JS_DRAFT_OLD(sc.draft))
 	{
 		/* definitions are walked for identifiers in both drafts' layouts */
 		if (JS_KW("definitions"))
 			js_sub_object(cc, kv, &sc, &seg, depth, &ndefs, 0);
 		if (JS_KW("$ref"))
 		{
-			/* draft-07: all siblings of $ref are ignored */
-			js_compile_ref(cc, s, kv, &sc, &seg, 0);
+			/* up to draft-07: all siblings of $ref are ignored */
+			js_compile_ref(cc, s, kv, &sc, &seg, JS_REF_STATIC);
 			s->ref_only = 1;
 			return s;
 		}
@@ -186,13 +197,15 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 		if (JS_KW("$defs"))
 			js_sub_object(cc, kv, &sc, &seg, depth, &ndefs, 0);
 		if (JS_KW("$ref"))
-			js_compile_ref(cc, s, kv, &sc, &seg, 0);
-		if (JS_KW("$dynamicRef"))
-			js_compile_ref(cc, s, kv, &sc, &seg, 1);
+			js_compile_ref(cc, s, kv, &sc, &seg, JS_REF_STATIC);
+		if (sc.draft == JS_D20 && JS_KW("$dynamicRef"))
+			js_compile_ref(cc, s, kv, &sc, &seg, JS_REF_DYNAMIC);
+		if (sc.draft == JS_D19 && JS_KW("$recursiveRef"))
+			js_compile_ref(cc, s, kv, &sc, &seg, JS_REF_RECURSIVE);
 	}
 	if (sc.vocab & JS_VOC_APPL)
 		js_compile_applicators(cc, s, v, &sc, path, depth);
-	if (sc.draft == JS_D20 && (sc.vocab & JS_VOC_UNEV))
+	if (sc.draft >= JS_D19 && (sc.vocab & JS_VOC_UNEV))
 	{
 		if (JS_KW("unevaluatedProperties"))
 			s->uneval_props = js_sub(cc, kv, &sc, &seg, depth);
@@ -210,14 +223,16 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 		else
 		{
 			s->format_name = kv->u.str;
-			s->format = js_format_lookup(kv->u.str, kv->n);
+			s->format = js_format_lookup_draft(kv->u.str, kv->n, sc.draft);
 			s->format_assert = (cc->opt->format_assertion || (sc.vocab & JS_VOC_FMTA)) &&
 				s->format != NULL;
 			if (s->format)
 				s->flags |= JS_F_FORMAT;
 		}
 	}
-	s->ref_only = (uint8_t) (js_val_get(v, "$ref", 4) && !js_val_get(v, "$dynamicRef", 11) &&
+	/* a pending $dynamicRef is not in s yet; $recursiveRef sets dyn_name */
+	s->ref_only = (uint8_t) (js_val_get(v, "$ref", 4) &&
+							 !(sc.draft == JS_D20 && js_val_get(v, "$dynamicRef", 11)) &&
 							 only_ref(s));
 	return s;
 }
@@ -320,7 +335,7 @@ js_compile(const js_accessor *acc, js_node schema, const js_options *optin,
 
 	sc.base = "";
 	sc.prefix = "";
-	sc.draft = opt.default_draft == JS_DRAFT_7 ? JS_D7 : JS_D20;
+	sc.draft = js_draft_from_option(opt.default_draft);
 	sc.vocab = JS_VOC_ALL;
 	sc.res = js_new_resource(&cc, "");
 	root = js_val_copy(&cs->arena, acc, schema, opt.max_schema_depth * 2 + 8, &err);
@@ -349,7 +364,7 @@ js_compile(const js_accessor *acc, js_node schema, const js_options *optin,
 			continue;
 		}
 		*p.slot = t;
-		if (p.dynamic)
+		if (p.dynamic != JS_REF_STATIC)
 			p.owner->dyn_dynamic = dyn && p.owner->dyn_name != NULL;
 	}
 done:

@@ -2,8 +2,8 @@
  * js_compile_applicators.c - compile the applicator keywords (allOf, anyOf,
  * oneOf, not, if/then/else, properties, patternProperties,
  * additionalProperties, propertyNames, contains, prefixItems / items /
- * additionalItems, dependentSchemas and draft-7 dependencies) into the
- * subschema links of a js_schema.
+ * additionalItems, dependentSchemas and draft-04..07 dependencies) into
+ * the subschema links of a js_schema, as the resource's draft has them.
  */
 #include "js_internal.h"
 
@@ -23,16 +23,17 @@ js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v, const js_scop
 		js_sub_array(cc, kv, sc, &seg, depth, &s->one_of, &s->n_one);
 	if (JS_KW("not"))
 		s->not_ = js_sub(cc, kv, sc, &seg, depth);
-	if (JS_KW("if"))
+	/* if/then/else came with draft-07; draft-04 ignores them as unknown */
+	if (sc->draft >= JS_D7 && JS_KW("if"))
 		s->if_ = js_sub(cc, kv, sc, &seg, depth);
-	if (JS_KW("then"))
+	if (sc->draft >= JS_D7 && JS_KW("then"))
 	{
 		js_schema  *t = js_sub(cc, kv, sc, &seg, depth);
 
 		if (s->if_)
 			s->then_ = t;
 	}
-	if (JS_KW("else"))
+	if (sc->draft >= JS_D7 && JS_KW("else"))
 	{
 		js_schema  *t = js_sub(cc, kv, sc, &seg, depth);
 
@@ -69,9 +70,10 @@ js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v, const js_scop
 	}
 	if (JS_KW("additionalProperties"))
 		s->addl_props = js_sub(cc, kv, sc, &seg, depth);
-	if (JS_KW("propertyNames"))
+	/* propertyNames and contains came with draft-06 */
+	if (sc->draft >= JS_D6 && JS_KW("propertyNames"))
 		s->prop_names = js_sub(cc, kv, sc, &seg, depth);
-	if (JS_KW("contains"))
+	if (sc->draft >= JS_D6 && JS_KW("contains"))
 		s->contains = js_sub(cc, kv, sc, &seg, depth);
 	if (sc->draft == JS_D20)
 	{
@@ -119,7 +121,13 @@ js_compile_applicators(js_cctx *cc, js_schema *s, const js_val *v, const js_scop
 				s->items_kw = "additionalItems";
 			}
 		}
-		if (JS_KW("dependencies"))
+		if (sc->draft == JS_D19 && JS_KW("dependentSchemas"))
+		{
+			s->dep_schemas = js_sub_object(cc, kv, sc, &seg, depth, &s->n_dep_schemas, 0);
+			s->dep_kw = "dependentSchemas";
+		}
+		/* 2019-09 split "dependencies" into dependentSchemas / dependentRequired */
+		if (JS_DRAFT_OLD(sc->draft) && JS_KW("dependencies"))
 		{
 			if (kv->type != JS_OBJECT)
 				js_schema_problem(cc, sc, &seg, "value must be an object");

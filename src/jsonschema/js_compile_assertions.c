@@ -125,6 +125,39 @@ compile_type(js_cctx *cc, js_schema *s, const js_val *v, const js_scope *sc, con
 	s->flags |= JS_F_TYPE;
 }
 
+/*
+ * draft-04: exclusiveMinimum / exclusiveMaximum are booleans that make
+ * minimum / maximum exclusive; turn the bound into the later drafts' form
+ */
+static void
+draft4_exclusive(js_cctx *cc, js_schema *s, const js_val *v, const js_scope *sc,
+				 const js_seg *path)
+{
+	const js_val *kv;
+	js_seg		seg = {path, NULL, 0, 0};
+
+	if (JS_KW("exclusiveMinimum"))
+	{
+		if (kv->type != JS_BOOL)
+			js_schema_problem(cc, sc, &seg, "value must be a boolean (draft-04)");
+		else if (kv->u.b && (s->flags & JS_F_MIN))
+		{
+			s->xminimum = s->minimum;
+			s->flags = (s->flags & ~JS_F_MIN) | JS_F_XMIN;
+		}
+	}
+	if (JS_KW("exclusiveMaximum"))
+	{
+		if (kv->type != JS_BOOL)
+			js_schema_problem(cc, sc, &seg, "value must be a boolean (draft-04)");
+		else if (kv->u.b && (s->flags & JS_F_MAX))
+		{
+			s->xmaximum = s->maximum;
+			s->flags = (s->flags & ~JS_F_MAX) | JS_F_XMAX;
+		}
+	}
+}
+
 /* compile the validation-vocabulary keywords of v into s */
 void
 js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope *sc,
@@ -135,7 +168,8 @@ js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope
 
 	if (JS_KW("type"))
 		compile_type(cc, s, kv, sc, &seg);
-	if (JS_KW("const"))
+	/* const came with draft-06 */
+	if (sc->draft >= JS_D6 && JS_KW("const"))
 	{
 		s->const_v = kv;
 		s->flags |= JS_F_CONST;
@@ -162,10 +196,15 @@ js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope
 		s->flags |= JS_F_MIN;
 	if (JS_KW("maximum") && get_num(cc, kv, sc, &seg, &s->maximum))
 		s->flags |= JS_F_MAX;
-	if (JS_KW("exclusiveMinimum") && get_num(cc, kv, sc, &seg, &s->xminimum))
-		s->flags |= JS_F_XMIN;
-	if (JS_KW("exclusiveMaximum") && get_num(cc, kv, sc, &seg, &s->xmaximum))
-		s->flags |= JS_F_XMAX;
+	if (sc->draft == JS_D4)
+		draft4_exclusive(cc, s, v, sc, path);
+	else
+	{
+		if (JS_KW("exclusiveMinimum") && get_num(cc, kv, sc, &seg, &s->xminimum))
+			s->flags |= JS_F_XMIN;
+		if (JS_KW("exclusiveMaximum") && get_num(cc, kv, sc, &seg, &s->xmaximum))
+			s->flags |= JS_F_XMAX;
+	}
 	if (JS_KW("minLength") && get_count(cc, kv, sc, &seg, &s->min_length))
 		s->flags |= JS_F_MINLEN;
 	if (JS_KW("maxLength") && get_count(cc, kv, sc, &seg, &s->max_length))
@@ -191,7 +230,7 @@ js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope
 		else if (kv->u.b)
 			s->flags |= JS_F_UNIQUE;
 	}
-	if (sc->draft == JS_D20)
+	if (sc->draft >= JS_D19)
 	{
 		if (JS_KW("minContains") && get_count(cc, kv, sc, &seg, &s->min_contains))
 			s->flags |= JS_F_MINCONT;

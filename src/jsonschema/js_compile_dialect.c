@@ -1,7 +1,8 @@
 /*
  * js_compile_dialect.c - "$schema": map a dialect or meta-schema URI to a
- * draft (7 or 2020-12) and to the vocabularies compiled for the resource
- * (the "$vocabulary" of a custom 2020-12 meta-schema).
+ * draft (04, 06, 07, 2019-09 or 2020-12) and to the vocabularies compiled
+ * for the resource (the "$vocabulary" of a custom 2019-09 / 2020-12
+ * meta-schema).
  */
 #include "js_internal.h"
 
@@ -23,15 +24,47 @@ known_dialect(const char *s, size_t n)
 	if (js_streq(s, n, "https://json-schema.org/draft/2020-12/schema") ||
 		js_streq(s, n, "http://json-schema.org/draft/2020-12/schema"))
 		return JS_D20;
+	if (js_streq(s, n, "https://json-schema.org/draft/2019-09/schema") ||
+		js_streq(s, n, "http://json-schema.org/draft/2019-09/schema"))
+		return JS_D19;
 	if (js_streq(s, n, "http://json-schema.org/draft-07/schema") ||
 		js_streq(s, n, "https://json-schema.org/draft-07/schema"))
 		return JS_D7;
+	if (js_streq(s, n, "http://json-schema.org/draft-06/schema") ||
+		js_streq(s, n, "https://json-schema.org/draft-06/schema"))
+		return JS_D6;
+	if (js_streq(s, n, "http://json-schema.org/draft-04/schema") ||
+		js_streq(s, n, "https://json-schema.org/draft-04/schema"))
+		return JS_D4;
 	return 0;
 }
 
-/* map a vocabulary URI to its bit (0 if unknown) */
+/* internal draft for a js_options.default_draft value */
+int
+js_draft_from_option(int opt_draft)
+{
+	switch (opt_draft)
+	{
+		case JS_DRAFT_4:
+			return JS_D4;
+		case JS_DRAFT_6:
+			return JS_D6;
+		case JS_DRAFT_7:
+			return JS_D7;
+		case JS_DRAFT_2019_09:
+			return JS_D19;
+		default:
+			return JS_D20;
+	}
+}
+
+/*
+ * map a vocabulary URI of draft d to its bits (0 if unknown).  2019-09 has
+ * the unevaluated keywords in its applicator vocabulary and one "format"
+ * vocabulary (an annotation unless format assertion is asked for).
+ */
 static unsigned
-vocab_bit(const char *s, size_t n)
+vocab_bit(const char *s, size_t n, int d)
 {
 	static const struct
 	{
@@ -43,11 +76,28 @@ vocab_bit(const char *s, size_t n)
 		{"format-annotation", JS_VOC_FMT}, {"format-assertion", JS_VOC_FMTA},
 		{"content", JS_VOC_CONTENT}
 	};
-	const char *pre = "https://json-schema.org/draft/2020-12/vocab/";
+	static const struct
+	{
+		const char *name;
+		unsigned	bit;
+	}			v19[] = {
+		{"core", JS_VOC_CORE}, {"applicator", JS_VOC_APPL | JS_VOC_UNEV},
+		{"validation", JS_VOC_VALID}, {"meta-data", JS_VOC_META},
+		{"format", JS_VOC_FMT}, {"content", JS_VOC_CONTENT}
+	};
+	const char *pre = d == JS_D19 ? "https://json-schema.org/draft/2019-09/vocab/" :
+		"https://json-schema.org/draft/2020-12/vocab/";
 	size_t		pl = strlen(pre);
 
 	if (n <= pl || memcmp(s, pre, pl) != 0)
 		return 0;
+	if (d == JS_D19)
+	{
+		for (size_t i = 0; i < sizeof v19 / sizeof v19[0]; i++)
+			if (js_streq(s + pl, n - pl, v19[i].name))
+				return v19[i].bit;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
 		if (js_streq(s + pl, n - pl, v[i].name))
 			return v[i].bit;
@@ -97,13 +147,13 @@ js_set_dialect(js_cctx *cc, js_scope *sc, const js_val *sv, const js_seg *path)
 	sc->draft = d;
 	sc->vocab = JS_VOC_ALL;
 	voc = js_val_get(meta, "$vocabulary", 11);
-	if (d == JS_D20 && voc && voc->type == JS_OBJECT)
+	if (d >= JS_D19 && voc && voc->type == JS_OBJECT)
 	{
 		sc->vocab = JS_VOC_CORE;
 		for (size_t i = 0; i < voc->n; i++)
 		{
 			const js_member *m = &voc->u.members[i];
-			unsigned	bit = vocab_bit(m->key, m->klen);
+			unsigned	bit = vocab_bit(m->key, m->klen, d);
 
 			if (bit)
 				sc->vocab |= bit;

@@ -1,7 +1,8 @@
 /*
  * js_compile_refs.c - identifiers and references at compile time: schema
- * resources ($id), anchors ($anchor, $dynamicAnchor, draft-7 "#name" ids),
- * $ref / $dynamicRef recorded as pending references, and their resolution
+ * resources ($id, draft-04 id), anchors ($anchor, $dynamicAnchor,
+ * $recursiveAnchor, draft-04..07 "#name" ids), $ref / $dynamicRef /
+ * $recursiveRef recorded as pending references, and their resolution
  * after the walk (loading registry documents and embedded meta-schemas).
  */
 #include "js_internal.h"
@@ -119,22 +120,51 @@ add_pending(js_cctx *cc, js_schema **slot, js_schema *owner, const char *uri,
 	js_buf_free(&b);
 }
 
-/* handle $id, $anchor and $dynamicAnchor; updates sc */
+/* add a dynamic anchor (name, schema s) to resource r */
+static void
+add_dynamic(js_cctx *cc, js_resource *r, const char *name, size_t len, js_schema *s)
+{
+	if (r->ndyn == r->capdyn)
+	{
+		size_t		nc = r->capdyn ? r->capdyn * 2 : 4;
+		js_named   *nd = js_arena_alloc(cc->a, nc * sizeof(js_named));
+
+		if (!nd)
+		{
+			cc->oom = 1;
+			return;
+		}
+		if (r->ndyn)
+			memcpy(nd, r->dyn, r->ndyn * sizeof(js_named));
+		r->dyn = nd;
+		r->capdyn = nc;
+	}
+	r->dyn[r->ndyn].name = name;
+	r->dyn[r->ndyn].len = len;
+	r->dyn[r->ndyn].s = s;
+	r->ndyn++;
+}
+
+/*
+ * handle $id (draft-04: id), $anchor, $dynamicAnchor and 2019-09's
+ * $recursiveAnchor; updates sc
+ */
 void
 js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc, const js_seg *path,
 			   int docroot)
 {
-	const js_val *idv = js_val_get(v, "$id", 3);
+	const char *idkw = sc->draft == JS_D4 ? "id" : "$id";
+	const js_val *idv = js_val_get(v, idkw, strlen(idkw));
 	const js_val *av;
 
 	if (docroot)
 		js_register_resource(cc, sc->base, v, sc);
-	if (idv && !(sc->draft == JS_D7 && js_val_get(v, "$ref", 4)))
+	if (idv && !(JS_DRAFT_OLD(sc->draft) && js_val_get(v, "$ref", 4)))
 	{
-		js_seg		seg = {path, "$id", 3, 0};
+		js_seg		seg = {path, idkw, strlen(idkw), 0};
 
 		if (idv->type != JS_STRING)
-			js_schema_problem(cc, sc, &seg, "\"$id\" must be a string");
+			js_schema_problem(cc, sc, &seg, "\"%s\" must be a string", idkw);
 		else
 		{
 			char	   *abs = js_uri_resolve(cc->a, sc->base, idv->u.str, idv->n);
@@ -161,14 +191,14 @@ js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc, const j
 			}
 			if (*frag)
 			{
-				if (sc->draft == JS_D7)
+				if (JS_DRAFT_OLD(sc->draft))
 					register_anchor(cc, sc->base, frag, strlen(frag), v, 0);
 				else
 					js_schema_problem(cc, sc, &seg, "\"$id\" must not contain a fragment");
 			}
 		}
 	}
-	if (sc->draft == JS_D7)
+	if (JS_DRAFT_OLD(sc->draft))
 		return;
 	if ((av = js_val_get(v, "$anchor", 7)) != NULL)
 	{
@@ -179,36 +209,31 @@ js_compile_ids(js_cctx *cc, js_schema *s, const js_val *v, js_scope *sc, const j
 		else
 			register_anchor(cc, sc->base, av->u.str, av->n, v, 0);
 	}
-	if ((av = js_val_get(v, "$dynamicAnchor", 14)) != NULL)
+	if (sc->draft == JS_D20 && (av = js_val_get(v, "$dynamicAnchor", 14)) != NULL)
 	{
 		js_seg		seg = {path, "$dynamicAnchor", 14, 0};
-		js_resource *r = sc->res;
 
 		if (av->type != JS_STRING || av->n == 0)
 			js_schema_problem(cc, sc, &seg, "\"$dynamicAnchor\" must be a non-empty string");
 		else
 		{
 			register_anchor(cc, sc->base, av->u.str, av->n, v, 1);
-			if (r->ndyn == r->capdyn)
-			{
-				size_t		nc = r->capdyn ? r->capdyn * 2 : 4;
-				js_named   *nd = js_arena_alloc(cc->a, nc * sizeof(js_named));
-
-				if (!nd)
-				{
-					cc->oom = 1;
-					return;
-				}
-				if (r->ndyn)
-					memcpy(nd, r->dyn, r->ndyn * sizeof(js_named));
-				r->dyn = nd;
-				r->capdyn = nc;
-			}
-			r->dyn[r->ndyn].name = av->u.str;
-			r->dyn[r->ndyn].len = av->n;
-			r->dyn[r->ndyn].s = s;
-			r->ndyn++;
+			add_dynamic(cc, sc->res, av->u.str, av->n, s);
 		}
+	}
+	/*
+	 * 2019-09 "$recursiveAnchor": true is a dynamic anchor with the empty
+	 * name (no $dynamicAnchor can have it), so $recursiveRef runs on the
+	 * $dynamicRef machinery: the outermost such resource in scope wins.
+	 */
+	if (sc->draft == JS_D19 && (av = js_val_get(v, "$recursiveAnchor", 16)) != NULL)
+	{
+		js_seg		seg = {path, "$recursiveAnchor", 16, 0};
+
+		if (av->type != JS_BOOL)
+			js_schema_problem(cc, sc, &seg, "\"$recursiveAnchor\" must be a boolean");
+		else if (av->u.b)
+			add_dynamic(cc, sc->res, "", 0, s);
 	}
 }
 
@@ -230,7 +255,14 @@ js_compile_ref(js_cctx *cc, js_schema *s, const js_val *v, const js_scope *sc,
 		cc->oom = 1;
 		return;
 	}
-	if (dynamic)
+	if (dynamic == JS_REF_RECURSIVE)
+	{
+		/* the empty name: see $recursiveAnchor in js_compile_ids */
+		s->dyn_name = "";
+		s->dyn_name_len = 0;
+		add_pending(cc, &s->dynref, s, abs, sc, path, dynamic);
+	}
+	else if (dynamic)
 	{
 		const char *h = memchr(v->u.str, '#', v->n);
 
@@ -326,12 +358,17 @@ js_resolve(js_cctx *cc, const js_pending *p, int *is_dynamic_anchor)
 	}
 	if (!node)
 		return NULL;
-	if (node->compiled)
-		return node->compiled;
 	{
 		js_scope	sc = re->sc;
+		js_schema  *t;
 
 		sc.prefix = p->uri;
-		return js_compile_schema(cc, node, sc, 0, NULL, 0);
+		t = node->compiled ? node->compiled : js_compile_schema(cc, node, sc, 0, NULL, 0);
+		/* $recursiveRef is dynamic only when its target has $recursiveAnchor */
+		if (t && p->dynamic == JS_REF_RECURSIVE)
+			for (size_t i = 0; t->res && i < t->res->ndyn; i++)
+				if (t->res->dyn[i].len == 0 && t->res->dyn[i].s == t)
+					*is_dynamic_anchor = 1;
+		return t;
 	}
 }

@@ -187,9 +187,13 @@ fmt_duration(const char *s, size_t n, js_regex_env *env)
 	return 1;
 }
 
-/* RFC 1123 hostname (ASCII) */
+/*
+ * draft-04 / draft-06 hostname (RFC 1034 as RFC 1123 relaxed it): LDH
+ * labels of at most 63 octets, 253 in all; those drafts predate IDNA2008,
+ * so "--" anywhere in a label is allowed
+ */
 static int
-hostname_ascii(const char *s, size_t n)
+hostname_rfc1034(const char *s, size_t n)
 {
 	size_t		i = 0;
 
@@ -209,49 +213,33 @@ hostname_ascii(const char *s, size_t n)
 		}
 		if (i - st == 0 || i - st > 63 || s[st] == '-' || s[i - 1] == '-')
 			return 0;
-		/* "xn--" A-labels need something after the prefix; "--" at 3-4 only for xn */
-		if (i - st >= 4 && s[st + 2] == '-' && s[st + 3] == '-' &&
-			!((s[st] == 'x' || s[st] == 'X') && (s[st + 1] == 'n' || s[st + 1] == 'N')))
-			return 0;
 		i++;
 	}
 	return 1;
 }
 
-/* hostname format */
+/* hostname format of draft-04 and draft-06 */
+static int
+fmt_hostname_rfc1034(const char *s, size_t n, js_regex_env *env)
+{
+	(void) env;
+	return hostname_rfc1034(s, n);
+}
+
+/* hostname format: ASCII labels, A-labels judged by IDNA2008 (js_format_idn.c) */
 static int
 fmt_hostname(const char *s, size_t n, js_regex_env *env)
 {
 	(void) env;
-	return hostname_ascii(s, n);
+	return js_hostname_valid(s, n, 0);
 }
 
-/* idn-hostname: allow non-ASCII labels with the hostname structure */
+/* idn-hostname: U-labels too, judged by IDNA2008 (js_format_idn.c) */
 static int
 fmt_idn_hostname(const char *s, size_t n, js_regex_env *env)
 {
-	size_t		i = 0;
-
 	(void) env;
-	if (n == 0)
-		return 0;
-	while (i <= n)
-	{
-		size_t		st = i;
-
-		while (i < n && s[i] != '.')
-		{
-			unsigned char c = (unsigned char) s[i];
-
-			if (c < 0x80 && !(ISALPHA(c) || ISDIGIT(c) || c == '-'))
-				return 0;
-			i++;
-		}
-		if (i - st == 0 || i - st > 63 * 4 || s[st] == '-' || s[i - 1] == '-')
-			return 0;
-		i++;
-	}
-	return 1;
+	return js_hostname_valid(s, n, 1);
 }
 
 /* dotted-quad IPv4 without leading zeros */
@@ -401,7 +389,7 @@ email(const char *s, size_t n, int idn)
 				return ipv6(d + 6, dl - 7);
 			return ipv4(d + 1, dl - 2);
 		}
-		return idn ? fmt_idn_hostname(d, dl, NULL) : hostname_ascii(d, dl);
+		return js_hostname_valid(d, dl, idn ? 2 : 0);
 	}
 }
 
@@ -734,6 +722,18 @@ js_format_lookup(const char *name, size_t len)
 		if (strlen(formats[i].name) == len && memcmp(formats[i].name, name, len) == 0)
 			return formats[i].fn;
 	return NULL;
+}
+
+/*
+ * the checker for a format in a schema of internal draft 'draft': draft-04
+ * and draft-06 keep their RFC 1034 hostname
+ */
+js_format_fn
+js_format_lookup_draft(const char *name, size_t len, int draft)
+{
+	if (draft <= JS_D6 && js_streq(name, len, "hostname"))
+		return fmt_hostname_rfc1034;
+	return js_format_lookup(name, len);
 }
 
 /* public: check s against a named format (1 ok, 0 bad, -1 unknown) */

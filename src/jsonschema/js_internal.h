@@ -244,6 +244,10 @@ int			js_regex_valid(js_regex_env *env, const char *pat, size_t len);
 typedef int (*js_format_fn) (const char *s, size_t len, js_regex_env *env);
 /* look up a format checker by name (NULL if unknown) */
 js_format_fn js_format_lookup(const char *name, size_t len);
+/* the same for a schema of internal draft 'draft' (JS_D4 ..) */
+js_format_fn js_format_lookup_draft(const char *name, size_t len, int draft);
+/* js_format_idn.c: host name under IDNA2008 (idn 1: U-labels, 2: NFC-normalised U-labels); 1 ok */
+int			js_hostname_valid(const char *s, size_t n, int idn);
 
 /* ---------------- compiled schema ---------------- */
 #define JS_SK_TRUE  0
@@ -324,7 +328,7 @@ struct js_resource
 struct js_schema
 {
 	uint8_t		kind;
-	uint8_t		draft;			/* 7 or 20 */
+	uint8_t		draft;			/* JS_D4 .. JS_D20 */
 	uint8_t		dyn_dynamic;	/* $dynamicRef target is a $dynamicAnchor */
 	uint8_t		format_assert;
 	uint8_t		ref_only;		/* $ref and no other keyword: js_eval follows it in place */
@@ -404,9 +408,14 @@ const char *js_metaschema_text(const char *uri, size_t len);
 #define JS_VOC_CONTENT (1u << 7)
 #define JS_VOC_ALL     (JS_VOC_CORE | JS_VOC_APPL | JS_VOC_UNEV | JS_VOC_VALID | JS_VOC_META | JS_VOC_FMT | JS_VOC_CONTENT)
 
-/* js_schema.draft / js_scope.draft */
+/* js_schema.draft / js_scope.draft (ordered: later drafts compare greater) */
+#define JS_D4  4
+#define JS_D6  6
 #define JS_D7  7
+#define JS_D19 19
 #define JS_D20 20
+/* drafts up to 7: "$ref" replaces its siblings, "definitions", "#name" ids */
+#define JS_DRAFT_OLD(d) ((d) <= JS_D7)
 
 /* problem list behind js_problems */
 typedef struct js_plist
@@ -434,9 +443,14 @@ typedef struct js_pending
 	js_schema  *owner;
 	const char *uri;
 	const char *loc;
-	int			dynamic;
+	int			dynamic;		/* JS_REF_* */
 	int			draft;
 } js_pending;
+
+/* js_pending.dynamic: which keyword made the reference */
+#define JS_REF_STATIC    0		/* $ref */
+#define JS_REF_DYNAMIC   1		/* $dynamicRef (2020-12) */
+#define JS_REF_RECURSIVE 2		/* $recursiveRef (2019-09) */
 
 /* compiler state for one js_compile() call */
 typedef struct js_cctx
@@ -495,6 +509,8 @@ js_regex   *js_schema_regex(js_cctx *cc, const char *pat, size_t len,
 /* js_compile_dialect.c */
 /* true if s[0..n) equals the NUL-terminated string lit */
 int			js_streq(const char *s, size_t n, const char *lit);
+/* internal draft for a js_options.default_draft value (JS_D20 if unknown) */
+int			js_draft_from_option(int opt_draft);
 void		js_set_dialect(js_cctx *cc, js_scope *sc, const js_val *sv,
 						   const js_seg *path);
 

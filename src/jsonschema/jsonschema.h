@@ -2,7 +2,8 @@
  * jsonschema.h - public API of the prefactor JSON Schema engine.
  *
  * Pure C99 library (no PostgreSQL, no json-c in this header).  Supports
- * JSON Schema draft 2020-12 (default) and draft-07.
+ * JSON Schema draft 2020-12 (default), 2019-09, draft-07, draft-06 and
+ * draft-04, chosen per schema resource by "$schema".
  *
  * Usage:
  *   1. Describe your JSON representation with a js_accessor (a small vtable
@@ -110,10 +111,15 @@ void		js_registry_free(js_registry *reg);
 /* ---- options ----------------------------------------------------------- */
 #define JS_DRAFT_2020_12 2020
 #define JS_DRAFT_7       7
+#define JS_DRAFT_2019_09 2019
+#define JS_DRAFT_6       6
+#define JS_DRAFT_4       4
 
 typedef struct js_options
 {
-	int			default_draft;		/* JS_DRAFT_2020_12 (default) or JS_DRAFT_7 */
+	int			default_draft;		/* JS_DRAFT_2020_12 (default), JS_DRAFT_2019_09,
+									 * JS_DRAFT_7, JS_DRAFT_6 or JS_DRAFT_4: the
+									 * dialect of a schema without "$schema" */
 	int			format_assertion;	/* 1: "format" asserts; 0 (default): annotation */
 	size_t		max_errors;			/* errors collected per validation (100) */
 	int			max_instance_depth; /* instance nesting limit (100000) */

@@ -4,7 +4,8 @@
  *
  * Usage: runner [--formats] [--verbose] [--known FILE] [--only SUBSTR]
  * Suite location: $JSON_SCHEMA_TEST_SUITE or ../shared/json-schema-test-suite
- * Runs tests/draft2020-12/ *.json and tests/draft7/ *.json (required tests),
+ * Runs the required tests (tests/<draft>/ *.json) of draft2020-12,
+ * draft2019-09, draft7, draft6 and draft4, each reported on its own line,
  * with every file under remotes/ registered as http://localhost:1234/<path>.
  * Last line: "conformance: N passed, N failed" (failed = not known failures).
  */
@@ -394,11 +395,15 @@ main(int argc, char **argv)
 	int			formats = 0;
 	js_registry *reg;
 	counts		all = {0, 0, 0, 0};
-	struct
+	static const struct
 	{
 		const char *dir;
 		int			draft;
-	}			drafts[] = {{"draft2020-12", JS_DRAFT_2020_12}, {"draft7", JS_DRAFT_7}};
+	}			drafts[] = {
+		{"draft2020-12", JS_DRAFT_2020_12}, {"draft2019-09", JS_DRAFT_2019_09},
+		{"draft7", JS_DRAFT_7}, {"draft6", JS_DRAFT_6}, {"draft4", JS_DRAFT_4}
+	};
+	const size_t ndrafts = sizeof drafts / sizeof drafts[0];
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -426,7 +431,7 @@ main(int argc, char **argv)
 		snprintf(rd, sizeof rd, "%s/remotes", suite);
 		add_remotes(reg, rd, "");
 	}
-	for (size_t d = 0; d < 2; d++)
+	for (size_t d = 0; d < ndrafts; d++)
 	{
 		counts		c = {0, 0, 0, 0};
 
@@ -443,7 +448,7 @@ main(int argc, char **argv)
 		counts		c = {0, 0, 0, 0};
 		static const char *const files[] = {"bignum.json", "float-overflow.json"};
 
-		for (size_t d = 0; d < 2; d++)
+		for (size_t d = 0; d < ndrafts; d++)
 		{
 			char		od[256];
 
@@ -462,7 +467,7 @@ main(int argc, char **argv)
 	{
 		counts		f = {0, 0, 0, 0};
 
-		for (size_t d = 0; d < 2; d++)
+		for (size_t d = 0; d < ndrafts; d++)
 		{
 			counts		c = {0, 0, 0, 0};
 

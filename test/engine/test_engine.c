@@ -784,6 +784,72 @@ test_drafts(void)
 	js_compiled_free(cs);
 }
 
+/* the older dialects, chosen by $schema, also inside another document */
+static void
+test_older_dialects(void)
+{
+	js_compiled *cs;
+	js_result  *r;
+
+	/* a draft-06 resource embedded in a draft-07 document (SchemaStore's ui5-manifest) */
+	cs = compile("{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+				 "\"properties\":{\"a\":{\"$ref\":\"#/definitions/d6\"}},"
+				 "\"definitions\":{\"d6\":{\"$id\":\"http://example.com/d6.json\","
+				 "\"$schema\":\"http://json-schema.org/draft-06/schema#\","
+				 "\"if\":false,\"const\":1}}}", NULL);
+	CHECK(cs != NULL, "draft-06 resource inside draft-07 compiles");
+	r = cs ? validate(cs, "{\"a\":1}") : NULL;
+	CHECK(r && r->outcome == JS_VALID, "draft-06 ignores if, keeps const");
+	js_result_free(r);
+	r = cs ? validate(cs, "{\"a\":2}") : NULL;
+	CHECK(r && r->outcome == JS_INVALID, "draft-06 const applies");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* draft-04: id, boolean exclusiveMaximum, no const */
+	cs = compile("{\"$schema\":\"http://json-schema.org/draft-04/schema#\","
+				 "\"id\":\"http://example.com/d4.json\",\"maximum\":3,"
+				 "\"exclusiveMaximum\":true,\"const\":7}", NULL);
+	CHECK(cs != NULL, "draft-04 compiles");
+	r = cs ? validate(cs, "3") : NULL;
+	CHECK(r && r->outcome == JS_INVALID && has_error(r, "", "/exclusiveMaximum"),
+		  "draft-04 exclusive maximum");
+	js_result_free(r);
+	r = cs ? validate(cs, "2.5") : NULL;
+	CHECK(r && r->outcome == JS_VALID, "draft-04 ignores const");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* 2019-09: $recursiveRef extends a tree through $recursiveAnchor */
+	cs = compile("{\"$schema\":\"https://json-schema.org/draft/2019-09/schema\","
+				 "\"$id\":\"http://example.com/strict\",\"$recursiveAnchor\":true,"
+				 "\"$ref\":\"tree\",\"unevaluatedProperties\":false,"
+				 "\"$defs\":{\"tree\":{\"$id\":\"tree\",\"$recursiveAnchor\":true,"
+				 "\"type\":\"object\",\"properties\":{\"data\":true,"
+				 "\"children\":{\"type\":\"array\",\"items\":{\"$recursiveRef\":\"#\"}}}}}}", NULL);
+	CHECK(cs != NULL, "2019-09 $recursiveRef compiles");
+	r = cs ? validate(cs, "{\"children\":[{\"data\":1}]}") : NULL;
+	CHECK(r && r->outcome == JS_VALID, "2019-09 recursive tree valid");
+	js_result_free(r);
+	r = cs ? validate(cs, "{\"children\":[{\"daat\":1}]}") : NULL;
+	CHECK(r && r->outcome == JS_INVALID, "2019-09 $recursiveRef reaches the outermost anchor");
+	js_result_free(r);
+	js_compiled_free(cs);
+
+	/* the default dialect of a schema without $schema */
+	{
+		js_options	opt;
+
+		js_options_init(&opt);
+		opt.default_draft = JS_DRAFT_4;
+		cs = compile("{\"minimum\":1,\"exclusiveMinimum\":true}", &opt);
+		r = cs ? validate(cs, "1") : NULL;
+		CHECK(r && r->outcome == JS_INVALID, "default draft-04");
+		js_result_free(r);
+		js_compiled_free(cs);
+	}
+}
+
 /* entry point */
 int
 main(int argc, char **argv)
@@ -802,6 +868,7 @@ main(int argc, char **argv)
 	test_check();
 	test_allocator();
 	test_drafts();
+	test_older_dialects();
 	test_large();
 	printf("engine: %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
