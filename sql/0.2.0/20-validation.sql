@@ -7,7 +7,7 @@ CREATE FUNCTION jsonschema_is_valid(schema jsonb, instance jsonb) RETURNS boolea
 	AS 'MODULE_PATHNAME', 'prefactor_jsonschema_is_valid'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION jsonschema_is_valid(jsonb, jsonb) IS
-	'Whether the instance conforms to the JSON Schema (draft 2020-12 by default, draft-07 by $schema); raises invalid_parameter_value for a malformed schema';
+	'Whether the instance conforms to the JSON Schema (draft 2020-12 by default; 2019-09, draft-07, draft-06 or draft-04 by $schema); raises invalid_parameter_value for a malformed schema';
 
 CREATE FUNCTION jsonschema_errors(schema jsonb, instance jsonb) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'prefactor_jsonschema_errors'
