@@ -21,7 +21,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=plpgsql
 
-PG_CPPFLAGS = -Isrc -Wno-declaration-after-statement
+PG_CPPFLAGS = -Isrc
 SHLIB_LINK = -ljson-c -lpcre2-8 -lidn2
 
 # The JSON Schema engine: a pure C library (no Postgres headers) linked in.

@@ -403,3 +403,28 @@ SELECT i.xmin::text = :'run_version' AS run_row_untouched, i.risk_score AS store
 SELECT risk_total, raised_run_risk FROM spans WHERE instance_id = :'r9' ORDER BY risk_total;
 SELECT prefactor_finish_run(:'r9');
 SELECT risk_score AS final_score, risk_level FROM instances WHERE id = :'r9';
+
+------------------------------------------------------------------------------
+-- Re-created in the same session, every cache (account partitions, span types,
+-- compiled schemas, risk points, live scoring's plan and index, saved plans)
+-- starts afresh: each registered its own invalidation.
+------------------------------------------------------------------------------
+SELECT account_of(:'r9') IS NOT NULL AS known_before, risk_type_points(span_type_id, risk_profile_revision_id) AS points_before
+  FROM spans WHERE instance_id = :'r9' LIMIT 1;
+SET client_min_messages = warning;
+DROP EXTENSION prefactor CASCADE;
+CREATE EXTENSION prefactor;
+RESET client_min_messages;
+SELECT prefactor_create_account('again') IS NOT NULL AS account_created;
+SELECT prefactor_create_environment('again', 'production') IS NOT NULL AS env_created;
+SELECT prefactor_create_risk_profile('again', 'p', medium_threshold => 5, high_threshold => 10, critical_threshold => 20,
+	terminate_at_level => 'high') IS NOT NULL AS profile_created;
+SELECT prefactor_register_agent('again', 'bot', risk_profile => 'p') IS NOT NULL AS agent_created;
+SELECT prefactor_start_run('again', 'bot', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "params_schema": {"type": "object", "required": ["q"]},
+	  "data_risk": {"action_profile": {"read_data": "allowed"}, "params_data_categories": {"personal_identifiers": "included"}}}]}') AS r10 \gset
+SELECT terminate FROM prefactor_record_span(:'r10', 'lookup', '{"q": 1}');
+SELECT terminate, reason IS NOT NULL AS reason_given FROM prefactor_record_span(:'r10', 'lookup', '{}');
+SELECT validation, payload_conforms, risk_total FROM spans WHERE instance_id = :'r10' ORDER BY risk_total;
+SELECT status, risk_score, risk_level FROM instances WHERE id = :'r10';
+SELECT account_of(:'r10') = (SELECT account_id FROM accounts WHERE name = 'again') AS account_found;

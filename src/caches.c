@@ -17,8 +17,6 @@
 #include "utils/syscache.h"
 
 #include "prefactor.h"
-#include "risk.h"
-#include "validation.h"
 
 #define SPAN_TYPE_NAME_MAX 200
 
@@ -97,7 +95,27 @@ prefactor_pfid_oid(void)
 	return cached_pfid_type;
 }
 
-/* Drops every cache and saved plan when the extension was re-created. */
+/*
+ * For a module's own cache: whether it was built for another installation of
+ * the extension than the current one (it then resets itself). A module calls
+ * this when its syscache callback on pg_type has marked it stale, and records
+ * the current pfid type in *built_for.
+ */
+bool
+prefactor_pfid_changed(Oid *built_for)
+{
+	Oid			current = prefactor_pfid_oid();
+	bool		changed = *built_for != current;
+
+	*built_for = current;
+	return changed;
+}
+
+/*
+ * Drops this file's caches and the saved plans made through
+ * prefactor_spi_execute when the extension was re-created. Every other cache
+ * registers its own invalidation (see prefactor_pfid_changed).
+ */
 void
 prefactor_caches_check(Oid pfid_type)
 {
@@ -117,8 +135,6 @@ prefactor_caches_check(Oid pfid_type)
 		*saved_plan_slots[i] = NULL;
 	}
 	n_saved_plans = 0;
-	prefactor_validation_reset();
-	risk_live_reset();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);

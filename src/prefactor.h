@@ -23,6 +23,7 @@
 extern void prefactor_caches_check(Oid pfid_type);
 extern Oid	prefactor_pfid_type(void);
 extern Oid	prefactor_pfid_oid(void);	/* current; makes the caches ready */
+extern bool prefactor_pfid_changed(Oid *built_for);
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);

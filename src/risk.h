@@ -81,7 +81,6 @@ extern const char *risk_type_name(const Pfid *span_type_id, bool *cached);
 extern int	risk_level_of(const RiskRevisionInfo *rev, Numeric score);
 extern int	risk_level_from_name(const char *name);
 extern void risk_cache_reset(void);
-extern void risk_live_reset(void);
 
 extern Datum pfid_out(PG_FUNCTION_ARGS);
 

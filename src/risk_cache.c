@@ -19,6 +19,8 @@
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/catcache.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/memutils.h"
 
 #include "prefactor.h"
@@ -47,12 +49,35 @@ typedef struct RiskNameEntry
 	char	   *name;
 } RiskNameEntry;
 
-/* Create the cache context and hash tables on first use. */
+/* Installation the caches were built for, and whether pg_type changed since. */
+static Oid	risk_cache_pfid = InvalidOid;
+static bool risk_cache_stale = true;
+static bool risk_cache_callback = false;
+
+/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
+static void
+risk_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	risk_cache_stale = true;
+}
+
+/* Create the cache context and hash tables on first use; drop them for a new installation. */
 static void
 risk_cache_init(void)
 {
 	HASHCTL		ctl;
 
+	if (!risk_cache_callback)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, risk_cache_invalidate, (Datum) 0);
+		risk_cache_callback = true;
+	}
+	if (risk_cache_stale)
+	{
+		risk_cache_stale = false;
+		if (prefactor_pfid_changed(&risk_cache_pfid))
+			risk_cache_reset();
+	}
 	if (RiskCacheContext != NULL)
 		return;
 	if (CacheMemoryContext == NULL)
@@ -83,7 +108,7 @@ risk_cache_init(void)
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* Drop every cached entry (used when the extension's types change). */
+/* Drop every cached entry (the extension was re-created). */
 void
 risk_cache_reset(void)
 {

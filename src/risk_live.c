@@ -28,6 +28,8 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -50,15 +52,36 @@ static RegProcedure total_index_eq = InvalidOid;
 
 static SPIPlanPtr plan_raise = NULL;
 
-/* Forget saved plans and cached state (the extension was re-created). */
-void
-risk_live_reset(void)
+/* Installation the plan and index were found for, and whether pg_type changed since. */
+static Oid	live_pfid = InvalidOid;
+static bool live_stale = true;
+static bool live_callback = false;
+
+/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
+static void
+risk_live_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
+	live_stale = true;
+}
+
+/* Forgets the saved plan and the index found for another installation. */
+static void
+risk_live_check(void)
+{
+	if (!live_callback)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, risk_live_invalidate, (Datum) 0);
+		live_callback = true;
+	}
+	if (!live_stale)
+		return;
+	live_stale = false;
+	if (!prefactor_pfid_changed(&live_pfid))
+		return;
 	if (plan_raise)
 		SPI_freeplan(plan_raise);
 	plan_raise = NULL;
 	spans_relid = total_index_of = total_index = InvalidOid;
-	risk_cache_reset();
 }
 
 /* Finds the risk_total column of a spans table, once per relation. */
@@ -249,6 +272,7 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	Numeric		previous;
 	int			level;
 
+	risk_live_check();
 	info = risk_type_lookup(span_type_id, &run->revision);
 	if (info == NULL || (!info->scores && info->classification == 0))
 		return score;			/* adds nothing the run must know of */

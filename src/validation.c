@@ -18,7 +18,9 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "jsonb_accessor.h"
 #include "prefactor.h"
@@ -163,8 +165,20 @@ scratch(void)
 	return scratch_cxt;
 }
 
+/* Installation the compiled schemas belong to, and whether pg_type changed since. */
+static Oid	compiled_pfid = InvalidOid;
+static bool compiled_stale = true;
+static bool compiled_callback = false;
+
+/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
+static void
+compiled_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	compiled_stale = true;
+}
+
 /* Forgets every compiled schema (the extension was re-created). */
-void
+static void
 prefactor_validation_reset(void)
 {
 	HASHCTL		ctl;
@@ -299,6 +313,17 @@ compiled_span_type(const Pfid *account, const Pfid *span_type)
 	CompiledKey key;
 	CompiledSpanType *entry;
 
+	if (!compiled_callback)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, compiled_invalidate, (Datum) 0);
+		compiled_callback = true;
+	}
+	if (compiled_stale)
+	{
+		compiled_stale = false;
+		if (prefactor_pfid_changed(&compiled_pfid) && compiled_cache != NULL)
+			prefactor_validation_reset();
+	}
 	if (compiled_cache == NULL)
 		prefactor_validation_reset();
 	memset(&key, 0, sizeof(key));

@@ -41,6 +41,5 @@ extern SpanValidation prefactor_validate_span_part(const Pfid *account, const Pf
 										 bool is_result, Jsonb *doc, bool *conforms,
 										 Datum *errors, bool *errors_null);
 
-extern void prefactor_validation_reset(void);
 
 #endif
