@@ -3,7 +3,11 @@ EXTENSION = prefactor
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" prefactor.control)
 
 MODULE_big = prefactor
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/prefactor.c is the module's entry; the Postgres glue is grouped by
+# domain (core, access, api, guard, risk, validation); the JSON Schema engine
+# (src/jsonschema, no Postgres headers) is added below.
+GLUE_DIRS = core access api guard risk validation
+OBJS = src/prefactor.o $(patsubst %.c,%.o,$(sort $(foreach d,$(GLUE_DIRS),$(wildcard src/$(d)/*.c))))
 
 # Released install scripts are frozen; the newest version's upgrade script is
 # assembled from the feature files under sql/<version>/, and its install
@@ -34,11 +38,11 @@ include $(PGXS)
 
 # PGXS does not track headers: a header change rebuilds what includes it.
 JS_ENGINE_OBJS = $(patsubst %.c,%.o,$(JS_ENGINE_SRCS))
-$(filter-out $(JS_ENGINE_OBJS),$(OBJS)): $(wildcard src/*.h) $(JS_ENGINE_HDRS)
+$(filter-out $(JS_ENGINE_OBJS),$(OBJS)): $(foreach d,$(GLUE_DIRS),$(wildcard src/$(d)/*.h)) $(JS_ENGINE_HDRS)
 $(JS_ENGINE_OBJS): $(JS_ENGINE_HDRS)
 # The engine's functions are internal to prefactor.so: hidden, so that no
 # same-named symbol of another loaded library can be bound in their place
-# (PostgreSQL loads extensions with RTLD_GLOBAL). Only src/*.c exports fmgr
+# (PostgreSQL loads extensions with RTLD_GLOBAL). Only the glue exports fmgr
 # functions.
 $(JS_ENGINE_OBJS): CFLAGS += -fvisibility=hidden
 

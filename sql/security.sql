@@ -67,7 +67,7 @@ SELECT p.proname, p.prosecdef AS definer, array_to_string(p.proconfig, ',') AS c
  GROUP BY p.proname, p.prosecdef, p.proconfig ORDER BY p.proname;
 -- Every SECURITY DEFINER function reaches an access check (directly or through
 -- the shared bodies, which start with one); the C span calls check in
--- src/span_api.c (owning_account, through prefactor_require_access), listed here
+-- src/api/span_api.c (owning_account, through prefactor_require_access), listed here
 -- so a new one shows up.
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname <> 'c'

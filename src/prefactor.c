@@ -7,8 +7,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "prefactor.h"
-#include "validation.h"
+#include "guard/guard.h"
+#include "validation/validation.h"
 
 PG_MODULE_MAGIC;
 

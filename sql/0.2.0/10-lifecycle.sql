@@ -6,8 +6,8 @@
 ------------------------------------------------------------------------------
 
 -- The row rules of spans and runs move from CHECK constraints into the guard
--- triggers (spans_10_guard*, src/span_trigger.c; instances_10_guard*,
--- src/instance_trigger.c), which every INSERT, COPY and UPDATE passes and
+-- triggers (spans_10_guard*, src/guard/span_guard.c; instances_10_guard*,
+-- src/guard/run_guard.c), which every INSERT, COPY and UPDATE passes and
 -- which raise check_violation under the same constraint names. PostgreSQL
 -- compiles CHECK expressions once per statement, and every span call is a
 -- statement of its own (as is the run update of live risk scoring): the
@@ -67,7 +67,7 @@ COMMENT ON TYPE span_ack IS
 ------------------------------------------------------------------------------
 
 -- What an error, notice or log line quotes of a value a client sent: the
--- value if short, else its first characters and its size (C: src/excerpt.c,
+-- value if short, else its first characters and its size (C: src/core/excerpt.c,
 -- shared with the C functions' messages).
 CREATE FUNCTION excerpt(value text) RETURNS text
 	AS 'MODULE_PATHNAME', 'prefactor_excerpt_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -803,7 +803,7 @@ COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb, text) IS
 ------------------------------------------------------------------------------
 
 -- The span calls are the hot path: C over saved plans and backend caches
--- (src/span_api.c). They store rows through INSERT/UPDATE, so the span
+-- (src/api/span_api.c). They store rows through INSERT/UPDATE, so the span
 -- triggers apply to them exactly as to bulk loads.
 CREATE FUNCTION prefactor_start_span(instance pfid, span_type text, payload jsonb DEFAULT '{}',
 									 parent_span pfid DEFAULT NULL, started_at timestamptz DEFAULT NULL,
@@ -834,7 +834,7 @@ COMMENT ON FUNCTION prefactor_finish_span(pfid, text, jsonb, timestamptz, text) 
 ------------------------------------------------------------------------------
 
 -- Spans are written only into active runs (row locked), conformance is
--- left to the validator, and the declared span type is resolved (C, src/span_trigger.c).
+-- left to the validator, and the declared span type is resolved (C, src/guard/span_guard.c).
 CREATE FUNCTION spans_before_insert() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_spans_before_insert' LANGUAGE C;
 COMMENT ON FUNCTION spans_before_insert() IS
@@ -849,7 +849,7 @@ COMMENT ON FUNCTION spans_before_update() IS
 -- A run's stamps never change, and a finished run never changes.
 -- A run's row rules hold on every insert and update; its stamps never change,
 -- a finished run never changes, a started run never goes back (C,
--- src/instance_trigger.c: live risk scoring updates the run after every span).
+-- src/guard/run_guard.c: live risk scoring updates the run after every span).
 CREATE FUNCTION instances_before_insert() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_instances_before_insert' LANGUAGE C;
 COMMENT ON FUNCTION instances_before_insert() IS

@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- JSON Schema validation (engine: src/jsonschema/, glue: src/validation.c).
+-- JSON Schema validation (engine: src/jsonschema/, glue: src/validation/validation.c).
 -- Spans are validated by the span trigger against the span type of the run's
 -- schema version; mismatches are recorded on the span, which is always stored.
 ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 ------------------------------------------------------------------------------
 -- Shared schema documents: JSON Schemas an account registers once under a URI
 -- so that the span types of its schema versions can $ref them (glue:
--- src/validation.c). Documents are part of the audit trail: registering under
+-- src/validation/validation.c). Documents are part of the audit trail: registering under
 -- a known URI adds a version, rows never change, and a schema version keeps
 -- the document versions that were current when it was created, so what its
 -- spans were validated with stays reproducible.

@@ -536,7 +536,7 @@ ALTER TABLE spans ADD COLUMN risk_profile_revision_id pfid;
 COMMENT ON COLUMN spans.risk_profile_revision_id IS
 	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
 
--- Live scoring (the span guard, src/risk_live.c) keeps the run's running
+-- Live scoring (the span guard, src/risk/risk_live.c) keeps the run's running
 -- total on its spans: a span costs its own row and index entries, and the run
 -- row is written only when a span raises the run's level or classification,
 -- and when the run finishes.

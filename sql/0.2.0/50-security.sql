@@ -75,7 +75,7 @@ COMMENT ON FUNCTION access_levels(text) IS
 -- Used by every policy. Runs as the querying role (current_user), whose only
 -- visible account_members rows are its own. C: in a sequential scan a policy
 -- asks for every row, and the C version answers from the query's own cache
--- after the first lookup (src/security.c); its SQL is schema-qualified, so no
+-- after the first lookup (src/access/account_access.c); its SQL is schema-qualified, so no
 -- caller's search_path can change what it means.
 CREATE FUNCTION member_accounts(level text) RETURNS pfid[]
 	AS 'MODULE_PATHNAME', 'prefactor_member_accounts' LANGUAGE C STABLE PARALLEL SAFE;

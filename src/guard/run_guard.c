@@ -1,5 +1,5 @@
 /*
- * instance_trigger.c
+ * run_guard.c
  *	  The guard triggers of prefactor.instances: the row rules of a run
  *	  (which were CHECK constraints in 0.1.0) on insert and update, and on
  *	  update the audit trail: a run's stamps never change, a finished run
@@ -22,7 +22,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "prefactor.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
+#include "guard/guard.h"
 
 /* Column numbers of prefactor.instances, found by name once per relation. */
 typedef struct InstanceColumns

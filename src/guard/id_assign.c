@@ -1,5 +1,5 @@
 /*
- * id_trigger.c
+ * id_assign.c
  *	  BEFORE INSERT trigger that gives a row without an id a fresh pfid in
  *	  the partition of its account, so ids from functions, INSERT and COPY
  *	  all carry the account's partition.
@@ -12,7 +12,7 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
-#include "pfid.h"
+#include "core/pfid.h"
 
 PG_FUNCTION_INFO_V1(prefactor_assign_id);
 Datum

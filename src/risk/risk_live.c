@@ -10,7 +10,7 @@
  *	  classification and level, notifies channel prefactor_risk when the
  *	  level rises, and terminates the run when its profile's
  *	  terminate_at_level is reached. A finishing run takes its final total
- *	  (src/instance_trigger.c).
+ *	  (src/guard/run_guard.c).
  */
 #include "postgres.h"
 
@@ -36,8 +36,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "prefactor.h"
-#include "risk.h"
+#include "core/caches.h"
+#include "guard/guard.h"
+#include "risk/risk.h"
 
 #define RISK_CHANNEL			"prefactor_risk"
 

@@ -23,8 +23,10 @@
 #include "utils/syscache.h"
 #include "utils/memutils.h"
 
-#include "prefactor.h"
-#include "risk.h"
+#include "access/account_access.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
+#include "risk/risk.h"
 
 const char *const risk_level_names[] = {"low", "medium", "high", "critical"};
 

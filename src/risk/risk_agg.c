@@ -29,7 +29,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "risk.h"
+#include "risk/risk.h"
 
 #define RISK_HAS_TYPE		0x01
 #define RISK_HAS_REVISION	0x02

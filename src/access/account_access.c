@@ -1,5 +1,5 @@
 /*
- * security.c
+ * account_access.c
  *	  Helpers of the account boundary: who is calling, whether the caller may
  *	  act in an account (asked by every API call, so C over a saved plan),
  *	  strong random bytes for token secrets, and a constant-time comparison
@@ -16,7 +16,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "prefactor.h"
+#include "access/account_access.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
 
 #define PREFACTOR_MAX_RANDOM_BYTES 1024
 

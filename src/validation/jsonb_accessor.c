@@ -14,7 +14,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "jsonb_accessor.h"
+#include "validation/jsonb_accessor.h"
 
 /* The node for a value found inside a container. */
 static js_node

@@ -10,7 +10,7 @@
 
 #include "utils/jsonb.h"
 
-#include "pfid.h"
+#include "core/pfid.h"
 
 extern bool prefactor_validate_spans;
 extern bool prefactor_format_assertion;

@@ -1,5 +1,5 @@
 /*
- * span_trigger.c
+ * span_guard.c
  *	  The triggers of the span insert path. Every span, whether it comes from
  *	  the API functions, INSERT or COPY, passes the same checks here: its run
  *	  is active (its row locked, so a concurrent finish waits or is seen),
@@ -19,9 +19,11 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "prefactor.h"
-#include "risk.h"
-#include "validation.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
+#include "guard/guard.h"
+#include "risk/risk.h"
+#include "validation/validation.h"
 
 /* Column numbers of prefactor.spans, found by name once per relation. */
 typedef struct SpanColumns

@@ -22,9 +22,10 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "jsonb_accessor.h"
-#include "prefactor.h"
-#include "validation.h"
+#include "validation/jsonb_accessor.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
+#include "validation/validation.h"
 
 bool		prefactor_validate_spans = true;
 bool		prefactor_format_assertion = false;

@@ -17,7 +17,10 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "prefactor.h"
+#include "access/account_access.h"
+#include "core/caches.h"
+#include "core/excerpt.h"
+#include "guard/guard.h"
 
 typedef struct SpanAck
 {

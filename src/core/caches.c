@@ -16,7 +16,8 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "prefactor.h"
+#include "access/account_access.h"
+#include "core/caches.h"
 
 #define SPAN_TYPE_NAME_MAX 200
 

@@ -13,7 +13,7 @@
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
-#include "pfid.h"
+#include "core/pfid.h"
 
 /* Risk levels in the order of the prefactor.risk_level enum. */
 #define RISK_LEVEL_NONE		(-1)

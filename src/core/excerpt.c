@@ -11,7 +11,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
-#include "prefactor.h"
+#include "core/excerpt.h"
 
 /* Bytes of a value quoted whole; a longer value is cut to EXCERPT_KEEP. */
 #define EXCERPT_MAX		64

@@ -14,9 +14,8 @@
 #include "utils/sortsupport.h"
 #include "utils/timestamp.h"
 
-#include "pfid.h"
-#include "prefactor.h"
-#include "prefactor.h"
+#include "core/pfid.h"
+#include "core/excerpt.h"
 
 static const char pfid_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 

@@ -1,0 +1,38 @@
+/*
+ * caches.h
+ *	  Which installation of the extension the backend serves (its pfid type)
+ *	  and the backend caches of rows that never change: account partitions,
+ *	  span types of a schema version; saved SPI plans. Every other cache
+ *	  checks the installation itself (prefactor_pfid_changed).
+ */
+#ifndef PREFACTOR_CACHES_H
+#define PREFACTOR_CACHES_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "core/pfid.h"
+
+/*
+ * Backend caches are tied to one installation of the extension, identified by
+ * the OID of its pfid type; DROP/CREATE EXTENSION in a session starts afresh.
+ */
+extern void prefactor_caches_check(Oid pfid_type);
+extern Oid	prefactor_pfid_type(void);
+extern Oid	prefactor_pfid_oid(void);	/* current; makes the caches ready */
+extern bool prefactor_pfid_changed(Oid *built_for);
+
+/* The account owning a partition (accounts never change partition); NULL if none. */
+extern Pfid *prefactor_account_for_partition(int32 partition);
+
+/* The span type a schema version declares under a name; false if undeclared. */
+extern bool prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
+									   const char *name, Pfid *span_type);
+
+/* Runs a saved plan made from sql with the given argument types (prepared once). */
+extern int	prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
+								  Oid *argtypes, Datum *values, const char *nulls,
+								  bool read_only, long count);
+
+#endif
