@@ -1,5 +1,7 @@
 # prefactor: PostgreSQL extension (PGXS)
-EXTENSION = prefactor
+# prefactor_sample: the sample-data generator, a companion extension that
+# make run and the tests load; production databases need not carry it.
+EXTENSION = prefactor prefactor_sample
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" prefactor.control)
 
 MODULE_big = prefactor
@@ -13,7 +15,7 @@ OBJS = src/prefactor.o $(patsubst %.c,%.o,$(sort $(foreach d,$(GLUE_DIRS),$(wild
 # assembled from the feature files under sql/<version>/, and its install
 # script is the previous install script followed by that upgrade.
 PREV_VERSION = 0.1.0
-DATA = sql/prefactor--$(PREV_VERSION).sql
+DATA = sql/prefactor--$(PREV_VERSION).sql sql/prefactor_sample--$(EXTVERSION).sql
 DATA_built = sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql sql/prefactor--$(EXTVERSION).sql
 UPGRADE_PARTS = $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
 

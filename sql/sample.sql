@@ -2,6 +2,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS prefactor CASCADE;
 CREATE EXTENSION prefactor;
+CREATE EXTENSION prefactor_sample;
 RESET client_min_messages;
 SET search_path = prefactor, public;
 SET TimeZone = 'UTC';

@@ -1,5 +1,11 @@
+-- prefactor_sample 0.2.0: the sample-data generator, a companion extension
+-- of prefactor for demos, tests and benchmarks (make run loads it), kept out
+-- of the prefactor extension so that production databases do not carry it.
+\echo Use "CREATE EXTENSION prefactor_sample" to load this file. \quit
+SET LOCAL search_path = prefactor, pg_catalog;
+
 ------------------------------------------------------------------------------
--- Sample workload (issue #7): generate_sample(account, runs) fills an account
+-- Sample workload: generate_sample(account, runs) fills an account
 -- with realistic runs of two agents through the public run API, so the
 -- validation, risk and audit triggers see exactly what a client would send.
 --   support-chatbot: conversations of user_message, llm, tool:read_file,
@@ -417,3 +423,13 @@ END generate_sample
 $$;
 COMMENT ON FUNCTION generate_sample(text, integer, double precision, timestamptz, integer) IS
 	'Adds runs of a support chatbot and a research agent to the account (created with its environments, agents and risk profiles if missing), spread over the days before until; deterministic for a seed; returns the runs and spans added';
+
+------------------------------------------------------------------------------
+-- Access: as in prefactor, nothing for PUBLIC; a fixed search_path.
+------------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION sample_schema(text), sample_risk_profile(pfid, text, text, numeric, numeric, numeric, text),
+	sample_run(pfid, text, text, text, text, jsonb, timestamptz, text),
+	generate_sample(text, integer, double precision, timestamptz, integer) FROM PUBLIC;
+ALTER FUNCTION sample_risk_profile(pfid, text, text, numeric, numeric, numeric, text) SET search_path = pg_catalog, prefactor, pg_temp;
+ALTER FUNCTION sample_run(pfid, text, text, text, text, jsonb, timestamptz, text) SET search_path = pg_catalog, prefactor, pg_temp;
+ALTER FUNCTION generate_sample(text, integer, double precision, timestamptz, integer) SET search_path = pg_catalog, prefactor, pg_temp;
