@@ -1,12 +1,13 @@
 #!/bin/bash
 # Writes the two pgbench scripts: one run = start + 20 spans (start and finish,
-# ~1 KB payload and result each) + finish, through the API and as plain SQL.
+# ~1 KB payload and result each) + finish, through the API (governed: the span
+# type is validated and scores under the agent's risk profile) and as plain SQL.
 set -eu
 out=${1:-.}
 filler=$(printf 'x%.0s' $(seq 1 800))
 payload="{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"user\", \"content\": \"$filler\"}], \"temperature\": 0.2}"
 result="{\"output\": \"$filler\", \"usage\": {\"prompt_tokens\": 812, \"completion_tokens\": 64}}"
-schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object", "required": ["model", "messages"], "properties": {"model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}}}, "result_schema": {"type": "object", "required": ["output"], "properties": {"output": {"type": "string"}, "usage": {"type": "object"}}}}]}'
+schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object", "required": ["model", "messages"], "properties": {"model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}}}, "result_schema": {"type": "object", "required": ["output"], "properties": {"output": {"type": "string"}, "usage": {"type": "object"}}}, "data_risk": {"action_profile": {"read_data": "allowed"}, "params_data_categories": {"classification": "internal", "personal_identifiers": "included"}}}]}'
 
 {
 	echo "SELECT prefactor.prefactor_start_run('bench', 'bench-bot', 'production', '{\"external_identifier\": \"v1\"}', '$schema') AS run \\gset"

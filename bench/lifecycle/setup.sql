@@ -1,10 +1,13 @@
--- Bench set-up: an account, an environment, an agent with a realistic schema,
+-- Bench set-up: an account, an environment, an agent with a risk profile and a
+-- realistic schema whose span type scores (validation on, live scoring on),
 -- and baseline tables with the same columns as instances and spans but no
 -- triggers, functions, foreign keys or checks.
 CREATE EXTENSION IF NOT EXISTS prefactor;
 SELECT prefactor.prefactor_create_account('bench');
 SELECT prefactor.prefactor_create_environment('bench', 'production');
-SELECT prefactor.prefactor_register_agent('bench', 'bench-bot');
+-- governed ingest: the agent has a risk profile and its span type scores
+SELECT prefactor.prefactor_create_risk_profile('bench', 'governed');
+SELECT prefactor.prefactor_register_agent('bench', 'bench-bot', risk_profile => 'governed');
 
 DROP TABLE IF EXISTS baseline_instances, baseline_spans;
 CREATE TABLE baseline_instances (LIKE prefactor.instances INCLUDING DEFAULTS);
