@@ -123,6 +123,14 @@ SELECT count(*) AS stored_once FROM spans WHERE payload = '{"n": 1}';
 -- An undeclared span type is stored with no span type.
 SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
 SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';
+-- Name limits count characters in every encoding: a 200-character name of two-byte characters
+-- (400 bytes) is declared and resolved like any other.
+SELECT prefactor_start_run('acme', 'support-bot', 'production', '{"external_identifier": "v-long-names"}',
+	jsonb_build_object('external_identifier', 's-long', 'span_type_schemas',
+		jsonb_build_array(jsonb_build_object('name', repeat('é', 200))))) AS long_run \gset
+SELECT (prefactor_record_span(:'long_run', repeat('é', 200), '{}')).span_id IS NOT NULL AS stored;
+SELECT octet_length(span_type) AS bytes, span_type_id IS NOT NULL AS declared FROM spans WHERE instance_id = :'long_run';
+SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L)', :'long_run', repeat('é', 201), '{}'));
 
 -- Idempotent run start: same key, same arguments -> same id, nothing new.
 SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, idempotency_key => 'run-key-1') AS k1 \gset

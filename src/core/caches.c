@@ -19,7 +19,6 @@
 #include "access/account_access.h"
 #include "core/caches.h"
 
-#define SPAN_TYPE_NAME_MAX 200
 
 typedef struct AccountEntry
 {
@@ -30,7 +29,7 @@ typedef struct AccountEntry
 typedef struct SpanTypeKey
 {
 	Pfid		schema_version;
-	char		name[SPAN_TYPE_NAME_MAX + 1];
+	char		name[SPAN_TYPE_NAME_MAX_BYTES + 1];
 } SpanTypeKey;
 
 typedef struct SpanTypeEntry
@@ -254,11 +253,11 @@ prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
 	SpanTypeEntry *entry;
 	bool		found;
 	size_t		len = strlen(name);
-	Oid			argtypes[3] = {cached_pfid_type, cached_pfid_type, TEXTOID};
+	Oid			argtypes[3] = {prefactor_pfid_oid(), prefactor_pfid_oid(), TEXTOID};
 	Datum		values[3];
 
-	if (len > SPAN_TYPE_NAME_MAX)
-		return false;			/* no span type has such a name */
+	if (len > SPAN_TYPE_NAME_MAX_BYTES)
+		return false;			/* longer than any span type name can be */
 	memset(&key, 0, sizeof(key));
 	memcpy(&key.schema_version, schema_version, sizeof(Pfid));
 	memcpy(key.name, name, len);

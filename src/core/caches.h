@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 
 #include "core/pfid.h"
 
@@ -25,6 +26,14 @@ extern bool prefactor_pfid_changed(Oid *built_for);
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);
+
+/*
+ * The longest span type name, in characters (the one limit: the guard's
+ * spans_span_type_check, check_schema_document's length() in SQL, and the
+ * span type cache, whose key holds it in any server encoding).
+ */
+#define SPAN_TYPE_NAME_MAX_CHARS	200
+#define SPAN_TYPE_NAME_MAX_BYTES	(SPAN_TYPE_NAME_MAX_CHARS * MAX_MULTIBYTE_CHAR_LEN)
 
 /* The span type a schema version declares under a name; false if undeclared. */
 extern bool prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,

@@ -48,7 +48,6 @@ typedef struct SpanColumns
 
 static SpanColumns cols;
 
-#define SPAN_TYPE_MAX_CHARS 200
 
 /* Positions in SpanColumns.conformance. */
 enum
@@ -265,11 +264,11 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 			text	   *t = DatumGetTextPP(span_type);
 			int			len = VARSIZE_ANY_EXHDR(t);
 
-			if (len == 0 || (len > SPAN_TYPE_MAX_CHARS &&
-							 pg_mbstrlen_with_len(VARDATA_ANY(t), len) > SPAN_TYPE_MAX_CHARS))
+			if (len == 0 || (len > SPAN_TYPE_NAME_MAX_CHARS &&
+							 pg_mbstrlen_with_len(VARDATA_ANY(t), len) > SPAN_TYPE_NAME_MAX_CHARS))
 				prefactor_rule_violated(rel, "spans_span_type_check",
 								   psprintf("A span type name has 1 to %d characters, not %d.",
-											SPAN_TYPE_MAX_CHARS,
+											SPAN_TYPE_NAME_MAX_CHARS,
 											len == 0 ? 0 : pg_mbstrlen_with_len(VARDATA_ANY(t), len)));
 		}
 	}
