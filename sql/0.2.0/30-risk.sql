@@ -95,14 +95,16 @@ COMMENT ON FUNCTION risk_span_type_points(jsonb, jsonb, jsonb) IS
 -- Levels
 ------------------------------------------------------------------------------
 -- The band that holds a score.
+-- The bands are defined once, in C (src/risk/risk_cache.c), for live scoring and SQL alike.
+CREATE FUNCTION risk_band(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'prefactor_risk_band' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION risk_band(numeric, numeric, numeric, numeric) IS
+	'The label of a score''s risk band under the thresholds (low, medium, high, critical); NULL for a NULL score';
 CREATE FUNCTION risk_level(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
 	RETURNS risk_level
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN CASE WHEN score IS NULL THEN NULL
-				WHEN score >= critical_threshold THEN 'critical'
-				WHEN score >= high_threshold THEN 'high'
-				WHEN score >= medium_threshold THEN 'medium'
-				ELSE 'low' END::risk_level;
+	RETURN risk_band(score, medium_threshold, high_threshold, critical_threshold)::risk_level;
 COMMENT ON FUNCTION risk_level(numeric, numeric, numeric, numeric) IS
 	'Risk band of a score: low below medium, medium from medium, high from high, critical from critical';
 

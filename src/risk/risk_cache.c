@@ -348,17 +348,40 @@ risk_type_name(const Pfid *span_type_id, bool *cached)
 	return entry->name;
 }
 
+/*
+ * The band of a score under thresholds (medium, high, critical): the one
+ * definition of the bands, for live scoring and for SQL's risk_level().
+ */
+static int
+risk_band(Numeric score, Numeric const thresholds[3])
+{
+	for (int level = RISK_LEVEL_CRITICAL; level > RISK_LEVEL_LOW; level--)
+		if (thresholds[level - 1] != NULL &&
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(score),
+											  NumericGetDatum(thresholds[level - 1]))) >= 0)
+			return level;
+	return RISK_LEVEL_LOW;
+}
+
 /* The band of a score under a revision's thresholds. */
 int
 risk_level_of(const RiskRevisionInfo *rev, Numeric score)
 {
-	int			level;
+	return risk_band(score, rev->thresholds);
+}
 
-	for (level = RISK_LEVEL_CRITICAL; level > RISK_LEVEL_LOW; level--)
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(score),
-											  NumericGetDatum(rev->thresholds[level - 1]))) >= 0)
-			return level;
-	return RISK_LEVEL_LOW;
+PG_FUNCTION_INFO_V1(prefactor_risk_band);
+/* SQL: risk_band(score, medium, high, critical), the label of a score's band (NULL score: NULL). */
+Datum
+prefactor_risk_band(PG_FUNCTION_ARGS)
+{
+	Numeric		thresholds[3];
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	for (int i = 0; i < 3; i++)
+		thresholds[i] = PG_ARGISNULL(i + 1) ? NULL : PG_GETARG_NUMERIC(i + 1);
+	PG_RETURN_TEXT_P(cstring_to_text(risk_level_names[risk_band(PG_GETARG_NUMERIC(0), thresholds)]));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_type_points);
