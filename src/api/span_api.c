@@ -421,7 +421,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 						  "UPDATE prefactor.spans s SET status = $3, result = $4,"
 						  " finished_at = coalesce($5, greatest(s.started_at, pg_catalog.now()))"
 						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
-						  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+						  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
 						  6, types, values, nulls, false, 0);
 	if (SPI_processed != 1)
 	{

@@ -36,8 +36,15 @@ extern void prefactor_lock_run(const Pfid *account, const Pfid *instance, RunSta
 
 /* How long before its run a span may start (ms): clock skew between hosts. */
 extern int	prefactor_span_clock_skew;
-/* Whether a span status is known and, if so, whether it is open (pending, active). */
+/*
+ * The statuses of runs and spans (statuses.c): pending and active are open,
+ * complete, failed and cancelled (and, for runs, terminated) are finished.
+ */
+extern bool prefactor_status_open(const char *status);
+extern bool prefactor_run_status(const char *status, bool *open);
 extern bool prefactor_span_status(const char *status, bool *open);
+/* The open statuses as a SQL text[] literal, for the SQL the C code runs. */
+#define PREFACTOR_OPEN_STATUSES "'{pending,active}'::pg_catalog.text[]"
 
 /* Shared by the guard triggers of spans and instances (src/guard/span_guard.c). */
 extern struct TriggerData *prefactor_check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool insert);

@@ -74,9 +74,6 @@ instance_columns(Relation rel)
 	return &icols;
 }
 
-/* The statuses of a run; the first two are open (no finish time yet). */
-static const char *const run_statuses[] =
-{"pending", "active", "complete", "failed", "cancelled", "terminated"};
 static const char *const run_purposes[] = {"live", "smoke_test", "eval"};
 
 /* A text column's value as a C string, or NULL. */
@@ -109,17 +106,18 @@ check_instance_row(Relation rel, HeapTuple tuple, const InstanceColumns *c, bool
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	char	   *status = text_column(tuple, desc, c->status);
-	int			status_index = status ? word_index(status, run_statuses, lengthof(run_statuses)) : -1;
+	bool		open = false;
+	bool		known = status && prefactor_run_status(status, &open);
 	bool		started_null = heap_attisnull(tuple, c->started_at, desc);
 	bool		finished_null = heap_attisnull(tuple, c->finished_at, desc);
 
-	if (status && status_index < 0)
+	if (status && !known)
 		prefactor_rule_violated(rel, "instances_status_check",
 								psprintf("Status \"%s\" is not pending, active, complete, failed, cancelled or terminated.",
 										 prefactor_excerpt(status)));
-	if (status && (status_index < 2) != finished_null)
+	if (known && open != finished_null)
 		prefactor_rule_violated(rel, "instances_finished_when_done",
-								status_index < 2 ? "An open (pending or active) run has no finish time."
+								open ? "An open (pending or active) run has no finish time."
 								: "A finished run (complete, failed, cancelled or terminated) needs a finish time.");
 	if (status && started_null && strcmp(status, "pending") != 0 && strcmp(status, "cancelled") != 0)
 		prefactor_rule_violated(rel, "instances_started_unless_pending",
@@ -168,7 +166,7 @@ finish_run(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 		return newtup;			/* reported by instances_finished_when_done */
 	SPI_connect();
 	prefactor_spi_execute(&spans_plan,
-						  "SELECT pg_catalog.max(s.started_at) FILTER (WHERE s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])),"
+						  "SELECT pg_catalog.max(s.started_at) FILTER (WHERE s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")),"
 						  " pg_catalog.max(s.risk_total)"
 						  " FROM prefactor.spans s"
 						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2",
@@ -198,7 +196,7 @@ finish_run(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 		prefactor_spi_execute(&close_plan,
 							  "UPDATE prefactor.spans s SET status = 'cancelled', finished_at = $3"
 							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-							  " AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[])",
+							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
 							  3, types, values, NULL, false, 0);
 	SPI_finish();
 	return newtup;
@@ -227,7 +225,7 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 	char	   *old_status = text_column(oldtup, desc, c->status);
 	char	   *new_status = text_column(newtup, desc, c->status);
 
-	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
+	if (!prefactor_status_open(old_status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("instance %s is finished (%s) and cannot change",
@@ -249,7 +247,7 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 				 errmsg("instance %s has started; it cannot go back to pending or restart",
 						SPI_getvalue(oldtup, desc, c->id))));
 	check_instance_row(rel, newtup, c, false);
-	if (new_status && strcmp(new_status, "pending") != 0 && strcmp(new_status, "active") != 0)
+	if (new_status && !prefactor_status_open(new_status))
 		newtup = finish_run(rel, newtup, c);
 	return PointerGetDatum(newtup);
 }

@@ -124,22 +124,6 @@ refuse_written_conformance(HeapTuple tuple, TupleDesc desc, const SpanColumns *c
 							 "risk_total and raised_run_risk out.")));
 }
 
-/* The statuses of a span; the first two are open (no finish time yet). */
-static const char *const span_statuses[] = {"pending", "active", "complete", "failed", "cancelled"};
-
-/* Whether a span status is known and, if so, whether it is open. */
-bool
-prefactor_span_status(const char *status, bool *open)
-{
-	for (int i = 0; i < lengthof(span_statuses); i++)
-		if (strcmp(status, span_statuses[i]) == 0)
-		{
-			*open = i < 2;
-			return true;
-		}
-	return false;
-}
-
 /*
  * Raises check_violation for a row that breaks the named rule, as a CHECK
  * constraint of that name would (the row rules of run data live in the
@@ -546,7 +530,7 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 						  2, types, values, NULL, false, 1);
 	if (SPI_processed == 1)
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "active") != 0)
+	if (status != NULL && !prefactor_status_open(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("span %s belongs to a finished run (%s) and cannot change",
@@ -569,7 +553,7 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->span_type,
 	c->payload, c->started_at, c->span_type_id, c->risk_profile_revision_id, c->risk_total, c->raised_run_risk};
 
-	if (strcmp(old_status, "pending") != 0 && strcmp(old_status, "active") != 0)
+	if (!prefactor_status_open(old_status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("span %s is finished (%s) and cannot change",

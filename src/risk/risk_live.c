@@ -147,7 +147,7 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
 								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, (SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
 								  "   WHERE s.account_id OPERATOR(prefactor.=) i.account_id AND s.instance_id OPERATOR(prefactor.=) i.id"
-								  "   AND s.status OPERATOR(pg_catalog.=) ANY ('{pending,active}'::pg_catalog.text[]))) ELSE i.finished_at END,"
+								  "   AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES "))) ELSE i.finished_at END,"
 								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 								  " RETURNING i.finished_at,"
