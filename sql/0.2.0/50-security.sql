@@ -62,6 +62,14 @@ CREATE INDEX account_members_role ON account_members (role_name, level);
 COMMENT ON TABLE account_members IS
 	'Which login role reaches which account at which level (reader < ingest < admin); written by prefactor_grant_access and prefactor_revoke_access';
 SELECT pg_catalog.pg_extension_config_dump('account_members', '');
+-- Backends keep their access answers until memberships change: any write to
+-- account_members invalidates them everywhere (src/access/account_access.c).
+CREATE FUNCTION account_members_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'prefactor_account_members_changed' LANGUAGE C;
+COMMENT ON FUNCTION account_members_changed() IS
+	'Trigger: a write to account_members makes every backend forget its cached access answers';
+CREATE TRIGGER account_members_90_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_members
+	FOR EACH STATEMENT EXECUTE FUNCTION account_members_changed();
 
 -- The levels that include the given one (NULL for an unknown level).
 CREATE FUNCTION access_levels(level text) RETURNS text[]

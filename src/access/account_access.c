@@ -15,6 +15,12 @@
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "commands/trigger.h"
+#include "catalog/namespace.h"
 
 #include "access/account_access.h"
 #include "core/caches.h"
@@ -41,30 +47,48 @@ prefactor_calling_role(PG_FUNCTION_ARGS)
 }
 
 /*
- * Answers of has_access kept for one command: a policy, view or aggregate
- * asks about the same few accounts again and again, and nothing a command
- * reads can change membership before the command counter moves on.
+ * Answers of has_access, kept until memberships change: every span call,
+ * policy, view and aggregate asks about the same few accounts again and
+ * again. Any write to account_members sends a relcache invalidation of that
+ * table (its statement trigger, prefactor_account_members_changed), which
+ * every backend receives at commit and the writing one at its next command;
+ * the callback then forgets every answer. Re-creating the extension changes
+ * the table's OID, so its invalidation clears the answers too.
  */
-#define ACCESS_CACHE_SIZE 8
+typedef struct AccessKey
+{
+	Oid			user;
+	Pfid		account;
+	int			level;			/* index into access_level_names */
+} AccessKey;
 
 typedef struct AccessAnswer
 {
-	Pfid		account;
-	int			level;			/* index into access_level_names */
+	AccessKey	key;
 	bool		granted;
 } AccessAnswer;
 
-static const char *const access_level_names[] = {"reader", "ingest", "admin"};
+#define ACCESS_CACHE_MAX 1024	/* answers kept at most; then start afresh */
 
-static struct
+static const char *const access_level_names[] = {"reader", "ingest", "admin"};
+static HTAB *access_answers = NULL;
+static Oid	members_relid = InvalidOid;	/* account_members, when the answers were begun */
+static bool access_callback_registered = false;
+
+/*
+ * A relcache invalidation of account_members (or of everything): forget
+ * every answer. (No catalog lookups here: callbacks run while invalidations
+ * are being processed.)
+ */
+static void
+access_invalidate(Datum arg, Oid relid)
 {
-	LocalTransactionId lxid;
-	CommandId	cid;
-	Oid			user;
-	int			n;
-	int			next;
-	AccessAnswer answers[ACCESS_CACHE_SIZE];
-}			access_cache;
+	if (access_answers != NULL && (!OidIsValid(relid) || relid == members_relid))
+	{
+		hash_destroy(access_answers);
+		access_answers = NULL;
+	}
+}
 
 /* The index of a level name, -1 if it is not one. */
 static int
@@ -76,25 +100,53 @@ access_level_index(const char *level)
 	return -1;
 }
 
-/* The kept answer for (account, level) in this command, or NULL. */
+/* The kept answer for (user, account, level), or NULL. */
 static AccessAnswer *
-access_cache_find(Oid user, const Pfid *account, int level)
+access_cache_find(Oid user, const Pfid *account, int level, bool *found)
 {
-	CommandId	cid = GetCurrentCommandId(false);
+	AccessKey	key;
 
-	if (access_cache.lxid != MyProc->lxid || access_cache.cid != cid || access_cache.user != user)
+	if (!access_callback_registered)
 	{
-		access_cache.lxid = MyProc->lxid;
-		access_cache.cid = cid;
-		access_cache.user = user;
-		access_cache.n = access_cache.next = 0;
-		return NULL;
+		CacheRegisterRelcacheCallback(access_invalidate, (Datum) 0);
+		access_callback_registered = true;
 	}
-	for (int i = 0; i < access_cache.n; i++)
-		if (access_cache.answers[i].level == level &&
-			memcmp(&access_cache.answers[i].account, account, sizeof(Pfid)) == 0)
-			return &access_cache.answers[i];
-	return NULL;
+	if (access_answers == NULL || hash_get_num_entries(access_answers) >= ACCESS_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+		/* looked up first: a lookup may process invalidations, which reset the answers */
+		Oid			members = get_relname_relid("account_members", get_namespace_oid("prefactor", false));
+
+		if (access_answers != NULL)
+			hash_destroy(access_answers);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(AccessKey);
+		ctl.entrysize = sizeof(AccessAnswer);
+		ctl.hcxt = CacheMemoryContext;
+		access_answers = hash_create("prefactor access answers", 64, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		members_relid = members;
+	}
+	memset(&key, 0, sizeof(key));
+	key.user = user;
+	memcpy(&key.account, account, sizeof(Pfid));
+	key.level = level;
+	return hash_search(access_answers, &key, HASH_ENTER, found);
+}
+
+/* account_members' statement trigger: every backend forgets its access answers. */
+PG_FUNCTION_INFO_V1(prefactor_account_members_changed);
+Datum
+prefactor_account_members_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("account_members_changed must be a FOR EACH STATEMENT trigger")));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 /*
@@ -119,9 +171,16 @@ prefactor_has_access(const Pfid *account, const char *level)
 	/* superusers bypass the boundary: no lookup for a level access_levels() knows */
 	if (superuser_arg(caller) && level_index >= 0)
 		return true;
-	if (account != NULL && level_index >= 0 &&
-		(answer = access_cache_find(caller, account, level_index)) != NULL)
-		return answer->granted;
+	if (account != NULL && level_index >= 0)
+	{
+		bool		found;
+
+		answer = access_cache_find(caller, account, level_index, &found);
+		if (found)
+			return answer->granted;
+		/* not yet answered: an error below must not leave an entry behind */
+		hash_search(access_answers, &answer->key, HASH_REMOVE, NULL);
+	}
 	values[0] = account ? PfidPGetDatum(account) : (Datum) 0;
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
 	values[2] = CStringGetTextDatum(level);
@@ -143,17 +202,11 @@ prefactor_has_access(const Pfid *account, const char *level)
 	member = member || superuser_arg(caller);
 	if (account != NULL && level_index >= 0)
 	{
-		/* the SPI call may have moved the command on: keep the answer for the current one */
-		if (access_cache_find(caller, account, level_index) == NULL)
-		{
-			answer = &access_cache.answers[access_cache.next];
-			access_cache.next = (access_cache.next + 1) % ACCESS_CACHE_SIZE;
-			if (access_cache.n < ACCESS_CACHE_SIZE)
-				access_cache.n++;
-			memcpy(&answer->account, account, sizeof(Pfid));
-			answer->level = level_index;
-			answer->granted = member;
-		}
+		bool		found;
+
+		/* the lookup may have processed an invalidation: enter the answer afresh */
+		answer = access_cache_find(caller, account, level_index, &found);
+		answer->granted = member;
 	}
 	return member;
 }

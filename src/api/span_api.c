@@ -195,7 +195,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
 						  " FOR NO KEY UPDATE OF i"
-						  " RETURNING id, risk_profile_revision_id IS NOT NULL",
+						  " RETURNING id, coalesce(raised_run_risk, false)",
 						  NS_NARGS, types, values, nulls, false, 0);
 	if (SPI_processed == 1)
 	{
@@ -209,7 +209,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	 * Stored or not, the answer says whether the run is terminated now: the
 	 * span that reaches the profile's level is stored and its run ends with
 	 * it (live scoring), so the client learns to stop from that very call.
-	 * Only a scored run (its spans carry its revision) can end that way.
+	 * Only a span that raised its run's level can have ended it that way.
 	 */
 	if ((SPI_processed != 1 ||
 		 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) &&

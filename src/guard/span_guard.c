@@ -9,17 +9,26 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "access/account_access.h"
 #include "core/caches.h"
+#include "core/index_read.h"
 #include "core/excerpt.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
@@ -267,6 +276,105 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
  * stored one transaction at a time (and the rare run update that follows a
  * level rise cannot deadlock with another span's shared lock).
  */
+/* The instances table beside a spans table, and its primary key (found once). */
+static Oid	run_table_of = InvalidOid;
+static Oid	run_table = InvalidOid;
+static Oid	run_pkey = InvalidOid;
+
+static void
+find_run_table(Oid namespace)
+{
+	Relation	instances;
+
+	if (run_table_of == namespace)
+		return;
+	run_table = get_relname_relid("instances", namespace);
+	if (!OidIsValid(run_table))
+		elog(ERROR, "relation prefactor.instances is missing");
+	instances = table_open(run_table, AccessShareLock);
+	run_pkey = RelationGetPrimaryKeyIndex(instances);
+	table_close(instances, AccessShareLock);
+	run_table_of = namespace;
+}
+
+/* An enum column's label, or NULL. */
+static char *
+enum_label(TupleTableSlot *slot, Relation rel, const char *column)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnameAttNum(rel, column, false), &isnull);
+
+	return isnull ? NULL : DatumGetCString(DirectFunctionCall1(enum_out, d));
+}
+
+/*
+ * The run lock without a planned query, as SELECT ... FOR NO KEY UPDATE takes
+ * it in READ COMMITTED: find the run through its primary key, lock its latest
+ * version (waiting for a concurrent writer), and read it. Every span takes
+ * this lock, and a query's start-up would cost more than the lock. False when
+ * the lock could not be taken this way (the run is gone or changed in this
+ * command): the caller then asks the executor.
+ */
+static bool
+lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
+{
+	Relation	instances;
+	TupleTableSlot *slot;
+	TM_FailureData tmfd;
+	TM_Result	result;
+	bool		isnull;
+	Datum		d;
+	char	   *label;
+
+	/*
+	 * Only a role that may store spans in the run's account locks its run
+	 * this way (the executor's path applies row-level security): no one
+	 * locks, or learns of, another account's run.
+	 */
+	if (!prefactor_has_access(account, "ingest"))
+		return false;
+	find_run_table(get_namespace_oid("prefactor", false));
+	instances = table_open(run_table, RowShareLock);
+	slot = table_slot_create(instances, NULL);
+	if (!prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(instances, RowShareLock);
+		return false;
+	}
+	result = table_tuple_lock(instances, &slot->tts_tid, GetLatestSnapshot(), slot,
+							  GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	if (result != TM_Ok)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(instances, RowShareLock);
+		return false;
+	}
+	run->status = TextDatumGetCString(slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull));
+	memcpy(&run->schema_version,
+		   DatumGetPfidP(slot_getattr(slot, attnameAttNum(instances, "schema_version_id", false), &isnull)),
+		   sizeof(Pfid));
+	d = slot_getattr(slot, attnameAttNum(instances, "termination_reason", false), &isnull);
+	run->termination_reason = isnull ? NULL : TextDatumGetCString(d);
+	d = slot_getattr(slot, attnameAttNum(instances, "risk_profile_revision_id", false), &isnull);
+	run->has_revision = !isnull;
+	if (!isnull)
+		memcpy(&run->revision, DatumGetPfidP(d), sizeof(Pfid));
+	d = slot_getattr(slot, attnameAttNum(instances, "started_at", false), &isnull);
+	run->started_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	d = slot_getattr(slot, attnameAttNum(instances, "risk_score", false), &isnull);
+	run->risk_score = isnull ? NULL : DatumGetNumericCopy(d);
+	label = enum_label(slot, instances, "risk_level");
+	run->risk_level = risk_level_from_name(label);
+	label = enum_label(slot, instances, "max_classification");
+	run->max_classification = risk_classification_rank(label);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(instances, RowShareLock);
+	return true;
+}
+
 void
 prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 {
@@ -280,6 +388,9 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 	char	   *text;
 	MemoryContext outer = CurrentMemoryContext;
 
+	/* a repeatable-read transaction gets the executor's serialization checks */
+	if (!IsolationUsesXactSnapshot() && lock_run_direct(account, instance, run))
+		return;
 	SPI_connect();
 	prefactor_spi_execute(&plan,
 						  "SELECT i.status, i.schema_version_id, i.termination_reason, i.risk_profile_revision_id,"
@@ -506,37 +617,41 @@ prefactor_column_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, i
 /*
  * Raises unless the span's run is open. A finishing run closes its spans
  * while its row still shows it open; once it is finished, none of its spans
- * changes. The run is read, not locked: a run finish holds the run and then
- * waits for span rows, so locking here, after the span row, could deadlock;
- * a finish that commits first has already closed this span.
+ * changes. The run is read (through its primary key, with the latest
+ * snapshot), not locked: a run finish holds the run and then waits for span
+ * rows, so locking here, after the span row, could deadlock; a finish that
+ * commits first has already closed this span.
  */
 static void
 require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 {
-	static SPIPlanPtr plan = NULL;
 	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			pf = prefactor_pfid_oid();
-	Oid			types[2] = {pf, pf};
-	Datum		values[2];
 	bool		isnull;
+	Relation	instances;
+	TupleTableSlot *slot;
 	char	   *status = NULL;
 
-	values[0] = heap_getattr(span, c->account_id, desc, &isnull);
-	values[1] = heap_getattr(span, c->instance_id, desc, &isnull);
-	SPI_connect();
-	prefactor_spi_execute(&plan,
-						  "SELECT i.status FROM prefactor.instances i"
-						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
-						  2, types, values, NULL, false, 1);
-	if (SPI_processed == 1)
-		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	find_run_table(RelationGetNamespace(rel));
+	instances = table_open(run_table, AccessShareLock);
+	slot = table_slot_create(instances, NULL);
+	if (prefactor_index_first(instances, run_pkey,
+							  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
+							  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
+							  ForwardScanDirection, slot))
+	{
+		Datum		d = slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull);
+
+		if (!isnull)
+			status = TextDatumGetCString(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(instances, AccessShareLock);
 	if (status != NULL && !prefactor_status_open(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("span %s belongs to a finished run (%s) and cannot change",
 						SPI_getvalue(span, desc, c->id), status),
 				 errhint("Finishing a run closes its open spans; finished runs are part of the audit trail.")));
-	SPI_finish();
 }
 
 PG_FUNCTION_INFO_V1(prefactor_spans_before_update);

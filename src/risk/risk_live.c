@@ -37,6 +37,7 @@
 #include "utils/snapmgr.h"
 
 #include "core/caches.h"
+#include "core/index_read.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
 
@@ -49,7 +50,6 @@ static int	att_total;
 /* The index spans_run_risk_total of a spans table, and its pfid equality function. */
 static Oid	total_index_of = InvalidOid;	/* the spans table it was found for */
 static Oid	total_index = InvalidOid;
-static RegProcedure total_index_eq = InvalidOid;
 
 static SPIPlanPtr plan_raise = NULL;
 
@@ -210,38 +210,21 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 static Numeric
 previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 {
-	Relation	index;
-	IndexScanDesc scan;
-	ScanKeyData keys[2];
 	TupleTableSlot *slot;
-	Snapshot	snapshot;
 	Numeric		total = NULL;
 
 	if (total_index_of != RelationGetRelid(spans))
 	{
-		Oid			found = get_relname_relid("spans_run_risk_total", RelationGetNamespace(spans));
-		Oid			pfid = prefactor_pfid_oid();
-
-		if (!OidIsValid(found))
+		total_index = get_relname_relid("spans_run_risk_total", RelationGetNamespace(spans));
+		if (!OidIsValid(total_index))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("index \"spans_run_risk_total\" of live risk scoring is missing"),
 					 errhint("Re-create it as in the extension script, or ALTER EXTENSION prefactor UPDATE.")));
-		index = index_open(found, AccessShareLock);
-		total_index_eq = get_opcode(get_opfamily_member(index->rd_opfamily[0], pfid, pfid,
-														BTEqualStrategyNumber));
-		index_close(index, AccessShareLock);
-		total_index = found;
 		total_index_of = RelationGetRelid(spans);
 	}
-	index = index_open(total_index, AccessShareLock);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, total_index_eq, PfidPGetDatum(account));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, total_index_eq, PfidPGetDatum(instance));
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = index_beginscan(spans, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
 	slot = table_slot_create(spans, NULL);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	if (prefactor_index_first(spans, total_index, account, instance, BackwardScanDirection, slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, att_total, &isnull);
@@ -250,9 +233,6 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 			total = DatumGetNumericCopy(d);
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	index_close(index, AccessShareLock);
 	return total;
 }
 

@@ -1,0 +1,19 @@
+/*
+ * index_read.h
+ *	  One row by a two-pfid key through the index AM (index_read.c).
+ */
+#ifndef PREFACTOR_INDEX_READ_H
+#define PREFACTOR_INDEX_READ_H
+
+#include "postgres.h"
+
+#include "access/sdir.h"
+#include "executor/tuptable.h"
+#include "utils/relcache.h"
+
+#include "core/pfid.h"
+
+extern bool prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
+								  ScanDirection direction, TupleTableSlot *slot);
+
+#endif
