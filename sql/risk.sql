@@ -428,3 +428,19 @@ SELECT terminate, reason IS NOT NULL AS reason_given FROM prefactor_record_span(
 SELECT validation, payload_conforms, risk_total FROM spans WHERE instance_id = :'r10' ORDER BY risk_total;
 SELECT status, risk_score, risk_level FROM instances WHERE id = :'r10';
 SELECT account_of(:'r10') = (SELECT account_id FROM accounts WHERE name = 'again') AS account_found;
+
+-- Multipliers other than 1: a span type declaring two categories and two actions scores the sum of
+-- every weight x multiplier pair: (8 + 5) x (2.5 + 1.5) = 52 a span; two spans make 104 (critical).
+SELECT prefactor_create_risk_profile('again', 'multiply',
+	category_weights => '{"personal_identifiers": 8, "financial_information": 5}',
+	action_multipliers => '{"financial_transactions": 2.5, "read_data": 1.5}') IS NOT NULL AS created;
+SELECT prefactor_register_agent('again', 'payer', risk_profile => 'multiply') IS NOT NULL AS agent_created;
+SELECT prefactor_start_run('again', 'payer', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "transfer", "data_risk": {
+		"action_profile": {"financial_transactions": "allowed", "read_data": "allowed"},
+		"params_data_categories": {"personal_identifiers": "included", "financial_information": "included"}}}]}') AS r11 \gset
+SELECT (prefactor_record_span(:'r11', 'transfer', '{}')).terminate, (prefactor_record_span(:'r11', 'transfer', '{}')).terminate;
+SELECT risk_type_points(span_type_id, risk_profile_revision_id) AS points, risk_total FROM spans
+ WHERE instance_id = :'r11' ORDER BY risk_total;
+SELECT run_risk_score(i) AS score, risk_level FROM instances i WHERE id = :'r11';
+SELECT risk_score(span_type_id, risk_profile_revision_id) AS aggregate FROM spans WHERE instance_id = :'r11';
