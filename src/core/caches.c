@@ -111,6 +111,28 @@ prefactor_pfid_changed(Oid *built_for)
 	return changed;
 }
 
+/* A watched installation's pg_type callback: look again on next use. */
+static void
+installation_watch_invalidated(Datum arg, int cacheid, uint32 hashvalue)
+{
+	((InstallationWatch *) DatumGetPointer(arg))->stale = true;
+}
+
+/* Whether the extension was re-created since the watching cache was built. */
+bool
+prefactor_installation_changed(InstallationWatch *watch)
+{
+	if (!watch->registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, installation_watch_invalidated, PointerGetDatum(watch));
+		watch->registered = true;
+	}
+	if (!watch->stale)
+		return false;
+	watch->stale = false;
+	return prefactor_pfid_changed(&watch->pfid);
+}
+
 /*
  * Drops this file's caches and the saved plans made through
  * prefactor_spi_execute when the extension was re-created. Every other cache

@@ -24,6 +24,23 @@ extern Oid	prefactor_pfid_type(void);
 extern Oid	prefactor_pfid_oid(void);	/* current; makes the caches ready */
 extern bool prefactor_pfid_changed(Oid *built_for);
 
+/*
+ * A module's watch on the installation its cache was built for: the module
+ * keeps one (static, INSTALLATION_WATCH_INIT) and asks, before using its
+ * cache, whether the extension was re-created since; the watch registers a
+ * pg_type syscache callback of its own on first use.
+ */
+typedef struct InstallationWatch
+{
+	Oid			pfid;			/* the pfid type the cache was built for */
+	bool		stale;			/* pg_type changed since the last look */
+	bool		registered;
+} InstallationWatch;
+
+#define INSTALLATION_WATCH_INIT {InvalidOid, true, false}
+
+extern bool prefactor_installation_changed(InstallationWatch *watch);
+
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);
 

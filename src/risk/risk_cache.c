@@ -51,17 +51,8 @@ typedef struct RiskNameEntry
 	char	   *name;
 } RiskNameEntry;
 
-/* Installation the caches were built for, and whether pg_type changed since. */
-static Oid	risk_cache_pfid = InvalidOid;
-static bool risk_cache_stale = true;
-static bool risk_cache_callback = false;
-
-/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
-static void
-risk_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	risk_cache_stale = true;
-}
+/* The installation the caches were built for. */
+static InstallationWatch risk_cache_watch = INSTALLATION_WATCH_INIT;
 
 /* Create the cache context and hash tables on first use; drop them for a new installation. */
 static void
@@ -69,17 +60,8 @@ risk_cache_init(void)
 {
 	HASHCTL		ctl;
 
-	if (!risk_cache_callback)
-	{
-		CacheRegisterSyscacheCallback(TYPEOID, risk_cache_invalidate, (Datum) 0);
-		risk_cache_callback = true;
-	}
-	if (risk_cache_stale)
-	{
-		risk_cache_stale = false;
-		if (prefactor_pfid_changed(&risk_cache_pfid))
-			risk_cache_reset();
-	}
+	if (prefactor_installation_changed(&risk_cache_watch))
+		risk_cache_reset();
 	if (RiskCacheContext != NULL)
 		return;
 	if (CacheMemoryContext == NULL)

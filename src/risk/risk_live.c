@@ -53,31 +53,14 @@ static Oid	total_index = InvalidOid;
 
 static SPIPlanPtr plan_raise = NULL;
 
-/* Installation the plan and index were found for, and whether pg_type changed since. */
-static Oid	live_pfid = InvalidOid;
-static bool live_stale = true;
-static bool live_callback = false;
-
-/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
-static void
-risk_live_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	live_stale = true;
-}
+/* The installation the plan and index were found for. */
+static InstallationWatch live_watch = INSTALLATION_WATCH_INIT;
 
 /* Forgets the saved plan and the index found for another installation. */
 static void
 risk_live_check(void)
 {
-	if (!live_callback)
-	{
-		CacheRegisterSyscacheCallback(TYPEOID, risk_live_invalidate, (Datum) 0);
-		live_callback = true;
-	}
-	if (!live_stale)
-		return;
-	live_stale = false;
-	if (!prefactor_pfid_changed(&live_pfid))
+	if (!prefactor_installation_changed(&live_watch))
 		return;
 	if (plan_raise)
 		SPI_freeplan(plan_raise);

@@ -166,17 +166,8 @@ scratch(void)
 	return scratch_cxt;
 }
 
-/* Installation the compiled schemas belong to, and whether pg_type changed since. */
-static Oid	compiled_pfid = InvalidOid;
-static bool compiled_stale = true;
-static bool compiled_callback = false;
-
-/* Any pg_type change (DROP EXTENSION among them): check the installation on next use. */
-static void
-compiled_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	compiled_stale = true;
-}
+/* The installation the compiled schemas belong to. */
+static InstallationWatch compiled_watch = INSTALLATION_WATCH_INIT;
 
 /* Forgets every compiled schema (the extension was re-created). */
 static void
@@ -314,17 +305,8 @@ compiled_span_type(const Pfid *account, const Pfid *span_type)
 	CompiledKey key;
 	CompiledSpanType *entry;
 
-	if (!compiled_callback)
-	{
-		CacheRegisterSyscacheCallback(TYPEOID, compiled_invalidate, (Datum) 0);
-		compiled_callback = true;
-	}
-	if (compiled_stale)
-	{
-		compiled_stale = false;
-		if (prefactor_pfid_changed(&compiled_pfid) && compiled_cache != NULL)
-			prefactor_validation_reset();
-	}
+	if (prefactor_installation_changed(&compiled_watch) && compiled_cache != NULL)
+		prefactor_validation_reset();
 	if (compiled_cache == NULL)
 		prefactor_validation_reset();
 	memset(&key, 0, sizeof(key));
