@@ -183,23 +183,9 @@ COMMENT ON FUNCTION resolve_agent(pfid, text) IS
 	'The id of the account''s agent named by id or name; no_data_found if none';
 
 -- The account of an instance or span id; no_data_found when no account owns its partition.
+-- C (src/access/account_access.c): the one implementation, which the C span calls share.
 CREATE FUNCTION owning_account(id pfid, what text, level text DEFAULT 'admin') RETURNS pfid
-	LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-	found_id prefactor.pfid;
-BEGIN
-	IF id IS NULL THEN
-		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	found_id := prefactor.account_of(id);
-	PERFORM prefactor.require_access(found_id, level, format('the account of %s %s', what, id));
-	IF found_id IS NULL THEN
-		RAISE EXCEPTION '% % does not exist', what, id USING ERRCODE = 'no_data_found';
-	END IF;
-	RETURN found_id;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_owning_account_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION owning_account(pfid, text, text) IS
 	'The account whose partition the id carries, if the caller has the access level there; insufficient_privilege if not, no_data_found naming "what" if none';
 

@@ -223,6 +223,46 @@ prefactor_require_access(const Pfid *account, const char *level, const char *sub
 		prefactor_access_denied(level, subject);
 }
 
+/*
+ * The account of an instance, span or token id, from its partition, if the
+ * calling role has the level there: null_value_not_allowed for a NULL id,
+ * insufficient_privilege without access (unknown and foreign accounts look
+ * the same), no_data_found naming what when no account owns the partition.
+ */
+const Pfid *
+prefactor_owning_account(const Pfid *id, const char *what, const char *level)
+{
+	const Pfid *account;
+
+	if (id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	(void) prefactor_pfid_oid();
+	account = prefactor_account_for_partition(pfid_get_partition(id));
+	if (!prefactor_has_access(account, level))
+		prefactor_access_denied(level, psprintf("the account of %s %s", what, pfid_text(id)));
+	if (account == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s %s does not exist", what, pfid_text(id))));
+	return account;
+}
+
+/* owning_account(id, what, level): see prefactor_owning_account. */
+PG_FUNCTION_INFO_V1(prefactor_owning_account_sql);
+Datum
+prefactor_owning_account_sql(PG_FUNCTION_ARGS)
+{
+	const char *what = PG_ARGISNULL(1) ? "id" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *level = PG_ARGISNULL(2) ? "admin" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const Pfid *account = prefactor_owning_account(PG_ARGISNULL(0) ? NULL : PG_GETARG_PFID_P(0), what, level);
+	Pfid	   *copy = palloc(sizeof(Pfid));
+
+	memcpy(copy, account, sizeof(Pfid));
+	PG_RETURN_PFID_P(copy);
+}
+
 /* The error of a failed access check (callers on hot paths build subject only then). */
 void
 prefactor_access_denied(const char *level, const char *subject)

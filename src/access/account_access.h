@@ -15,5 +15,6 @@
 extern bool prefactor_has_access(const Pfid *account, const char *level);
 extern void prefactor_require_access(const Pfid *account, const char *level, const char *subject);
 extern void prefactor_access_denied(const char *level, const char *subject) pg_attribute_noreturn();
+extern const Pfid *prefactor_owning_account(const Pfid *id, const char *what, const char *level);
 
 #endif

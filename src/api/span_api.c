@@ -95,26 +95,11 @@ answer_key(const Pfid *account, Datum key, const SpanAck *ack)
 						  5, argtypes, values, nulls, false, 1);
 }
 
-/* The account of an instance or span id, from its partition; raises if none. */
+/* The account of an instance or span id a span call names, for ingest. */
 static const Pfid *
 owning_account(Datum id, bool isnull, const char *what)
 {
-	const Pfid *account;
-
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	(void) prefactor_pfid_oid();
-	account = prefactor_account_for_partition(pfid_get_partition(DatumGetPfidP(id)));
-	/* the account boundary, as in prefactor.owning_account(id, what, 'ingest') */
-	if (!prefactor_has_access(account, "ingest"))
-		prefactor_access_denied("ingest", psprintf("the account of %s %s", what, pfid_text(DatumGetPfidP(id))));
-	if (account == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s %s does not exist", what, pfid_text(DatumGetPfidP(id)))));
-	return account;
+	return prefactor_owning_account(isnull ? NULL : DatumGetPfidP(id), what, "ingest");
 }
 
 /* Arguments of a new span, in the order of the insert plan's parameters. */
