@@ -612,6 +612,13 @@ $$;
 COMMENT ON FUNCTION prefactor_register_run(text, text, text, jsonb, jsonb, text, text) IS
 	'Registers a run (status pending) for a client that starts it later with prefactor_begin_run; returns the instance id';
 
+-- The run lock has one home, in C (src/guard/span_guard.c): the span guard
+-- takes it for every span, and the state changes of a run take it here.
+CREATE FUNCTION lock_run(account pfid, instance pfid) RETURNS void
+	AS 'MODULE_PATHNAME', 'prefactor_lock_run_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION lock_run(pfid, pfid) IS
+	'Takes the run lock (FOR NO KEY UPDATE of the run row) that span inserts and run state changes share; no_data_found if the run does not exist';
+
 -- Locks a run's row for a state change and returns it; no_data_found if absent.
 CREATE FUNCTION lock_instance(account pfid, instance pfid) RETURNS prefactor.instances
 	LANGUAGE plpgsql
@@ -619,12 +626,8 @@ AS $$
 DECLARE
 	row prefactor.instances;
 BEGIN
-	SELECT * INTO row FROM prefactor.instances i
-	 WHERE i.account_id = account AND i.id = instance FOR NO KEY UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'instance % does not exist', instance USING ERRCODE = 'no_data_found',
-			HINT = 'Start a run with prefactor.prefactor_start_run().';
-	END IF;
+	PERFORM prefactor.lock_run(account, instance);
+	SELECT * INTO row FROM prefactor.instances i WHERE i.account_id = account AND i.id = instance;
 	RETURN row;
 END
 $$;

@@ -433,6 +433,17 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 	SPI_finish();
 }
 
+/* lock_run(account, instance): the run lock for SQL (see prefactor_lock_run). */
+PG_FUNCTION_INFO_V1(prefactor_lock_run_sql);
+Datum
+prefactor_lock_run_sql(PG_FUNCTION_ARGS)
+{
+	RunState	run;
+
+	prefactor_lock_run(PG_GETARG_PFID_P(0), PG_GETARG_PFID_P(1), &run);
+	PG_RETURN_VOID();
+}
+
 /* Raises unless a run with this status takes new spans. */
 void
 prefactor_require_active(const Pfid *instance, const char *status)
