@@ -835,10 +835,9 @@ CREATE FUNCTION spans_before_update() RETURNS trigger
 COMMENT ON FUNCTION spans_before_update() IS
 	'BEFORE UPDATE on spans: only an unfinished span changes, and only its status, result and finish time';
 
--- A run's stamps never change, and a finished run never changes.
 -- A run's row rules hold on every insert and update; its stamps never change,
--- a finished run never changes, a started run never goes back (C,
--- src/guard/run_guard.c: live risk scoring updates the run after every span).
+-- a finished run never changes, a started run never goes back, and a run
+-- that finishes closes its open spans (C, src/guard/run_guard.c).
 CREATE FUNCTION instances_before_insert() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_instances_before_insert' LANGUAGE C;
 COMMENT ON FUNCTION instances_before_insert() IS

@@ -7,9 +7,10 @@
  *	  (by any path: the API, risk termination, a plain UPDATE) closes its open
  *	  spans in the same statement, so no span of a finished run is open.
  *
- * Live risk scoring updates the run row after every span of a scored run,
- * so the update guard is on the span path: in C, and without CHECK
- * expressions, which PostgreSQL compiles again for every statement.
+ * Live risk scoring updates the run row when a span raises its level or
+ * classification, so the update guard is on the span path: in C, and
+ * without CHECK expressions, which PostgreSQL compiles again for every
+ * statement.
  */
 #include "postgres.h"
 
