@@ -322,6 +322,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	TupleTableSlot *slot;
 	TM_FailureData tmfd;
 	TM_Result	result;
+	ItemPointerData tid;
 	bool		isnull;
 	Datum		d;
 	char	   *label;
@@ -342,7 +343,8 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		table_close(instances, RowShareLock);
 		return false;
 	}
-	result = table_tuple_lock(instances, &slot->tts_tid, GetLatestSnapshot(), slot,
+	tid = slot->tts_tid;		/* the slot receives the locked version */
+	result = table_tuple_lock(instances, &tid, GetLatestSnapshot(), slot,
 							  GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
 							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd);
