@@ -612,6 +612,13 @@ $$;
 COMMENT ON FUNCTION prefactor_register_run(text, text, text, jsonb, jsonb, text, text) IS
 	'Registers a run (status pending) for a client that starts it later with prefactor_begin_run; returns the instance id';
 
+-- Whether a run or span status is open (pending, active): the statuses' one
+-- home is C (src/guard/statuses.c), which the guards use too.
+CREATE FUNCTION status_open(status text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'prefactor_status_open_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION status_open(text) IS
+	'Whether a run or span status is open (pending or active) rather than finished';
+
 -- The run lock has one home, in C (src/guard/span_guard.c): the span guard
 -- takes it for every span, and the state changes of a run take it here.
 CREATE FUNCTION lock_run(account pfid, instance pfid) RETURNS void
@@ -692,7 +699,7 @@ BEGIN
 	END IF;
 	-- Waits for spans being written to this run, and makes later ones wait for us.
 	run := prefactor.lock_instance(account_id, instance);
-	IF run.status NOT IN ('pending', 'active') THEN
+	IF NOT prefactor.status_open(run.status) THEN
 		RAISE EXCEPTION 'instance % is already finished (%)', instance, run.status
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'A finished run cannot change; retry with the same idempotency key to get the first answer.';
@@ -710,7 +717,7 @@ BEGIN
 	IF finish_time IS NULL THEN
 		SELECT greatest(clock_timestamp(), run.started_at, max(s.started_at)) INTO finish_time FROM prefactor.spans s
 		 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
-		   AND s.status IN ('pending', 'active');
+		   AND prefactor.status_open(s.status);
 	END IF;
 	UPDATE prefactor.instances i
 	   SET status = end_instance.status,
@@ -909,7 +916,7 @@ BEGIN
 	WITH runs AS (
 		SELECT i.id FROM prefactor.instances i
 		 WHERE i.account_id = prefactor_purge_runs.account_id
-		   AND i.status NOT IN ('pending', 'active') AND i.finished_at < older_than
+		   AND NOT prefactor.status_open(i.status) AND i.finished_at < older_than
 		FOR UPDATE
 	), gone_spans AS (
 		DELETE FROM prefactor.spans s USING runs r

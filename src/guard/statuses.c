@@ -6,6 +6,9 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/builtins.h"
+
 #include "guard/guard.h"
 
 /* The first two of each list are the open statuses (no finish time yet). */
@@ -49,4 +52,12 @@ prefactor_span_status(const char *status, bool *open)
 
 	*open = i >= 0 && i < 2;
 	return i >= 0;
+}
+
+/* status_open(text): see prefactor_status_open. */
+PG_FUNCTION_INFO_V1(prefactor_status_open_sql);
+Datum
+prefactor_status_open_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(prefactor_status_open(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
