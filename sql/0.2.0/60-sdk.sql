@@ -29,7 +29,6 @@ CREATE TABLE sdk_spans (
 	trace_id		text,
 	error			jsonb,
 	PRIMARY KEY (account_id, id),
-	FOREIGN KEY (account_id, id) REFERENCES spans ON DELETE CASCADE,
 	FOREIGN KEY (account_id, instance_id) REFERENCES instances ON DELETE CASCADE,
 	CONSTRAINT sdk_spans_client_span_id_length CHECK (length(client_span_id) BETWEEN 1 AND 200),
 	CONSTRAINT sdk_spans_trace_id_length CHECK (length(trace_id) BETWEEN 1 AND 200)
@@ -38,7 +37,7 @@ CREATE UNIQUE INDEX sdk_spans_client_span ON sdk_spans (account_id, instance_id,
 COMMENT ON TABLE sdk_spans IS
 	'Spans created through the SDK protocol: the SDK''s own span and trace ids (one span per SDK span id and run) and the error of a failed span';
 COMMENT ON COLUMN sdk_spans.account_id IS 'The account of the span';
-COMMENT ON COLUMN sdk_spans.id IS 'The span (spans.id)';
+COMMENT ON COLUMN sdk_spans.id IS 'The span (spans.id; no foreign key, so that TRUNCATE spans meets the audit guard; purged with its run)';
 COMMENT ON COLUMN sdk_spans.instance_id IS 'The run of the span';
 COMMENT ON COLUMN sdk_spans.client_span_id IS 'The SDK''s span id (payload.span_id); unique per run, so a retried create stores nothing twice';
 COMMENT ON COLUMN sdk_spans.trace_id IS 'The SDK''s trace id (payload.trace_id), shared by the spans of one tree';
@@ -283,16 +282,16 @@ COMMENT ON FUNCTION sdk_refuse_span(instances, text, pfid, text, text, text) IS
 	'Counts a span call refused because its run was terminated (sdk_refused_spans, once per retried call) and answers 409 with the terminate signal';
 
 ------------------------------------------------------------------------------
--- The calls. Each body function raises; its public wrapper turns the errors
--- the protocol knows into the SDK's error envelope.
+-- The calls. Each body function gets the checked token row and raises; its
+-- public wrapper checks the token and turns the errors the protocol knows
+-- into the SDK's error envelope.
 ------------------------------------------------------------------------------
 
 -- POST /agent_instance/register
-CREATE FUNCTION sdk_register(token text, body jsonb) RETURNS sdk_answer
+CREATE FUNCTION sdk_register(t ingest_tokens, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
-	t prefactor.ingest_tokens := prefactor.ingest_token_row(token);
 	b jsonb := prefactor.sdk_body(body, 'body');
 	id prefactor.pfid;
 BEGIN
@@ -315,14 +314,13 @@ BEGIN
 	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(t.account_id, id));
 END
 $$;
-COMMENT ON FUNCTION sdk_register(text, jsonb) IS 'Body of prefactor_sdk_register';
+COMMENT ON FUNCTION sdk_register(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_register';
 
 -- POST /agent_instance/{id}/start
-CREATE FUNCTION sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
+CREATE FUNCTION sdk_start(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
-	t prefactor.ingest_tokens := prefactor.ingest_token_row(token);
 	b jsonb := prefactor.sdk_body(body, 'body');
 	run prefactor.instances := prefactor.sdk_bound_instance(t, instance);
 	started timestamptz := prefactor.sdk_time(b, 'timestamp');
@@ -335,14 +333,13 @@ BEGIN
 	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(run.account_id, run.id));
 END
 $$;
-COMMENT ON FUNCTION sdk_start(text, text, jsonb) IS 'Body of prefactor_sdk_start';
+COMMENT ON FUNCTION sdk_start(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_start';
 
 -- POST /agent_instance/{id}/finish
-CREATE FUNCTION sdk_finish(token text, instance text, body jsonb) RETURNS sdk_answer
+CREATE FUNCTION sdk_finish(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
-	t prefactor.ingest_tokens := prefactor.ingest_token_row(token);
 	b jsonb := prefactor.sdk_body(body, 'body');
 	run prefactor.instances := prefactor.sdk_bound_instance(t, instance);
 BEGIN
@@ -356,15 +353,14 @@ BEGIN
 	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(run.account_id, run.id));
 END
 $$;
-COMMENT ON FUNCTION sdk_finish(text, text, jsonb) IS 'Body of prefactor_sdk_finish';
+COMMENT ON FUNCTION sdk_finish(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_finish';
 
 -- POST /agent_spans
-CREATE FUNCTION sdk_create_span(token text, body jsonb) RETURNS sdk_answer
+CREATE FUNCTION sdk_create_span(t ingest_tokens, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 <<sdk_create_span>>
 DECLARE
-	t prefactor.ingest_tokens := prefactor.ingest_token_row(token);
 	b jsonb := prefactor.sdk_body(body, 'body');
 	d jsonb := prefactor.sdk_body(coalesce(b->'details', b), 'details');
 	run prefactor.instances := prefactor.sdk_bound_instance(t, prefactor.sdk_text(d, 'agent_instance_id'));
@@ -417,15 +413,14 @@ BEGIN
 	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, ack.span_id), ack.terminate, ack.reason);
 END sdk_create_span
 $$;
-COMMENT ON FUNCTION sdk_create_span(text, jsonb) IS 'Body of prefactor_sdk_create_span';
+COMMENT ON FUNCTION sdk_create_span(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_create_span';
 
 -- POST /agent_spans/{id}/finish
-CREATE FUNCTION sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
+CREATE FUNCTION sdk_finish_span(t ingest_tokens, span text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 <<sdk_finish_span>>
 DECLARE
-	t prefactor.ingest_tokens := prefactor.ingest_token_row(token);
 	b jsonb := prefactor.sdk_body(body, 'body');
 	span_id prefactor.pfid := prefactor.try_pfid(span);
 	instance_id prefactor.pfid;
@@ -471,7 +466,7 @@ BEGIN
 	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, span_id), ack.terminate, ack.reason);
 END sdk_finish_span
 $$;
-COMMENT ON FUNCTION sdk_finish_span(text, text, jsonb) IS 'Body of prefactor_sdk_finish_span';
+COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_finish_span';
 
 ------------------------------------------------------------------------------
 -- The public functions: the errors the protocol knows become its error
@@ -486,7 +481,7 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_register(token, body);
+	RETURN prefactor.sdk_register(prefactor.ingest_token_row(token), body);
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
@@ -507,7 +502,7 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_start(token, instance, body);
+	RETURN prefactor.sdk_start(prefactor.ingest_token_row(token), instance, body);
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
@@ -528,7 +523,7 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_finish(token, instance, body);
+	RETURN prefactor.sdk_finish(prefactor.ingest_token_row(token), instance, body);
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
@@ -549,7 +544,7 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_create_span(token, body);
+	RETURN prefactor.sdk_create_span(prefactor.ingest_token_row(token), body);
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
@@ -570,7 +565,7 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_finish_span(token, span, body);
+	RETURN prefactor.sdk_finish_span(prefactor.ingest_token_row(token), span, body);
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
