@@ -38,6 +38,12 @@ INSERT INTO calls VALUES
 	('prefactor_start_run(text,text,text,jsonb,jsonb,text,text,timestamptz)',
 		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
 	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'{}'$$]),
+	('prefactor_sdk_register(text,jsonb)', ARRAY[quote_literal(:'token'), $$'{}'$$]),
+	('prefactor_sdk_start(text,text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(:'pending'), $$'{}'$$]),
+	('prefactor_sdk_finish(text,text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(:'run'), $$'{}'$$]),
+	('prefactor_sdk_create_span(text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(format(
+		'{"details": {"agent_instance_id": "%s", "schema_name": "llm", "status": "active", "payload": {"span_id": "c1"}}}', :'run'))]),
+	('prefactor_sdk_finish_span(text,text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(:'span'), $$'{}'$$]),
 	('prefactor_register_run(text,text,text,jsonb,jsonb,text,text)',
 		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),
 	('prefactor_begin_run(pfid,timestamptz,text)', ARRAY[quote_literal(:'pending'), 'now()', $$'k3'$$]),

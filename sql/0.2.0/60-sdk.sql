@@ -1,0 +1,579 @@
+------------------------------------------------------------------------------
+-- Prefactor's SDK protocol (issue 15), as @prefactor/core 0.2.9 sends it:
+-- register, start and finish a run, create and finish a span. One function per
+-- HTTP call, taking the ingest token (the bearer), the id of the URL path if
+-- any, and the JSON body; each answers (http_status, body) with the SDK's
+-- envelopes: {"status": "success", "details": {...}} or {"status": "error",
+-- "code": ..., "message": ...}. A gateway, or an application backend that
+-- receives the same traffic, calls them and returns what they answer.
+--
+-- The token binds every call to its account, agent and environment: an id of
+-- another account, agent or environment is answered as an unknown id (404).
+-- The calls reuse the run and span API (create_instance, prefactor_begin_run,
+-- prefactor_finish_run, prefactor_record_span, prefactor_finish_span), so the
+-- caller's role needs ingest access to the token's account, as for the token
+-- form of prefactor_start_run.
+------------------------------------------------------------------------------
+
+CREATE TYPE sdk_answer AS (http_status int, body jsonb);
+COMMENT ON TYPE sdk_answer IS
+	'Answer of the SDK protocol functions: the HTTP status and the JSON body to send back';
+
+-- The SDK's own ids of each span it created, which make a retry without an
+-- idempotency key find the span it already stored.
+CREATE TABLE sdk_spans (
+	account_id		pfid NOT NULL REFERENCES accounts,
+	id				pfid NOT NULL,
+	instance_id		pfid NOT NULL,
+	client_span_id	text,
+	trace_id		text,
+	error			jsonb,
+	PRIMARY KEY (account_id, id),
+	FOREIGN KEY (account_id, instance_id) REFERENCES instances ON DELETE CASCADE,
+	CONSTRAINT sdk_spans_client_span_id_length CHECK (length(client_span_id) BETWEEN 1 AND 200),
+	CONSTRAINT sdk_spans_trace_id_length CHECK (length(trace_id) BETWEEN 1 AND 200)
+);
+CREATE UNIQUE INDEX sdk_spans_client_span ON sdk_spans (account_id, instance_id, client_span_id);
+COMMENT ON TABLE sdk_spans IS
+	'Spans created through the SDK protocol: the SDK''s own span and trace ids (one span per SDK span id and run) and the error of a failed span';
+COMMENT ON COLUMN sdk_spans.account_id IS 'The account of the span';
+COMMENT ON COLUMN sdk_spans.id IS 'The span (spans.id; no foreign key, so that TRUNCATE spans meets the audit guard; purged with its run)';
+COMMENT ON COLUMN sdk_spans.instance_id IS 'The run of the span';
+COMMENT ON COLUMN sdk_spans.client_span_id IS 'The SDK''s span id (payload.span_id); unique per run, so a retried create stores nothing twice';
+COMMENT ON COLUMN sdk_spans.trace_id IS 'The SDK''s trace id (payload.trace_id), shared by the spans of one tree';
+COMMENT ON COLUMN sdk_spans.error IS 'The error of a failed span ({error_type, message, stacktrace}), kept here instead of being checked against result_schema';
+SELECT pg_catalog.pg_extension_config_dump('sdk_spans', '');
+
+-- Span calls that arrived after their run was terminated: nothing was stored
+-- for them in spans, and they are counted here instead of vanishing.
+CREATE TABLE sdk_refused_spans (
+	account_id		pfid NOT NULL REFERENCES accounts,
+	id				pfid NOT NULL,
+	instance_id		pfid NOT NULL,
+	operation		text NOT NULL CHECK (operation IN ('create_span', 'finish_span')),
+	span_id			pfid,
+	client_span_id	text,
+	trace_id		text,
+	span_type		text,
+	received_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, id),
+	FOREIGN KEY (account_id, instance_id) REFERENCES instances ON DELETE CASCADE,
+	CONSTRAINT sdk_refused_spans_id_partition CHECK (pfid_partition(id) = pfid_partition(account_id)),
+	CONSTRAINT sdk_refused_spans_text_length
+		CHECK (length(client_span_id) <= 200 AND length(trace_id) <= 200 AND length(span_type) <= 200)
+);
+CREATE TRIGGER assign_id BEFORE INSERT ON sdk_refused_spans FOR EACH ROW EXECUTE FUNCTION assign_id();
+-- a retried call is counted once
+CREATE UNIQUE INDEX sdk_refused_spans_once
+	ON sdk_refused_spans (account_id, instance_id, operation, coalesce(client_span_id, span_id::text));
+COMMENT ON TABLE sdk_refused_spans IS
+	'Span calls refused because their run was terminated: counted per run, never silently lost (a retried call once)';
+COMMENT ON COLUMN sdk_refused_spans.account_id IS 'The account of the run';
+COMMENT ON COLUMN sdk_refused_spans.id IS 'Id of this record';
+COMMENT ON COLUMN sdk_refused_spans.instance_id IS 'The terminated run';
+COMMENT ON COLUMN sdk_refused_spans.operation IS 'create_span or finish_span';
+COMMENT ON COLUMN sdk_refused_spans.span_id IS 'The stored span a refused finish named (NULL for a create)';
+COMMENT ON COLUMN sdk_refused_spans.client_span_id IS 'The SDK''s span id of a refused create (payload.span_id)';
+COMMENT ON COLUMN sdk_refused_spans.trace_id IS 'The SDK''s trace id of a refused create (payload.trace_id)';
+COMMENT ON COLUMN sdk_refused_spans.span_type IS 'The span type (schema_name) of a refused create';
+COMMENT ON COLUMN sdk_refused_spans.received_at IS 'When the call arrived';
+SELECT pg_catalog.pg_extension_config_dump('sdk_refused_spans', '');
+
+SELECT prefactor.secure_table('sdk_spans', '{INSERT,UPDATE}', '{}');
+SELECT prefactor.secure_table('sdk_refused_spans', '{INSERT}', '{}');
+
+------------------------------------------------------------------------------
+-- Helpers
+------------------------------------------------------------------------------
+
+-- The SDK's error envelope for an error this protocol answers, or NULL for
+-- any other (which the caller re-raises: a server error, HTTP 500).
+CREATE FUNCTION sdk_error_answer(state text, message text) RETURNS sdk_answer
+	LANGUAGE sql IMMUTABLE
+	RETURN (SELECT ROW(c.http_status, jsonb_build_object('status', 'error', 'code', c.code, 'message', message))::prefactor.sdk_answer
+			  FROM (SELECT CASE WHEN state IN ('28000', '28P01') THEN 401
+								WHEN state = '42501' THEN 403
+								WHEN state = 'P0002' THEN 404
+								WHEN state = '55000' THEN 409
+								WHEN state IN ('23505', '23514', '23503', '428C9') THEN 422
+								WHEN state LIKE '22%' THEN 400 END AS http_status,
+						   CASE WHEN state IN ('28000', '28P01') THEN 'bad_authtoken'
+								WHEN state = '42501' THEN 'not_permitted'
+								WHEN state = 'P0002' THEN 'not_found'
+								WHEN state = '55000' THEN 'invalid_action'
+								WHEN state IN ('23505', '23514', '23503', '428C9') THEN 'validation_errors'
+								WHEN state LIKE '22%' THEN 'bad_request' END AS code) c
+			 WHERE c.http_status IS NOT NULL);
+COMMENT ON FUNCTION sdk_error_answer(text, text) IS
+	'The SDK error envelope and HTTP status for a SQLSTATE (28000 401 bad_authtoken, 42501 403 not_permitted, P0002 404 not_found, 55000 409 invalid_action, 23xxx 422 validation_errors, 22xxx 400 bad_request); NULL for any other';
+
+-- The body of a call: an object (NULL or JSON null count as {}); raises 22023 otherwise.
+CREATE FUNCTION sdk_body(body jsonb, what text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF body IS NULL OR body = 'null' THEN
+		RETURN '{}';
+	END IF;
+	IF jsonb_typeof(body) <> 'object' THEN
+		RAISE EXCEPTION '% must be a JSON object, not %', what, jsonb_typeof(body)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN body;
+END
+$$;
+COMMENT ON FUNCTION sdk_body(jsonb, text) IS
+	'The JSON object of a request body or member ({} for NULL or null); invalid_parameter_value for another JSON type';
+
+-- A string member of a body: NULL when absent or null; 22023 for another type.
+CREATE FUNCTION sdk_text(body jsonb, key text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF jsonb_typeof(body->key) NOT IN ('string', 'null') THEN
+		RAISE EXCEPTION '% must be a string, not %', key, jsonb_typeof(body->key)
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', prefactor.excerpt((body->key)::text));
+	END IF;
+	RETURN body->>key;
+END
+$$;
+COMMENT ON FUNCTION sdk_text(jsonb, text) IS
+	'A string member of a request body (NULL when absent or null); invalid_parameter_value for another JSON type';
+
+-- A time member of a body (ISO 8601): NULL when absent; 22007 when malformed.
+CREATE FUNCTION sdk_time(body jsonb, key text) RETURNS timestamptz
+	LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	t text := prefactor.sdk_text(body, key);
+BEGIN
+	RETURN t::timestamptz;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+	RAISE EXCEPTION '% is not a time: %', key, prefactor.excerpt(t)
+		USING ERRCODE = 'invalid_datetime_format', HINT = 'Send ISO 8601, for example 2025-01-01T12:00:00.000Z.';
+END
+$$;
+COMMENT ON FUNCTION sdk_time(jsonb, text) IS
+	'A time member of a request body (ISO 8601; NULL when absent); invalid_datetime_format when malformed';
+
+-- The activity schema document of the SDK's agent_schema_version. The older
+-- form, maps span_schemas (type -> params schema) and span_result_schemas
+-- (type -> result schema), becomes span_type_schemas, sorted by name; as on
+-- the platform, a type without a result schema there gets one requiring an
+-- empty object, and span_type_schemas wins over the maps when both are sent.
+CREATE FUNCTION sdk_schema_document(schema jsonb) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	params jsonb := nullif(schema->'span_schemas', 'null');
+	results jsonb := coalesce(nullif(schema->'span_result_schemas', 'null'), '{}');
+BEGIN
+	IF schema IS NULL OR jsonb_typeof(schema) <> 'object' THEN
+		RETURN schema;	-- check_schema_document refuses what is not an object
+	END IF;
+	IF nullif(schema->'span_type_schemas', 'null') IS NOT NULL OR params IS NULL THEN
+		RETURN schema - 'span_schemas' - 'span_result_schemas';
+	END IF;
+	IF jsonb_typeof(params) <> 'object' OR jsonb_typeof(results) <> 'object' THEN
+		RAISE EXCEPTION 'agent_schema_version.span_schemas and span_result_schemas must be objects mapping span types to JSON Schemas'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM jsonb_object_keys(results) k WHERE NOT params ? k) THEN
+		RAISE EXCEPTION 'agent_schema_version.span_result_schemas names a span type that span_schemas does not declare'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN (schema - 'span_schemas' - 'span_result_schemas')
+		|| jsonb_build_object('span_type_schemas',
+			  (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.key, 'params_schema', p.value,
+								'result_schema', coalesce(results->p.key, '{"type": "object", "maxProperties": 0}'))
+							 ORDER BY p.key), '[]')
+				 FROM jsonb_each(params) p));
+END
+$$;
+COMMENT ON FUNCTION sdk_schema_document(jsonb) IS
+	'The activity schema document of an SDK agent_schema_version: the older span_schemas / span_result_schemas maps become span_type_schemas (a missing result schema requires an empty object)';
+
+-- A failed span's result that is the SDK's error object {error_type, message, stacktrace}.
+CREATE FUNCTION sdk_is_error(result jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE
+	RETURN jsonb_typeof(result) = 'object' AND result ? 'error_type' AND result ? 'message'
+		   AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(result) k
+							WHERE k NOT IN ('error_type', 'message', 'stacktrace'));
+COMMENT ON FUNCTION sdk_is_error(jsonb) IS
+	'Whether a result is the SDK''s error object {error_type, message, stacktrace} (nothing else)';
+
+-- The run an id names if it belongs to the token's account, agent and
+-- environment, locked for the call; no_data_found for any other id, exactly
+-- as for an unknown one.
+CREATE FUNCTION sdk_bound_instance(t ingest_tokens, instance text) RETURNS instances
+	LANGUAGE plpgsql
+AS $$
+<<sdk_bound_instance>>
+DECLARE
+	id prefactor.pfid := prefactor.try_pfid(instance);
+	row prefactor.instances;
+BEGIN
+	SELECT * INTO row FROM prefactor.instances i
+	 WHERE i.account_id = t.account_id AND i.id = sdk_bound_instance.id
+	   AND i.agent_id = t.agent_id AND i.environment_id = t.environment_id
+	   FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instance % does not exist', prefactor.excerpt(instance) USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN row;
+END sdk_bound_instance
+$$;
+COMMENT ON FUNCTION sdk_bound_instance(ingest_tokens, text) IS
+	'The run an id names, locked, if it is of the token''s account, agent and environment; no_data_found otherwise, as for an unknown id';
+
+-- The SDK's view of a run.
+CREATE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
+	LANGUAGE sql STABLE
+	RETURN (SELECT jsonb_build_object('type', 'agent_instance', 'id', i.id, 'account_id', i.account_id,
+				'agent_id', i.agent_id, 'agent_version_id', i.version_id, 'environment_id', i.environment_id,
+				'status', i.status, 'purpose', i.purpose, 'inserted_at', i.registered_at,
+				'started_at', i.started_at, 'finished_at', i.finished_at,
+				'termination_reason', i.termination_reason)
+			  FROM prefactor.instances i WHERE i.account_id = account AND i.id = instance);
+COMMENT ON FUNCTION sdk_instance_details(pfid, pfid) IS 'A run as the SDK protocol answers it (type agent_instance)';
+
+-- The SDK's view of a span.
+CREATE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
+	LANGUAGE sql STABLE
+	RETURN (SELECT jsonb_build_object('type', 'agent_span', 'id', s.id, 'account_id', s.account_id,
+				'agent_instance_id', s.instance_id, 'parent_span_id', s.parent_span_id,
+				'schema_name', s.span_type, 'status', s.status, 'payload', s.payload,
+				'result_payload', coalesce(s.result, k.error), 'started_at', s.started_at,
+				'finished_at', s.finished_at)
+			  FROM prefactor.spans s
+			  LEFT JOIN prefactor.sdk_spans k ON k.account_id = s.account_id AND k.id = s.id
+			 WHERE s.account_id = account AND s.id = span);
+COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
+
+-- A success answer, with the control signal when the run was terminated.
+CREATE FUNCTION sdk_success(details jsonb, terminate boolean DEFAULT false, reason text DEFAULT NULL)
+	RETURNS sdk_answer
+	LANGUAGE sql IMMUTABLE
+	RETURN ROW(200, jsonb_build_object('status', 'success', 'details', details)
+				|| CASE WHEN terminate THEN jsonb_build_object('control',
+						jsonb_build_object('terminate', true, 'reason', reason)) ELSE '{}' END)::prefactor.sdk_answer;
+COMMENT ON FUNCTION sdk_success(jsonb, boolean, text) IS
+	'The SDK success envelope {status, details}, with control {terminate, reason} when the run was terminated';
+
+-- A refused span call on a terminated run: counted, and answered as a
+-- conflict that carries the terminate signal.
+CREATE FUNCTION sdk_refuse_span(run instances, operation text, span pfid, client_span_id text, trace_id text,
+								span_type text)
+	RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	INSERT INTO prefactor.sdk_refused_spans
+		(account_id, instance_id, operation, span_id, client_span_id, trace_id, span_type)
+	VALUES (run.account_id, run.id, operation, span, left(client_span_id, 200), left(trace_id, 200),
+			left(span_type, 200))
+	ON CONFLICT DO NOTHING;
+	RETURN ROW(409, jsonb_build_object('status', 'error', 'code', 'invalid_action',
+		'message', format('instance %s was terminated; the span call was counted, not stored', run.id),
+		'control', jsonb_build_object('terminate', true, 'reason', run.termination_reason)))::prefactor.sdk_answer;
+END
+$$;
+COMMENT ON FUNCTION sdk_refuse_span(instances, text, pfid, text, text, text) IS
+	'Counts a span call refused because its run was terminated (sdk_refused_spans, once per retried call) and answers 409 with the terminate signal';
+
+------------------------------------------------------------------------------
+-- The calls. Each body function gets the checked token row and raises; its
+-- public wrapper checks the token and turns the errors the protocol knows
+-- into the SDK's error envelope.
+------------------------------------------------------------------------------
+
+-- POST /agent_instance/register
+CREATE FUNCTION sdk_register(t ingest_tokens, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	b jsonb := prefactor.sdk_body(body, 'body');
+	id prefactor.pfid;
+BEGIN
+	-- a token names its deployment; ids of another agent or environment are unknown to it
+	IF prefactor.sdk_text(b, 'agent_id') IS DISTINCT FROM t.agent_id::text AND b->>'agent_id' IS NOT NULL THEN
+		RAISE EXCEPTION 'agent % does not exist', prefactor.excerpt(b->>'agent_id') USING ERRCODE = 'no_data_found';
+	END IF;
+	IF prefactor.sdk_text(b, 'environment_id') IS DISTINCT FROM t.environment_id::text AND b->>'environment_id' IS NOT NULL THEN
+		RAISE EXCEPTION 'environment % does not exist', prefactor.excerpt(b->>'environment_id') USING ERRCODE = 'no_data_found';
+	END IF;
+	-- registered, not started: the SDK starts it with its own call
+	id := prefactor.create_instance('register_run', t.account_id::text, t.agent_id::text, t.environment_id::text,
+									nullif(b->'agent_version', 'null'),
+									prefactor.sdk_schema_document(nullif(b->'agent_schema_version', 'null')),
+									coalesce(prefactor.sdk_text(b, 'purpose'), 'live'),
+									prefactor.sdk_text(b, 'idempotency_key'), NULL);
+	UPDATE prefactor.ingest_tokens k SET last_used_at = now()
+	 WHERE k.account_id = t.account_id AND k.id = t.id
+	   AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute');
+	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(t.account_id, id));
+END
+$$;
+COMMENT ON FUNCTION sdk_register(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_register';
+
+-- POST /agent_instance/{id}/start
+CREATE FUNCTION sdk_start(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	b jsonb := prefactor.sdk_body(body, 'body');
+	run prefactor.instances := prefactor.sdk_bound_instance(t, instance);
+	started timestamptz := prefactor.sdk_time(b, 'timestamp');
+BEGIN
+	-- a retry of a start that succeeded (its answer was lost) gets the same answer
+	IF run.status = 'active' AND (started IS NULL OR started = run.started_at) THEN
+		RETURN prefactor.sdk_success(prefactor.sdk_instance_details(run.account_id, run.id));
+	END IF;
+	PERFORM prefactor.prefactor_begin_run(run.id, started, prefactor.sdk_text(b, 'idempotency_key'));
+	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(run.account_id, run.id));
+END
+$$;
+COMMENT ON FUNCTION sdk_start(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_start';
+
+-- POST /agent_instance/{id}/finish
+CREATE FUNCTION sdk_finish(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	b jsonb := prefactor.sdk_body(body, 'body');
+	run prefactor.instances := prefactor.sdk_bound_instance(t, instance);
+BEGIN
+	IF run.status = 'terminated' THEN
+		RETURN ROW(409, jsonb_build_object('status', 'error', 'code', 'invalid_action',
+			'message', format('instance %s was terminated', run.id),
+			'control', jsonb_build_object('terminate', true, 'reason', run.termination_reason)))::prefactor.sdk_answer;
+	END IF;
+	PERFORM prefactor.prefactor_finish_run(run.id, coalesce(prefactor.sdk_text(b, 'status'), 'complete'),
+										   prefactor.sdk_time(b, 'timestamp'), prefactor.sdk_text(b, 'idempotency_key'));
+	RETURN prefactor.sdk_success(prefactor.sdk_instance_details(run.account_id, run.id));
+END
+$$;
+COMMENT ON FUNCTION sdk_finish(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_finish';
+
+-- POST /agent_spans
+CREATE FUNCTION sdk_create_span(t ingest_tokens, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+<<sdk_create_span>>
+DECLARE
+	b jsonb := prefactor.sdk_body(body, 'body');
+	d jsonb := prefactor.sdk_body(coalesce(b->'details', b), 'details');
+	run prefactor.instances := prefactor.sdk_bound_instance(t, prefactor.sdk_text(d, 'agent_instance_id'));
+	payload jsonb := prefactor.sdk_body(d->'payload', 'details.payload');
+	client_span_id text := prefactor.sdk_text(payload, 'span_id');
+	trace_id text := prefactor.sdk_text(payload, 'trace_id');
+	span_type text := prefactor.sdk_text(d, 'schema_name');
+	status text := coalesce(prefactor.sdk_text(d, 'status'), 'active');
+	result jsonb := nullif(d->'result_payload', 'null');
+	error jsonb;
+	parent_text text := prefactor.sdk_text(d, 'parent_span_id');
+	parent prefactor.pfid;
+	prior prefactor.pfid;
+	ack prefactor.span_ack;
+BEGIN
+	-- a retry (the SDK sends no idempotency key; its own span id is in the payload)
+	SELECT k.id INTO prior FROM prefactor.sdk_spans k
+	 WHERE k.account_id = run.account_id AND k.instance_id = run.id AND k.client_span_id = sdk_create_span.client_span_id;
+	IF prior IS NOT NULL THEN
+		RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, prior),
+									 run.status = 'terminated', run.termination_reason);
+	END IF;
+	IF run.status = 'terminated' THEN
+		RETURN prefactor.sdk_refuse_span(run, 'create_span', NULL, client_span_id, trace_id, span_type);
+	END IF;
+	IF parent_text IS NOT NULL THEN
+		-- the SDK sends our id of the parent; one of another run is unknown to this run
+		SELECT s.id INTO parent FROM prefactor.spans s
+		 WHERE s.account_id = run.account_id AND s.id = prefactor.try_pfid(parent_text) AND s.instance_id = run.id;
+		IF parent IS NULL THEN
+			RAISE EXCEPTION 'parent span % does not exist', prefactor.excerpt(parent_text) USING ERRCODE = 'no_data_found';
+		END IF;
+	END IF;
+	-- a failed span's error is recorded as its error, not judged as its result
+	IF status = 'failed' AND prefactor.sdk_is_error(result) THEN
+		error := result;
+		result := NULL;
+	ELSIF status = 'failed' THEN
+		error := nullif(payload->'error', 'null');
+	END IF;
+	ack := prefactor.prefactor_record_span(run.id, span_type, payload, result, status, parent,
+										   prefactor.sdk_time(d, 'started_at'), prefactor.sdk_time(d, 'finished_at'),
+										   prefactor.sdk_text(b, 'idempotency_key'));
+	IF ack.span_id IS NULL THEN	-- the run was terminated as the span arrived
+		RETURN prefactor.sdk_refuse_span(run, 'create_span', NULL, client_span_id, trace_id, span_type);
+	END IF;
+	INSERT INTO prefactor.sdk_spans (account_id, id, instance_id, client_span_id, trace_id, error)
+	VALUES (run.account_id, ack.span_id, run.id, client_span_id, trace_id, error)
+	ON CONFLICT ON CONSTRAINT sdk_spans_pkey DO NOTHING;	-- a retry with the same idempotency key
+	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, ack.span_id), ack.terminate, ack.reason);
+END sdk_create_span
+$$;
+COMMENT ON FUNCTION sdk_create_span(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_create_span';
+
+-- POST /agent_spans/{id}/finish
+CREATE FUNCTION sdk_finish_span(t ingest_tokens, span text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+<<sdk_finish_span>>
+DECLARE
+	b jsonb := prefactor.sdk_body(body, 'body');
+	span_id prefactor.pfid := prefactor.try_pfid(span);
+	instance_id prefactor.pfid;
+	span_status text;
+	run prefactor.instances;
+	status text := coalesce(prefactor.sdk_text(b, 'status'), 'complete');
+	result jsonb := nullif(b->'result_payload', 'null');
+	error jsonb;
+	ack prefactor.span_ack;
+BEGIN
+	SELECT s.instance_id INTO instance_id FROM prefactor.spans s
+	 WHERE s.account_id = t.account_id AND s.id = sdk_finish_span.span_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'span % does not exist', prefactor.excerpt(span) USING ERRCODE = 'no_data_found';
+	END IF;
+	BEGIN
+		run := prefactor.sdk_bound_instance(t, instance_id::text);
+	EXCEPTION WHEN no_data_found THEN
+		RAISE EXCEPTION 'span % does not exist', prefactor.excerpt(span) USING ERRCODE = 'no_data_found';
+	END;
+	-- read once the run is locked: nothing finishes the span meanwhile
+	SELECT s.status INTO span_status FROM prefactor.spans s
+	 WHERE s.account_id = t.account_id AND s.id = sdk_finish_span.span_id;
+	IF run.status = 'terminated' THEN
+		RETURN prefactor.sdk_refuse_span(run, 'finish_span', span_id, NULL, NULL, NULL);
+	END IF;
+	IF span_status NOT IN ('pending', 'active') THEN
+		-- the SDK creates a span when it ends and may finish it after: a harmless conflict
+		RETURN ROW(409, jsonb_build_object('status', 'error', 'code', 'invalid_action',
+			'message', format('span %s is already finished (%s)', span_id, span_status)))::prefactor.sdk_answer;
+	END IF;
+	IF status = 'failed' AND prefactor.sdk_is_error(result) THEN
+		error := result;
+		result := NULL;
+	END IF;
+	ack := prefactor.prefactor_finish_span(span_id, status, result, prefactor.sdk_time(b, 'timestamp'),
+										   prefactor.sdk_text(b, 'idempotency_key'));
+	IF error IS NOT NULL THEN
+		INSERT INTO prefactor.sdk_spans AS k (account_id, id, instance_id, error)
+		VALUES (run.account_id, span_id, run.id, error)
+		ON CONFLICT ON CONSTRAINT sdk_spans_pkey DO UPDATE SET error = excluded.error;
+	END IF;
+	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, span_id), ack.terminate, ack.reason);
+END sdk_finish_span
+$$;
+COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_finish_span';
+
+------------------------------------------------------------------------------
+-- The public functions: the errors the protocol knows become its error
+-- envelope (with nothing stored); any other error is raised.
+------------------------------------------------------------------------------
+CREATE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	answer prefactor.sdk_answer;
+BEGIN
+	IF token IS NULL THEN
+		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+	END IF;
+	RETURN prefactor.sdk_register(prefactor.ingest_token_row(token), body);
+EXCEPTION WHEN OTHERS THEN
+	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_register(text, jsonb) IS
+	'SDK protocol, POST /agent_instance/register: registers a run (pending until prefactor_sdk_start) of the tokens agent in its environment; the older schema form (span_schemas / span_result_schemas) becomes span types. Answers (http_status, body) in the SDK''s envelopes.';
+
+CREATE FUNCTION prefactor_sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	answer prefactor.sdk_answer;
+BEGIN
+	IF token IS NULL THEN
+		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+	END IF;
+	RETURN prefactor.sdk_start(prefactor.ingest_token_row(token), instance, body);
+EXCEPTION WHEN OTHERS THEN
+	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_start(text, text, jsonb) IS
+	'SDK protocol, POST /agent_instance/{id}/start: starts a pending run at body.timestamp (else now); a retry of a done start answers the same. Answers (http_status, body) in the SDK''s envelopes.';
+
+CREATE FUNCTION prefactor_sdk_finish(token text, instance text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	answer prefactor.sdk_answer;
+BEGIN
+	IF token IS NULL THEN
+		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+	END IF;
+	RETURN prefactor.sdk_finish(prefactor.ingest_token_row(token), instance, body);
+EXCEPTION WHEN OTHERS THEN
+	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_finish(text, text, jsonb) IS
+	'SDK protocol, POST /agent_instance/{id}/finish: finishes a run as body.status (complete, failed, cancelled) at body.timestamp; a finished run is a 409 conflict. Answers (http_status, body) in the SDK''s envelopes.';
+
+CREATE FUNCTION prefactor_sdk_create_span(token text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	answer prefactor.sdk_answer;
+BEGIN
+	IF token IS NULL THEN
+		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+	END IF;
+	RETURN prefactor.sdk_create_span(prefactor.ingest_token_row(token), body);
+EXCEPTION WHEN OTHERS THEN
+	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_create_span(text, jsonb) IS
+	'SDK protocol, POST /agent_spans: records the span of body.details; the SDKs span id makes a retry store nothing twice; a failed spans error object is kept as its error; on a terminated run the span is counted in sdk_refused_spans and answered 409 with the terminate signal. Answers (http_status, body) in the SDK''s envelopes.';
+
+CREATE FUNCTION prefactor_sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	answer prefactor.sdk_answer;
+BEGIN
+	IF token IS NULL THEN
+		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+	END IF;
+	RETURN prefactor.sdk_finish_span(prefactor.ingest_token_row(token), span, body);
+EXCEPTION WHEN OTHERS THEN
+	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_finish_span(text, text, jsonb) IS
+	'SDK protocol, POST /agent_spans/{id}/finish: finishes an open span; a finished span is the 409 conflict the SDK treats as harmless; on a terminated run counted in sdk_refused_spans. Answers (http_status, body) in the SDK''s envelopes.';
+
