@@ -72,6 +72,7 @@ typedef struct AccessAnswer
 
 static const char *const access_level_names[] = {"reader", "ingest", "admin"};
 static HTAB *access_answers = NULL;
+static uint64 access_generation = 1;	/* moves on whenever the answers are forgotten */
 static Oid	members_relid = InvalidOid;	/* account_members, when the answers were begun */
 static bool access_callback_registered = false;
 
@@ -87,6 +88,7 @@ access_invalidate(Datum arg, Oid relid)
 	{
 		hash_destroy(access_answers);
 		access_answers = NULL;
+		access_generation++;
 	}
 }
 
@@ -119,6 +121,7 @@ access_cache_find(Oid user, const Pfid *account, int level, bool *found)
 
 		if (access_answers != NULL)
 			hash_destroy(access_answers);
+		access_generation++;
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(AccessKey);
 		ctl.entrysize = sizeof(AccessAnswer);
@@ -132,6 +135,16 @@ access_cache_find(Oid user, const Pfid *account, int level, bool *found)
 	memcpy(&key.account, account, sizeof(Pfid));
 	key.level = level;
 	return hash_search(access_answers, &key, HASH_ENTER, found);
+}
+
+/*
+ * Which set of access answers is current: a caller that keeps its own
+ * verdicts (the risk aggregates' pairs) keeps them while this holds.
+ */
+uint64
+prefactor_access_generation(void)
+{
+	return access_generation;
 }
 
 /* account_members' statement trigger: every backend forgets its access answers. */

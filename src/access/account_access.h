@@ -15,6 +15,7 @@
 extern bool prefactor_has_access(const Pfid *account, const char *level);
 extern void prefactor_require_access(const Pfid *account, const char *level, const char *subject);
 extern void prefactor_access_denied(const char *level, const char *subject) pg_attribute_noreturn();
+extern uint64 prefactor_access_generation(void);
 extern const Pfid *prefactor_owning_account(const Pfid *id, const char *what, const char *level);
 
 #endif

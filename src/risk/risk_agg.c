@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "port/pg_bswap.h"
@@ -29,6 +31,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "access/account_access.h"
 #include "risk/risk.h"
 
 #define RISK_HAS_TYPE		0x01
@@ -60,6 +63,9 @@ typedef struct RiskPairEntry
 	uint64		name_generation;	/* 0 = name not looked up yet */
 	const RiskTypeInfo *info;
 	const char *name;
+	Oid			visible_to;		/* the role the visibility verdict is for */
+	uint64		visible_generation; /* access answers it holds under; 0 = none */
+	bool		visible;
 } RiskPairEntry;
 
 /* Spans counted under one pair. */
@@ -125,6 +131,9 @@ risk_pair_intern(const RiskPair *key)
 		pair->name_generation = 0;
 		pair->info = NULL;
 		pair->name = NULL;
+		pair->visible_to = InvalidOid;
+		pair->visible_generation = 0;
+		pair->visible = false;
 	}
 	RiskRecentPairs[RiskRecentNext] = pair;
 	RiskRecentNext = (RiskRecentNext + 1) % lengthof(RiskRecentPairs);
@@ -561,6 +570,27 @@ risk_sum_numeric(RiskSum *sum, Numeric x)
 		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum->n), NumericGetDatum(x)));
 }
 
+/*
+ * Whether the calling role may read the account of a pair's span type. The
+ * pairs outlive queries, so the verdict is kept for the role it was given to
+ * and only while the access answers it came from hold.
+ */
+static bool
+risk_pair_visible(RiskPairEntry *pair)
+{
+	Oid			user = GetOuterUserId();
+
+	if (superuser_arg(user))
+		return true;
+	if (pair->visible_generation != prefactor_access_generation() || pair->visible_to != user)
+	{
+		pair->visible = risk_type_visible(&pair->key.span_type_id);
+		pair->visible_to = user;
+		pair->visible_generation = prefactor_access_generation();
+	}
+	return pair->visible;
+}
+
 /* Points of a pair's span type under its revision (NULL if unknown). */
 static const RiskTypeInfo *
 risk_pair_info(RiskPairEntry *pair)
@@ -568,7 +598,7 @@ risk_pair_info(RiskPairEntry *pair)
 	const RiskTypeInfo *info;
 
 	/* the pair cache outlives the query: whoever asks now must see the account */
-	if (!risk_type_visible(&pair->key.span_type_id))
+	if (!risk_pair_visible(pair))
 		return NULL;
 	if (pair->info_generation == risk_cache_generation)
 		return pair->info;
@@ -591,7 +621,7 @@ risk_pair_name(RiskPairEntry *pair)
 
 	if (!(pair->key.flags & RISK_HAS_TYPE))
 		return NULL;
-	if (!risk_type_visible(&pair->key.span_type_id))
+	if (!risk_pair_visible(pair))
 		return pfid_text(&pair->key.span_type_id);	/* as for a span type that does not exist */
 	if (pair->name_generation == risk_cache_generation)
 		return pair->name;
