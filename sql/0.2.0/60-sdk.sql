@@ -472,22 +472,42 @@ COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of pref
 -- The public functions: the errors the protocol knows become its error
 -- envelope (with nothing stored); any other error is raised.
 ------------------------------------------------------------------------------
-CREATE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
+-- The one way an SDK call is answered: no token is 401; the token row binds
+-- the call; an error the protocol knows becomes its answer (sdk_error_answer),
+-- any other is raised for the gateway's 500.
+CREATE FUNCTION sdk_call(operation text, token text, id text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
 	answer prefactor.sdk_answer;
+	t prefactor.ingest_tokens;
 BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	RETURN prefactor.sdk_register(prefactor.ingest_token_row(token), body);
+	t := prefactor.ingest_token_row(token);
+	RETURN CASE operation
+		WHEN 'register' THEN prefactor.sdk_register(t, body)
+		WHEN 'start' THEN prefactor.sdk_start(t, id, body)
+		WHEN 'finish' THEN prefactor.sdk_finish(t, id, body)
+		WHEN 'create_span' THEN prefactor.sdk_create_span(t, body)
+		WHEN 'finish_span' THEN prefactor.sdk_finish_span(t, id, body) END;
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
 		RAISE;
 	END IF;
 	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION sdk_call(text, text, text, jsonb) IS
+	'Shared body of the prefactor_sdk_* functions: checks the token, calls the operation, answers known errors in the SDK''s error envelope';
+
+CREATE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	RETURN prefactor.sdk_call('register', token, NULL, body);
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_register(text, jsonb) IS
@@ -496,19 +516,8 @@ COMMENT ON FUNCTION prefactor_sdk_register(text, jsonb) IS
 CREATE FUNCTION prefactor_sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	answer prefactor.sdk_answer;
 BEGIN
-	IF token IS NULL THEN
-		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
-	END IF;
-	RETURN prefactor.sdk_start(prefactor.ingest_token_row(token), instance, body);
-EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
-	IF answer IS NULL THEN
-		RAISE;
-	END IF;
-	RETURN answer;
+	RETURN prefactor.sdk_call('start', token, instance, body);
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_start(text, text, jsonb) IS
@@ -517,19 +526,8 @@ COMMENT ON FUNCTION prefactor_sdk_start(text, text, jsonb) IS
 CREATE FUNCTION prefactor_sdk_finish(token text, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	answer prefactor.sdk_answer;
 BEGIN
-	IF token IS NULL THEN
-		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
-	END IF;
-	RETURN prefactor.sdk_finish(prefactor.ingest_token_row(token), instance, body);
-EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
-	IF answer IS NULL THEN
-		RAISE;
-	END IF;
-	RETURN answer;
+	RETURN prefactor.sdk_call('finish', token, instance, body);
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_finish(text, text, jsonb) IS
@@ -538,19 +536,8 @@ COMMENT ON FUNCTION prefactor_sdk_finish(text, text, jsonb) IS
 CREATE FUNCTION prefactor_sdk_create_span(token text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	answer prefactor.sdk_answer;
 BEGIN
-	IF token IS NULL THEN
-		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
-	END IF;
-	RETURN prefactor.sdk_create_span(prefactor.ingest_token_row(token), body);
-EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
-	IF answer IS NULL THEN
-		RAISE;
-	END IF;
-	RETURN answer;
+	RETURN prefactor.sdk_call('create_span', token, NULL, body);
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_create_span(text, jsonb) IS
@@ -559,19 +546,8 @@ COMMENT ON FUNCTION prefactor_sdk_create_span(text, jsonb) IS
 CREATE FUNCTION prefactor_sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	answer prefactor.sdk_answer;
 BEGIN
-	IF token IS NULL THEN
-		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
-	END IF;
-	RETURN prefactor.sdk_finish_span(prefactor.ingest_token_row(token), span, body);
-EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
-	IF answer IS NULL THEN
-		RAISE;
-	END IF;
-	RETURN answer;
+	RETURN prefactor.sdk_call('finish_span', token, span, body);
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_finish_span(text, text, jsonb) IS
