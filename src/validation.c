@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -433,13 +434,25 @@ prefactor_validate_span_part(const Pfid *account, const Pfid *span_type, bool is
 
 /*
  * Ad-hoc schemas of the SQL functions: a few recently compiled ones are kept,
- * keyed by their binary content, so a query over many rows compiles once.
+ * keyed by the schema argument exactly as it arrives, so that a query over
+ * many rows compiles once and finds its schema again at the cost of one
+ * comparison, without detoasting: a schema read from a row is often
+ * compressed in line (the key is then its compressed bytes, which decompress
+ * to one content only) or stored out of line (the key is then the toast
+ * pointer).  A toast pointer names an immutable value in one toast table;
+ * its value id could only name another value after that one was deleted,
+ * vacuumed away and the OID counter went round, so within one transaction
+ * the pointer is trusted, and in a later one the content is detoasted once
+ * and compared with the content compiled.
  */
 #define ADHOC_SLOTS 8
 typedef struct AdhocSchema
 {
-	uint32		hash;
-	Size		len;
+	Size		keylen;
+	char	   *key;			/* the argument's bytes: varlena or toast pointer */
+	bool		external;		/* key is an on-disk toast pointer */
+	LocalTransactionId lxid;	/* external: the transaction that last checked it */
+	Size		len;			/* external: the detoasted schema */
 	char	   *bytes;
 	bool		format_assertion;
 	MemoryContext cxt;
@@ -473,12 +486,35 @@ problems_to_jsonb(const js_problems *p, const char *span_type, const char *part)
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
+/* Does slot hold the schema whose argument bytes are key? */
+static bool
+adhoc_matches(AdhocSchema *slot, const char *key, Size keylen, bool external)
+{
+	Jsonb	   *plain;
+
+	if (slot->cs == NULL || slot->keylen != keylen || slot->external != external ||
+		slot->format_assertion != prefactor_format_assertion ||
+		memcmp(slot->key, key, keylen) != 0)
+		return false;
+	if (!external || slot->lxid == MyProc->lxid)
+		return true;
+	/* a toast pointer seen in an earlier transaction: compare the content once */
+	plain = DatumGetJsonbP(PointerGetDatum(key));
+	if (VARSIZE(plain) != slot->len || memcmp(plain, slot->bytes, slot->len) != 0)
+		return false;
+	slot->lxid = MyProc->lxid;
+	return true;
+}
+
 /* The compiled form of an ad-hoc schema; raises with its problems if malformed. */
 static const js_compiled *
-adhoc_compiled(Jsonb *schema)
+adhoc_compiled(Datum arg)
 {
-	Size		len = VARSIZE(schema);
-	uint32		hash = DatumGetUInt32(hash_any((unsigned char *) schema, len));
+	static int	last = 0;
+	struct varlena *raw = (struct varlena *) DatumGetPointer(arg);
+	bool		external = VARATT_IS_EXTERNAL_ONDISK(raw);
+	Size		keylen;
+	Jsonb	   *schema;
 	AdhocSchema *slot;
 	js_options	opt;
 	js_allocator alloc;
@@ -486,12 +522,23 @@ adhoc_compiled(Jsonb *schema)
 	js_compiled *cs = NULL;
 	MemoryContext cxt;
 
-	for (int i = 0; i < ADHOC_SLOTS; i++)
-		if (adhoc[i].cs && adhoc[i].hash == hash && adhoc[i].len == len &&
-			adhoc[i].format_assertion == prefactor_format_assertion &&
-			memcmp(adhoc[i].bytes, schema, len) == 0)
-			return adhoc[i].cs;
+	/* indirect and expanded values have no stable bytes: key on their content */
+	if (VARATT_IS_EXTERNAL(raw) && !external)
+		raw = (struct varlena *) DatumGetJsonbP(arg);
+	keylen = external ? VARSIZE_EXTERNAL(raw) : VARSIZE_ANY(raw);
 
+	/* the schema of the previous call first: a query passes the same one each row */
+	if (adhoc_matches(&adhoc[last], (const char *) raw, keylen, external))
+		return adhoc[last].cs;
+	for (int i = 0; i < ADHOC_SLOTS; i++)
+		if (i != last && adhoc_matches(&adhoc[i], (const char *) raw, keylen, external))
+		{
+			last = i;
+			return adhoc[i].cs;
+		}
+
+	schema = DatumGetJsonbP(PointerGetDatum(raw));
+	last = adhoc_next;
 	slot = &adhoc[adhoc_next];
 	adhoc_next = (adhoc_next + 1) % ADHOC_SLOTS;
 	if (slot->cxt)
@@ -516,10 +563,17 @@ adhoc_compiled(Jsonb *schema)
 				 errdetail("%zu problem(s); first at \"%s\"", count, first),
 				 errhint("prefactor.jsonschema_check(schema) lists every problem.")));
 	}
-	slot->bytes = MemoryContextAlloc(cxt, len);
-	memcpy(slot->bytes, schema, len);
-	slot->len = len;
-	slot->hash = hash;
+	slot->key = MemoryContextAlloc(cxt, keylen);
+	memcpy(slot->key, raw, keylen);
+	slot->keylen = keylen;
+	slot->external = external;
+	if (external)
+	{
+		slot->lxid = MyProc->lxid;
+		slot->len = VARSIZE(schema);
+		slot->bytes = MemoryContextAlloc(cxt, slot->len);
+		memcpy(slot->bytes, schema, slot->len);
+	}
 	slot->format_assertion = prefactor_format_assertion;
 	slot->cs = cs;
 	return cs;
@@ -529,7 +583,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
 Datum
 prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	const js_compiled *cs = adhoc_compiled(PG_GETARG_DATUM(0));
 	Jsonb	   *doc = PG_GETARG_JSONB_P(1);
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
@@ -565,7 +619,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
 Datum
 prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	const js_compiled *cs = adhoc_compiled(PG_GETARG_DATUM(0));
 	bool		conforms;
 	Datum		errors;
 	bool		errors_null;
