@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -455,9 +456,25 @@ typedef struct AdhocSchema
 	Size		len;			/* external: the detoasted schema */
 	char	   *bytes;
 	bool		format_assertion;
+	uint64		gen;			/* changes whenever the slot is refilled */
 	MemoryContext cxt;
 	js_compiled *cs;
 } AdhocSchema;
+
+/*
+ * A call site whose schema argument is a constant of the plan (a literal,
+ * or a parameter the planner folded) remembers its slot in fn_extra: the
+ * constant cannot change while the expression lives, so later rows skip
+ * even the comparison.
+ */
+typedef struct AdhocCallSite
+{
+	Pointer		arg;
+	int			slot;
+	uint64		gen;
+} AdhocCallSite;
+
+static uint64 adhoc_gen = 0;
 
 static AdhocSchema adhoc[ADHOC_SLOTS];
 static int	adhoc_next = 0;
@@ -506,9 +523,52 @@ adhoc_matches(AdhocSchema *slot, const char *key, Size keylen, bool external)
 	return true;
 }
 
-/* The compiled form of an ad-hoc schema; raises with its problems if malformed. */
+/* Is the schema argument (the first) a constant of the plan? */
+static bool
+schema_arg_is_const(FmgrInfo *flinfo)
+{
+	Node	   *expr = flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, FuncExpr))
+		args = ((FuncExpr *) expr)->args;
+	else
+		return false;
+	return list_length(args) >= 1 && IsA(linitial(args), Const);
+}
+
+static const js_compiled *adhoc_lookup(Datum arg, int *slotno);
+
+/* The compiled form of the schema argument of fcinfo; raises if malformed. */
 static const js_compiled *
-adhoc_compiled(Datum arg)
+adhoc_compiled(FunctionCallInfo fcinfo)
+{
+	Datum		arg = PG_GETARG_DATUM(0);
+	AdhocCallSite *site = fcinfo->flinfo ? fcinfo->flinfo->fn_extra : NULL;
+	const js_compiled *cs;
+	int			slotno;
+
+	if (site && site->arg == DatumGetPointer(arg) && adhoc[site->slot].gen == site->gen &&
+		adhoc[site->slot].format_assertion == prefactor_format_assertion)
+		return adhoc[site->slot].cs;
+	cs = adhoc_lookup(arg, &slotno);
+	if (fcinfo->flinfo && schema_arg_is_const(fcinfo->flinfo))
+	{
+		if (site == NULL)
+			site = fcinfo->flinfo->fn_extra =
+				MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AdhocCallSite));
+		site->arg = DatumGetPointer(arg);
+		site->slot = slotno;
+		site->gen = adhoc[slotno].gen;
+	}
+	return cs;
+}
+
+/* The compiled form of an ad-hoc schema and its slot; raises with its problems if malformed. */
+static const js_compiled *
+adhoc_lookup(Datum arg, int *slotno)
 {
 	static int	last = 0;
 	struct varlena *raw = (struct varlena *) DatumGetPointer(arg);
@@ -529,16 +589,19 @@ adhoc_compiled(Datum arg)
 
 	/* the schema of the previous call first: a query passes the same one each row */
 	if (adhoc_matches(&adhoc[last], (const char *) raw, keylen, external))
+	{
+		*slotno = last;
 		return adhoc[last].cs;
+	}
 	for (int i = 0; i < ADHOC_SLOTS; i++)
 		if (i != last && adhoc_matches(&adhoc[i], (const char *) raw, keylen, external))
 		{
-			last = i;
+			*slotno = last = i;
 			return adhoc[i].cs;
 		}
 
 	schema = DatumGetJsonbP(PointerGetDatum(raw));
-	last = adhoc_next;
+	*slotno = last = adhoc_next;
 	slot = &adhoc[adhoc_next];
 	adhoc_next = (adhoc_next + 1) % ADHOC_SLOTS;
 	if (slot->cxt)
@@ -575,6 +638,7 @@ adhoc_compiled(Datum arg)
 		memcpy(slot->bytes, schema, slot->len);
 	}
 	slot->format_assertion = prefactor_format_assertion;
+	slot->gen = ++adhoc_gen;
 	slot->cs = cs;
 	return cs;
 }
@@ -583,7 +647,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
 Datum
 prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_DATUM(0));
+	const js_compiled *cs = adhoc_compiled(fcinfo);
 	Jsonb	   *doc = PG_GETARG_JSONB_P(1);
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
@@ -619,7 +683,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
 Datum
 prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_DATUM(0));
+	const js_compiled *cs = adhoc_compiled(fcinfo);
 	bool		conforms;
 	Datum		errors;
 	bool		errors_null;

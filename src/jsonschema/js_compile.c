@@ -219,6 +219,9 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 	}
 	s->ref_only = (uint8_t) (js_val_get(v, "$ref", 4) && !js_val_get(v, "$dynamicRef", 11) &&
 							 only_ref(s));
+	/* annotations only (a "description", a "default"): the validator skips it like true */
+	s->noop = (uint8_t) (!js_val_get(v, "$ref", 4) && !js_val_get(v, "$dynamicRef", 11) &&
+						 only_ref(s));
 	return s;
 }
 

@@ -172,6 +172,18 @@ js_stack_over(const js_stack *st)
 	return st->too_deep && st->too_deep(st->ctx);
 }
 
+/* same, asking the host's check only when 'ask_host' (it costs a call) */
+static inline int
+js_stack_over_every(const js_stack *st, int ask_host)
+{
+	char		here;
+	uintptr_t	h = (uintptr_t) &here;
+
+	if ((st->base > h ? st->base - h : h - st->base) > st->max)
+		return 1;
+	return ask_host && st->too_deep && st->too_deep(st->ctx);
+}
+
 /* JSON equality of two nodes (numbers exactly); -1 if too deep */
 int			js_equal(const js_accessor *aa, js_node a, const js_accessor *ab,
 					 js_node b, int depth, const js_stack *st);
@@ -280,6 +292,9 @@ js_format_fn js_format_lookup(const char *name, size_t len);
 #define JS_F_FORMAT    (1u << 17)
 #define JS_F_UNEVAL    (1u << 18)	/* has unevaluatedItems/Properties */
 #define JS_F_NUMKW     (JS_F_MIN | JS_F_MAX | JS_F_XMIN | JS_F_XMAX | JS_F_MULT)
+/* the keywords js_eval_scalar_kw looks at (besides pattern) */
+#define JS_F_SCALAR    (JS_F_TYPE | JS_F_CONST | JS_F_ENUM | JS_F_NUMKW | JS_F_MINLEN | \
+						JS_F_MAXLEN | JS_F_FORMAT)
 
 typedef struct js_schema js_schema;
 typedef struct js_resource js_resource;
@@ -328,6 +343,7 @@ struct js_schema
 	uint8_t		dyn_dynamic;	/* $dynamicRef target is a $dynamicAnchor */
 	uint8_t		format_assert;
 	uint8_t		ref_only;		/* $ref and no other keyword: js_eval follows it in place */
+	uint8_t		noop;			/* no keyword that validates: passes every instance */
 	uint32_t	flags;
 	js_resource *res;
 	/* core */

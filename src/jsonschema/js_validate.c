@@ -133,7 +133,7 @@ again:
 		valid = 0;
 		goto out;
 	}
-	if (!s || s->kind == JS_SK_TRUE)
+	if (!s || s->kind == JS_SK_TRUE || s->noop)
 		goto out;
 	if (s->kind == JS_SK_FALSE)
 	{
@@ -155,8 +155,12 @@ again:
 		valid = 0;
 		goto out;
 	}
-	/* the depth limits are generous; the stack budget is the real guard */
-	if (js_stack_over(&c->stack))
+	/*
+	 * the depth limits are generous; the stack budget is the real guard.  The
+	 * host's check is a call, so it is asked every 8th level only (depth grows
+	 * by at least one per nested js_eval; 8 levels take a few kB of stack).
+	 */
+	if (js_stack_over_every(&c->stack, (depth & 7) == 0))
 	{
 		js_limit_error(c, ip, kp, JS_LIMIT_DEPTH,
 					   "nesting too deep for the validator's stack (instance depth %zu)", idepth);
@@ -206,7 +210,7 @@ again:
 	}
 	if ((s->ref || s->dynref) && !eval_refs(c, s, in, idepth, ip, kp, a, depth))
 		JS_FAIL();
-	if (!js_eval_scalar_kw(c, s, in, t, ip, kp))
+	if (((s->flags & JS_F_SCALAR) || s->pattern) && !js_eval_scalar_kw(c, s, in, t, ip, kp))
 		JS_FAIL();
 	if (t == JS_ARRAY && (s->n_prefix || s->items) &&
 		!js_eval_items(c, s, in, idepth, ip, kp, a, depth))

@@ -34,6 +34,45 @@ find_prop(const js_schema *s, const char *k, size_t kl, const char **name)
 	return NULL;
 }
 
+/* order of a property name and a key: length first, then bytes (as jsonb's) */
+static inline int
+name_cmp(const js_named *p, const char *k, size_t kl)
+{
+	if (p->len != kl)
+		return p->len < kl ? -1 : 1;
+	/* most names of one length differ in their first byte: no call then */
+	if (kl && p->name[0] != k[0])
+		return (unsigned char) p->name[0] < (unsigned char) k[0] ? -1 : 1;
+	return memcmp(p->name, k, kl);
+}
+
+/*
+ * The property schema of member k, for members arriving in order: a merge
+ * of the members with the sorted property names from cursor *cur on, so an
+ * object whose keys come ordered by length, then bytes (jsonb's order)
+ * costs about one comparison per member.  A key that arrives out of that
+ * order is looked up by binary search instead.
+ */
+static inline const js_schema *
+next_prop(const js_schema *s, const char *k, size_t kl, size_t *cur, const char **name)
+{
+	size_t		start = *cur,
+				i = start;
+	int			cmp = 1;
+
+	while (i < s->n_props && (cmp = name_cmp(&s->props[i], k, kl)) < 0)
+		i++;
+	*cur = i;
+	if (i < s->n_props && cmp == 0)
+	{
+		*name = s->props[i].name;
+		return s->props[i].s;
+	}
+	if (i == start && i > 0 && name_cmp(&s->props[i - 1], k, kl) >= 0)
+		return find_prop(s, k, kl, name);
+	return NULL;
+}
+
 /* is property k present in object in? */
 static int
 has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
@@ -170,12 +209,13 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	js_seg		k1 = {kp, NULL, 0, 0};
 	js_seg		k2 = {&k1, NULL, 0, 0};
 	int			valid = 1;
+	size_t		cur = 0;
 
 	memset(&it, 0, sizeof it);
 	while (c->acc->object_next(c->acc->ctx, in, &it, &key, &kl, &v))
 	{
 		int			matched = 0;
-		const js_schema *ps = s->n_props ? find_prop(s, key, kl, &k2.s) : NULL;
+		const js_schema *ps = s->n_props ? next_prop(s, key, kl, &cur, &k2.s) : NULL;
 
 		is.s = key;
 		is.len = kl;
