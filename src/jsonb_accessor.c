@@ -211,6 +211,30 @@ jb_object_get(void *ctx, js_node n, const char *key, size_t keylen, js_node *out
 	uint32		lo = 0,
 				hi = count;
 
+	/*
+	 * small objects: a scan with a running offset, stopping at the first
+	 * longer key, is cheaper than the probes' offset walks
+	 */
+	if (count <= JB_OFFSET_STRIDE)
+	{
+		uint32		off = 0;
+
+		for (uint32 i = 0; i < count; i++)
+		{
+			JEntry		je = jc->children[i];
+			uint32		len = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) - off : JBE_OFFLENFLD(je);
+
+			if (len > keylen)
+				return 0;
+			if (len == keylen && memcmp(base + off, key, keylen) == 0)
+			{
+				*out = child_node(jc, (int) (i + count), getJsonbOffset(jc, (int) (i + count)));
+				return 1;
+			}
+			off += len;
+		}
+		return 0;
+	}
 	while (lo < hi)
 	{
 		uint32		mid = lo + (hi - lo) / 2;

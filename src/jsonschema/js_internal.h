@@ -172,18 +172,6 @@ js_stack_over(const js_stack *st)
 	return st->too_deep && st->too_deep(st->ctx);
 }
 
-/* same, asking the host's check only when 'ask_host' (it costs a call) */
-static inline int
-js_stack_over_every(const js_stack *st, int ask_host)
-{
-	char		here;
-	uintptr_t	h = (uintptr_t) &here;
-
-	if ((st->base > h ? st->base - h : h - st->base) > st->max)
-		return 1;
-	return ask_host && st->too_deep && st->too_deep(st->ctx);
-}
-
 /* JSON equality of two nodes (numbers exactly); -1 if too deep */
 int			js_equal(const js_accessor *aa, js_node a, const js_accessor *ab,
 					 js_node b, int depth, const js_stack *st);
@@ -344,6 +332,7 @@ struct js_schema
 	uint8_t		format_assert;
 	uint8_t		ref_only;		/* $ref and no other keyword: js_eval follows it in place */
 	uint8_t		noop;			/* no keyword that validates: passes every instance */
+	uint8_t		leaf;			/* only keywords of js_eval_scalar_kw (type, enum, ...) */
 	uint32_t	flags;
 	js_resource *res;
 	/* core */
@@ -623,6 +612,23 @@ JS_NOINLINE int js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_
 JS_NOINLINE int js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t,
 							  size_t idepth, const js_seg *ip, const js_seg *kp,
 							  js_ann *a, int depth);
+
+/*
+ * js_eval for a child schema: a leaf (type, enum, pattern, ... and nothing
+ * that recurses or annotates) is checked straight away, without js_eval's
+ * frame, scope and limit bookkeeping; the instance depth limit still holds.
+ */
+JS_NOINLINE int js_eval_leaf(js_vctx *c, const js_schema *s, js_node in,
+							 const js_seg *ip, const js_seg *kp);
+
+static inline int
+js_eval_child(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			  const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
+{
+	if (s && s->leaf && !c->stop && idepth <= (size_t) c->cs->max_instance_depth)
+		return js_eval_leaf(c, s, in, ip, kp);
+	return js_eval(c, s, in, idepth, ip, kp, out, depth);
+}
 
 /* js_validate_uneval.c: annotation sets and unevaluatedItems/Properties */
 int			js_ann_init(js_vctx *c, js_ann *a, js_type t, js_node n);

@@ -19,9 +19,16 @@ js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	int			ok;
 
 	c->quiet++;
-	ok = js_eval(c, s, in, idepth, ip, kp, out, depth);
+	ok = js_eval_child(c, s, in, idepth, ip, kp, out, depth);
 	c->quiet--;
 	return ok && !c->stop;
+}
+
+/* a leaf schema (see js_eval_child): its scalar keywords only */
+JS_NOINLINE int
+js_eval_leaf(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip, const js_seg *kp)
+{
+	return js_eval_scalar_kw(c, s, in, c->acc->type(c->acc->ctx, in), ip, kp) && !c->limit;
 }
 
 /* is target already being evaluated at this instance location? (a loop) */
@@ -155,12 +162,8 @@ again:
 		valid = 0;
 		goto out;
 	}
-	/*
-	 * the depth limits are generous; the stack budget is the real guard.  The
-	 * host's check is a call, so it is asked every 8th level only (depth grows
-	 * by at least one per nested js_eval; 8 levels take a few kB of stack).
-	 */
-	if (js_stack_over_every(&c->stack, (depth & 7) == 0))
+	/* the depth limits are generous; the stack budget is the real guard */
+	if (js_stack_over(&c->stack))
 	{
 		js_limit_error(c, ip, kp, JS_LIMIT_DEPTH,
 					   "nesting too deep for the validator's stack (instance depth %zu)", idepth);

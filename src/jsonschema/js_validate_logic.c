@@ -62,7 +62,7 @@ js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idep
 		{
 			js_seg		ks = {&k, NULL, 0, i};
 
-			if (!js_eval(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
+			if (!js_eval_child(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
 				JS_FAIL();
 		}
 	}

@@ -158,7 +158,7 @@ eval_member_patterns(js_vctx *c, const js_schema *s, const char *key, size_t kl,
 		if (m)
 		{
 			*matched = 1;
-			if (!js_eval(c, s->pprops[p].s, v, idepth + 1, is, &k2, NULL, depth + 1))
+			if (!js_eval_child(c, s->pprops[p].s, v, idepth + 1, is, &k2, NULL, depth + 1))
 				JS_FAIL();
 		}
 	}
@@ -225,7 +225,7 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 			k1.len = 10;
 			k2.len = kl;
 			matched = 1;
-			if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
+			if (!js_eval_child(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
 				JS_FAIL();
 		}
 		if (s->n_pprops &&
@@ -240,7 +240,7 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 			k1.s = "additionalProperties";
 			k1.len = 20;
 			matched = 1;
-			if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
+			if (!js_eval_child(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
 				JS_FAIL();
 		}
 		if (matched)
