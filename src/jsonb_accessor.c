@@ -158,7 +158,12 @@ jb_number_text(void *ctx, js_node n, const char **s, size_t *len)
 		p += 4;
 	}
 	if (ndigits > 0)
-		p += sprintf(p, "e%d", (weight - ndigits + 1) * 4);
+	{
+		int			exp = (weight - ndigits + 1) * 4;
+
+		*p++ = 'e';
+		p += pg_ltoa(exp, p);
+	}
 	*s = buf;
 	*len = p - buf;
 	return 1;

@@ -238,7 +238,12 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 					cps;
 
 		acc->string(acc->ctx, in, &str, &len);
-		if (s->flags & (JS_F_MINLEN | JS_F_MAXLEN))
+		/*
+		 * a string of len bytes has between len/4 and len code points: count
+		 * them only when the bounds do not already decide
+		 */
+		if (((s->flags & JS_F_MINLEN) && len / 4 < s->min_length) ||
+			((s->flags & JS_F_MAXLEN) && len > s->max_length))
 		{
 			cps = utf8_len(str, len);
 			if ((s->flags & JS_F_MINLEN) && cps < s->min_length)
