@@ -22,17 +22,15 @@
 #include "jsonb_accessor.h"
 
 /*
- * The node of child 'index' of container jc, whose data starts at offset
- * 'offset' (getJsonbOffset, or a running sum while iterating).
+ * The node of the child whose JEntry is je, with data at offset 'offset'
+ * (getJsonbOffset, or a running sum while iterating) from base, the start
+ * of its container's data.
  */
 static inline js_node
-child_node(const JsonbContainer *jc, int index, uint32 offset)
+entry_node(JEntry je, const char *base, uint32 offset)
 {
-	JEntry		je = jc->children[index];
-	const char *base = (const char *) &jc->children[JsonContainerSize(jc) *
-												 (JsonContainerIsObject(jc) ? 2 : 1)];
-	uint32		len = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) - offset : JBE_OFFLENFLD(je);
 	js_node		n = {NULL, NULL, 0};
+	uint32		len = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) - offset : JBE_OFFLENFLD(je);
 
 	/* numbers and containers are int-aligned within their slot, as fillJsonbValue reads them */
 	if (JBE_ISCONTAINER(je))
@@ -43,6 +41,16 @@ child_node(const JsonbContainer *jc, int index, uint32 offset)
 		n.i = (intptr_t) ((je & JENTRY_TYPEMASK) | len);
 	}
 	return n;
+}
+
+/* The node of child 'index' of container jc, whose data starts at offset 'offset'. */
+static inline js_node
+child_node(const JsonbContainer *jc, int index, uint32 offset)
+{
+	const char *base = (const char *) &jc->children[JsonContainerSize(jc) *
+												 (JsonContainerIsObject(jc) ? 2 : 1)];
+
+	return entry_node(jc->children[index], base, offset);
 }
 
 /* The node of a whole jsonb document (a scalar root is its pseudo-array's element). */
@@ -272,11 +280,12 @@ jb_object_next(void *ctx, js_node n, js_iter *it, const char **key, size_t *keyl
 {
 	const JsonbContainer *jc = n.p;
 	uint32		count = JsonContainerSize(jc);
+	const char *base = (const char *) &jc->children[count * 2];
 	uint32		i = (uint32) it->state[0];
 	uint32		koff = (uint32) it->state[1];
 	uint32		voff;
-	JEntry		je;
-	js_node		k;
+	JEntry		ke,
+				ve;
 
 	if (i >= count)
 		return 0;
@@ -285,14 +294,13 @@ jb_object_next(void *ctx, js_node n, js_iter *it, const char **key, size_t *keyl
 #else
 	voff = getJsonbOffset(jc, (int) (i + count));	/* no room for both offsets */
 #endif
-	k = child_node(jc, (int) i, koff);
-	*key = k.q;
-	*keylen = (uint32) k.i & JENTRY_OFFLENMASK;
-	*out = child_node(jc, (int) (i + count), voff);
-	je = jc->children[i];
-	JBE_ADVANCE_OFFSET(koff, je);
-	je = jc->children[i + count];
-	JBE_ADVANCE_OFFSET(voff, je);
+	ke = jc->children[i];
+	ve = jc->children[i + count];
+	*key = base + koff;
+	*keylen = JBE_HAS_OFF(ke) ? JBE_OFFLENFLD(ke) - koff : JBE_OFFLENFLD(ke);
+	*out = entry_node(ve, base, voff);
+	JBE_ADVANCE_OFFSET(koff, ke);
+	JBE_ADVANCE_OFFSET(voff, ve);
 	it->state[0] = i + 1;
 #if SIZEOF_VOID_P >= 8
 	it->state[1] = ((uintptr_t) voff << 32) | koff;

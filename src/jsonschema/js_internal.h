@@ -7,6 +7,7 @@
 #include "jsonschema.h"
 #include <stdbool.h>
 #include <stdarg.h>
+#include <string.h>
 
 /* ---------------- allocation (js_alloc.c) ---------------- */
 extern const js_allocator js_libc_allocator;
@@ -170,6 +171,21 @@ js_stack_over(const js_stack *st)
 	if ((st->base > h ? st->base - h : h - st->base) > st->max)
 		return 1;
 	return st->too_deep && st->too_deep(st->ctx);
+}
+
+/*
+ * memcmp for the short strings of property names and enum values: an
+ * inline loop is cheaper than the call up to a few words
+ */
+static inline int
+js_short_cmp(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
+	return 0;
 }
 
 /* JSON equality of two nodes (numbers exactly); -1 if too deep */

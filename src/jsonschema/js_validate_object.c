@@ -40,10 +40,7 @@ name_cmp(const js_named *p, const char *k, size_t kl)
 {
 	if (p->len != kl)
 		return p->len < kl ? -1 : 1;
-	/* most names of one length differ in their first byte: no call then */
-	if (kl && p->name[0] != k[0])
-		return (unsigned char) p->name[0] < (unsigned char) k[0] ? -1 : 1;
-	return memcmp(p->name, k, kl);
+	return js_short_cmp(p->name, k, kl);
 }
 
 /*

@@ -32,8 +32,7 @@ scalar_equals(const js_accessor *acc, js_node in, js_type t, const char *str, si
 	if (v->type != t)
 		return 0;
 	if (t == JS_STRING)
-		return v->n == len && (len == 0 || (v->u.str[0] == str[0] &&
-											memcmp(v->u.str, str, len) == 0));
+		return v->n == len && js_short_cmp(v->u.str, str, len) == 0;
 	if (t == JS_BOOL)
 		return !v->u.b == !acc->boolean(acc->ctx, in);
 	return 1;
