@@ -53,11 +53,37 @@ child_node(const JsonbContainer *jc, int index, uint32 offset)
 	return entry_node(jc->children[index], base, offset);
 }
 
+/*
+ * Walks over arrays: the engine reads elements in order, and finding an
+ * element's offset from scratch walks back up to JB_OFFSET_STRIDE JEntries,
+ * so the offset after the last element read is kept for a few arrays (the
+ * ones nested in each other).  Entries are keyed by the container's
+ * address, which holds one content only while its document lives; every
+ * document walk starts at jsonb_root_node, which forgets them all.
+ */
+#define WALK_SLOTS 4
+typedef struct ArrayWalk
+{
+	const JsonbContainer *jc;
+	uint32		next;			/* index after the last element read */
+	uint32		offset;			/* offset of element 'next' */
+} ArrayWalk;
+
+static ArrayWalk walks[WALK_SLOTS];
+
+static inline ArrayWalk *
+walk_slot(const JsonbContainer *jc)
+{
+	return &walks[((uintptr_t) jc >> 4) % WALK_SLOTS];
+}
+
 /* The node of a whole jsonb document (a scalar root is its pseudo-array's element). */
 js_node
 jsonb_root_node(Jsonb *jb)
 {
 	js_node		n = {NULL, NULL, 0};
+
+	memset(walks, 0, sizeof(walks));
 
 	if (JB_ROOT_IS_SCALAR(jb))
 		return child_node(&jb->root, 0, 0);
@@ -197,10 +223,19 @@ static int
 jb_array_get(void *ctx, js_node n, size_t i, js_node *out)
 {
 	const JsonbContainer *jc = n.p;
+	ArrayWalk  *w = walk_slot(jc);
+	uint32		offset;
+	JEntry		je;
 
 	if (i >= JsonContainerSize(jc))
 		return 0;
-	*out = child_node(jc, (int) i, getJsonbOffset(jc, (int) i));
+	offset = w->jc == jc && w->next == i ? w->offset : getJsonbOffset(jc, (int) i);
+	je = jc->children[i];
+	*out = entry_node(je, (const char *) &jc->children[JsonContainerSize(jc)], offset);
+	JBE_ADVANCE_OFFSET(offset, je);
+	w->jc = jc;
+	w->next = (uint32) i + 1;
+	w->offset = offset;
 	return 1;
 }
 

@@ -369,6 +369,7 @@ struct js_schema
 	js_format_fn format;
 	const char *format_name;
 	js_strlist	required;
+	js_strlist	required_sorted;	/* by (len, bytes); n == 0 when fewer than two */
 	js_depreq  *dep_req;
 	size_t		n_dep_req;
 	/* applicators */

@@ -79,6 +79,39 @@ has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
 	return c->acc->object_get(c->acc->ctx, in, k, kl, &dummy);
 }
 
+/*
+ * Are all required names present?  One pass over the members, merged with
+ * the sorted names, stops once every name is found; a name the pass did not
+ * find (it is missing, or the accessor's keys are not in jsonb's order) is
+ * looked up directly, so the answer is exact for any accessor.
+ */
+static int
+has_required(js_vctx *c, const js_schema *s, js_node in)
+{
+	const js_strlist *r = &s->required_sorted;
+	size_t		j = 0;
+	js_iter		it;
+	const char *key;
+	size_t		kl;
+	js_node		v;
+
+	memset(&it, 0, sizeof it);
+	while (j < r->n && c->acc->object_next(c->acc->ctx, in, &it, &key, &kl, &v))
+	{
+		int			cmp = r->len[j] != kl ? (r->len[j] < kl ? -1 : 1) :
+			js_short_cmp(r->s[j], key, kl);
+
+		if (cmp < 0)
+			break;
+		if (cmp == 0)
+			j++;
+	}
+	for (; j < r->n; j++)
+		if (!has_prop(c, in, r->s[j], r->len[j]))
+			return 0;
+	return 1;
+}
+
 /* minProperties, maxProperties, required, dependentRequired: no recursion */
 static JS_NOINLINE int
 eval_object_counts(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip,
@@ -99,14 +132,23 @@ eval_object_counts(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip,
 		js_report(c, ip, &k, "object has more than %zu properties", s->max_props);
 		JS_FAIL();
 	}
-	for (size_t i = 0; i < s->required.n; i++)
-		if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
-		{
-			JS_KSEG("required", k);
-			js_report(c, ip, &k, "required property \"%.*s\" is missing",
-					  (int) s->required.len[i], s->required.s[i]);
+	/* without errors to report, only whether all are there matters */
+	if (s->required_sorted.n && (c->quiet || !c->collect))
+	{
+		if (!has_required(c, s, in))
 			JS_FAIL();
-		}
+	}
+	else
+	{
+		for (size_t i = 0; i < s->required.n; i++)
+			if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
+			{
+				JS_KSEG("required", k);
+				js_report(c, ip, &k, "required property \"%.*s\" is missing",
+						  (int) s->required.len[i], s->required.s[i]);
+				JS_FAIL();
+			}
+	}
 	for (size_t d = 0; d < s->n_dep_req; d++)
 	{
 		const js_depreq *dr = &s->dep_req[d];

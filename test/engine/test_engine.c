@@ -379,6 +379,11 @@ test_fast_paths(void)
 	VALID("{\"items\": {\"const\": \"\u00e9\"}}", "[\"\u00e9\"]");
 	INVALID("{\"items\": {\"const\": \"\u00e9\"}}", "[\"e\"]");
 
+	VALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"cc\": 1, \"a\": 1, \"b\": 1}");
+	VALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"a\": 1, \"zz\": 1, \"b\": 1, \"cc\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"a\": 1, \"cc\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"b\": 1, \"a\": 1, \"c\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{}");
 	VALID("{\"properties\": {\"a\": {\"description\": \"x\", \"default\": 1}}}", "{\"a\": [1]}");
 	VALID("{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
 		  " \"properties\": {\"a\": {\"type\": \"string\"}}, \"unevaluatedProperties\": false}", "{\"a\": \"x\"}");
