@@ -4,6 +4,9 @@
 \set QUIET on
 \pset footer off
 SET client_min_messages = warning;
+-- the corpus (about 150 MB) in the session's temp buffers, so that the passes
+-- time validation rather than reads of the temp table through the kernel
+SET temp_buffers = '512MB';
 CREATE EXTENSION IF NOT EXISTS prefactor;
 SET search_path = prefactor, public;
 SELECT prefactor_create_account('bench') IS NOT NULL AS ok \gset
@@ -83,6 +86,15 @@ SELECT c.g, c.payload, t.params_schema FROM corpus c
 -- the standalone function sees each schema as a document of its own: inline the $defs reference
 UPDATE corpus_schema SET params_schema = jsonb_set(params_schema, '{properties,messages,items}',
 	(SELECT doc->'$defs'->'message' FROM schemas)) WHERE params_schema ? 'required' AND params_schema->'required' ? 'messages';
-SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FILTER (WHERE jsonschema_is_valid(params_schema, payload)) AS valid FROM corpus_schema;
-SELECT (100000 / extract(epoch FROM clock_timestamp() - :'t0'::timestamptz))::int AS validations_per_s;
+-- five timed passes (the first above warmed up the schema cache); the median
+-- and every pass, since a shared machine is noisy
+CREATE FUNCTION pg_temp.is_valid_pass() RETURNS float8 LANGUAGE plpgsql AS $f$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+	PERFORM count(*) FILTER (WHERE jsonschema_is_valid(params_schema, payload)) FROM corpus_schema;
+	RETURN 100000 / extract(epoch FROM clock_timestamp() - t0);
+END $f$;
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::int AS validations_per_s,
+       array_agg(v::int) AS passes
+  FROM (SELECT pg_temp.is_valid_pass() AS v FROM generate_series(1, 5)) p;

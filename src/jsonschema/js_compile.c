@@ -234,6 +234,18 @@ js_compile_schema(js_cctx *cc, const js_val *v, js_scope sc, int docroot,
 	s->ref_only = (uint8_t) (js_val_get(v, "$ref", 4) &&
 							 !(sc.draft == JS_D20 && js_val_get(v, "$dynamicRef", 11)) &&
 							 only_ref(s));
+	/* annotations only (a "description", a "default"): the validator skips it like true */
+	s->noop = (uint8_t) (!js_val_get(v, "$ref", 4) && !js_val_get(v, "$dynamicRef", 11) &&
+						 only_ref(s));
+	/* scalar keywords only: the validator checks it without a js_eval frame */
+	{
+		js_schema	probe = *s;
+
+		probe.flags &= ~JS_F_SCALAR;
+		probe.pattern = NULL;
+		s->leaf = (uint8_t) (!s->noop && !js_val_get(v, "$ref", 4) &&
+							 !js_val_get(v, "$dynamicRef", 11) && only_ref(&probe));
+	}
 	return s;
 }
 

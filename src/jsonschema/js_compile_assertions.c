@@ -63,6 +63,43 @@ js_get_strlist(js_cctx *cc, const js_val *v, const js_scope *sc, const js_seg *p
 	return 1;
 }
 
+/*
+ * The required names once more, ordered by length, then bytes (jsonb's key
+ * order), so the validator can find them all in one pass over the members.
+ */
+static void
+sort_required(js_cctx *cc, js_schema *s)
+{
+	size_t		n = s->required.n;
+	js_strlist *o = &s->required_sorted;
+
+	o->s = js_arena_alloc(cc->a, n * sizeof(char *));
+	o->len = js_arena_alloc(cc->a, n * sizeof(size_t));
+	if (!o->s || !o->len)
+	{
+		cc->oom = 1;
+		return;
+	}
+	/* insertion sort: required lists are short */
+	for (size_t i = 0; i < n; i++)
+	{
+		const char *str = s->required.s[i];
+		size_t		len = s->required.len[i],
+					j = i;
+
+		while (j > 0 && (o->len[j - 1] > len ||
+						 (o->len[j - 1] == len && memcmp(o->s[j - 1], str, len) > 0)))
+		{
+			o->s[j] = o->s[j - 1];
+			o->len[j] = o->len[j - 1];
+			j--;
+		}
+		o->s[j] = str;
+		o->len[j] = len;
+	}
+	o->n = n;
+}
+
 /* compile a regex and remember it for freeing */
 js_regex *
 js_schema_regex(js_cctx *cc, const char *pat, size_t len, const js_scope *sc, const js_seg *path)
@@ -266,6 +303,7 @@ js_compile_validation(js_cctx *cc, js_schema *s, const js_val *v, const js_scope
 		s->flags |= JS_F_MINPROPS;
 	if (JS_KW("maxProperties") && get_count(cc, kv, sc, &seg, &s->max_props))
 		s->flags |= JS_F_MAXPROPS;
-	if (JS_KW("required"))
-		js_get_strlist(cc, kv, sc, &seg, &s->required);
+	if (JS_KW("required") && js_get_strlist(cc, kv, sc, &seg, &s->required) &&
+		s->required.n > 1)
+		sort_required(cc, s);
 }

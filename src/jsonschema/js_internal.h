@@ -7,6 +7,7 @@
 #include "jsonschema.h"
 #include <stdbool.h>
 #include <stdarg.h>
+#include <string.h>
 
 /* ---------------- allocation (js_alloc.c) ---------------- */
 extern const js_allocator js_libc_allocator;
@@ -172,6 +173,21 @@ js_stack_over(const js_stack *st)
 	return st->too_deep && st->too_deep(st->ctx);
 }
 
+/*
+ * memcmp for the short strings of property names and enum values: an
+ * inline loop is cheaper than the call up to a few words
+ */
+static inline int
+js_short_cmp(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return (unsigned char) a[i] < (unsigned char) b[i] ? -1 : 1;
+	return 0;
+}
+
 /* JSON equality of two nodes (numbers exactly); -1 if too deep */
 int			js_equal(const js_accessor *aa, js_node a, const js_accessor *ab,
 					 js_node b, int depth, const js_stack *st);
@@ -284,6 +300,9 @@ int			js_hostname_valid(const char *s, size_t n, int idn);
 #define JS_F_FORMAT    (1u << 17)
 #define JS_F_UNEVAL    (1u << 18)	/* has unevaluatedItems/Properties */
 #define JS_F_NUMKW     (JS_F_MIN | JS_F_MAX | JS_F_XMIN | JS_F_XMAX | JS_F_MULT)
+/* the keywords js_eval_scalar_kw looks at (besides pattern) */
+#define JS_F_SCALAR    (JS_F_TYPE | JS_F_CONST | JS_F_ENUM | JS_F_NUMKW | JS_F_MINLEN | \
+						JS_F_MAXLEN | JS_F_FORMAT)
 
 typedef struct js_schema js_schema;
 typedef struct js_resource js_resource;
@@ -332,6 +351,8 @@ struct js_schema
 	uint8_t		dyn_dynamic;	/* $dynamicRef target is a $dynamicAnchor */
 	uint8_t		format_assert;
 	uint8_t		ref_only;		/* $ref and no other keyword: js_eval follows it in place */
+	uint8_t		noop;			/* no keyword that validates: passes every instance */
+	uint8_t		leaf;			/* only keywords of js_eval_scalar_kw (type, enum, ...) */
 	uint32_t	flags;
 	js_resource *res;
 	/* core */
@@ -352,6 +373,7 @@ struct js_schema
 	js_format_fn format;
 	const char *format_name;
 	js_strlist	required;
+	js_strlist	required_sorted;	/* by (len, bytes); n == 0 when fewer than two */
 	js_depreq  *dep_req;
 	size_t		n_dep_req;
 	/* applicators */
@@ -623,6 +645,23 @@ JS_NOINLINE int js_eval_object(js_vctx *c, const js_schema *s, js_node in, size_
 JS_NOINLINE int js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t,
 							  size_t idepth, const js_seg *ip, const js_seg *kp,
 							  js_ann *a, int depth);
+
+/*
+ * js_eval for a child schema: a leaf (type, enum, pattern, ... and nothing
+ * that recurses or annotates) is checked straight away, without js_eval's
+ * frame, scope and limit bookkeeping; the instance depth limit still holds.
+ */
+JS_NOINLINE int js_eval_leaf(js_vctx *c, const js_schema *s, js_node in,
+							 const js_seg *ip, const js_seg *kp);
+
+static inline int
+js_eval_child(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
+			  const js_seg *ip, const js_seg *kp, js_ann *out, int depth)
+{
+	if (s && s->leaf && !c->stop && idepth <= (size_t) c->cs->max_instance_depth)
+		return js_eval_leaf(c, s, in, ip, kp);
+	return js_eval(c, s, in, idepth, ip, kp, out, depth);
+}
 
 /* js_validate_uneval.c: annotation sets and unevaluatedItems/Properties */
 int			js_ann_init(js_vctx *c, js_ann *a, js_type t, js_node n);

@@ -19,9 +19,16 @@ js_eval_quiet(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	int			ok;
 
 	c->quiet++;
-	ok = js_eval(c, s, in, idepth, ip, kp, out, depth);
+	ok = js_eval_child(c, s, in, idepth, ip, kp, out, depth);
 	c->quiet--;
 	return ok && !c->stop;
+}
+
+/* a leaf schema (see js_eval_child): its scalar keywords only */
+JS_NOINLINE int
+js_eval_leaf(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip, const js_seg *kp)
+{
+	return js_eval_scalar_kw(c, s, in, c->acc->type(c->acc->ctx, in), ip, kp) && !c->limit;
 }
 
 /* is target already being evaluated at this instance location? (a loop) */
@@ -133,7 +140,7 @@ again:
 		valid = 0;
 		goto out;
 	}
-	if (!s || s->kind == JS_SK_TRUE)
+	if (!s || s->kind == JS_SK_TRUE || s->noop)
 		goto out;
 	if (s->kind == JS_SK_FALSE)
 	{
@@ -206,7 +213,7 @@ again:
 	}
 	if ((s->ref || s->dynref) && !eval_refs(c, s, in, idepth, ip, kp, a, depth))
 		JS_FAIL();
-	if (!js_eval_scalar_kw(c, s, in, t, ip, kp))
+	if (((s->flags & JS_F_SCALAR) || s->pattern) && !js_eval_scalar_kw(c, s, in, t, ip, kp))
 		JS_FAIL();
 	if (t == JS_ARRAY && (s->n_prefix || s->items) &&
 		!js_eval_items(c, s, in, idepth, ip, kp, a, depth))

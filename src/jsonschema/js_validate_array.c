@@ -122,7 +122,7 @@ eval_prefix(js_vctx *c, const js_schema *s, js_node in, size_t n, size_t idepth,
 
 		is.idx = ks.idx = i;
 		c->acc->array_get(c->acc->ctx, in, i, &e);
-		if (!js_eval(c, s->prefix[i], e, idepth + 1, &is, &ks, NULL, depth + 1))
+		if (!js_eval_child(c, s->prefix[i], e, idepth + 1, &is, &ks, NULL, depth + 1))
 			JS_FAIL();
 		js_ann_set(a, i);
 	}

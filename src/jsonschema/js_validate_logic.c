@@ -27,6 +27,27 @@ eval_branch(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth
 	return ok;
 }
 
+/* the type bit of an instance type, as in a schema's "type" */
+static inline unsigned
+type_bit(js_type t)
+{
+	return t == JS_NULL ? JS_T_NULL : t == JS_BOOL ? JS_T_BOOL :
+		t == JS_NUMBER ? JS_T_NUMBER | JS_T_INTEGER : t == JS_STRING ? JS_T_STRING :
+		t == JS_ARRAY ? JS_T_ARRAY : JS_T_OBJECT;
+}
+
+/*
+ * A branch of anyOf/oneOf whose "type" excludes the instance's type fails
+ * whatever its other keywords say: it is skipped without evaluating it
+ * (its errors are dropped anyway).  Integers count as numbers here; the
+ * branch itself tells them apart.
+ */
+static inline int
+type_excludes(const js_schema *b, unsigned bit)
+{
+	return b && b->kind == JS_SK_OBJ && (b->flags & JS_F_TYPE) && !(b->types & bit);
+}
+
 /* allOf/anyOf/oneOf/not/if-then-else */
 JS_NOINLINE int
 js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idepth,
@@ -41,7 +62,7 @@ js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idep
 		{
 			js_seg		ks = {&k, NULL, 0, i};
 
-			if (!js_eval(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
+			if (!js_eval_child(c, s->all_of[i], in, idepth, ip, &ks, a, depth + 1))
 				JS_FAIL();
 		}
 	}
@@ -54,6 +75,8 @@ js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idep
 		{
 			js_seg		ks = {&k, NULL, 0, i};
 
+			if (type_excludes(s->any_of[i], type_bit(t)))
+				continue;
 			if (eval_branch(c, s->any_of[i], in, t, idepth, ip, &ks, a, depth))
 			{
 				any = 1;
@@ -78,6 +101,8 @@ js_eval_logic(js_vctx *c, const js_schema *s, js_node in, js_type t, size_t idep
 		{
 			js_seg		ks = {&k, NULL, 0, i};
 
+			if (type_excludes(s->one_of[i], type_bit(t)))
+				continue;
 			if (eval_branch(c, s->one_of[i], in, t, idepth, ip, &ks, count == 0 ? a : NULL, depth))
 				count++;
 			if (c->stop)

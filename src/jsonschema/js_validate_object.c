@@ -34,6 +34,42 @@ find_prop(const js_schema *s, const char *k, size_t kl, const char **name)
 	return NULL;
 }
 
+/* order of a property name and a key: length first, then bytes (as jsonb's) */
+static inline int
+name_cmp(const js_named *p, const char *k, size_t kl)
+{
+	if (p->len != kl)
+		return p->len < kl ? -1 : 1;
+	return js_short_cmp(p->name, k, kl);
+}
+
+/*
+ * The property schema of member k, for members arriving in order: a merge
+ * of the members with the sorted property names from cursor *cur on, so an
+ * object whose keys come ordered by length, then bytes (jsonb's order)
+ * costs about one comparison per member.  A key that arrives out of that
+ * order is looked up by binary search instead.
+ */
+static inline const js_schema *
+next_prop(const js_schema *s, const char *k, size_t kl, size_t *cur, const char **name)
+{
+	size_t		start = *cur,
+				i = start;
+	int			cmp = 1;
+
+	while (i < s->n_props && (cmp = name_cmp(&s->props[i], k, kl)) < 0)
+		i++;
+	*cur = i;
+	if (i < s->n_props && cmp == 0)
+	{
+		*name = s->props[i].name;
+		return s->props[i].s;
+	}
+	if (i == start && i > 0 && name_cmp(&s->props[i - 1], k, kl) >= 0)
+		return find_prop(s, k, kl, name);
+	return NULL;
+}
+
 /* is property k present in object in? */
 static int
 has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
@@ -41,6 +77,39 @@ has_prop(js_vctx *c, js_node in, const char *k, size_t kl)
 	js_node		dummy;
 
 	return c->acc->object_get(c->acc->ctx, in, k, kl, &dummy);
+}
+
+/*
+ * Are all required names present?  One pass over the members, merged with
+ * the sorted names, stops once every name is found; a name the pass did not
+ * find (it is missing, or the accessor's keys are not in jsonb's order) is
+ * looked up directly, so the answer is exact for any accessor.
+ */
+static int
+has_required(js_vctx *c, const js_schema *s, js_node in)
+{
+	const js_strlist *r = &s->required_sorted;
+	size_t		j = 0;
+	js_iter		it;
+	const char *key;
+	size_t		kl;
+	js_node		v;
+
+	memset(&it, 0, sizeof it);
+	while (j < r->n && c->acc->object_next(c->acc->ctx, in, &it, &key, &kl, &v))
+	{
+		int			cmp = r->len[j] != kl ? (r->len[j] < kl ? -1 : 1) :
+			js_short_cmp(r->s[j], key, kl);
+
+		if (cmp < 0)
+			break;
+		if (cmp == 0)
+			j++;
+	}
+	for (; j < r->n; j++)
+		if (!has_prop(c, in, r->s[j], r->len[j]))
+			return 0;
+	return 1;
 }
 
 /* minProperties, maxProperties, required, dependentRequired: no recursion */
@@ -63,14 +132,23 @@ eval_object_counts(js_vctx *c, const js_schema *s, js_node in, const js_seg *ip,
 		js_report(c, ip, &k, "object has more than %zu properties", s->max_props);
 		JS_FAIL();
 	}
-	for (size_t i = 0; i < s->required.n; i++)
-		if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
-		{
-			JS_KSEG("required", k);
-			js_report(c, ip, &k, "required property \"%.*s\" is missing",
-					  (int) s->required.len[i], s->required.s[i]);
+	/* without errors to report, only whether all are there matters */
+	if (s->required_sorted.n && (c->quiet || !c->collect))
+	{
+		if (!has_required(c, s, in))
 			JS_FAIL();
-		}
+	}
+	else
+	{
+		for (size_t i = 0; i < s->required.n; i++)
+			if (!has_prop(c, in, s->required.s[i], s->required.len[i]))
+			{
+				JS_KSEG("required", k);
+				js_report(c, ip, &k, "required property \"%.*s\" is missing",
+						  (int) s->required.len[i], s->required.s[i]);
+				JS_FAIL();
+			}
+	}
 	for (size_t d = 0; d < s->n_dep_req; d++)
 	{
 		const js_depreq *dr = &s->dep_req[d];
@@ -119,7 +197,7 @@ eval_member_patterns(js_vctx *c, const js_schema *s, const char *key, size_t kl,
 		if (m)
 		{
 			*matched = 1;
-			if (!js_eval(c, s->pprops[p].s, v, idepth + 1, is, &k2, NULL, depth + 1))
+			if (!js_eval_child(c, s->pprops[p].s, v, idepth + 1, is, &k2, NULL, depth + 1))
 				JS_FAIL();
 		}
 	}
@@ -170,12 +248,13 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 	js_seg		k1 = {kp, NULL, 0, 0};
 	js_seg		k2 = {&k1, NULL, 0, 0};
 	int			valid = 1;
+	size_t		cur = 0;
 
 	memset(&it, 0, sizeof it);
 	while (c->acc->object_next(c->acc->ctx, in, &it, &key, &kl, &v))
 	{
 		int			matched = 0;
-		const js_schema *ps = s->n_props ? find_prop(s, key, kl, &k2.s) : NULL;
+		const js_schema *ps = s->n_props ? next_prop(s, key, kl, &cur, &k2.s) : NULL;
 
 		is.s = key;
 		is.len = kl;
@@ -185,7 +264,7 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 			k1.len = 10;
 			k2.len = kl;
 			matched = 1;
-			if (!js_eval(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
+			if (!js_eval_child(c, ps, v, idepth + 1, &is, &k2, NULL, depth + 1))
 				JS_FAIL();
 		}
 		if (s->n_pprops &&
@@ -200,7 +279,7 @@ js_eval_members(js_vctx *c, const js_schema *s, js_node in, size_t idepth,
 			k1.s = "additionalProperties";
 			k1.len = 20;
 			matched = 1;
-			if (!js_eval(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
+			if (!js_eval_child(c, s->addl_props, v, idepth + 1, &is, &k1, NULL, depth + 1))
 				JS_FAIL();
 		}
 		if (matched)

@@ -5,6 +5,8 @@
  */
 #include "js_internal.h"
 
+#include <string.h>
+
 
 /* number of UTF-8 code points in s */
 static size_t
@@ -18,6 +20,24 @@ utf8_len(const char *s, size_t n)
 	return k;
 }
 
+/*
+ * Does scalar instance 'in' (type t: null, boolean or string) equal the
+ * schema value v?  The common const/enum members, compared without the
+ * generic js_equal and its accessor calls.
+ */
+static inline int
+scalar_equals(const js_accessor *acc, js_node in, js_type t, const char *str, size_t len,
+			  const js_val *v)
+{
+	if (v->type != t)
+		return 0;
+	if (t == JS_STRING)
+		return v->n == len && js_short_cmp(v->u.str, str, len) == 0;
+	if (t == JS_BOOL)
+		return !v->u.b == !acc->boolean(acc->ctx, in);
+	return 1;
+}
+
 /* a readable name for a JSON type (numbers: integer when whole) */
 static const char *
 type_name(js_type t, const js_dec *x)
@@ -26,7 +46,7 @@ type_name(js_type t, const js_dec *x)
 	{
 		case JS_NULL: return "null";
 		case JS_BOOL: return "boolean";
-		case JS_NUMBER: return js_dec_is_int(x) ? "integer" : "number";
+		case JS_NUMBER: return x && js_dec_is_int(x) ? "integer" : "number";
 		case JS_STRING: return "string";
 		case JS_ARRAY: return "array";
 		case JS_OBJECT: return "object";
@@ -114,9 +134,18 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 	int			valid = 1;
 	js_num		x;
 
-	/* numbers are read once, exactly, and only when a keyword needs them */
-	if (t == JS_NUMBER && (s->flags & (JS_F_TYPE | JS_F_NUMKW)))
+	int			have_x = 0;
+
+	/*
+	 * numbers are read once, exactly, and only when a keyword needs them:
+	 * "type" only when it allows integers but not all numbers
+	 */
+	if (t == JS_NUMBER && ((s->flags & JS_F_NUMKW) ||
+						   ((s->flags & JS_F_TYPE) && !(s->types & JS_T_NUMBER))))
+	{
 		js_num_read(acc, in, &x);
+		have_x = 1;
+	}
 	if (s->flags & JS_F_TYPE)
 	{
 		unsigned	bit = t == JS_NULL ? JS_T_NULL : t == JS_BOOL ? JS_T_BOOL :
@@ -127,11 +156,35 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 			!(t == JS_NUMBER && (s->types & JS_T_INTEGER) && js_dec_is_int(&x.d)))
 		{
 			JS_KSEG("type", k);
-			js_report(c, ip, &k, "value of type %s is not allowed", type_name(t, &x.d));
+			js_report(c, ip, &k, "value of type %s is not allowed",
+					  have_x ? type_name(t, &x.d) : type_name(t, NULL));
 			JS_FAIL();
 		}
 	}
-	if (s->flags & JS_F_CONST)
+	if ((s->flags & (JS_F_CONST | JS_F_ENUM)) && (t == JS_STRING || t == JS_BOOL || t == JS_NULL))
+	{
+		const char *str = NULL;
+		size_t		len = 0;
+		int			found = 0;
+
+		if (t == JS_STRING)
+			acc->string(acc->ctx, in, &str, &len);
+		if ((s->flags & JS_F_CONST) && !scalar_equals(acc, in, t, str, len, s->const_v))
+		{
+			JS_KSEG("const", k);
+			js_report(c, ip, &k, "value does not equal the constant");
+			JS_FAIL();
+		}
+		for (size_t i = 0; (s->flags & JS_F_ENUM) && i < s->nenum && !found; i++)
+			found = scalar_equals(acc, in, t, str, len, s->enum_v[i]);
+		if ((s->flags & JS_F_ENUM) && !found)
+		{
+			JS_KSEG("enum", k);
+			js_report(c, ip, &k, "value is not one of the enumerated values");
+			JS_FAIL();
+		}
+	}
+	else if (s->flags & JS_F_CONST)
 	{
 		int			r = js_equal(acc, in, &js_val_accessor, js_val_node(s->const_v),
 								 c->cs->max_instance_depth, &c->stack);
@@ -148,7 +201,7 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 			JS_FAIL();
 		}
 	}
-	if (s->flags & JS_F_ENUM)
+	if ((s->flags & JS_F_ENUM) && !(t == JS_STRING || t == JS_BOOL || t == JS_NULL))
 	{
 		int			found = 0;
 
@@ -184,7 +237,12 @@ js_eval_scalar_kw(js_vctx *c, const js_schema *s, js_node in, js_type t,
 					cps;
 
 		acc->string(acc->ctx, in, &str, &len);
-		if (s->flags & (JS_F_MINLEN | JS_F_MAXLEN))
+		/*
+		 * a string of len bytes has between len/4 and len code points: count
+		 * them only when the bounds do not already decide
+		 */
+		if (((s->flags & JS_F_MINLEN) && len / 4 < s->min_length) ||
+			((s->flags & JS_F_MAXLEN) && len > s->max_length))
 		{
 			cps = utf8_len(str, len);
 			if ((s->flags & JS_F_MINLEN) && cps < s->min_length)

@@ -9,11 +9,12 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -446,18 +447,46 @@ prefactor_validate_span_part(const Pfid *account, const Pfid *span_type, bool is
 
 /*
  * Ad-hoc schemas of the SQL functions: a few recently compiled ones are kept,
- * keyed by their binary content, so a query over many rows compiles once.
+ * keyed by the schema argument exactly as it arrives, so that a query over
+ * many rows compiles once and finds its schema again at the cost of one
+ * comparison, without detoasting: a schema read from a row is often
+ * compressed in line (the key is then its compressed bytes, which decompress
+ * to one content only) or stored out of line (the key is then the toast
+ * pointer).  A toast pointer names an immutable value in one toast table;
+ * its value id could only name another value after that one was deleted,
+ * vacuumed away and the OID counter went round, so within one transaction
+ * the pointer is trusted, and in a later one the content is detoasted once
+ * and compared with the content compiled.
  */
 #define ADHOC_SLOTS 8
 typedef struct AdhocSchema
 {
-	uint32		hash;
-	Size		len;
+	Size		keylen;
+	char	   *key;			/* the argument's bytes: varlena or toast pointer */
+	bool		external;		/* key is an on-disk toast pointer */
+	LocalTransactionId lxid;	/* external: the transaction that last checked it */
+	Size		len;			/* external: the detoasted schema */
 	char	   *bytes;
 	bool		format_assertion;
+	uint64		gen;			/* changes whenever the slot is refilled */
 	MemoryContext cxt;
 	js_compiled *cs;
 } AdhocSchema;
+
+/*
+ * A call site whose schema argument is a constant of the plan (a literal,
+ * or a parameter the planner folded) remembers its slot in fn_extra: the
+ * constant cannot change while the expression lives, so later rows skip
+ * even the comparison.
+ */
+typedef struct AdhocCallSite
+{
+	Pointer		arg;
+	int			slot;
+	uint64		gen;
+} AdhocCallSite;
+
+static uint64 adhoc_gen = 0;
 
 static AdhocSchema adhoc[ADHOC_SLOTS];
 static int	adhoc_next = 0;
@@ -486,12 +515,78 @@ problems_to_jsonb(const js_problems *p, const char *span_type, const char *part)
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
-/* The compiled form of an ad-hoc schema; raises with its problems if malformed. */
-static const js_compiled *
-adhoc_compiled(Jsonb *schema)
+/* Does slot hold the schema whose argument bytes are key? */
+static bool
+adhoc_matches(AdhocSchema *slot, const char *key, Size keylen, bool external)
 {
-	Size		len = VARSIZE(schema);
-	uint32		hash = DatumGetUInt32(hash_any((unsigned char *) schema, len));
+	Jsonb	   *plain;
+
+	if (slot->cs == NULL || slot->keylen != keylen || slot->external != external ||
+		slot->format_assertion != prefactor_format_assertion ||
+		memcmp(slot->key, key, keylen) != 0)
+		return false;
+	if (!external || slot->lxid == MyProc->lxid)
+		return true;
+	/* a toast pointer seen in an earlier transaction: compare the content once */
+	plain = DatumGetJsonbP(PointerGetDatum(key));
+	if (VARSIZE(plain) != slot->len || memcmp(plain, slot->bytes, slot->len) != 0)
+		return false;
+	slot->lxid = MyProc->lxid;
+	return true;
+}
+
+/* Is the schema argument (the first) a constant of the plan? */
+static bool
+schema_arg_is_const(FmgrInfo *flinfo)
+{
+	Node	   *expr = flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, FuncExpr))
+		args = ((FuncExpr *) expr)->args;
+	else
+		return false;
+	return list_length(args) >= 1 && IsA(linitial(args), Const);
+}
+
+static const js_compiled *adhoc_lookup(Datum arg, int *slotno);
+
+/* The compiled form of the schema argument of fcinfo; raises if malformed. */
+static const js_compiled *
+adhoc_compiled(FunctionCallInfo fcinfo)
+{
+	Datum		arg = PG_GETARG_DATUM(0);
+	AdhocCallSite *site = fcinfo->flinfo ? fcinfo->flinfo->fn_extra : NULL;
+	const js_compiled *cs;
+	int			slotno;
+
+	if (site && site->arg == DatumGetPointer(arg) && adhoc[site->slot].gen == site->gen &&
+		adhoc[site->slot].format_assertion == prefactor_format_assertion)
+		return adhoc[site->slot].cs;
+	cs = adhoc_lookup(arg, &slotno);
+	if (fcinfo->flinfo && schema_arg_is_const(fcinfo->flinfo))
+	{
+		if (site == NULL)
+			site = fcinfo->flinfo->fn_extra =
+				MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AdhocCallSite));
+		site->arg = DatumGetPointer(arg);
+		site->slot = slotno;
+		site->gen = adhoc[slotno].gen;
+	}
+	return cs;
+}
+
+/* The compiled form of an ad-hoc schema and its slot; raises with its problems if malformed. */
+static const js_compiled *
+adhoc_lookup(Datum arg, int *slotno)
+{
+	static int	last = 0;
+	struct varlena *raw = (struct varlena *) DatumGetPointer(arg);
+	bool		external = VARATT_IS_EXTERNAL_ONDISK(raw);
+	Size		keylen;
+	Jsonb	   *schema;
 	AdhocSchema *slot;
 	js_options	opt;
 	js_allocator alloc;
@@ -499,12 +594,26 @@ adhoc_compiled(Jsonb *schema)
 	js_compiled *cs = NULL;
 	MemoryContext cxt;
 
-	for (int i = 0; i < ADHOC_SLOTS; i++)
-		if (adhoc[i].cs && adhoc[i].hash == hash && adhoc[i].len == len &&
-			adhoc[i].format_assertion == prefactor_format_assertion &&
-			memcmp(adhoc[i].bytes, schema, len) == 0)
-			return adhoc[i].cs;
+	/* indirect and expanded values have no stable bytes: key on their content */
+	if (VARATT_IS_EXTERNAL(raw) && !external)
+		raw = (struct varlena *) DatumGetJsonbP(arg);
+	keylen = external ? VARSIZE_EXTERNAL(raw) : VARSIZE_ANY(raw);
 
+	/* the schema of the previous call first: a query passes the same one each row */
+	if (adhoc_matches(&adhoc[last], (const char *) raw, keylen, external))
+	{
+		*slotno = last;
+		return adhoc[last].cs;
+	}
+	for (int i = 0; i < ADHOC_SLOTS; i++)
+		if (i != last && adhoc_matches(&adhoc[i], (const char *) raw, keylen, external))
+		{
+			*slotno = last = i;
+			return adhoc[i].cs;
+		}
+
+	schema = DatumGetJsonbP(PointerGetDatum(raw));
+	*slotno = last = adhoc_next;
 	slot = &adhoc[adhoc_next];
 	adhoc_next = (adhoc_next + 1) % ADHOC_SLOTS;
 	if (slot->cxt)
@@ -529,11 +638,19 @@ adhoc_compiled(Jsonb *schema)
 				 errdetail("%zu problem(s); first at \"%s\"", count, first),
 				 errhint("prefactor.jsonschema_check(schema) lists every problem.")));
 	}
-	slot->bytes = MemoryContextAlloc(cxt, len);
-	memcpy(slot->bytes, schema, len);
-	slot->len = len;
-	slot->hash = hash;
+	slot->key = MemoryContextAlloc(cxt, keylen);
+	memcpy(slot->key, raw, keylen);
+	slot->keylen = keylen;
+	slot->external = external;
+	if (external)
+	{
+		slot->lxid = MyProc->lxid;
+		slot->len = VARSIZE(schema);
+		slot->bytes = MemoryContextAlloc(cxt, slot->len);
+		memcpy(slot->bytes, schema, slot->len);
+	}
 	slot->format_assertion = prefactor_format_assertion;
+	slot->gen = ++adhoc_gen;
 	slot->cs = cs;
 	return cs;
 }
@@ -542,7 +659,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
 Datum
 prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	const js_compiled *cs = adhoc_compiled(fcinfo);
 	Jsonb	   *doc = PG_GETARG_JSONB_P(1);
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
@@ -578,7 +695,7 @@ PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
 Datum
 prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
 {
-	const js_compiled *cs = adhoc_compiled(PG_GETARG_JSONB_P(0));
+	const js_compiled *cs = adhoc_compiled(fcinfo);
 	bool		conforms;
 	Datum		errors;
 	bool		errors_null;

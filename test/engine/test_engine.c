@@ -339,6 +339,59 @@ outcome(const char *schema, const char *inst)
 #define VALID(schema, inst) CHECK(outcome(schema, inst) == JS_VALID, "%s should accept %s", schema, inst)
 #define INVALID(schema, inst) CHECK(outcome(schema, inst) == JS_INVALID, "%s should reject %s", schema, inst)
 
+/*
+ * the validator's shortcuts: members merged with the sorted property names
+ * (json-c gives keys in document order, so out-of-order keys take the
+ * fallback), leaf and annotation-only subschemas, anyOf/oneOf branches
+ * skipped by type, scalar const/enum and string lengths counted only when
+ * the byte length does not decide
+ */
+static void
+test_fast_paths(void)
+{
+	const char *props = "{\"properties\": {\"a\": {\"type\": \"string\"}, \"bb\": {\"type\": \"integer\"},"
+		" \"c\": {\"enum\": [1, \"x\", true, null]}}, \"additionalProperties\": false}";
+
+	VALID(props, "{\"c\": \"x\", \"bb\": 2, \"a\": \"s\"}");
+	VALID(props, "{\"a\": \"s\", \"c\": true}");
+	VALID(props, "{\"c\": null, \"a\": \"s\"}");
+	VALID(props, "{\"c\": 1.0}");
+	INVALID(props, "{\"c\": \"y\", \"bb\": 2, \"a\": \"s\"}");
+	INVALID(props, "{\"c\": false}");
+	INVALID(props, "{\"zz\": 1, \"a\": \"s\"}");
+	INVALID(props, "{\"bb\": 2.5, \"a\": \"s\"}");
+	INVALID(props, "{\"bb\": 2, \"a\": 1}");
+
+	VALID("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\", \"maximum\": 1}]}", "5");
+	VALID("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\", \"maximum\": 1}]}", "0.5");
+	INVALID("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\", \"maximum\": 1}]}", "1");
+	INVALID("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\", \"maximum\": 1}]}", "2.5");
+	INVALID("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\", \"maximum\": 1}]}", "\"x\"");
+	VALID("{\"anyOf\": [{\"type\": \"string\", \"minLength\": 3}, {\"type\": \"array\"}]}", "\"abc\"");
+	VALID("{\"anyOf\": [{\"type\": \"string\", \"minLength\": 3}, {\"type\": \"array\"}]}", "[]");
+	INVALID("{\"anyOf\": [{\"type\": \"string\", \"minLength\": 3}, {\"type\": \"array\"}]}", "\"ab\"");
+	INVALID("{\"anyOf\": [{\"type\": \"string\", \"minLength\": 3}, {\"type\": \"array\"}]}", "1");
+
+	INVALID("{\"maxLength\": 2}", "\"\u00e9\u00e9\u00e9\"");
+	VALID("{\"maxLength\": 2}", "\"\u00e9\u00e9\"");
+	INVALID("{\"minLength\": 2}", "\"\u00e9\"");
+	VALID("{\"minLength\": 1}", "\"abcd\"");
+	VALID("{\"items\": {\"const\": \"\u00e9\"}}", "[\"\u00e9\"]");
+	INVALID("{\"items\": {\"const\": \"\u00e9\"}}", "[\"e\"]");
+
+	VALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"cc\": 1, \"a\": 1, \"b\": 1}");
+	VALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"a\": 1, \"zz\": 1, \"b\": 1, \"cc\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"a\": 1, \"cc\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{\"b\": 1, \"a\": 1, \"c\": 1}");
+	INVALID("{\"required\": [\"b\", \"a\", \"cc\"]}", "{}");
+	VALID("{\"properties\": {\"a\": {\"description\": \"x\", \"default\": 1}}}", "{\"a\": [1]}");
+	VALID("{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+		  " \"properties\": {\"a\": {\"type\": \"string\"}}, \"unevaluatedProperties\": false}", "{\"a\": \"x\"}");
+	INVALID("{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+			" \"properties\": {\"a\": {\"type\": \"string\"}}, \"unevaluatedProperties\": false}",
+			"{\"a\": \"x\", \"b\": 1}");
+}
+
 /* numbers are judged on their exact decimal value */
 static void
 test_numbers(void)
@@ -861,6 +914,7 @@ main(int argc, char **argv)
 	test_error_cap();
 	test_depth();
 	test_numbers();
+	test_fast_paths();
 	test_strings();
 	test_ref_loop();
 	test_regex_limit();
