@@ -28,6 +28,8 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=plpgsql
 
 PG_CPPFLAGS = -Isrc
+# a call to an undeclared function would only fail when the library is loaded
+PG_CFLAGS = -Werror=implicit-function-declaration
 SHLIB_LINK = -ljson-c -lpcre2-8 -lidn2
 
 # The JSON Schema engine: a pure C library (no Postgres headers) linked in.
