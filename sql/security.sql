@@ -190,6 +190,14 @@ $$;
 SELECT prefactor_revoke_access('globex', 'regress_cache_probe');
 DROP ROLE regress_cache_probe;
 
+-- SDK protocol rows of acme (sdk_spans, sdk_refused_spans), so that the reading and writing checks below meet rows there too.
+SELECT (prefactor_sdk_register(:'token_a', '{}')).body->'details'->>'id' AS sdk_run \gset
+SELECT (prefactor_sdk_start(:'token_a', :'sdk_run', '{}')).http_status AS sdk_start,
+	   (prefactor_sdk_create_span(:'token_a', jsonb_build_object('details', jsonb_build_object('agent_instance_id', :'sdk_run',
+			'schema_name', 'llm', 'status', 'active', 'payload', '{"span_id": "c1"}'::jsonb)))).http_status AS sdk_span,
+	   prefactor_terminate_run(:'sdk_run', 'stop') AS sdk_terminated,
+	   (prefactor_sdk_create_span(:'token_a', jsonb_build_object('details', jsonb_build_object('agent_instance_id', :'sdk_run',
+			'schema_name', 'llm', 'status', 'active', 'payload', '{"span_id": "c2"}'::jsonb)))).http_status AS sdk_refused;
 ------------------------------------------------------------------------------
 -- Reading: for every table and view, globex's roles see none of acme's rows.
 ------------------------------------------------------------------------------
@@ -237,14 +245,6 @@ RESET ROLE;
 -- Writing into the other account: every INSERT, UPDATE and DELETE is refused
 -- or finds nothing. Each INSERT copies a real acme row (with a fresh id/name).
 ------------------------------------------------------------------------------
--- SDK protocol rows of acme (sdk_spans, sdk_refused_spans), so that they have samples too.
-SELECT (prefactor_sdk_register(:'token_a', '{}')).body->'details'->>'id' AS sdk_run \gset
-SELECT (prefactor_sdk_start(:'token_a', :'sdk_run', '{}')).http_status AS sdk_start,
-	   (prefactor_sdk_create_span(:'token_a', jsonb_build_object('details', jsonb_build_object('agent_instance_id', :'sdk_run',
-			'schema_name', 'llm', 'status', 'active', 'payload', '{"span_id": "c1"}'::jsonb)))).http_status AS sdk_span,
-	   prefactor_terminate_run(:'sdk_run', 'stop') AS sdk_terminated,
-	   (prefactor_sdk_create_span(:'token_a', jsonb_build_object('details', jsonb_build_object('agent_instance_id', :'sdk_run',
-			'schema_name', 'llm', 'status', 'active', 'payload', '{"span_id": "c2"}'::jsonb)))).http_status AS sdk_refused;
 CREATE TEMP TABLE samples (relname text, sample jsonb);
 CREATE FUNCTION pg_temp.sample_of(rel text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
