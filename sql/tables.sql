@@ -48,3 +48,9 @@ SELECT line FROM (
 	  FROM t JOIN pg_policy p ON p.polrelid = t.oid
 ) x
 ORDER BY relname, part, n;
+-- Every table and column says what it holds.
+\pset tuples_only off
+SELECT count(*) FILTER (WHERE col_description(c.oid, a.attnum) IS NULL) AS columns_without_comment,
+	   count(DISTINCT c.oid) FILTER (WHERE obj_description(c.oid, 'pg_class') IS NULL) AS tables_without_comment
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind = 'r';
