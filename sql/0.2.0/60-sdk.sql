@@ -511,7 +511,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_register(text, jsonb) IS
-	'SDK protocol, POST /agent_instance/register: registers a run (pending until prefactor_sdk_start) of the tokens agent in its environment; the older schema form (span_schemas / span_result_schemas) becomes span types. Answers (http_status, body) in the SDK''s envelopes.';
+	'SDK protocol, POST /agent_instance/register: registers a run (pending until prefactor_sdk_start) of the token''s agent in its environment; the older schema form (span_schemas / span_result_schemas) becomes span types. Answers (http_status, body) in the SDK''s envelopes.';
 
 CREATE FUNCTION prefactor_sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
@@ -541,7 +541,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_create_span(text, jsonb) IS
-	'SDK protocol, POST /agent_spans: records the span of body.details; the SDKs span id makes a retry store nothing twice; a failed spans error object is kept as its error; on a terminated run the span is counted in sdk_refused_spans and answered 409 with the terminate signal. Answers (http_status, body) in the SDK''s envelopes.';
+	'SDK protocol, POST /agent_spans: records the span of body.details; the SDK''s span id makes a retry store nothing twice; a failed span''s error object is kept as its error; on a terminated run the span is counted in sdk_refused_spans and answered 409 with the terminate signal. Answers (http_status, body) in the SDK''s envelopes.';
 
 CREATE FUNCTION prefactor_sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql

@@ -656,12 +656,13 @@ adhoc_lookup(Datum arg, int *slotno)
 	return cs;
 }
 
-PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
-Datum
-prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
+/*
+ * The answers of jsonschema_is_valid and jsonschema_errors for a compiled
+ * schema, however it was found (with or without a documents map).
+ */
+static bool
+is_valid_answer(const js_compiled *cs, Jsonb *doc)
 {
-	const js_compiled *cs = adhoc_compiled(fcinfo);
-	Jsonb	   *doc = PG_GETARG_JSONB_P(1);
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
 
@@ -687,9 +688,34 @@ prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
 		if (validate_doc(cs, doc, &conforms, &errors, &errors_null, &r) == JS_LIMIT_REACHED)
 			raise_limit(r);
 		MemoryContextReset(scratch_cxt);
-		PG_RETURN_BOOL(conforms);
+		return conforms;
 	}
-	PG_RETURN_BOOL(rc == JS_VALID);
+	return rc == JS_VALID;
+}
+
+static Datum
+errors_answer(const js_compiled *cs, Jsonb *doc)
+{
+	bool		conforms;
+	Datum		errors;
+	bool		errors_null;
+	js_result  *r;
+
+	if (validate_doc(cs, doc, &conforms, &errors, &errors_null, &r) == JS_LIMIT_REACHED)
+		raise_limit(r);
+	MemoryContextReset(scratch_cxt);
+	if (errors_null)
+		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
+	return errors;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_jsonschema_is_valid);
+Datum
+prefactor_jsonschema_is_valid(PG_FUNCTION_ARGS)
+{
+	const js_compiled *cs = adhoc_compiled(fcinfo);
+
+	PG_RETURN_BOOL(is_valid_answer(cs, PG_GETARG_JSONB_P(1)));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors);
@@ -697,18 +723,8 @@ Datum
 prefactor_jsonschema_errors(PG_FUNCTION_ARGS)
 {
 	const js_compiled *cs = adhoc_compiled(fcinfo);
-	bool		conforms;
-	Datum		errors;
-	bool		errors_null;
-	js_result  *r;
 
-	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
-		JS_LIMIT_REACHED)
-		raise_limit(r);
-	MemoryContextReset(scratch_cxt);
-	if (errors_null)
-		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
-	return errors;
+	return errors_answer(cs, PG_GETARG_JSONB_P(1));
 }
 
 /* Problems of one schema as jsonb (an empty array when well-formed). */
@@ -1039,16 +1055,8 @@ Datum
 prefactor_jsonschema_is_valid_documents(PG_FUNCTION_ARGS)
 {
 	const js_compiled *cs = docset_compiled(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(2));
-	bool		conforms;
-	Datum		errors;
-	bool		errors_null;
-	js_result  *r;
 
-	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
-		JS_LIMIT_REACHED)
-		raise_limit(r);
-	MemoryContextReset(scratch_cxt);
-	PG_RETURN_BOOL(conforms);
+	PG_RETURN_BOOL(is_valid_answer(cs, PG_GETARG_JSONB_P(1)));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_jsonschema_errors_documents);
@@ -1056,18 +1064,8 @@ Datum
 prefactor_jsonschema_errors_documents(PG_FUNCTION_ARGS)
 {
 	const js_compiled *cs = docset_compiled(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(2));
-	bool		conforms;
-	Datum		errors;
-	bool		errors_null;
-	js_result  *r;
 
-	if (validate_doc(cs, PG_GETARG_JSONB_P(1), &conforms, &errors, &errors_null, &r) ==
-		JS_LIMIT_REACHED)
-		raise_limit(r);
-	MemoryContextReset(scratch_cxt);
-	if (errors_null)
-		return DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
-	return errors;
+	return errors_answer(cs, PG_GETARG_JSONB_P(1));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_activity_schema_problems_documents);
