@@ -70,3 +70,37 @@ SELECT c.relname AS undocumented_relation FROM pg_class c
  WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL;
 SELECT t.typname AS undocumented_type FROM pg_type t
  WHERE t.typnamespace = 'prefactor'::regnamespace AND t.typtype IN ('b', 'e') AND t.typcategory <> 'A' AND obj_description(t.oid, 'pg_type') IS NULL;
+
+-- Rows written under 0.1.0 survive the upgrade, which rebuilds spans with a
+-- new column order (01-spans-layout.sql): every value and the parent links.
+DROP EXTENSION prefactor CASCADE;
+CREATE EXTENSION prefactor VERSION '0.1.0';
+SET search_path = prefactor, public;
+INSERT INTO accounts (account_id, partition, name) VALUES (pfid_generate(7), 7, 'upgrade-acct') RETURNING account_id AS acct \gset
+INSERT INTO environments (account_id, name) VALUES (:'acct', 'production') RETURNING id AS env \gset
+INSERT INTO agents (account_id, name) VALUES (:'acct', 'agent') RETURNING id AS agent \gset
+INSERT INTO activity_schema_versions (account_id, agent_id, number, content, content_digest)
+	VALUES (:'acct', :'agent', 1, '{}', '\x00') RETURNING id AS sv \gset
+INSERT INTO agent_versions (account_id, agent_id, schema_version_id, metadata, metadata_digest)
+	VALUES (:'acct', :'agent', :'sv', '{}', '\x00') RETURNING id AS ver \gset
+INSERT INTO instances (account_id, agent_id, version_id, schema_version_id, environment_id, status, started_at, finished_at)
+	VALUES (:'acct', :'agent', :'ver', :'sv', :'env', 'complete', '2026-01-01', '2026-01-02') RETURNING id AS run \gset
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, result, started_at, finished_at,
+				   validation, payload_conforms, result_conforms, result_errors)
+	VALUES (:'acct', :'run', 'root', 'complete', '{"a": 1}', '{"b": 2}', '2026-01-01', '2026-01-01 01:00',
+			'validated', true, false, '[{"message": "x"}]') RETURNING id AS root \gset
+INSERT INTO spans (account_id, instance_id, parent_span_id, span_type, status, payload, started_at, finished_at)
+	VALUES (:'acct', :'run', :'root', 'child', 'failed', '{"c": 3}', '2026-01-01 00:10', '2026-01-01 00:20');
+CREATE TEMP TABLE spans_before AS SELECT to_jsonb(s) AS row FROM spans s;
+ALTER EXTENSION prefactor UPDATE;
+-- the same rows (by every 0.1.0 column), the new columns empty, the parent link kept
+SELECT count(*) AS spans,
+	   count(*) FILTER (WHERE b.row @> (to_jsonb(s) - '{span_type_id,risk_profile_revision_id,risk_total,raised_run_risk}'::text[])
+						  AND b.row <@ (to_jsonb(s) - '{span_type_id,risk_profile_revision_id,risk_total,raised_run_risk}'::text[])) AS unchanged,
+	   count(*) FILTER (WHERE s.span_type_id IS NULL AND s.risk_total IS NULL) AS new_columns_empty
+  FROM spans s JOIN spans_before b ON b.row ->> 'id' = s.id::text;
+SELECT count(*) AS children_with_parent FROM spans s JOIN spans p ON (p.account_id, p.instance_id, p.id) = (s.account_id, s.instance_id, s.parent_span_id);
+-- the tests after this one start from a fresh install
+DROP EXTENSION prefactor CASCADE;
+CREATE EXTENSION prefactor;
+RESET search_path;

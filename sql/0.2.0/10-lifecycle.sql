@@ -19,14 +19,7 @@ ALTER TABLE instances
 	DROP CONSTRAINT instances_finished_when_done,
 	DROP CONSTRAINT instances_started_unless_pending,
 	DROP CONSTRAINT instances_id_partition;
-ALTER TABLE spans
-	DROP CONSTRAINT spans_span_type_check,
-	DROP CONSTRAINT spans_status_check,
-	DROP CONSTRAINT spans_validation_check,
-	DROP CONSTRAINT spans_not_own_parent,
-	DROP CONSTRAINT spans_times_ordered,
-	DROP CONSTRAINT spans_finished_when_done,
-	DROP CONSTRAINT spans_id_partition;
+-- (spans is rebuilt without them: 01-spans-layout.sql)
 
 -- Names are not blank (0.1.0 refused only the empty string); plain INSERTs
 -- obey what prefactor.check_name() tells API callers. NOT VALID: an upgraded
@@ -36,10 +29,8 @@ ALTER TABLE environments ADD CONSTRAINT environments_name_not_blank CHECK (btrim
 ALTER TABLE agents ADD CONSTRAINT agents_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
 ALTER TABLE risk_profiles ADD CONSTRAINT risk_profiles_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
 
--- The span type a span's run declares under its name (NULL: undeclared).
-ALTER TABLE spans ADD COLUMN span_type_id pfid;
-ALTER TABLE spans ADD CONSTRAINT spans_span_type_fkey
-	FOREIGN KEY (account_id, span_type_id) REFERENCES span_types;
+-- The span type a span's run declares under its name (NULL: undeclared;
+-- the column and its foreign key: 01-spans-layout.sql).
 COMMENT ON COLUMN spans.span_type_id IS
 	'The span type declared under span_type by the run''s schema version; NULL when undeclared';
 

@@ -533,8 +533,7 @@ COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS
 -- Each span carries the revision its run is scored under, so the aggregates
 -- score any set of spans without a join. A copy of instances.risk_profile_revision_id
 -- (which has the foreign key); set by the span trigger from the run row it locks,
--- whatever was given.
-ALTER TABLE spans ADD COLUMN risk_profile_revision_id pfid;
+-- whatever was given. The columns are placed by 01-spans-layout.sql.
 COMMENT ON COLUMN spans.risk_profile_revision_id IS
 	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
 
@@ -542,7 +541,6 @@ COMMENT ON COLUMN spans.risk_profile_revision_id IS
 -- total on its spans: a span costs its own row and index entries, and the run
 -- row is written only when a span raises the run's level or classification,
 -- and when the run finishes.
-ALTER TABLE spans ADD COLUMN risk_total numeric, ADD COLUMN raised_run_risk boolean;
 COMMENT ON COLUMN spans.risk_total IS
 	'The run''s risk score after this span (live scoring, computed on insert); NULL for a span that adds no points and no classification, or of an unscored run';
 COMMENT ON COLUMN spans.raised_run_risk IS

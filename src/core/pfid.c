@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/hash.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -20,6 +22,8 @@
 static const char pfid_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /* Milliseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
+/* 80 random bits per id */
+#define PFID_RANDOM_BYTES	10
 #define UNIX_TO_PG_EPOCH_MS	(INT64CONST(946684800000))
 
 /* Decode one Crockford Base32 character (either case); -1 if not in the alphabet. */
@@ -91,12 +95,28 @@ pfid_make(int64 ms, int32 partition, const uint8 *randomness)
 Pfid *
 pfid_make_random(int64 ms, int32 partition)
 {
-	uint8		rnd[10];
+	/*
+	 * Strong random bytes are drawn 128 ids at a time: one call to the
+	 * system's generator costs about as much as the rest of a span's insert
+	 * path. The pool belongs to the process that filled it, so a child forked
+	 * after a fill never reuses its parent's bytes.
+	 */
+	static uint8 pool[PFID_RANDOM_BYTES * 128];
+	static int	pool_left = 0;
+	static pid_t pool_owner = 0;
+	const uint8 *rnd;
 
-	if (!pg_strong_random(rnd, sizeof(rnd)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bytes for a pfid")));
+	if (pool_left == 0 || pool_owner != getpid())
+	{
+		if (!pg_strong_random(pool, sizeof(pool)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for a pfid")));
+		pool_left = sizeof(pool) / PFID_RANDOM_BYTES;
+		pool_owner = getpid();
+	}
+	pool_left--;
+	rnd = pool + pool_left * PFID_RANDOM_BYTES;
 	return pfid_make(ms, partition, rnd);
 }
 

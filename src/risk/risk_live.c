@@ -83,11 +83,15 @@ risk_live_attnums(Relation rel)
 	spans_relid = RelationGetRelid(rel);
 }
 
-/* Prepare and keep one plan. */
+/*
+ * Prepare and keep one plan, generic from the start: with its parameters
+ * known, the raise's CASE arms fold away and a custom plan always looks
+ * cheaper, so the plan cache would plan the UPDATE again on every raise.
+ */
 static SPIPlanPtr
 risk_prepare(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		ereport(ERROR,
