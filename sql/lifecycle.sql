@@ -196,12 +196,21 @@ SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at =
 SELECT pg_temp.try(format('SELECT prefactor_record_span(%L, %L, %L, started_at => now() - interval %L)',
 	:'timed_run', 'llm', '{}', '3 hours'));
 SHOW prefactor.span_clock_skew;
--- the official SDK's first span starts a few milliseconds before its run: within the skew, kept as sent
+-- the official SDK's first span starts a few milliseconds before its run: within the skew, the
+-- span's time is kept as sent and the run's start moves back to it (a run never starts after its
+-- first span)
+SELECT started_at AS timed_run_start FROM instances WHERE id = :'timed_run' \gset
 SELECT (prefactor_record_span(:'timed_run', 'llm', '{"skew": true}', started_at => i.started_at - interval '3 ms',
 		finished_at => i.started_at)).span_id IS NOT NULL AS stored
   FROM instances i WHERE i.id = :'timed_run';
-SELECT s.started_at = i.started_at - interval '3 ms' AS start_kept FROM spans s JOIN instances i ON i.id = s.instance_id
+SELECT s.started_at = :'timed_run_start'::timestamptz - interval '3 ms' AS start_kept,
+	   i.started_at = s.started_at AS run_start_moved_back
+  FROM spans s JOIN instances i ON i.id = s.instance_id
  WHERE s.payload = '{"skew": true}';
+-- by hand, an active run's start moves back by at most the skew, never forward
+SELECT pg_temp.try(format('UPDATE instances SET started_at = started_at - interval %L WHERE id = %L', '6 s', :'timed_run'));
+SELECT pg_temp.try(format('UPDATE instances SET started_at = started_at + interval %L WHERE id = %L', '1 ms', :'timed_run'));
+SELECT started_at = :'timed_run_start'::timestamptz - interval '3 ms' AS run_start_unchanged FROM instances WHERE id = :'timed_run';
 SELECT (prefactor_start_span(:'timed_run', 'llm', '{"open": true}')).span_id AS timed_span \gset
 SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => now() - interval %L)', :'timed_span', 'complete', '1 day'));
 SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => %L)', :'timed_span', 'complete', 'infinity'));

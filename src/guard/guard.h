@@ -55,6 +55,9 @@ extern void prefactor_check_times(Relation rel, const char *finite_rule, const c
 extern void prefactor_check_id_partition(Relation rel, const char *rule, HeapTuple tuple,
 										 int id_att, int account_att);
 
+/* Moves an active run's start back to a span that starts before it (run_guard.c). */
+extern void prefactor_move_run_start(const Pfid *account, const Pfid *instance, TimestampTz started);
+
 /* Raises unless a run with this status takes new spans. */
 extern void prefactor_require_active(const Pfid *instance, const char *status);
 

@@ -213,6 +213,49 @@ prefactor_instances_before_insert(PG_FUNCTION_ARGS)
 	return PointerGetDatum(td->tg_trigtuple);
 }
 
+/*
+ * Whether an active run's start moved back as prefactor_move_run_start moves
+ * it: earlier by at most prefactor.span_clock_skew, the run still active. A
+ * run's start is the client's time anyway (start_run takes one); what stays
+ * fixed is the start of a finished run.
+ */
+static bool
+start_moved_back(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const InstanceColumns *c)
+{
+	bool		old_null,
+				new_null;
+	TimestampTz old_start = DatumGetTimestampTz(heap_getattr(oldtup, c->started_at, desc, &old_null));
+	TimestampTz new_start = DatumGetTimestampTz(heap_getattr(newtup, c->started_at, desc, &new_null));
+	char	   *new_status = text_column(newtup, desc, c->status);
+
+	return !old_null && !new_null && new_status && strcmp(new_status, "active") == 0 &&
+		!TIMESTAMP_NOT_FINITE(old_start) && !TIMESTAMP_NOT_FINITE(new_start) && new_start < old_start &&
+		new_start >= old_start - (TimestampTz) prefactor_span_clock_skew * 1000;
+}
+
+/*
+ * The run's start is never after its first span's: the span guard calls this
+ * for a span that starts before its run (within prefactor.span_clock_skew),
+ * and the run's start moves back to the span's. Runs are started at server
+ * time while an agent stamps its first span on its own clock, a few
+ * milliseconds earlier (the SDK's start call carries no time).
+ */
+void
+prefactor_move_run_start(const Pfid *account, const Pfid *instance, TimestampTz started)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[3] = {pf, pf, TIMESTAMPTZOID};
+	Datum		values[3] = {PfidPGetDatum(account), PfidPGetDatum(instance), TimestampTzGetDatum(started)};
+
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "UPDATE prefactor.instances SET started_at = $3"
+						  " WHERE account_id OPERATOR(prefactor.=) $1 AND id OPERATOR(prefactor.=) $2",
+						  3, types, values, NULL, false, 0);
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(prefactor_instances_before_update);
 Datum
 prefactor_instances_before_update(PG_FUNCTION_ARGS)
@@ -242,11 +285,13 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 							   NameStr(TupleDescAttr(desc, c->stamps[i] - 1)->attname))));
 	if (strcmp(old_status, "active") == 0 &&
 		((new_status && strcmp(new_status, "pending") == 0) ||
-		 !prefactor_column_unchanged(oldtup, newtup, desc, c->started_at)))
+		 (!prefactor_column_unchanged(oldtup, newtup, desc, c->started_at) &&
+		  !start_moved_back(oldtup, newtup, desc, c))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("instance %s has started; it cannot go back to pending or restart",
-						SPI_getvalue(oldtup, desc, c->id))));
+						SPI_getvalue(oldtup, desc, c->id)),
+				 errhint("Only a span that starts before its run moves the run's start, back to the span's.")));
 	check_instance_row(rel, newtup, c, false);
 	if (new_status && !prefactor_status_open(new_status))
 		newtup = finish_run(rel, newtup, c);

@@ -462,10 +462,13 @@ prefactor_require_active(const Pfid *instance, const char *status)
 /*
  * A span starts within its run: not before the run's start, less the clock
  * skew allowed between the agent that times spans and the server or client
- * that timed the run (prefactor.span_clock_skew). Times are kept as sent.
+ * that timed the run (prefactor.span_clock_skew). Times are kept as sent; a
+ * span within the skew before its run moves the run's start back to it, so
+ * a run never starts after its first span.
  */
 static void
-check_started_in_run(Relation rel, HeapTuple tuple, const SpanColumns *c, TimestampTz run_started)
+check_started_in_run(Relation rel, HeapTuple tuple, const SpanColumns *c, const Pfid *account,
+					 const Pfid *instance, TimestampTz run_started)
 {
 	bool		isnull;
 	Datum		started = heap_getattr(tuple, c->started_at, RelationGetDescr(rel), &isnull);
@@ -478,6 +481,8 @@ check_started_in_run(Relation rel, HeapTuple tuple, const SpanColumns *c, Timest
 										 pstrdup(timestamptz_to_str(DatumGetTimestampTz(started))),
 										 prefactor_span_clock_skew,
 										 pstrdup(timestamptz_to_str(run_started))));
+	if (DatumGetTimestampTz(started) < run_started)
+		prefactor_move_run_start(account, instance, DatumGetTimestampTz(started));
 }
 
 /* Whether a span row's status is open (pending, active); NULL or unknown is not. */
@@ -533,7 +538,7 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 
 	prefactor_lock_run(&account, &instance, &run);
 	prefactor_require_active(&instance, run.status);
-	check_started_in_run(rel, tuple, c, run.started_at);
+	check_started_in_run(rel, tuple, c, &account, &instance, run.started_at);
 
 	declared = prefactor_lookup_span_type(&account, &run.schema_version,
 										  TextDatumGetCString(span_type), &span_type_id);
