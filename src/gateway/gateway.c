@@ -856,19 +856,19 @@ main(int argc, char **argv)
 		flags |= MHD_USE_IPv6;
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
+	left = pool_warm();
 	daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
+							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							  MHD_OPTION_LISTEN_SOCKET, fd,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg.client_timeout_s,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg.max_connections,
 							  MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							  MHD_OPTION_THREAD_STACK_SIZE, (size_t) (512 * 1024),
 							  cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 							  MHD_OPTION_HTTPS_MEM_KEY, key,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
 		die("cannot start the HTTP server on %s port %d", cfg.listen_address, cfg.port);
-	left = pool_warm();
 	gw_log("listening on %s port %d (%s), %d of %d database connections up, body limit %ld bytes",
 		   cfg.listen_address, cfg.port, cert ? "https" : "http", left, cfg.pool_size, cfg.max_body);
 
