@@ -8,7 +8,7 @@
 // Usage: node load.mjs <url> <token> <clients> <seconds> <run id>...
 //        node load.mjs <url> <token> <clients> <seconds> --otlp <batch file>
 // Prints one JSON line: {spans, seconds, spans_per_s, span_ms: {p50, p99},
-// request_ms: {p50, p99}, errors}. With --otlp, each call posts the batch to
+// request_ms: {p50, p99}, errors, client_cpu_ms}. With --otlp, each call posts the batch to
 // /v1/traces (the hook for OTLP batches of 100 spans) and "spans" counts calls.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -92,5 +92,6 @@ console.log(JSON.stringify({
 	span_ms: { p50: pct(spanLatencies, 0.5), p99: pct(spanLatencies, 0.99) },
 	request_ms: { p50: pct(requestLatencies, 0.5), p99: pct(requestLatencies, 0.99) },
 	errors,
+	client_cpu_ms: Number(((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)),
 }));
 agent.destroy();
