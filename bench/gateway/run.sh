@@ -9,11 +9,12 @@
 # HTTP request) through the gateway, and the CPU time per span of the gateway
 # and of the load client.
 # Usage: bench/gateway/run.sh [seconds per point] [rounds]   (after make install;
-# PREFACTOR_DESTDIR as for make test). The HTTP load comes from Node
-# (bench/gateway/load.mjs, no packages needed), which shares the machine.
+# PREFACTOR_DESTDIR as for make test). The HTTP load comes from
+# bench/gateway/load.c (C threads on keep-alive connections, like pgbench on
+# the direct path), which shares the machine.
 #
 # OTLP hook (at the end): batches of 100 spans through /v1/traces versus direct
-# calls of prefactor_otlp_export, in the same way; load.mjs already posts a
+# calls of prefactor_otlp_export, in the same way; load.c already posts a
 # batch file with --otlp. Until the extension has the function it is skipped.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,10 +92,11 @@ direct() {
 }
 # CPU time of the gateway process so far, in ms
 gw_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$gw_pid/stat"; }
+cc -O2 -Wall -pthread -o "$tmp/load" "$here/load.c"
 gateway() {
 	local c=$1 cpu0
 	cpu0=$(gw_cpu_ms)
-	node "$here/load.mjs" "http://127.0.0.1:$port" "$token" "$c" "$secs" "${gw_runs[@]:0:$c}" > "$tmp/load.json"
+	"$tmp/load" "$port" "$token" "$c" "$secs" "${gw_runs[@]:0:$c}" > "$tmp/load.json"
 	node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 		if (o.errors) { console.error(`gateway: ${o.errors} calls failed`); process.exit(1); }
 		const us = (ms) => (ms * 1000 / o.spans).toFixed(0);
@@ -124,8 +126,7 @@ for c in 1 8; do
 		"$(cut -d' ' -f4 "$tmp/g" | median)/$(cut -d' ' -f5 "$tmp/g" | median)" \
 		"$(cut -d' ' -f6 "$tmp/g" | median)" "$(cut -d' ' -f7 "$tmp/g" | median)"
 done
-echo "gateway_cpu_us, client_cpu_us: CPU time per span of the gateway process and of the Node load client,"
-echo "which share the machine with the server (the direct path's client is pgbench, in C)"
+echo "gateway_cpu_us, client_cpu_us: CPU time per span of the gateway process and of the load client"
 q -c "SELECT 'stored spans: ' || count(*) || ', of them twice (same SDK span id): ' || (count(*) - count(DISTINCT (instance_id, client_span_id))) FROM prefactor.sdk_spans"
 
 # --- OTLP batches of 100 spans (hook): runs once prefactor_otlp_export exists
@@ -134,7 +135,7 @@ if [ "$(q -c "SELECT count(*) FROM pg_proc WHERE proname = 'prefactor_otlp_expor
 else
 	# To add: a generator of batches of 100 GenAI spans (fresh trace and span
 	# ids per call), then the same two-path comparison:
-	#   node "$here/load.mjs" "http://127.0.0.1:$port" "$token" 8 "$secs" --otlp "$tmp/batch.json"
+	#   "$tmp/load" "$port" "$token" 8 "$secs" --otlp "$tmp/batch.json"
 	#   versus pgbench calling prefactor.prefactor_otlp_export('$token', <batch>::jsonb)
 	# (a fixed batch is stored once, then deduplicated: fresh ids per call are needed
 	# for a fair figure).
