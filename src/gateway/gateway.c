@@ -550,7 +550,7 @@ call_database(struct MHD_Connection *connection, request *req)
 
 			if (status < 100 || status > 599 || PQnfields(res) != 2 || PQgetisnull(res, 0, 1))
 			{
-				gw_log("%s %s: the SQL function answered no status or body", req->method, req->path);
+				gw_log("%s %.120s: the SQL function answered no status or body", req->method, req->path);
 				ret = answer_error(connection, req, 500, "internal_error", "internal error", NULL);
 			}
 			else
@@ -567,7 +567,7 @@ call_database(struct MHD_Connection *connection, request *req)
 		broken = true;
 	if (broken)
 	{
-		gw_log("%s %s: the database connection failed during the call", req->method, req->path);
+		gw_log("%s %.120s: the database connection failed during the call", req->method, req->path);
 		ret = answer_error(connection, req, 503, "unavailable", "the database connection failed; retry", NULL);
 	}
 	else if (req->route == ROUTE_HEALTH)
@@ -584,7 +584,7 @@ call_database(struct MHD_Connection *connection, request *req)
 		ret = answer_error(connection, req, 503, "retry", "a concurrent call conflicted; retry", NULL);
 	else
 	{
-		gw_log("%s %s: SQL error SQLSTATE %s", req->method, req->path, state[0] ? state : "none");
+		gw_log("%s %.120s: SQL error SQLSTATE %s", req->method, req->path, state[0] ? state : "none");
 		ret = answer_error(connection, req, 500, "internal_error", "internal error", NULL);
 	}
 	PQclear(res);
@@ -704,9 +704,9 @@ request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	if (cfg.access_log)
 	{
 		if (req->answered && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-			gw_log("%s %s %d %.1f ms", req->method, req->path, req->status, elapsed_ms(&req->started));
+			gw_log("%s %.120s %d %.1f ms", req->method, req->path, req->status, elapsed_ms(&req->started));
 		else
-			gw_log("%s %s %d %.1f ms (connection closed%s)", req->method, req->path,
+			gw_log("%s %.120s %d %.1f ms (connection closed%s)", req->method, req->path,
 				   req->status ? req->status : 0, elapsed_ms(&req->started),
 				   toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? ": client timeout"
 				   : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " by the client"
