@@ -225,6 +225,7 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 	const InstanceColumns *c = instance_columns(rel);
 	char	   *old_status = text_column(oldtup, desc, c->status);
 	char	   *new_status = text_column(newtup, desc, c->status);
+	bool		isnull;
 
 	if (!prefactor_status_open(old_status))
 		ereport(ERROR,
@@ -240,13 +241,22 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 							SPI_getvalue(oldtup, desc, c->id)),
 					 errdetail("Column \"%s\" was changed.",
 							   NameStr(TupleDescAttr(desc, c->stamps[i] - 1)->attname))));
+	/*
+	 * A started run's start may only move earlier: a span that started
+	 * before it arrives late (OTLP exports a trace's spans as they end, its
+	 * root last), and a run starts no later than its first span.
+	 */
 	if (strcmp(old_status, "active") == 0 &&
 		((new_status && strcmp(new_status, "pending") == 0) ||
-		 !prefactor_column_unchanged(oldtup, newtup, desc, c->started_at)))
+		 (!prefactor_column_unchanged(oldtup, newtup, desc, c->started_at) &&
+		  (heap_attisnull(newtup, c->started_at, desc) ||
+		   DatumGetTimestampTz(heap_getattr(newtup, c->started_at, desc, &isnull)) >
+		   DatumGetTimestampTz(heap_getattr(oldtup, c->started_at, desc, &isnull))))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("instance %s has started; it cannot go back to pending or restart",
-						SPI_getvalue(oldtup, desc, c->id))));
+				 errmsg("instance %s has started; it cannot go back to pending, restart or start later",
+						SPI_getvalue(oldtup, desc, c->id)),
+				 errhint("A started run's start may only move earlier, to a span that started before it.")));
 	check_instance_row(rel, newtup, c, false);
 	if (new_status && !prefactor_status_open(new_status))
 		newtup = finish_run(rel, newtup, c);
