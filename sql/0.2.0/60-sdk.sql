@@ -67,7 +67,7 @@ CREATE TRIGGER assign_id BEFORE INSERT ON sdk_refused_spans FOR EACH ROW EXECUTE
 CREATE UNIQUE INDEX sdk_refused_spans_once
 	ON sdk_refused_spans (account_id, instance_id, operation, coalesce(client_span_id, span_id::text));
 COMMENT ON TABLE sdk_refused_spans IS
-	'Span calls refused because their run had ended (terminated by risk; for OTLP also finished by its root span): counted per run, never silently lost (a retried call once)';
+	'Span calls refused because their run had ended (terminated; for OTLP also finished by its root span): counted per run, never silently lost (a retried call once)';
 COMMENT ON COLUMN sdk_refused_spans.account_id IS 'The account of the run';
 COMMENT ON COLUMN sdk_refused_spans.id IS 'Id of this record';
 COMMENT ON COLUMN sdk_refused_spans.instance_id IS 'The terminated run';

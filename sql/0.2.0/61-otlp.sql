@@ -295,7 +295,7 @@ BEGIN
 		RAISE EXCEPTION 'the spans'' parent links form a cycle: %', problem USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	SELECT count(*), min(u.r) INTO n, problem FROM unnest(b.rejections) u(r) WHERE u.r IS NOT NULL;
+	SELECT count(*), string_agg(DISTINCT u.r, '; ') INTO n, problem FROM unnest(b.rejections) u(r) WHERE u.r IS NOT NULL;
 	IF n > 0 THEN
 		rejected := rejected + n;
 		messages := messages || format('%s span(s) rejected: %s', n, problem);
