@@ -50,7 +50,28 @@ $(JS_ENGINE_OBJS): $(JS_ENGINE_HDRS)
 # functions.
 $(JS_ENGINE_OBJS): CFLAGS += -fvisibility=hidden
 
-.PHONY: deps run stop test
+# prefactor-gateway (src/gateway): the HTTP daemon that serves Prefactor's SDK
+# protocol and OTLP/HTTP onto the extension's SQL functions. Built with `all`,
+# installed beside the server's programs (PostgreSQL's bindir, under DESTDIR).
+GATEWAY = src/gateway/prefactor-gateway
+GATEWAY_SRCS = $(wildcard src/gateway/*.c)
+GATEWAY_HDRS = $(wildcard src/gateway/*.h)
+all: $(GATEWAY)
+$(GATEWAY): $(GATEWAY_SRCS) $(GATEWAY_HDRS)
+	$(CC) $(filter-out -fPIC -fvisibility=hidden,$(CFLAGS)) -Werror=implicit-function-declaration \
+		-I$(includedir) -o $@ $(GATEWAY_SRCS) -L$(libdir) -lpq -lmicrohttpd -lpthread
+install: install-gateway
+install-gateway: $(GATEWAY)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(GATEWAY) '$(DESTDIR)$(bindir)/prefactor-gateway'
+uninstall: uninstall-gateway
+uninstall-gateway:
+	rm -f '$(DESTDIR)$(bindir)/prefactor-gateway'
+clean: clean-gateway
+clean-gateway:
+	rm -f $(GATEWAY)
+
+.PHONY: deps run stop test install-gateway uninstall-gateway clean-gateway
 
 sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql: $(UPGRADE_PARTS)
 	( echo '-- generated from sql/$(EXTVERSION)/*.sql: edit those files'; \

@@ -1,0 +1,902 @@
+/*
+ * prefactor-gateway: Prefactor's SDK protocol and OTLP/HTTP over HTTP, onto
+ * the SQL functions of the prefactor extension.
+ *
+ * Transport only. Each request is routed by method and path to ONE SQL call
+ * (prefactor_sdk_register, _start, _finish, _create_span, _finish_span,
+ * prefactor_otlp_export) with the bearer token, the id of the path and the
+ * body as jsonb; the function checks the token and answers (http_status,
+ * body), which is sent back as it is. The gateway itself answers only what
+ * never reaches a function: unknown paths (404), wrong methods (405), wrong
+ * content types (415), bodies over the limit (413), a body PostgreSQL does not
+ * read as JSON (400: the jsonb parameter is refused before any function runs),
+ * timeouts (504, 408), an unreachable or busy database (503) and SQL errors
+ * the functions do not map (500, generic). Every answer it makes is a short
+ * JSON error in the SDK's envelope {"status": "error", "code", "message"}.
+ *
+ * Threads: libmicrohttpd runs one thread per client connection, so a slow
+ * client holds only its own thread; a pooled database connection is borrowed
+ * only once a request's body has arrived, for the one call.
+ *
+ * Logging: at most one line per request (method, path, status, duration) and
+ * connection events. Never a body, a token or SQL error text (which can quote
+ * client data); SQL errors are logged by SQLSTATE only.
+ */
+#include "pool.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#define GATEWAY_VERSION "0.2.0"
+
+/* ------------------------------------------------------------------------
+ * Configuration: flags, else environment variables, else defaults.
+ * ------------------------------------------------------------------------ */
+typedef struct gateway_config
+{
+	const char *conninfo;
+	const char *listen_address;
+	int			port;
+	int			pool_size;
+	long		max_body;
+	int			request_timeout_ms;
+	int			client_timeout_s;
+	int			max_connections;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *user;
+	bool		access_log;
+} gateway_config;
+
+static gateway_config cfg = {
+	.conninfo = "dbname=prefactor user=prefactor_gateway",
+	.listen_address = "127.0.0.1",
+	.port = 8439,
+	.pool_size = 4,
+	.max_body = 1024 * 1024,
+	.request_timeout_ms = 10000,
+	.client_timeout_s = 30,
+	.max_connections = 256,
+	.access_log = true,
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+			"Usage: prefactor-gateway [OPTION]...\n"
+			"Serves Prefactor's SDK protocol (@prefactor/core) and OTLP/HTTP JSON traces over HTTP,\n"
+			"one SQL call of the prefactor extension per request. Each option can also be set by\n"
+			"the environment variable in brackets; a flag wins over the variable.\n"
+			"\n"
+			"  -d, --db=CONNINFO          libpq connection string of the least-privilege login role\n"
+			"                             [PREFACTOR_GATEWAY_DB] (default: \"%s\";\n"
+			"                             PGHOST, PGPORT, PGPASSWORD, ... apply as in libpq)\n"
+			"  -l, --listen=ADDRESS       address to listen on, IPv4 or IPv6 [PREFACTOR_GATEWAY_LISTEN]\n"
+			"                             (default: %s)\n"
+			"  -p, --port=PORT            TCP port [PREFACTOR_GATEWAY_PORT] (default: %d)\n"
+			"  -n, --pool-size=N          pooled database connections, 1..1000 [PREFACTOR_GATEWAY_POOL_SIZE]\n"
+			"                             (default: %d)\n"
+			"  -b, --max-body=BYTES       largest request body; a larger one is answered 413 without\n"
+			"                             being read (K and M suffixes) [PREFACTOR_GATEWAY_MAX_BODY]\n"
+			"                             (default: 1M)\n"
+			"  -t, --request-timeout=MS   statement_timeout of each SQL call (answered 504), the longest\n"
+			"                             wait for a pooled connection (503) and for a body to arrive\n"
+			"                             (408) [PREFACTOR_GATEWAY_REQUEST_TIMEOUT] (default: %d)\n"
+			"  -c, --client-timeout=S     a client connection idle this long is closed\n"
+			"                             [PREFACTOR_GATEWAY_CLIENT_TIMEOUT] (default: %d)\n"
+			"  -m, --max-connections=N    concurrent client connections [PREFACTOR_GATEWAY_MAX_CONNECTIONS]\n"
+			"                             (default: %d)\n"
+			"      --tls-cert=FILE        PEM certificate (chain): serve HTTPS [PREFACTOR_GATEWAY_TLS_CERT]\n"
+			"      --tls-key=FILE         PEM private key of the certificate [PREFACTOR_GATEWAY_TLS_KEY]\n"
+			"  -u, --user=NAME            when started as root: the user to run as once the port is\n"
+			"                             bound and the TLS files are read [PREFACTOR_GATEWAY_USER];\n"
+			"                             as root without it the gateway refuses to start\n"
+			"      --no-access-log        no line per request [PREFACTOR_GATEWAY_ACCESS_LOG=off]\n"
+			"  -h, --help                 this help\n"
+			"  -V, --version              the version\n"
+			"\n"
+			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json):\n"
+			"  POST /api/v1/agent_instance/register       prefactor_sdk_register(token, body)\n"
+			"  POST /api/v1/agent_instance/{id}/start     prefactor_sdk_start(token, id, body)\n"
+			"  POST /api/v1/agent_instance/{id}/finish    prefactor_sdk_finish(token, id, body)\n"
+			"  POST /api/v1/agent_spans                   prefactor_sdk_create_span(token, body)\n"
+			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_finish_span(token, id, body)\n"
+			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP JSON)\n"
+			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
+			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
+			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
+			cfg.client_timeout_s, cfg.max_connections);
+}
+
+static void
+die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
+static void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "prefactor-gateway: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+void
+gw_log(const char *fmt,...)
+{
+	char		line[1024];
+	char		stamp[32];
+	struct timespec now;
+	struct tm	tm;
+	va_list		ap;
+	size_t		len;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* libpq's messages end with a newline: one line per event */
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ prefactor-gateway: %s\n", stamp, now.tv_nsec / 1000000L, line);
+}
+
+static long
+parse_number(const char *what, const char *s, long min, long max, bool size_suffix)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (size_suffix && end != s && (*end == 'k' || *end == 'K') && end[1] == '\0' && v <= LONG_MAX / 1024)
+		v *= 1024, end++;
+	else if (size_suffix && end != s && (*end == 'm' || *end == 'M') && end[1] == '\0' && v <= LONG_MAX / 1048576)
+		v *= 1048576, end++;
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		die("%s must be a number from %ld to %ld, not \"%s\"", what, min, max, s);
+	return v;
+}
+
+static bool
+parse_onoff(const char *what, const char *s)
+{
+	if (strcasecmp(s, "on") == 0 || strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		return true;
+	if (strcasecmp(s, "off") == 0 || strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		return false;
+	die("%s must be on or off, not \"%s\"", what, s);
+}
+
+static void
+read_config(int argc, char **argv)
+{
+	enum
+	{
+		OPT_TLS_CERT = 1000, OPT_TLS_KEY, OPT_NO_ACCESS_LOG
+	};
+	static const struct option options[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"listen", required_argument, NULL, 'l'},
+		{"port", required_argument, NULL, 'p'},
+		{"pool-size", required_argument, NULL, 'n'},
+		{"max-body", required_argument, NULL, 'b'},
+		{"request-timeout", required_argument, NULL, 't'},
+		{"client-timeout", required_argument, NULL, 'c'},
+		{"max-connections", required_argument, NULL, 'm'},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"user", required_argument, NULL, 'u'},
+		{"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *v;
+	int			opt;
+
+	/* the environment first, so that flags override it */
+	if ((v = getenv("PREFACTOR_GATEWAY_DB")) != NULL)
+		cfg.conninfo = v;
+	if ((v = getenv("PREFACTOR_GATEWAY_LISTEN")) != NULL)
+		cfg.listen_address = v;
+	if ((v = getenv("PREFACTOR_GATEWAY_PORT")) != NULL)
+		cfg.port = parse_number("PREFACTOR_GATEWAY_PORT", v, 1, 65535, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_POOL_SIZE")) != NULL)
+		cfg.pool_size = parse_number("PREFACTOR_GATEWAY_POOL_SIZE", v, 1, 1000, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_MAX_BODY")) != NULL)
+		cfg.max_body = parse_number("PREFACTOR_GATEWAY_MAX_BODY", v, 1, 256L * 1048576, true);
+	if ((v = getenv("PREFACTOR_GATEWAY_REQUEST_TIMEOUT")) != NULL)
+		cfg.request_timeout_ms = parse_number("PREFACTOR_GATEWAY_REQUEST_TIMEOUT", v, 1, 3600000, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_CLIENT_TIMEOUT")) != NULL)
+		cfg.client_timeout_s = parse_number("PREFACTOR_GATEWAY_CLIENT_TIMEOUT", v, 1, 3600, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_MAX_CONNECTIONS")) != NULL)
+		cfg.max_connections = parse_number("PREFACTOR_GATEWAY_MAX_CONNECTIONS", v, 1, 100000, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_TLS_CERT")) != NULL && *v)
+		cfg.tls_cert = v;
+	if ((v = getenv("PREFACTOR_GATEWAY_TLS_KEY")) != NULL && *v)
+		cfg.tls_key = v;
+	if ((v = getenv("PREFACTOR_GATEWAY_USER")) != NULL && *v)
+		cfg.user = v;
+	if ((v = getenv("PREFACTOR_GATEWAY_ACCESS_LOG")) != NULL)
+		cfg.access_log = parse_onoff("PREFACTOR_GATEWAY_ACCESS_LOG", v);
+
+	while ((opt = getopt_long(argc, argv, "d:l:p:n:b:t:c:m:u:hV", options, NULL)) != -1)
+	{
+		switch (opt)
+		{
+			case 'd':
+				cfg.conninfo = optarg;
+				break;
+			case 'l':
+				cfg.listen_address = optarg;
+				break;
+			case 'p':
+				cfg.port = parse_number("--port", optarg, 1, 65535, false);
+				break;
+			case 'n':
+				cfg.pool_size = parse_number("--pool-size", optarg, 1, 1000, false);
+				break;
+			case 'b':
+				cfg.max_body = parse_number("--max-body", optarg, 1, 256L * 1048576, true);
+				break;
+			case 't':
+				cfg.request_timeout_ms = parse_number("--request-timeout", optarg, 1, 3600000, false);
+				break;
+			case 'c':
+				cfg.client_timeout_s = parse_number("--client-timeout", optarg, 1, 3600, false);
+				break;
+			case 'm':
+				cfg.max_connections = parse_number("--max-connections", optarg, 1, 100000, false);
+				break;
+			case OPT_TLS_CERT:
+				cfg.tls_cert = optarg;
+				break;
+			case OPT_TLS_KEY:
+				cfg.tls_key = optarg;
+				break;
+			case 'u':
+				cfg.user = optarg;
+				break;
+			case OPT_NO_ACCESS_LOG:
+				cfg.access_log = false;
+				break;
+			case 'h':
+				usage(stdout);
+				exit(0);
+			case 'V':
+				printf("prefactor-gateway %s (libmicrohttpd %s)\n", GATEWAY_VERSION, MHD_get_version());
+				exit(0);
+			default:
+				fprintf(stderr, "Try \"prefactor-gateway --help\".\n");
+				exit(2);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument \"%s\" (try --help)", argv[optind]);
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+		die("--tls-cert and --tls-key go together");
+}
+
+/* ------------------------------------------------------------------------
+ * Routes
+ * ------------------------------------------------------------------------ */
+typedef enum route
+{
+	ROUTE_NONE,
+	ROUTE_HEALTH,
+	ROUTE_REGISTER,
+	ROUTE_START,
+	ROUTE_FINISH,
+	ROUTE_CREATE_SPAN,
+	ROUTE_FINISH_SPAN,
+	ROUTE_OTLP_TRACES
+} route;
+
+/* Prepared on every pooled connection; indexed by route. */
+static const pool_statement statements[] = {
+	{"health", "SELECT 1", 0},
+	{"sdk_register", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_register($1, $2::jsonb) a", 2},
+	{"sdk_start", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_start($1, $2, $3::jsonb) a", 3},
+	{"sdk_finish", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_finish($1, $2, $3::jsonb) a", 3},
+	{"sdk_create_span", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_create_span($1, $2::jsonb) a", 2},
+	{"sdk_finish_span", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_finish_span($1, $2, $3::jsonb) a", 3},
+};
+
+/*
+ * OTLP export: not prepared, since its function comes with another part of
+ * the extension and may be missing from the installed version (answered 501).
+ */
+static const char otlp_sql[] =
+	"SELECT a.http_status, a.body::text FROM prefactor.prefactor_otlp_export($1, $2::jsonb) a";
+
+#define MAX_ID_LENGTH 128
+
+/* The route of a path, its id segment (if any) into id; ROUTE_NONE if unknown. */
+static route
+match_route(const char *url, char *id)
+{
+	static const char instance_prefix[] = "/api/v1/agent_instance/";
+	static const char span_prefix[] = "/api/v1/agent_spans/";
+	const char *rest;
+	const char *slash;
+	bool		span;
+
+	id[0] = '\0';
+	if (strcmp(url, "/healthz") == 0)
+		return ROUTE_HEALTH;
+	if (strcmp(url, "/v1/traces") == 0)
+		return ROUTE_OTLP_TRACES;
+	if (strcmp(url, "/api/v1/agent_spans") == 0)
+		return ROUTE_CREATE_SPAN;
+	if (strcmp(url, "/api/v1/agent_instance/register") == 0)
+		return ROUTE_REGISTER;
+	if (strncmp(url, instance_prefix, sizeof(instance_prefix) - 1) == 0)
+	{
+		span = false;
+		rest = url + sizeof(instance_prefix) - 1;
+	}
+	else if (strncmp(url, span_prefix, sizeof(span_prefix) - 1) == 0)
+	{
+		span = true;
+		rest = url + sizeof(span_prefix) - 1;
+	}
+	else
+		return ROUTE_NONE;
+	/* {id}/start or {id}/finish: the id is one non-empty segment */
+	slash = strchr(rest, '/');
+	if (slash == NULL || slash == rest || slash - rest > MAX_ID_LENGTH)
+		return ROUTE_NONE;
+	memcpy(id, rest, slash - rest);
+	id[slash - rest] = '\0';
+	if (strcmp(slash, "/finish") == 0)
+		return span ? ROUTE_FINISH_SPAN : ROUTE_FINISH;
+	if (!span && strcmp(slash, "/start") == 0)
+		return ROUTE_START;
+	return ROUTE_NONE;
+}
+
+/* ------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------ */
+typedef struct request
+{
+	route		route;
+	char		id[MAX_ID_LENGTH + 1];
+	char		method[8];
+	char		path[160];		/* for the log line */
+	char	   *body;
+	size_t		body_len;
+	size_t		body_cap;
+	struct timespec started;
+	int			status;			/* answered status, 0 until answered */
+	bool		answered;
+} request;
+
+static volatile sig_atomic_t stopping;
+static pthread_mutex_t inflight_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
+static int	inflight;
+
+static double
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000.0 + (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static enum MHD_Result
+answer(struct MHD_Connection *connection, request *req, int status, const char *body, const char *allow)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+
+	response = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+	if (response == NULL)
+		return MHD_NO;
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == 401)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (allow != NULL)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	if (stopping)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	if (req != NULL)
+	{
+		req->status = status;
+		req->answered = true;
+	}
+	return ret;
+}
+
+/* A short JSON error in the SDK's envelope; code and message are constants. */
+static enum MHD_Result
+answer_error(struct MHD_Connection *connection, request *req, int status, const char *code,
+			 const char *message, const char *allow)
+{
+	char		body[512];
+
+	snprintf(body, sizeof(body), "{\"status\": \"error\", \"code\": \"%s\", \"message\": \"%s\"}",
+			 code, message);
+	return answer(connection, req, status, body, allow);
+}
+
+/* Whether a Content-Type is JSON: application/json or application/<x>+json, any parameters. */
+static bool
+is_json_content_type(const char *ct)
+{
+	size_t		len;
+	const char *end;
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	end = strchr(ct, ';');
+	len = end ? (size_t) (end - ct) : strlen(ct);
+	while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+		len--;
+	if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return len > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *
+bearer_token(struct MHD_Connection *connection)
+{
+	const char *h = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (h == NULL)
+		return NULL;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+		return NULL;
+	h += 6;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* The SQLSTATE of a failed result ("" if none). */
+static const char *
+sqlstate_of(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+/* Runs the one SQL call of a request and answers what it answered. */
+static enum MHD_Result
+call_database(struct MHD_Connection *connection, request *req)
+{
+	const char *params[3];
+	int			nparams = 0;
+	bool		unreachable;
+	bool		broken = false;
+	pool_slot  *slot;
+	PGresult   *res;
+	enum MHD_Result ret;
+	const char *state;
+
+	slot = pool_acquire(cfg.request_timeout_ms, &unreachable);
+	if (slot == NULL)
+		return unreachable
+			? answer_error(connection, req, 503, "unavailable", "the database cannot be reached", NULL)
+			: answer_error(connection, req, 503, "busy", "no database connection became free in time", NULL);
+
+	if (req->route == ROUTE_HEALTH)
+		res = PQexecPrepared(slot->conn, "health", 0, NULL, NULL, NULL, 0);
+	else
+	{
+		params[nparams++] = bearer_token(connection);
+		if (req->route == ROUTE_START || req->route == ROUTE_FINISH || req->route == ROUTE_FINISH_SPAN)
+			params[nparams++] = req->id;
+		/* an empty body is NULL, which the functions read as {} */
+		params[nparams++] = req->body_len > 0 ? req->body : NULL;
+		if (req->route == ROUTE_OTLP_TRACES)
+			res = PQexecParams(slot->conn, otlp_sql, nparams, NULL, params, NULL, NULL, 0);
+		else
+			res = PQexecPrepared(slot->conn, statements[req->route - ROUTE_HEALTH].name, nparams, params,
+								 NULL, NULL, 0);
+	}
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 1)
+	{
+		if (req->route == ROUTE_HEALTH)
+			ret = answer(connection, req, 200, "{\"status\": \"ok\"}", NULL);
+		else
+		{
+			int			status = atoi(PQgetvalue(res, 0, 0));
+
+			if (status < 100 || status > 599 || PQnfields(res) != 2 || PQgetisnull(res, 0, 1))
+			{
+				gw_log("%s %s: the SQL function answered no status or body", req->method, req->path);
+				ret = answer_error(connection, req, 500, "internal_error", "internal error", NULL);
+			}
+			else
+				ret = answer(connection, req, status, PQgetvalue(res, 0, 1), NULL);
+		}
+		PQclear(res);
+		pool_release(slot, false);
+		return ret;
+	}
+
+	/* an error: by SQLSTATE only, never its text (it may quote the body) */
+	state = sqlstate_of(res);
+	if (PQstatus(slot->conn) != CONNECTION_OK)
+		broken = true;
+	if (broken)
+	{
+		gw_log("%s %s: the database connection failed during the call", req->method, req->path);
+		ret = answer_error(connection, req, 503, "unavailable", "the database connection failed; retry", NULL);
+	}
+	else if (req->route == ROUTE_HEALTH)
+		ret = answer_error(connection, req, 503, "unavailable", "the database does not answer", NULL);
+	else if (strcmp(state, "57014") == 0)
+		ret = answer_error(connection, req, 504, "timeout", "the call took too long", NULL);
+	else if (req->route == ROUTE_OTLP_TRACES && (strcmp(state, "42883") == 0 || strcmp(state, "3F000") == 0))
+		ret = answer_error(connection, req, 501, "not_implemented",
+						   "OTLP export is not available in this version of prefactor", NULL);
+	else if (strncmp(state, "22", 2) == 0)
+		/* the body was refused as jsonb (22P02, 22P05) before any function ran */
+		ret = answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+	else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+		ret = answer_error(connection, req, 503, "retry", "a concurrent call conflicted; retry", NULL);
+	else
+	{
+		gw_log("%s %s: SQL error SQLSTATE %s", req->method, req->path, state[0] ? state : "none");
+		ret = answer_error(connection, req, 500, "internal_error", "internal error", NULL);
+	}
+	PQclear(res);
+	pool_release(slot, broken);
+	return ret;
+}
+
+static enum MHD_Result
+handle_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+			   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	request    *req = *con_cls;
+
+	(void) cls;
+	(void) version;
+	if (req == NULL)
+	{
+		/* headers are in: route, and refuse what needs no body to refuse */
+		const char *length;
+		bool		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+		bool		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+		req = calloc(1, sizeof(request));
+		if (req == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		clock_gettime(CLOCK_MONOTONIC, &req->started);
+		snprintf(req->method, sizeof(req->method), "%s", method);
+		snprintf(req->path, sizeof(req->path), "%s", url);
+		for (char *p = req->path; *p; p++)
+			if (!isprint((unsigned char) *p))
+				*p = '?';
+		pthread_mutex_lock(&inflight_mutex);
+		inflight++;
+		pthread_mutex_unlock(&inflight_mutex);
+
+		req->route = match_route(url, req->id);
+		if (req->route == ROUTE_NONE)
+			return answer_error(connection, req, 404, "not_found", "no such path", NULL);
+		if (req->route == ROUTE_HEALTH)
+			return is_get ? call_database(connection, req)
+				: answer_error(connection, req, 405, "method_not_allowed", "use GET", "GET");
+		if (!is_post)
+			return answer_error(connection, req, 405, "method_not_allowed", "use POST", "POST");
+		if (!is_json_content_type(MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+															  MHD_HTTP_HEADER_CONTENT_TYPE)))
+			return answer_error(connection, req, 415, "unsupported_media_type",
+								req->route == ROUTE_OTLP_TRACES
+								? "send OTLP as JSON (Content-Type: application/json); protobuf is not supported"
+								: "send the body as JSON (Content-Type: application/json)", NULL);
+		length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (length != NULL && strtoull(length, NULL, 10) > (unsigned long long) cfg.max_body)
+			return answer_error(connection, req, 413, "payload_too_large", "the request body is too large", NULL);
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0)
+	{
+		/* a part of the body */
+		size_t		n = *upload_data_size;
+
+		if (req->body_len + n > (size_t) cfg.max_body)
+		{
+			/* a chunked body over the limit: no answer can be queued now; close */
+			req->status = 413;
+			return MHD_NO;
+		}
+		if (elapsed_ms(&req->started) > cfg.request_timeout_ms)
+		{
+			/* a body trickling in for longer than a request may take */
+			req->status = 408;
+			return MHD_NO;
+		}
+		if (req->body_len + n + 1 > req->body_cap)
+		{
+			size_t		cap = req->body_cap ? req->body_cap : 4096;
+			char	   *grown;
+
+			while (cap < req->body_len + n + 1)
+				cap *= 2;
+			if (cap > (size_t) cfg.max_body + 1)
+				cap = (size_t) cfg.max_body + 1;
+			grown = realloc(req->body, cap);
+			if (grown == NULL)
+				return MHD_NO;
+			req->body = grown;
+			req->body_cap = cap;
+		}
+		memcpy(req->body + req->body_len, upload_data, n);
+		req->body_len += n;
+		req->body[req->body_len] = '\0';
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	if (req->answered)
+		return MHD_YES;
+	/* the whole body is in */
+	if (req->body_len > 0 && memchr(req->body, '\0', req->body_len) != NULL)
+		return answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+	if (elapsed_ms(&req->started) > cfg.request_timeout_ms)
+		return answer_error(connection, req, 408, "request_timeout", "the request body took too long to arrive",
+							NULL);
+	return call_database(connection, req);
+}
+
+static void
+request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+				  enum MHD_RequestTerminationCode toe)
+{
+	request    *req = *con_cls;
+
+	(void) cls;
+	(void) connection;
+	if (req == NULL)
+		return;
+	if (cfg.access_log)
+	{
+		if (req->answered && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			gw_log("%s %s %d %.1f ms", req->method, req->path, req->status, elapsed_ms(&req->started));
+		else
+			gw_log("%s %s %d %.1f ms (connection closed%s)", req->method, req->path,
+				   req->status ? req->status : 0, elapsed_ms(&req->started),
+				   toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? ": client timeout"
+				   : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " by the client"
+				   : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? ": shutting down" : "");
+	}
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+	pthread_mutex_lock(&inflight_mutex);
+	inflight--;
+	pthread_cond_broadcast(&inflight_cond);
+	pthread_mutex_unlock(&inflight_mutex);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char		line[512];
+
+	(void) cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	gw_log("http: %s", line);
+}
+
+/* ------------------------------------------------------------------------
+ * Start-up
+ * ------------------------------------------------------------------------ */
+static char *
+read_file(const char *path, const char *what)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *buf;
+	long		len;
+
+	if (f == NULL)
+		die("cannot open %s %s: %s", what, path, strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > 1048576 || fseek(f, 0, SEEK_SET) != 0)
+		die("cannot read %s %s (at most 1 MiB)", what, path);
+	buf = malloc(len + 1);
+	if (buf == NULL || fread(buf, 1, len, f) != (size_t) len)
+		die("cannot read %s %s", what, path);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Binds the listening socket (before privileges are dropped). */
+static int
+listen_socket(bool *ipv6)
+{
+	struct addrinfo hints = {0};
+	struct addrinfo *ai;
+	char		port[16];
+	int			fd;
+	int			on = 1;
+	int			rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", cfg.port);
+	rc = getaddrinfo(cfg.listen_address, port, &hints, &ai);
+	if (rc != 0)
+		die("cannot resolve listen address \"%s\": %s", cfg.listen_address, gai_strerror(rc));
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		die("cannot make a socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+		die("cannot listen on %s port %d: %s", cfg.listen_address, cfg.port, strerror(errno));
+	if (listen(fd, 128) != 0)
+		die("cannot listen on %s port %d: %s", cfg.listen_address, cfg.port, strerror(errno));
+	*ipv6 = ai->ai_family == AF_INET6;
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Never as root: drop to --user, or refuse. */
+static void
+drop_privileges(void)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 && getuid() != 0)
+	{
+		if (cfg.user != NULL)
+			gw_log("--user %s ignored: not started as root", cfg.user);
+		return;
+	}
+	if (cfg.user == NULL)
+		die("refusing to run as root: start it as an unprivileged user, or give --user=NAME to run as "
+			"once the port is bound");
+	pw = getpwnam(cfg.user);
+	if (pw == NULL)
+		die("no such user \"%s\" (--user)", cfg.user);
+	if (pw->pw_uid == 0)
+		die("--user must name an unprivileged user, not \"%s\"", cfg.user);
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		die("cannot switch to user \"%s\": %s", cfg.user, strerror(errno));
+	if (setuid(0) == 0)
+		die("could not drop root privileges");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct MHD_Daemon *daemon;
+	unsigned int flags;
+	sigset_t	signals;
+	int			sig;
+	int			fd;
+	bool		ipv6;
+	char	   *cert = NULL;
+	char	   *key = NULL;
+	struct timespec deadline;
+	int			left;
+
+	read_config(argc, argv);
+	if (geteuid() == 0 && cfg.user == NULL)
+		die("refusing to run as root: start it as an unprivileged user, or give --user=NAME to run as "
+			"once the port is bound");
+	if (cfg.tls_cert != NULL)
+	{
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			die("this libmicrohttpd has no TLS support; serve plain HTTP behind a TLS proxy instead");
+		cert = read_file(cfg.tls_cert, "TLS certificate");
+		key = read_file(cfg.tls_key, "TLS key");
+	}
+	fd = listen_socket(&ipv6);
+	drop_privileges();
+
+	/* SIGTERM and SIGINT are taken by sigwait below; every thread inherits the mask */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!pool_init(cfg.conninfo, cfg.pool_size, cfg.request_timeout_ms, statements,
+				   (int) (sizeof(statements) / sizeof(statements[0]))))
+		die("out of memory");
+
+	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	if (cert != NULL)
+		flags |= MHD_USE_TLS;
+	left = pool_warm();
+	daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
+							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+							  MHD_OPTION_LISTEN_SOCKET, fd,
+							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg.client_timeout_s,
+							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg.max_connections,
+							  MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+							  MHD_OPTION_THREAD_STACK_SIZE, (size_t) (512 * 1024),
+							  cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+							  MHD_OPTION_HTTPS_MEM_KEY, key,
+							  MHD_OPTION_END);
+	if (daemon == NULL)
+		die("cannot start the HTTP server on %s port %d", cfg.listen_address, cfg.port);
+	gw_log("listening on %s port %d (%s), %d of %d database connections up, body limit %ld bytes",
+		   cfg.listen_address, cfg.port, cert ? "https" : "http", left, cfg.pool_size, cfg.max_body);
+
+	do
+	{
+		if (sigwait(&signals, &sig) != 0)
+			sig = 0;
+	} while (sig != SIGTERM && sig != SIGINT);
+
+	/* stop accepting; answer what is in flight, within one request timeout */
+	stopping = 1;
+	gw_log("%s: stopping; answering the requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	fd = MHD_quiesce_daemon(daemon);
+	if (fd >= 0)
+		close(fd);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += cfg.request_timeout_ms / 1000 + 2;
+	pthread_mutex_lock(&inflight_mutex);
+	while (inflight > 0 && pthread_cond_timedwait(&inflight_cond, &inflight_mutex, &deadline) != ETIMEDOUT)
+		;
+	left = inflight;
+	pthread_mutex_unlock(&inflight_mutex);
+	if (left > 0)
+		gw_log("%d requests still in flight at the deadline; closing them", left);
+	MHD_stop_daemon(daemon);
+	pool_close();
+	free(cert);
+	free(key);
+	gw_log("stopped");
+	return 0;
+}
