@@ -27,6 +27,7 @@ SELECT prefactor.prefactor_create_environment('acme', 'prod') IS NOT NULL AS env
 SELECT prefactor.prefactor_grant_access('acme', 'regress_otlp_ingest', 'ingest');
 SELECT prefactor.prefactor_grant_access('acme', 'regress_otlp_reader', 'reader');
 SELECT prefactor.prefactor_create_ingest_token('acme', 'bot', 'prod') AS tok \gset
+SELECT prefactor.prefactor_create_ingest_token('acme', 'bot', 'dev') AS tok_dev \gset
 SELECT prefactor.prefactor_create_ingest_token('acme', 'guarded', 'prod') AS tok_guarded \gset
 SELECT prefactor.prefactor_create_ingest_token('acme', 'bot', 'prod') AS tok_revoked \gset
 SELECT prefactor.prefactor_revoke_ingest_token(split_part(:'tok_revoked', '_', 2)::prefactor.pfid);
@@ -224,6 +225,14 @@ SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok', jsonb_build_object('
 				 jsonb_build_array(pg_temp.kv('service.name', 'unknown_service:node')))->'resourceSpans'->0))))) AS partial;
 SELECT * FROM pg_temp.tree('a6');
 SELECT pg_temp.run_of('a7') IS NULL AS no_run_for_rejected_trace;
+-- a trace whose run is the agent's in another environment: not the dev token's
+SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok_dev', pg_temp.req(jsonb_build_array(
+	pg_temp.span('a6', '6e', '6a', 'x', 5, 6)), jsonb_build_array(pg_temp.kv('service.name', 'bot'))))) AS other_environment;
+-- blank resource attributes count as absent: the latest version, the token's environment
+SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok', pg_temp.req(jsonb_build_array(pg_temp.span('aa', 'a0', NULL, 'root', 0, 5)),
+	jsonb_build_array(pg_temp.kv('service.name', 'bot'), pg_temp.kv('service.version', ' '),
+					  pg_temp.kv('deployment.environment.name', ''))))) AS blank;
+SELECT version, environment, status FROM pg_temp.run('aa');
 
 ------------------------------------------------------------------------------
 -- Termination: spans of a terminated run are counted (sdk_refused_spans) and

@@ -334,6 +334,15 @@ BEGIN
 			CONTINUE;
 		END IF;
 		run := prefactor.lock_instance(t.account_id, run_id);
+		IF run.environment_id <> t.environment_id THEN
+			-- the trace's run is the agent's in another environment: not this token's
+			SELECT count(DISTINCT u.s) INTO n FROM unnest(b.trace_ids, b.span_ids, b.rejections) u(t, s, r)
+			 WHERE u.t = trace.trace_id AND u.r IS NULL;
+			rejected := rejected + n;
+			messages := messages || format('%s span(s) of trace %s rejected: its run is in another environment',
+										   n, trace.trace_id);
+			CONTINUE;
+		END IF;
 		IF run.status = 'active' THEN
 			IF run.started_at > trace.started_at THEN
 				UPDATE prefactor.instances i SET started_at = trace.started_at
@@ -375,7 +384,10 @@ BEGIN
 	   AND c.instance_id = o.instance_id AND c.parent_ref = o.span_id
 	   AND o.account_id = t.account_id
 	   AND (o.trace_id, o.span_id) IN (SELECT u.t, u.s FROM unnest(b.trace_ids, b.span_ids) u(t, s))
-	   AND o.instance_id IN (SELECT (r.value#>>'{}')::prefactor.pfid FROM jsonb_each(runs) r);
+	   AND o.instance_id IN (SELECT (r.value#>>'{}')::prefactor.pfid FROM jsonb_each(runs) r)
+	   -- a run terminated by risk meanwhile changes no more
+	   AND EXISTS (SELECT FROM prefactor.instances i
+				   WHERE i.account_id = t.account_id AND i.id = c.instance_id AND i.status = 'active');
 
 	-- The root span ending finishes its run (failed if the root failed).
 	FOR trace IN

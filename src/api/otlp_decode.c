@@ -766,14 +766,27 @@ decode_span(JsonbValue *sv, const Where *w, Datum *values, bool *nulls)
 	values[C_FINISHED] = TimestampTzGetDatum(finished);
 }
 
-/* A resource attribute's string value, cut to SHORT_TEXT_MAX characters, or NULL. */
+/* A blank string counts as absent. */
+static char *
+unless_blank(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		if (!isspace((unsigned char) *p))
+			return s;
+	return NULL;
+}
+
+/*
+ * A resource attribute's string value, cut to SHORT_TEXT_MAX characters, or
+ * NULL (absent or blank: a blank service.version is no version).
+ */
 static Datum
 short_attr(Attr *attrs, int n, const char *key, const char *older, bool *isnull)
 {
-	char	   *s = attr_text(attrs, n, key);
+	char	   *s = unless_blank(attr_text(attrs, n, key));
 
 	if (s == NULL && older)
-		s = attr_text(attrs, n, older);
+		s = unless_blank(attr_text(attrs, n, older));
 	*isnull = s == NULL;
 	if (s == NULL)
 		return (Datum) 0;
