@@ -41,7 +41,7 @@ GW=${PREFACTOR_DESTDIR:-}$(pg_config --bindir)/prefactor-gateway
 [ -x "$GW" ] || GW=$here/../../src/gateway/prefactor-gateway
 gw_pid=""
 if [ -x "$GW" ] && command -v node >/dev/null; then
-	psql -qX -v pw="${PGPASSWORD:-}" -c "DROP ROLE IF EXISTS bench_otlp_gw" >/dev/null
+	PGOPTIONS="-c client_min_messages=warning" psql -qX -c "DROP ROLE IF EXISTS bench_otlp_gw" >/dev/null
 	psql -qX -v pw="${PGPASSWORD:-}" <<< "CREATE ROLE bench_otlp_gw LOGIN PASSWORD :'pw';" >/dev/null
 	psql -qX \
 		-c "SELECT prefactor.prefactor_grant_access('bench', 'bench_otlp_gw', 'ingest')" >/dev/null
@@ -75,5 +75,5 @@ for c in 1 4; do
 		"$([ -n "$gw_pid" ] && printf '%s\n' "${r2[@]}" | median || echo -)" "${r1[*]}; ${r2[*]:-}"
 done
 psql -qXAt -c "SELECT 'stored: ' || count(*) || ' spans in ' || count(DISTINCT instance_id) || ' runs; every OTLP run finished: ' ||
-	(SELECT bool_and(i.status = 'complete') FROM prefactor.otlp_traces o JOIN prefactor.instances i ON i.id = o.instance_id)
+	(SELECT bool_and(i.status = 'complete') FROM prefactor.otlp_traces o JOIN prefactor.instances i ON i.id OPERATOR(prefactor.=) o.instance_id)
 	FROM prefactor.spans"

@@ -1,10 +1,10 @@
 -- OTLP bench set-up: an account with an agent whose schema declares the
-DROP TABLE IF EXISTS bench_token, bench_body;
 -- GenAI span types (validated), an ingest token, and one OTLP/JSON request of
 -- 100 spans of one agent run (a root, invoke_agent, 49 chat + 49
 -- execute_tool:search) in the order a batch exporter sends them (as they
 -- end: children first). TRACEID is replaced per request.
 SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_token, bench_body;
 DROP EXTENSION IF EXISTS prefactor CASCADE;
 CREATE EXTENSION prefactor;
 SELECT prefactor.prefactor_create_account('bench');
