@@ -138,42 +138,49 @@ COMMENT ON TYPE otlp_batch IS 'The decoded spans of an OTLP request, column by c
 -- sent twice), of a run in runs (trace id -> run id). Their ids are made
 -- here, so that a parent in the same request is linked as the span is
 -- stored; a parent stored before is linked too; one not seen yet is awaited
--- (parent_ref). depth orders parents before children.
+-- (parent_ref). depth orders parents before children. Spans are matched
+-- through jsonb maps (trace id || span id -> ...), whose lookups stay cheap
+-- for requests of any size and shape. Parent links among the new spans that
+-- form a cycle are refused (invalid_parameter_value).
 CREATE FUNCTION otlp_new_spans(account pfid, b otlp_batch, runs jsonb)
 	RETURNS TABLE (pos int, id pfid, instance_id pfid, parent_span_id pfid, parent_ref text, depth int)
-	LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-	WITH RECURSIVE known AS MATERIALIZED (
-		-- the request's spans and parents stored before (one index scan)
-		SELECT o.trace_id, o.span_id, o.id, o.instance_id FROM prefactor.otlp_spans o
-		 WHERE o.account_id = account AND o.trace_id = ANY (b.trace_ids) AND o.span_id = ANY (b.span_ids || b.parent_ids)
-	), fresh AS MATERIALIZED (
-		SELECT DISTINCT ON (u.t, u.s) u.o::int AS pos, u.t, u.s, u.p, u.root,
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	known jsonb;	-- of the request's spans and parents, those stored before: -> [span, run]
+BEGIN
+	SELECT coalesce(jsonb_object_agg(o.trace_id || o.span_id, jsonb_build_array(o.id, o.instance_id)), '{}') INTO known
+	  FROM prefactor.otlp_spans o
+	 WHERE o.account_id = account AND o.trace_id = ANY (b.trace_ids) AND o.span_id = ANY (b.span_ids || b.parent_ids);
+	RETURN QUERY
+	WITH RECURSIVE f AS MATERIALIZED (
+		SELECT DISTINCT ON (u.t, u.s) u.o::int AS pos, u.t, u.s, CASE WHEN NOT u.root THEN u.p END AS p,
 			   (runs->>u.t)::prefactor.pfid AS instance_id,
 			   prefactor.pfid_generate(prefactor.pfid_partition(account), u.started) AS id
 		  FROM unnest(b.trace_ids, b.span_ids, b.parent_ids, b.roots, b.started, b.rejections)
 			   WITH ORDINALITY u(t, s, p, root, started, rejection, o)
-		 WHERE u.rejection IS NULL AND runs ? u.t
-		   AND NOT EXISTS (SELECT FROM known k WHERE k.trace_id = u.t AND k.span_id = u.s)
+		 WHERE u.rejection IS NULL AND runs ? u.t AND NOT known ? (u.t || u.s)
 		 ORDER BY u.t, u.s, u.o
-	), linked AS (
-		SELECT f.pos, f.id, f.instance_id, coalesce(p.id, k.id) AS parent_span_id,
-			   CASE WHEN NOT f.root AND p.id IS NULL AND k.id IS NULL THEN f.p END AS parent_ref,
-			   p.id AS batch_parent
-		  FROM fresh f
-		  LEFT JOIN fresh p ON NOT f.root AND p.t = f.t AND p.s = f.p
-		  LEFT JOIN known k ON NOT f.root AND k.trace_id = f.t AND k.span_id = f.p AND k.instance_id = f.instance_id
+	), m AS MATERIALIZED (
+		SELECT coalesce(jsonb_object_agg(f.t || f.s, f.id), '{}') AS ids FROM f
+	), linked AS MATERIALIZED (
+		SELECT f.pos, f.id, f.instance_id, (m.ids->>(f.t || f.p))::prefactor.pfid AS batch_parent,
+			   CASE WHEN (known->(f.t || f.p)->>1)::prefactor.pfid = f.instance_id
+					THEN (known->(f.t || f.p)->>0)::prefactor.pfid END AS stored_parent, f.p
+		  FROM f, m
 	), levels AS (
 		SELECT l.id, 0 AS depth FROM linked l WHERE l.batch_parent IS NULL
 		UNION ALL
 		SELECT l.id, v.depth + 1 FROM levels v JOIN linked l ON l.batch_parent = v.id
 	)
-	SELECT l.pos, l.id, l.instance_id, l.parent_span_id, l.parent_ref, v.depth
-	  FROM linked l JOIN levels v ON v.id = l.id
+	SELECT l.pos, l.id, l.instance_id, coalesce(l.batch_parent, l.stored_parent),
+		   CASE WHEN l.batch_parent IS NULL AND l.stored_parent IS NULL THEN l.p END, v.depth
+	  FROM linked l LEFT JOIN levels v ON v.id = l.id
 	 ORDER BY v.depth, l.pos;
-END;
+END
+$$;
 COMMENT ON FUNCTION otlp_new_spans(pfid, otlp_batch, jsonb) IS
-	'The new spans of an OTLP request with ids made and parents resolved (in the request, stored before, or awaited), parents first';
+	'The new spans of an OTLP request with ids made and parents resolved (in the request, stored before, or awaited), parents first; depth NULL for spans whose parent links in the request form a cycle';
 
 -- Stores the request's new spans and their OTel ids in one statement. If a
 -- run is terminated by risk meanwhile (a later span of the statement meets
@@ -185,46 +192,61 @@ CREATE FUNCTION otlp_store_spans(account pfid, b otlp_batch, runs jsonb)
 AS $$
 DECLARE
 	refused bigint := 0;
-	span record;
+	n record;
 	stored prefactor.pfid;
+	pos int[];
+	ids prefactor.pfid[];
+	instance_ids prefactor.pfid[];
+	parent_ids prefactor.pfid[];
+	parent_refs text[];
+	cyclic int;
 BEGIN
+	SELECT array_agg(x.pos ORDER BY x.o), array_agg(x.id ORDER BY x.o), array_agg(x.instance_id ORDER BY x.o),
+		   array_agg(x.parent_span_id ORDER BY x.o), array_agg(x.parent_ref ORDER BY x.o),
+		   min(x.pos) FILTER (WHERE x.depth IS NULL)
+	  INTO pos, ids, instance_ids, parent_ids, parent_refs, cyclic
+	  FROM prefactor.otlp_new_spans(account, b, runs) WITH ORDINALITY x(pos, id, instance_id, parent_span_id, parent_ref, depth, o);
+	IF cyclic IS NOT NULL THEN
+		RAISE EXCEPTION 'the spans'' parent links form a cycle: span % of trace % is its own ancestor',
+			b.span_ids[cyclic], b.trace_ids[cyclic] USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF pos IS NULL THEN
+		RETURN 0;
+	END IF;
 	BEGIN
-		WITH n AS MATERIALIZED (
-			SELECT * FROM prefactor.otlp_new_spans(account, b, runs)
+		WITH n AS (
+			SELECT * FROM unnest(pos, ids, instance_ids, parent_ids, parent_refs) n(pos, id, instance_id, parent_span_id, parent_ref)
 		), stored AS (
 			INSERT INTO prefactor.spans (account_id, id, instance_id, parent_span_id, parent_ref, span_type, status,
 										 payload, result, started_at, finished_at)
 			SELECT account, n.id, n.instance_id, n.parent_span_id, n.parent_ref, b.span_types[n.pos], b.statuses[n.pos],
 				   b.payloads[n.pos], b.results[n.pos], b.started[n.pos], b.finished[n.pos]
 			  FROM n
-			RETURNING id
-		)
+		)	-- every row or an error: the OTel ids of all
 		INSERT INTO prefactor.otlp_spans (account_id, id, instance_id, trace_id, span_id, parent_span_id)
 		SELECT account, n.id, n.instance_id, b.trace_ids[n.pos], b.span_ids[n.pos], b.parent_ids[n.pos]
-		  FROM n JOIN stored ON stored.id = n.id;
+		  FROM n;
 		RETURN 0;
 	EXCEPTION WHEN object_not_in_prerequisite_state THEN
 		NULL;	-- a span raised its run to termination and a later one met the ended run
 	END;
-	FOR span IN SELECT * FROM prefactor.otlp_new_spans(account, b, runs) LOOP
+	FOR n IN SELECT * FROM unnest(pos, ids, instance_ids, parent_ids, parent_refs) n(pos, id, instance_id, parent_span_id, parent_ref) LOOP
 		stored := NULL;
 		INSERT INTO prefactor.spans (account_id, id, instance_id, parent_span_id, parent_ref, span_type, status,
 									 payload, result, started_at, finished_at)
-		SELECT account, span.id, span.instance_id, span.parent_span_id, span.parent_ref, b.span_types[span.pos],
-			   b.statuses[span.pos], b.payloads[span.pos], b.results[span.pos], b.started[span.pos], b.finished[span.pos]
+		SELECT account, n.id, n.instance_id, n.parent_span_id, n.parent_ref, b.span_types[n.pos],
+			   b.statuses[n.pos], b.payloads[n.pos], b.results[n.pos], b.started[n.pos], b.finished[n.pos]
 		  FROM prefactor.instances i
-		 WHERE i.account_id = account AND i.id = span.instance_id AND i.status = 'active'
+		 WHERE i.account_id = account AND i.id = n.instance_id AND i.status = 'active'
 		   FOR NO KEY UPDATE OF i
 		RETURNING id INTO stored;
 		IF stored IS NOT NULL THEN
 			INSERT INTO prefactor.otlp_spans (account_id, id, instance_id, trace_id, span_id, parent_span_id)
-			VALUES (account, span.id, span.instance_id, b.trace_ids[span.pos], b.span_ids[span.pos],
-					b.parent_ids[span.pos]);
+			VALUES (account, n.id, n.instance_id, b.trace_ids[n.pos], b.span_ids[n.pos], b.parent_ids[n.pos]);
 		ELSE
 			INSERT INTO prefactor.sdk_refused_spans
 				(account_id, instance_id, operation, client_span_id, trace_id, span_type)
-			VALUES (account, span.instance_id, 'otlp_span', b.span_ids[span.pos], b.trace_ids[span.pos],
-					b.span_types[span.pos])
+			VALUES (account, n.instance_id, 'otlp_span', b.span_ids[n.pos], b.trace_ids[n.pos], b.span_types[n.pos])
 			ON CONFLICT DO NOTHING;
 			refused := refused + 1;
 		END IF;
@@ -233,7 +255,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION otlp_store_spans(pfid, otlp_batch, jsonb) IS
-	'Stores the new spans of an OTLP request and their OTel ids; those a run terminated meanwhile refuses are counted in sdk_refused_spans; answers how many were refused';
+	'Stores the new spans of an OTLP request and their OTel ids (invalid_parameter_value for parent links among them that form a cycle); those a run terminated meanwhile refuses are counted in sdk_refused_spans; answers how many were refused';
 
 -- The body of prefactor_otlp_export: raises for a request that does not decode.
 CREATE FUNCTION otlp_export(t ingest_tokens, request jsonb) RETURNS sdk_answer
@@ -277,22 +299,6 @@ BEGIN
 	  FROM prefactor.otlp_decode(request) d;
 	IF b.trace_ids IS NULL THEN
 		RETURN ROW(200, '{}')::prefactor.sdk_answer;
-	END IF;
-
-	-- parent links inside the request never form a cycle
-	WITH RECURSIVE s AS (
-		SELECT DISTINCT ON (u.t, u.s) u.t, u.s, u.p FROM unnest(b.trace_ids, b.span_ids, b.parent_ids) u(t, s, p)
-	), walk(t, start, at, steps) AS (
-		SELECT s.t, s.s, s.p, 1 FROM s WHERE s.p IS NOT NULL
-		UNION ALL
-		SELECT w.t, w.start, p.p, w.steps + 1
-		  FROM walk w JOIN s p ON p.t = w.t AND p.s = w.at
-		 WHERE w.at <> w.start AND p.p IS NOT NULL AND w.steps <= cardinality(b.span_ids)
-	)
-	SELECT format('span %s of trace %s is its own ancestor', w.start, w.t) INTO problem
-	  FROM walk w WHERE w.at = w.start LIMIT 1;
-	IF problem IS NOT NULL THEN
-		RAISE EXCEPTION 'the spans'' parent links form a cycle: %', problem USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
 	SELECT count(*), string_agg(DISTINCT u.r, '; ') INTO n, problem FROM unnest(b.rejections) u(r) WHERE u.r IS NOT NULL;
