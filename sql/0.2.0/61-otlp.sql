@@ -18,7 +18,8 @@
 --   span that arrives. The trace's root span (no parentSpanId, or a parent
 --   flagged remote) ending finishes the run at its end time, failed if the
 --   root failed; spans of the trace arriving after that are rejected and
---   counted, as are spans of a run terminated by risk (sdk_refused_spans).
+--   counted, as are spans of a terminated run (by risk or an operator;
+--   sdk_refused_spans). A run whose root never arrives stays active.
 -- - Span type: gen_ai.operation.name (invoke_agent, chat, ...), execute_tool
 --   as execute_tool:<gen_ai.tool.name>; a span without one is typed by its name.
 -- - payload {name, kind, attributes, input}, result {output, usage, error}:

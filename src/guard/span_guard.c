@@ -4,7 +4,8 @@
  *	  the API functions, INSERT or COPY, passes the same checks here: its run
  *	  is active (its row locked, so a concurrent finish waits or is seen),
  *	  its conformance columns are left to the validator, and its span type is
- *	  resolved from the run's schema version. Updates only finish a span.
+ *	  resolved from the run's schema version. Updates only finish a span, or
+ *	  link a span that arrived before its parent to it (parent_ref).
  */
 #include "postgres.h"
 
