@@ -150,9 +150,13 @@ AS $$
 DECLARE
 	known jsonb;	-- of the request's spans and parents, those stored before: -> [span, run]
 BEGIN
-	SELECT coalesce(jsonb_object_agg(o.trace_id || o.span_id, jsonb_build_array(o.id, o.instance_id)), '{}') INTO known
-	  FROM prefactor.otlp_spans o
-	 WHERE o.account_id = account AND o.trace_id = ANY (b.trace_ids) AND o.span_id = ANY (b.span_ids || b.parent_ids);
+	-- one probe of the unique index per id (LIMIT keeps it a probe whatever
+	-- the statistics say): the account may hold millions
+	SELECT coalesce(jsonb_object_agg(x.t || x.s, jsonb_build_array(o.id, o.instance_id)), '{}') INTO known
+	  FROM (SELECT DISTINCT u.t, u.s FROM unnest(b.trace_ids || b.trace_ids, b.span_ids || b.parent_ids) u(t, s)
+			 WHERE u.s IS NOT NULL) x
+	 CROSS JOIN LATERAL (SELECT o.id, o.instance_id FROM prefactor.otlp_spans o
+						  WHERE o.account_id = account AND o.trace_id = x.t AND o.span_id = x.s LIMIT 1) o;
 	RETURN QUERY
 	WITH RECURSIVE f AS MATERIALIZED (
 		SELECT DISTINCT ON (u.t, u.s) u.o::int AS pos, u.t, u.s, CASE WHEN NOT u.root THEN u.p END AS p,
@@ -183,6 +187,30 @@ $$;
 COMMENT ON FUNCTION otlp_new_spans(pfid, otlp_batch, jsonb) IS
 	'The new spans of an OTLP request with ids made and parents resolved (in the request, stored before, or awaited), parents first; depth NULL for spans whose parent links in the request form a cycle';
 
+-- Links the spans that awaited a parent stored now (by this request) to it,
+-- one probe of spans_awaiting_parent per new span; a run terminated meanwhile
+-- changes no more.
+CREATE FUNCTION otlp_link_awaiting(account pfid, b otlp_batch, pos int[], ids pfid[], instance_ids pfid[])
+	RETURNS void
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	active prefactor.pfid[];
+BEGIN
+	SELECT array_agg(i.id) INTO active
+	  FROM (SELECT DISTINCT r FROM unnest(instance_ids) r) x
+	 CROSS JOIN LATERAL (SELECT i.id FROM prefactor.instances i
+						  WHERE i.account_id = account AND i.id = x.r AND i.status = 'active' LIMIT 1) i;
+	UPDATE prefactor.spans c SET parent_span_id = n.id, parent_ref = NULL
+	  FROM unnest(pos, ids, instance_ids) n(pos, id, instance_id)
+	 WHERE n.instance_id = ANY (active)
+	   AND c.account_id = account AND c.instance_id = n.instance_id AND c.parent_ref = b.span_ids[n.pos]
+	   AND c.parent_ref IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION otlp_link_awaiting(pfid, otlp_batch, int[], pfid[], pfid[]) IS
+	'Links the spans awaiting a parent (parent_ref) that an OTLP request just stored to it';
+
 -- Stores the request's new spans and their OTel ids in one statement. If a
 -- run is terminated by risk meanwhile (a later span of the statement meets
 -- the ended run), stores them one by one, parents first, counting those the
@@ -193,7 +221,7 @@ CREATE FUNCTION otlp_store_spans(account pfid, b otlp_batch, runs jsonb)
 AS $$
 DECLARE
 	refused bigint := 0;
-	n record;
+	span record;
 	stored prefactor.pfid;
 	pos int[];
 	ids prefactor.pfid[];
@@ -201,6 +229,7 @@ DECLARE
 	parent_ids prefactor.pfid[];
 	parent_refs text[];
 	cyclic int;
+	bulk boolean := false;
 BEGIN
 	SELECT array_agg(x.pos ORDER BY x.o), array_agg(x.id ORDER BY x.o), array_agg(x.instance_id ORDER BY x.o),
 		   array_agg(x.parent_span_id ORDER BY x.o), array_agg(x.parent_ref ORDER BY x.o),
@@ -227,31 +256,41 @@ BEGIN
 		INSERT INTO prefactor.otlp_spans (account_id, id, instance_id, trace_id, span_id, parent_span_id)
 		SELECT account, n.id, n.instance_id, b.trace_ids[n.pos], b.span_ids[n.pos], b.parent_ids[n.pos]
 		  FROM n;
-		RETURN 0;
+		bulk := true;
 	EXCEPTION WHEN object_not_in_prerequisite_state THEN
-		NULL;	-- a span raised its run to termination and a later one met the ended run
+		-- a span raised its scored run to termination and a later one met the
+		-- ended run (rolled back with the statement: the loop meets it again)
+		IF NOT EXISTS (SELECT FROM prefactor.instances i WHERE i.account_id = account
+						AND i.id = ANY (instance_ids) AND i.risk_profile_revision_id IS NOT NULL) THEN
+			RAISE;
+		END IF;
 	END;
-	FOR n IN SELECT * FROM unnest(pos, ids, instance_ids, parent_ids, parent_refs) n(pos, id, instance_id, parent_span_id, parent_ref) LOOP
+	IF bulk THEN
+		PERFORM prefactor.otlp_link_awaiting(account, b, pos, ids, instance_ids);
+		RETURN 0;
+	END IF;
+	FOR span IN SELECT * FROM unnest(pos, ids, instance_ids, parent_ids, parent_refs) x(pos, id, instance_id, parent_span_id, parent_ref) LOOP
 		stored := NULL;
 		INSERT INTO prefactor.spans (account_id, id, instance_id, parent_span_id, parent_ref, span_type, status,
 									 payload, result, started_at, finished_at)
-		SELECT account, n.id, n.instance_id, n.parent_span_id, n.parent_ref, b.span_types[n.pos],
-			   b.statuses[n.pos], b.payloads[n.pos], b.results[n.pos], b.started[n.pos], b.finished[n.pos]
+		SELECT account, span.id, span.instance_id, span.parent_span_id, span.parent_ref, b.span_types[span.pos],
+			   b.statuses[span.pos], b.payloads[span.pos], b.results[span.pos], b.started[span.pos], b.finished[span.pos]
 		  FROM prefactor.instances i
-		 WHERE i.account_id = account AND i.id = n.instance_id AND i.status = 'active'
+		 WHERE i.account_id = account AND i.id = span.instance_id AND i.status = 'active'
 		   FOR NO KEY UPDATE OF i
 		RETURNING id INTO stored;
 		IF stored IS NOT NULL THEN
 			INSERT INTO prefactor.otlp_spans (account_id, id, instance_id, trace_id, span_id, parent_span_id)
-			VALUES (account, n.id, n.instance_id, b.trace_ids[n.pos], b.span_ids[n.pos], b.parent_ids[n.pos]);
+			VALUES (account, span.id, span.instance_id, b.trace_ids[span.pos], b.span_ids[span.pos], b.parent_ids[span.pos]);
 		ELSE
 			INSERT INTO prefactor.sdk_refused_spans
 				(account_id, instance_id, operation, client_span_id, trace_id, span_type)
-			VALUES (account, n.instance_id, 'otlp_span', b.span_ids[n.pos], b.trace_ids[n.pos], b.span_types[n.pos])
+			VALUES (account, span.instance_id, 'otlp_span', b.span_ids[span.pos], b.trace_ids[span.pos], b.span_types[span.pos])
 			ON CONFLICT DO NOTHING;
 			refused := refused + 1;
 		END IF;
 	END LOOP;
+	PERFORM prefactor.otlp_link_awaiting(account, b, pos, ids, instance_ids);
 	RETURN refused;
 END
 $$;
@@ -359,18 +398,19 @@ BEGIN
 			CONTINUE;
 		END IF;
 		-- an ended run takes no spans: its new ones are counted, not stored
-		INSERT INTO prefactor.sdk_refused_spans (account_id, instance_id, operation, client_span_id, trace_id, span_type)
-		SELECT DISTINCT ON (u.s) t.account_id, run_id, 'otlp_span', u.s, u.t, u.ty
-		  FROM unnest(b.trace_ids, b.span_ids, b.span_types, b.rejections) u(t, s, ty, r)
-		 WHERE u.t = trace.trace_id AND u.r IS NULL
-		   AND NOT EXISTS (SELECT FROM prefactor.otlp_spans o
-							WHERE o.account_id = t.account_id AND o.trace_id = u.t AND o.span_id = u.s)
-		ON CONFLICT DO NOTHING;
-		SELECT count(DISTINCT u.s) INTO n
-		  FROM unnest(b.trace_ids, b.span_ids, b.rejections) u(t, s, r)
-		 WHERE u.t = trace.trace_id AND u.r IS NULL
-		   AND NOT EXISTS (SELECT FROM prefactor.otlp_spans o
-							WHERE o.account_id = t.account_id AND o.trace_id = u.t AND o.span_id = u.s);
+		-- (each looked up by one probe of the unique index)
+		WITH late AS MATERIALIZED (
+			SELECT DISTINCT ON (u.s) u.t, u.s, u.ty
+			  FROM unnest(b.trace_ids, b.span_ids, b.span_types, b.rejections) u(t, s, ty, r)
+			  LEFT JOIN LATERAL (SELECT 1 AS hit FROM prefactor.otlp_spans o
+								  WHERE o.account_id = t.account_id AND o.trace_id = u.t AND o.span_id = u.s LIMIT 1) k ON true
+			 WHERE u.t = trace.trace_id AND u.r IS NULL AND k.hit IS NULL
+		), counted AS (
+			INSERT INTO prefactor.sdk_refused_spans (account_id, instance_id, operation, client_span_id, trace_id, span_type)
+			SELECT t.account_id, run_id, 'otlp_span', l.s, l.t, l.ty FROM late l
+			ON CONFLICT DO NOTHING
+		)
+		SELECT count(*) INTO n FROM late;
 		IF n > 0 THEN
 			rejected := rejected + n;
 			messages := messages || format('%s span(s) of trace %s rejected: its run %s is %s%s', n, trace.trace_id,
@@ -384,26 +424,12 @@ BEGIN
 		messages := messages || format('%s span(s) rejected: their run was terminated', n);
 	END IF;
 
-	-- Spans that awaited a parent stored now are linked to it.
-	UPDATE prefactor.spans c SET parent_span_id = o.id, parent_ref = NULL
-	  FROM prefactor.otlp_spans o
-	 WHERE c.account_id = t.account_id AND c.parent_ref IS NOT NULL
-	   AND c.instance_id = o.instance_id AND c.parent_ref = o.span_id
-	   AND o.account_id = t.account_id
-	   AND (o.trace_id, o.span_id) IN (SELECT u.t, u.s FROM unnest(b.trace_ids, b.span_ids) u(t, s))
-	   AND o.instance_id IN (SELECT (r.value#>>'{}')::prefactor.pfid FROM jsonb_each(runs) r)
-	   -- a run terminated by risk meanwhile changes no more
-	   AND EXISTS (SELECT FROM prefactor.instances i
-				   WHERE i.account_id = t.account_id AND i.id = c.instance_id AND i.status = 'active');
-
 	-- The root span ending finishes its run (failed if the root failed).
 	FOR trace IN
 		SELECT (runs->>u.t)::prefactor.pfid AS run_id, max(u.finished) AS finished_at,
 			   bool_or(u.status = 'failed') AS failed
 		  FROM unnest(b.trace_ids, b.span_ids, b.roots, b.finished, b.statuses, b.rejections) u(t, s, root, finished, status, r)
-		 WHERE u.root AND u.r IS NULL AND runs ? u.t
-		   AND EXISTS (SELECT FROM prefactor.otlp_spans o
-						WHERE o.account_id = t.account_id AND o.trace_id = u.t AND o.span_id = u.s)
+		 WHERE u.root AND u.r IS NULL AND runs ? u.t	-- of an active run: stored now or before
 		 GROUP BY 1
 	LOOP
 		SELECT * INTO run FROM prefactor.instances i WHERE i.account_id = t.account_id AND i.id = trace.run_id;
