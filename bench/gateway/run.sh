@@ -6,13 +6,15 @@
 # the same least-privilege role. Rounds alternate the two paths, so that noise
 # on a shared machine hits both alike; it prints the median spans/s of each,
 # the median ratio gateway/direct, and p50/p99 latency of a span (and of one
-# HTTP request) through the gateway.
+# HTTP request) through the gateway, and the CPU time per span of the gateway
+# and of the load client.
 # Usage: bench/gateway/run.sh [seconds per point] [rounds]   (after make install;
-# PREFACTOR_DESTDIR as for make test). The HTTP load comes from Node
-# (bench/gateway/load.mjs, no packages needed), which shares the machine.
+# PREFACTOR_DESTDIR as for make test). The HTTP load comes from
+# bench/gateway/load.c (C threads on keep-alive connections, like pgbench on
+# the direct path), which shares the machine.
 #
 # OTLP hook (at the end): batches of 100 spans through /v1/traces versus direct
-# calls of prefactor_otlp_export, in the same way; load.mjs already posts a
+# calls of prefactor_otlp_export, in the same way; load.c already posts a
 # batch file with --otlp. Until the extension has the function it is skipped.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,12 +90,18 @@ direct() {
 	p99=$(sed -n "$((count * 99 / 100 + 1))p" "$tmp/lat")
 	echo "$(echo "$count $secs" | awk '{printf "%.1f", $1 / $2}') $p50 $p99"
 }
+# CPU time of the gateway process so far, in ms
+gw_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$gw_pid/stat"; }
+cc -O2 -Wall -pthread -o "$tmp/load" "$here/load.c"
 gateway() {
-	local c=$1
-	node "$here/load.mjs" "http://127.0.0.1:$port" "$token" "$c" "$secs" "${gw_runs[@]:0:$c}" > "$tmp/load.json"
+	local c=$1 cpu0
+	cpu0=$(gw_cpu_ms)
+	"$tmp/load" "$port" "$token" "$c" "$secs" "${gw_runs[@]:0:$c}" > "$tmp/load.json"
 	node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 		if (o.errors) { console.error(`gateway: ${o.errors} calls failed`); process.exit(1); }
-		console.log(`${o.spans_per_s} ${o.span_ms.p50} ${o.span_ms.p99} ${o.request_ms.p50} ${o.request_ms.p99}`)' "$tmp/load.json"
+		const us = (ms) => (ms * 1000 / o.spans).toFixed(0);
+		console.log(`${o.spans_per_s} ${o.span_ms.p50} ${o.span_ms.p99} ${o.request_ms.p50} ${o.request_ms.p99} ${us(process.argv[2])} ${us(o.client_cpu_ms)}`)' \
+		"$tmp/load.json" "$(($(gw_cpu_ms) - cpu0))"
 }
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
@@ -101,22 +109,24 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 secs_saved=$secs; secs=2; direct 2 > /dev/null; gateway 2 > /dev/null; secs=$secs_saved
 
 echo "gateway bench: ${secs} s per point, $rounds rounds; span = create_span + finish_span (~0.7 KB payload and result)"
-printf '%-8s %14s %14s %8s %22s %22s %22s\n' clients direct_spans/s gateway_spans/s ratio "direct span p50/p99 ms" "gateway span p50/p99" "gateway request p50/p99"
+printf '%-8s %14s %14s %8s %22s %22s %22s %14s %14s\n' clients direct_spans/s gateway_spans/s ratio "direct span p50/p99 ms" "gateway span p50/p99" "gateway request p50/p99" "gateway_cpu_us" "client_cpu_us"
 for c in 1 8; do
 	: > "$tmp/d"; : > "$tmp/g"; : > "$tmp/r"
 	for _ in $(seq 1 "$rounds"); do
 		read -r dr dp50 dp99 <<<"$(direct "$c")"
-		read -r gr gp50 gp99 rp50 rp99 <<<"$(gateway "$c")"
+		read -r gr gp50 gp99 rp50 rp99 gcpu ccpu <<<"$(gateway "$c")"
 		echo "$dr $dp50 $dp99" >> "$tmp/d"
-		echo "$gr $gp50 $gp99 $rp50 $rp99" >> "$tmp/g"
+		echo "$gr $gp50 $gp99 $rp50 $rp99 $gcpu $ccpu" >> "$tmp/g"
 		echo "$gr $dr" | awk '{printf "%.3f\n", $1 / $2}' >> "$tmp/r"
 	done
-	printf '%-8s %14s %14s %8s %22s %22s %22s\n' "$c" \
+	printf '%-8s %14s %14s %8s %22s %22s %22s %14s %14s\n' "$c" \
 		"$(cut -d' ' -f1 "$tmp/d" | median)" "$(cut -d' ' -f1 "$tmp/g" | median)" "$(median < "$tmp/r")" \
 		"$(cut -d' ' -f2 "$tmp/d" | median)/$(cut -d' ' -f3 "$tmp/d" | median)" \
 		"$(cut -d' ' -f2 "$tmp/g" | median)/$(cut -d' ' -f3 "$tmp/g" | median)" \
-		"$(cut -d' ' -f4 "$tmp/g" | median)/$(cut -d' ' -f5 "$tmp/g" | median)"
+		"$(cut -d' ' -f4 "$tmp/g" | median)/$(cut -d' ' -f5 "$tmp/g" | median)" \
+		"$(cut -d' ' -f6 "$tmp/g" | median)" "$(cut -d' ' -f7 "$tmp/g" | median)"
 done
+echo "gateway_cpu_us, client_cpu_us: CPU time per span of the gateway process and of the load client"
 q -c "SELECT 'stored spans: ' || count(*) || ', of them twice (same SDK span id): ' || (count(*) - count(DISTINCT (instance_id, client_span_id))) FROM prefactor.sdk_spans"
 
 # --- OTLP batches of 100 spans (hook): runs once prefactor_otlp_export exists
@@ -125,7 +135,7 @@ if [ "$(q -c "SELECT count(*) FROM pg_proc WHERE proname = 'prefactor_otlp_expor
 else
 	# To add: a generator of batches of 100 GenAI spans (fresh trace and span
 	# ids per call), then the same two-path comparison:
-	#   node "$here/load.mjs" "http://127.0.0.1:$port" "$token" 8 "$secs" --otlp "$tmp/batch.json"
+	#   "$tmp/load" "$port" "$token" 8 "$secs" --otlp "$tmp/batch.json"
 	#   versus pgbench calling prefactor.prefactor_otlp_export('$token', <batch>::jsonb)
 	# (a fixed batch is stored once, then deduplicated: fresh ids per call are needed
 	# for a fair figure).

@@ -8,11 +8,12 @@
 // closes the client's connection without answering, as a lost answer looks
 // to the client. The SDK retries the call by itself.
 //
-// Usage: node sdk.mjs <gateway url> <scenario> <token> [drop]
+// Usage: node sdk.mjs <gateway url> <scenario> <token> [drops]
 //   scenario run:      register, start, an agent span holding nested spans (a
 //                      tool under an llm span), a failed span, an undeclared
 //                      span type, a payload that mismatches its schema, usage;
-//                      finish. drop = N: drop the answer of the N-th span create.
+//                      finish. drops: which answers to drop, as kind:n,...
+//                      (kinds register, start, create, finish_span, finish).
 //   scenario failed:   a run finished as failed, with a failed agent span, through
 //                      the package's own protocol clients (its HttpTransport can
 //                      only finish a run as complete).
@@ -27,9 +28,22 @@ import {
 
 const [gatewayUrl, scenario, token, dropArg] = process.argv.slice(2);
 const gateway = new URL(gatewayUrl);
-const dropNth = Number(dropArg ?? 0);
+// which answers to drop: "create:3,start:1" drops the answer of the third
+// span create and of the first run start
+const drops = Object.fromEntries((dropArg ?? '').split(',').filter(Boolean)
+	.map((d) => { const [kind, n] = d.split(':'); return [kind, Number(n)]; }));
+const seen = {};
 const log = [];
-let creates = 0;
+// the kind of call a path is
+function kindOf(method, path) {
+	if (method !== 'POST') return 'other';
+	if (path === '/api/v1/agent_instance/register') return 'register';
+	if (path === '/api/v1/agent_spans') return 'create';
+	if (/^\/api\/v1\/agent_spans\/[^/]+\/finish$/.test(path)) return 'finish_span';
+	if (/^\/api\/v1\/agent_instance\/[^/]+\/start$/.test(path)) return 'start';
+	if (/^\/api\/v1\/agent_instance\/[^/]+\/finish$/.test(path)) return 'finish';
+	return 'other';
+}
 
 // The proxy: forwards each request to the gateway; drops one answer.
 const proxy = http.createServer((req, res) => {
@@ -37,11 +51,9 @@ const proxy = http.createServer((req, res) => {
 	req.on('data', (c) => chunks.push(c));
 	req.on('end', () => {
 		const body = Buffer.concat(chunks);
-		let drop = false;
-		if (req.method === 'POST' && req.url === '/api/v1/agent_spans') {
-			creates += 1;
-			drop = creates === dropNth;
-		}
+		const kind = kindOf(req.method, req.url);
+		seen[kind] = (seen[kind] ?? 0) + 1;
+		const drop = drops[kind] === seen[kind];
 		const upstream = http.request({
 			host: gateway.hostname, port: gateway.port, method: req.method, path: req.url,
 			headers: { ...req.headers, host: gateway.host },
