@@ -207,10 +207,11 @@ SELECT s.started_at = :'timed_run_start'::timestamptz - interval '3 ms' AS start
 	   i.started_at = s.started_at AS run_start_moved_back
   FROM spans s JOIN instances i ON i.id = s.instance_id
  WHERE s.payload = '{"skew": true}';
--- by hand, an active run's start moves back by at most the skew, never forward
+-- by hand, an active run's start moves back (a span that arrives later may have started earlier),
+-- never forward
 SELECT pg_temp.try(format('UPDATE instances SET started_at = started_at - interval %L WHERE id = %L', '6 s', :'timed_run'));
 SELECT pg_temp.try(format('UPDATE instances SET started_at = started_at + interval %L WHERE id = %L', '1 ms', :'timed_run'));
-SELECT started_at = :'timed_run_start'::timestamptz - interval '3 ms' AS run_start_unchanged FROM instances WHERE id = :'timed_run';
+SELECT started_at = :'timed_run_start'::timestamptz - interval '6.003 s' AS run_start_moved_back_only FROM instances WHERE id = :'timed_run';
 SELECT (prefactor_start_span(:'timed_run', 'llm', '{"open": true}')).span_id AS timed_span \gset
 SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => now() - interval %L)', :'timed_span', 'complete', '1 day'));
 SELECT pg_temp.try(format('SELECT prefactor_finish_span(%L, %L, finished_at => %L)', :'timed_span', 'complete', 'infinity'));

@@ -198,6 +198,10 @@ SELECT (prefactor_sdk_start(:'token_a', :'sdk_run', '{}')).http_status AS sdk_st
 	   prefactor_terminate_run(:'sdk_run', 'stop') AS sdk_terminated,
 	   (prefactor_sdk_create_span(:'token_a', jsonb_build_object('details', jsonb_build_object('agent_instance_id', :'sdk_run',
 			'schema_name', 'llm', 'status', 'active', 'payload', '{"span_id": "c2"}'::jsonb)))).http_status AS sdk_refused;
+-- OTLP rows of acme (otlp_traces, otlp_spans), likewise.
+SELECT (prefactor_otlp_export(:'token_a', '{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "0123456789abcdef0123456789abcdef",
+	"spanId": "0123456789abcdef", "name": "step", "startTimeUnixNano": "1767261600000000000",
+	"endTimeUnixNano": "1767261601000000000"}]}]}]}')).http_status AS otlp;
 ------------------------------------------------------------------------------
 -- Reading: for every table and view, globex's roles see none of acme's rows.
 ------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ CREATE TABLE sdk_refused_spans (
 	account_id		pfid NOT NULL REFERENCES accounts,
 	id				pfid NOT NULL,
 	instance_id		pfid NOT NULL,
-	operation		text NOT NULL CHECK (operation IN ('create_span', 'finish_span')),
+	operation		text NOT NULL CHECK (operation IN ('create_span', 'finish_span', 'otlp_span')),
 	span_id			pfid,
 	client_span_id	text,
 	trace_id		text,
@@ -67,14 +67,14 @@ CREATE TRIGGER assign_id BEFORE INSERT ON sdk_refused_spans FOR EACH ROW EXECUTE
 CREATE UNIQUE INDEX sdk_refused_spans_once
 	ON sdk_refused_spans (account_id, instance_id, operation, coalesce(client_span_id, span_id::text));
 COMMENT ON TABLE sdk_refused_spans IS
-	'Span calls refused because their run was terminated: counted per run, never silently lost (a retried call once)';
+	'Span calls refused because their run had ended (terminated; for OTLP also finished by its root span): counted per run, never silently lost (a retried call once)';
 COMMENT ON COLUMN sdk_refused_spans.account_id IS 'The account of the run';
 COMMENT ON COLUMN sdk_refused_spans.id IS 'Id of this record';
 COMMENT ON COLUMN sdk_refused_spans.instance_id IS 'The terminated run';
-COMMENT ON COLUMN sdk_refused_spans.operation IS 'create_span or finish_span';
+COMMENT ON COLUMN sdk_refused_spans.operation IS 'create_span or finish_span (SDK protocol), otlp_span (an OTLP span, prefactor_otlp_export)';
 COMMENT ON COLUMN sdk_refused_spans.span_id IS 'The stored span a refused finish named (NULL for a create)';
-COMMENT ON COLUMN sdk_refused_spans.client_span_id IS 'The SDK''s span id of a refused create (payload.span_id)';
-COMMENT ON COLUMN sdk_refused_spans.trace_id IS 'The SDK''s trace id of a refused create (payload.trace_id)';
+COMMENT ON COLUMN sdk_refused_spans.client_span_id IS 'The SDK''s span id of a refused create (payload.span_id); the OTel span id of an OTLP span';
+COMMENT ON COLUMN sdk_refused_spans.trace_id IS 'The SDK''s trace id of a refused create (payload.trace_id); the OTel trace id of an OTLP span';
 COMMENT ON COLUMN sdk_refused_spans.span_type IS 'The span type (schema_name) of a refused create';
 COMMENT ON COLUMN sdk_refused_spans.received_at IS 'When the call arrived';
 SELECT pg_catalog.pg_extension_config_dump('sdk_refused_spans', '');

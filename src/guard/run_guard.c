@@ -214,26 +214,6 @@ prefactor_instances_before_insert(PG_FUNCTION_ARGS)
 }
 
 /*
- * Whether an active run's start moved back as prefactor_move_run_start moves
- * it: earlier by at most prefactor.span_clock_skew, the run still active. A
- * run's start is the client's time anyway (start_run takes one); what stays
- * fixed is the start of a finished run.
- */
-static bool
-start_moved_back(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const InstanceColumns *c)
-{
-	bool		old_null,
-				new_null;
-	TimestampTz old_start = DatumGetTimestampTz(heap_getattr(oldtup, c->started_at, desc, &old_null));
-	TimestampTz new_start = DatumGetTimestampTz(heap_getattr(newtup, c->started_at, desc, &new_null));
-	char	   *new_status = text_column(newtup, desc, c->status);
-
-	return !old_null && !new_null && new_status && strcmp(new_status, "active") == 0 &&
-		!TIMESTAMP_NOT_FINITE(old_start) && !TIMESTAMP_NOT_FINITE(new_start) && new_start < old_start &&
-		new_start >= old_start - (TimestampTz) prefactor_span_clock_skew * 1000;
-}
-
-/*
  * The run's start is never after its first span's: the span guard calls this
  * for a span that starts before its run (within prefactor.span_clock_skew),
  * and the run's start moves back to the span's. Runs are started at server
@@ -268,6 +248,7 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 	const InstanceColumns *c = instance_columns(rel);
 	char	   *old_status = text_column(oldtup, desc, c->status);
 	char	   *new_status = text_column(newtup, desc, c->status);
+	bool		isnull;
 
 	if (!prefactor_status_open(old_status))
 		ereport(ERROR,
@@ -283,15 +264,22 @@ prefactor_instances_before_update(PG_FUNCTION_ARGS)
 							SPI_getvalue(oldtup, desc, c->id)),
 					 errdetail("Column \"%s\" was changed.",
 							   NameStr(TupleDescAttr(desc, c->stamps[i] - 1)->attname))));
+	/*
+	 * A started run's start may only move earlier: a span that started
+	 * before it arrives late (OTLP exports a trace's spans as they end, its
+	 * root last), and a run starts no later than its first span.
+	 */
 	if (strcmp(old_status, "active") == 0 &&
 		((new_status && strcmp(new_status, "pending") == 0) ||
 		 (!prefactor_column_unchanged(oldtup, newtup, desc, c->started_at) &&
-		  !start_moved_back(oldtup, newtup, desc, c))))
+		  (heap_attisnull(newtup, c->started_at, desc) ||
+		   DatumGetTimestampTz(heap_getattr(newtup, c->started_at, desc, &isnull)) >
+		   DatumGetTimestampTz(heap_getattr(oldtup, c->started_at, desc, &isnull))))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("instance %s has started; it cannot go back to pending or restart",
+				 errmsg("instance %s has started; it cannot go back to pending, restart or start later",
 						SPI_getvalue(oldtup, desc, c->id)),
-				 errhint("Only a span that starts before its run moves the run's start, back to the span's.")));
+				 errhint("A started run's start may only move earlier, to a span that started before it.")));
 	check_instance_row(rel, newtup, c, false);
 	if (new_status && !prefactor_status_open(new_status))
 		newtup = finish_run(rel, newtup, c);

@@ -4,7 +4,8 @@
  *	  the API functions, INSERT or COPY, passes the same checks here: its run
  *	  is active (its row locked, so a concurrent finish waits or is seen),
  *	  its conformance columns are left to the validator, and its span type is
- *	  resolved from the run's schema version. Updates only finish a span.
+ *	  resolved from the run's schema version. Updates only finish a span, or
+ *	  link a span that arrived before its parent to it (parent_ref).
  */
 #include "postgres.h"
 
@@ -42,6 +43,7 @@ typedef struct SpanColumns
 	int			id;
 	int			instance_id;
 	int			parent_span_id;
+	int			parent_ref;		/* the client's id of a parent not stored yet */
 	int			span_type;
 	int			status;
 	int			payload;
@@ -79,6 +81,7 @@ span_columns(Relation rel)
 	cols.id = SPI_fnumber(desc, "id");
 	cols.instance_id = SPI_fnumber(desc, "instance_id");
 	cols.parent_span_id = SPI_fnumber(desc, "parent_span_id");
+	cols.parent_ref = SPI_fnumber(desc, "parent_ref");
 	cols.span_type = SPI_fnumber(desc, "span_type");
 	cols.status = SPI_fnumber(desc, "status");
 	cols.payload = SPI_fnumber(desc, "payload");
@@ -92,7 +95,8 @@ span_columns(Relation rel)
 	for (int i = 0; i < 5; i++)
 		cols.conformance[i] = SPI_fnumber(desc, conformance_names[i]);
 	if (cols.span_type_id <= 0 || cols.conformance[4] <= 0 || cols.instance_id <= 0 ||
-		cols.risk_profile_revision_id <= 0 || cols.risk_total <= 0 || cols.raised_run_risk <= 0)
+		cols.risk_profile_revision_id <= 0 || cols.risk_total <= 0 || cols.raised_run_risk <= 0 ||
+		cols.parent_ref <= 0)
 		elog(ERROR, "relation \"%s\" is not prefactor.spans", RelationGetRelationName(rel));
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
@@ -251,6 +255,18 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
 		parent = heap_getattr(tuple, c->parent_span_id, desc, &parent_null);
 		if (!isnull && !parent_null && memcmp(DatumGetPfidP(id), DatumGetPfidP(parent), sizeof(Pfid)) == 0)
 			prefactor_rule_violated(rel, "spans_not_own_parent", "A span cannot be its own parent.");
+		if (!heap_attisnull(tuple, c->parent_ref, desc))
+		{
+			text	   *ref = DatumGetTextPP(heap_getattr(tuple, c->parent_ref, desc, &isnull));
+			int			len = VARSIZE_ANY_EXHDR(ref);
+
+			if (!parent_null)
+				prefactor_rule_violated(rel, "spans_parent_ref_unresolved",
+										"A span names its stored parent (parent_span_id) or awaits one (parent_ref), not both.");
+			if (len == 0 || len > 200)
+				prefactor_rule_violated(rel, "spans_parent_ref_length",
+										psprintf("An awaited parent's id has 1 to 200 bytes, not %d.", len));
+		}
 		span_type = heap_getattr(tuple, c->span_type, desc, &isnull);
 		if (!isnull)
 		{
@@ -672,6 +688,61 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 				 errhint("Finishing a run closes its open spans; finished runs are part of the audit trail.")));
 }
 
+/*
+ * Whether an update only links a span to the parent it awaited: parent_ref
+ * (the client's id of a parent not stored when the span arrived) set and
+ * parent_span_id NULL before; parent_span_id set and parent_ref cleared
+ * after; every other column as it was. A child may arrive before its parent
+ * (OTLP exports spans as they end); the link adds what the span already said.
+ */
+static bool
+is_parent_link(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const SpanColumns *c)
+{
+	if (heap_attisnull(oldtup, c->parent_ref, desc) || !heap_attisnull(oldtup, c->parent_span_id, desc) ||
+		!heap_attisnull(newtup, c->parent_ref, desc) || heap_attisnull(newtup, c->parent_span_id, desc))
+		return false;
+	for (int att = 1; att <= desc->natts; att++)
+		if (att != c->parent_ref && att != c->parent_span_id && !TupleDescAttr(desc, att - 1)->attisdropped &&
+			!prefactor_column_unchanged(oldtup, newtup, desc, att))
+			return false;
+	return true;
+}
+
+/*
+ * A parent link never closes a cycle: the new parent is not the span itself
+ * nor one of its descendants (the parent's ancestors are walked up).
+ */
+static void
+check_link_acyclic(Relation rel, HeapTuple newtup, const SpanColumns *c)
+{
+	static SPIPlanPtr plan = NULL;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[3] = {pf, pf, pf};
+	Datum		values[3];
+	bool		isnull;
+	bool		cycle;
+
+	values[0] = heap_getattr(newtup, c->account_id, desc, &isnull);
+	values[1] = heap_getattr(newtup, c->parent_span_id, desc, &isnull);
+	values[2] = heap_getattr(newtup, c->id, desc, &isnull);
+	SPI_connect();
+	prefactor_spi_execute(&plan,
+						  "WITH RECURSIVE up(id, parent) AS ("
+						  " SELECT s.id, s.parent_span_id FROM prefactor.spans s"
+						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
+						  " UNION"
+						  " SELECT s.id, s.parent_span_id FROM up JOIN prefactor.spans s"
+						  " ON s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) up.parent)"
+						  " SELECT EXISTS (SELECT FROM up WHERE up.id OPERATOR(prefactor.=) $3)",
+						  3, types, values, NULL, true, 1);
+	cycle = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (cycle)
+		prefactor_rule_violated(rel, "spans_parent_acyclic",
+								"The awaited parent is the span itself or one of its descendants.");
+}
+
 PG_FUNCTION_INFO_V1(prefactor_spans_before_update);
 Datum
 prefactor_spans_before_update(PG_FUNCTION_ARGS)
@@ -683,9 +754,16 @@ prefactor_spans_before_update(PG_FUNCTION_ARGS)
 	const SpanColumns *c = span_columns(td->tg_relation);
 	bool		isnull;
 	char	   *old_status = TextDatumGetCString(heap_getattr(oldtup, c->status, desc, &isnull));
-	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->span_type,
+	const int	fixed[] = {c->account_id, c->id, c->instance_id, c->parent_span_id, c->parent_ref, c->span_type,
 	c->payload, c->started_at, c->span_type_id, c->risk_profile_revision_id, c->risk_total, c->raised_run_risk};
 
+	/* the link to an awaited parent, finished span or not, while the run is open */
+	if (is_parent_link(oldtup, newtup, desc, c))
+	{
+		require_run_open(td->tg_relation, oldtup, c);
+		check_link_acyclic(td->tg_relation, newtup, c);
+		return PointerGetDatum(newtup);
+	}
 	if (!prefactor_status_open(old_status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

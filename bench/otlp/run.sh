@@ -1,0 +1,79 @@
+#!/bin/bash
+# OTLP bench: batches of 100 spans (one agent run: a root, invoke_agent, 49
+# chats with messages and usage, 49 tool calls; validated span types) stored
+# by prefactor_otlp_export, versus the same rows recorded by calling the SQL
+# API directly (prefactor_start_run, 100 x prefactor_record_span, parents
+# first, prefactor_finish_run, one call per statement as a client makes them),
+# in one throwaway cluster, alternating rounds. With the gateway built, also
+# the OTLP requests posted over HTTP through prefactor-gateway (node, fetch).
+# Usage: bench/otlp/run.sh [seconds per point] [rounds]   (after make install)
+# Prints batches/s (= runs of 100 spans/s) and the ratio otlp/direct per
+# client count: medians over the rounds.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${1:-10}
+rounds=${2:-3}
+if [ "${IN_VIRTUALENV:-}" != 1 ]; then
+	IN_VIRTUALENV=1 exec pg_virtualenv -t ${PREFACTOR_DESTDIR:+-o "extension_destdir=$PREFACTOR_DESTDIR"} \
+		-o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
+fi
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+psql -qX -v ON_ERROR_STOP=1 -f "$here/setup.sql" >/dev/null
+token=$(psql -qXAt -c "SELECT token FROM bench_token")
+# one request first: its stored rows make the baseline's script
+psql -qXAt -c "SELECT a.http_status FROM bench_body b, bench_token t,
+	LATERAL prefactor.prefactor_otlp_export(t.token, replace(b.body, 'TRACEID', md5(random()::text))::jsonb) a" >/dev/null
+psql -qX -f "$here/gen-direct.sql" > "$tmp/direct.pgbench"
+[ "$(grep -c prefactor_record_span "$tmp/direct.pgbench")" = 100 ] || { echo "bench/otlp: the baseline script is not 100 spans"; exit 1; }
+echo "SELECT a.http_status FROM bench_body b, bench_token t, LATERAL prefactor.prefactor_otlp_export(t.token, replace(b.body, 'TRACEID', md5(random()::text))::jsonb) a;" > "$tmp/otlp.pgbench"
+psql -qXAt -c "SELECT body FROM bench_body" > "$tmp/body.json"
+
+tps() { pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# warm up, then statistics as autovacuum would give them
+pgbench -n -T 3 -f "$tmp/direct.pgbench" >/dev/null 2>&1
+pgbench -n -T 3 -f "$tmp/otlp.pgbench" >/dev/null 2>&1
+psql -qX -c "ANALYZE"
+
+# the gateway, when built and installed (a login role with ingest access)
+GW=${PREFACTOR_DESTDIR:-}$(pg_config --bindir)/prefactor-gateway
+[ -x "$GW" ] || GW=$here/../../src/gateway/prefactor-gateway
+gw_pid=""
+if [ -x "$GW" ] && command -v node >/dev/null; then
+	PGOPTIONS="-c client_min_messages=warning" psql -qX -c "DROP ROLE IF EXISTS bench_otlp_gw" >/dev/null
+	psql -qX -v pw="${PGPASSWORD:-}" <<< "CREATE ROLE bench_otlp_gw LOGIN PASSWORD :'pw';" >/dev/null
+	psql -qX \
+		-c "SELECT prefactor.prefactor_grant_access('bench', 'bench_otlp_gw', 'ingest')" >/dev/null
+	port=$(shuf -i 20000-59999 -n 1)
+	run_as=()
+	[ "$(id -u)" -eq 0 ] && run_as=(--user nobody)
+	PREFACTOR_GATEWAY_DB="host=${PGHOST:-localhost} port=${PGPORT:-5432} dbname=${PGDATABASE:-postgres} user=bench_otlp_gw" \
+		"$GW" --port "$port" --pool-size 8 --max-body 4M --no-access-log "${run_as[@]}" > "$tmp/gateway.log" 2>&1 &
+	gw_pid=$!
+	for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+trap '[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+printf '%-8s %12s %12s %8s %12s %8s   %s\n' clients direct/s otlp_sql/s ratio otlp_http/s ratio "ratios sql, http of the ${rounds} rounds"
+for c in 1 4; do
+	ds=() os=() hs=() r1=() r2=()
+	for r in $(seq 1 "$rounds"); do
+		d=$(tps "$c" -f "$tmp/direct.pgbench")
+		o=$(tps "$c" -f "$tmp/otlp.pgbench")
+		ds+=("$d") os+=("$o") r1+=("$(awk -v a="$o" -v b="$d" 'BEGIN { printf "%.2f", a / b }')")
+		if [ -n "$gw_pid" ]; then
+			h=$(node "$here/post.mjs" "http://127.0.0.1:$port" "$token" "$c" "$secs" "$tmp/body.json" |
+				sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
+			hs+=("$h") r2+=("$(awk -v a="$h" -v b="$d" 'BEGIN { printf "%.2f", a / b }')")
+		fi
+	done
+	printf '%-8s %12.1f %12.1f %8.2f %12s %8s   %s\n' "$c" \
+		"$(printf '%s\n' "${ds[@]}" | median)" "$(printf '%s\n' "${os[@]}" | median)" \
+		"$(printf '%s\n' "${r1[@]}" | median)" \
+		"$([ -n "$gw_pid" ] && printf '%.1f' "$(printf '%s\n' "${hs[@]}" | median)" || echo -)" \
+		"$([ -n "$gw_pid" ] && printf '%s\n' "${r2[@]}" | median || echo -)" "${r1[*]}; ${r2[*]:-}"
+done
+psql -qXAt -c "SELECT 'stored: ' || count(*) || ' spans in ' || count(DISTINCT instance_id) || ' runs; every OTLP run finished: ' ||
+	(SELECT bool_and(i.status = 'complete') FROM prefactor.otlp_traces o JOIN prefactor.instances i ON i.id OPERATOR(prefactor.=) o.instance_id)
+	FROM prefactor.spans"
