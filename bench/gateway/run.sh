@@ -13,9 +13,7 @@
 # bench/gateway/load.c (C threads on keep-alive connections, like pgbench on
 # the direct path), which shares the machine.
 #
-# OTLP hook (at the end): batches of 100 spans through /v1/traces versus direct
-# calls of prefactor_otlp_export, in the same way; load.c already posts a
-# batch file with --otlp. Until the extension has the function it is skipped.
+# OTLP batches: bench/otlp/run.sh.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -129,15 +127,5 @@ done
 echo "gateway_cpu_us, client_cpu_us: CPU time per span of the gateway process and of the load client"
 q -c "SELECT 'stored spans: ' || count(*) || ', of them twice (same SDK span id): ' || (count(*) - count(DISTINCT (instance_id, client_span_id))) FROM prefactor.sdk_spans"
 
-# --- OTLP batches of 100 spans (hook): runs once prefactor_otlp_export exists
-if [ "$(q -c "SELECT count(*) FROM pg_proc WHERE proname = 'prefactor_otlp_export'")" = 0 ]; then
-	echo "otlp: skipped (this build has no prefactor_otlp_export)"
-else
-	# To add: a generator of batches of 100 GenAI spans (fresh trace and span
-	# ids per call), then the same two-path comparison:
-	#   "$tmp/load" "$port" "$token" 8 "$secs" --otlp "$tmp/batch.json"
-	#   versus pgbench calling prefactor.prefactor_otlp_export('$token', <batch>::jsonb)
-	# (a fixed batch is stored once, then deduplicated: fresh ids per call are needed
-	# for a fair figure).
-	echo "otlp: prefactor_otlp_export is there; the batch comparison is still to be written (see this script)"
-fi
+# OTLP batches of 100 spans, through the gateway and by direct SQL calls, are
+# measured by bench/otlp/run.sh.
