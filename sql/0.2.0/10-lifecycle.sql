@@ -303,11 +303,12 @@ BEGIN
 		RETURN (prior->>'id')::prefactor.pfid;
 	END IF;
 	IF risk_profile IS NOT NULL THEN
-		profile_id := prefactor.require_found('risk profile', risk_profile,
-			(SELECT p.id FROM prefactor.risk_profiles p
-			  WHERE p.account_id = prefactor_register_agent.account_id
-			    AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
-			    AND p.deleted_at IS NULL),
+		-- looked up first, then checked: Citus cannot type a parameter inside a subquery argument
+		SELECT p.id INTO profile_id FROM prefactor.risk_profiles p
+		 WHERE p.account_id = prefactor_register_agent.account_id
+		   AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
+		   AND p.deleted_at IS NULL;
+		profile_id := prefactor.require_found('risk profile', risk_profile, profile_id,
 			'Create one with prefactor.prefactor_create_risk_profile().');
 	END IF;
 	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
@@ -662,7 +663,9 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Only a pending run (from prefactor_register_run) can be started.';
 	END IF;
-	UPDATE prefactor.instances i SET status = 'active', started_at = coalesce(prefactor_begin_run.started_at, now())
+	-- now() as a value: Citus refuses a STABLE function in a COALESCE of an UPDATE
+	run.started_at := coalesce(prefactor_begin_run.started_at, now());
+	UPDATE prefactor.instances i SET status = 'active', started_at = run.started_at
 	 WHERE i.account_id = prefactor_begin_run.account_id AND i.id = instance;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{"status": "active"}');
 	RETURN 'active';
@@ -786,7 +789,7 @@ BEGIN
 		INSERT INTO prefactor.instance_quality AS q (account_id, instance_id, name, payload)
 		VALUES (account_id, instance, name, payload)
 		ON CONFLICT ON CONSTRAINT instance_quality_pkey
-		DO UPDATE SET payload = excluded.payload, recorded_at = now();
+		DO UPDATE SET payload = excluded.payload, recorded_at = excluded.recorded_at;
 	END IF;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{}');
 END prefactor_record_quality

@@ -327,6 +327,7 @@ DECLARE
 	acct		pfid := prefactor.resolve_account(account);
 	t			risk_profile_templates;
 	profile		pfid;
+	stop_at		risk_level;
 BEGIN
 	SELECT * INTO t FROM risk_profile_templates WHERE risk_profile_templates.name = coalesce(template, 'general');
 	IF NOT FOUND THEN
@@ -343,6 +344,10 @@ BEGIN
 	PERFORM risk_check_thresholds(coalesce(medium_threshold, t.medium_threshold),
 								  coalesce(high_threshold, t.high_threshold),
 								  coalesce(critical_threshold, t.critical_threshold));
+	-- decided here, not in the INSERT: Citus evaluates a CASE's functions
+	-- on the coordinator whichever branch applies
+	stop_at := CASE WHEN terminate_at_level IS NULL THEN t.terminate_at_level
+					ELSE risk_terminate_level(terminate_at_level) END;
 	INSERT INTO risk_profiles AS p (account_id, name, description)
 	VALUES (acct, prefactor_create_risk_profile.name, coalesce(prefactor_create_risk_profile.description, t.description))
 	RETURNING p.id INTO profile;
@@ -354,8 +359,7 @@ BEGIN
 			coalesce(medium_threshold, t.medium_threshold),
 			coalesce(high_threshold, t.high_threshold),
 			coalesce(critical_threshold, t.critical_threshold),
-			CASE WHEN terminate_at_level IS NULL THEN t.terminate_at_level
-				 ELSE risk_terminate_level(terminate_at_level) END);
+			stop_at);
 	RETURN profile;
 END
 $$;

@@ -87,7 +87,8 @@ SELECT i.account_id, i.id AS instance_id,
 	   i.registered_at, i.started_at, i.finished_at, i.finished_at - i.started_at AS duration,
 	   c.spans, c.spans_pending, c.spans_active, c.spans_complete, c.spans_failed, c.spans_cancelled,
 	   c.schema_mismatches, c.undeclared_spans,
-	   prefactor.run_risk_score(i) AS risk_score,
+	   -- run_risk_score(i), spelled out: Citus cannot ship a whole-row argument to the shards
+	   CASE WHEN i.risk_profile_revision_id IS NOT NULL THEN greatest(i.risk_score, c.risk_total) END AS risk_score,
 	   i.risk_level,
 	   i.status = 'terminated' AS terminated, i.termination_reason
   FROM prefactor.instances i
@@ -103,7 +104,8 @@ SELECT i.account_id, i.id AS instance_id,
 		   count(*) FILTER (WHERE s.status = 'failed') AS spans_failed,
 		   count(*) FILTER (WHERE s.status = 'cancelled') AS spans_cancelled,
 		   count(*) FILTER (WHERE s.payload_conforms = false OR s.result_conforms = false) AS schema_mismatches,
-		   count(*) FILTER (WHERE s.validation = 'undeclared' OR s.span_type_id IS NULL) AS undeclared_spans
+		   count(*) FILTER (WHERE s.validation = 'undeclared' OR s.span_type_id IS NULL) AS undeclared_spans,
+		   max(s.risk_total) AS risk_total
 	  FROM prefactor.spans s
 	 WHERE s.account_id = i.account_id AND s.instance_id = i.id
  ) c;
