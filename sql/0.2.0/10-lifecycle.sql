@@ -912,7 +912,12 @@ BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	PERFORM set_config('prefactor.purging', 'on', true);
+	-- SET LOCAL statements in DO blocks, not set_config(): on Citus the delete
+	-- guard runs on the workers, and Citus passes a DO block's SET LOCAL on to
+	-- them when citus.propagate_set_commands is local (without Citus that
+	-- setting is a mere placeholder).
+	PERFORM set_config('citus.propagate_set_commands', 'local', true);
+	DO $purging$ BEGIN SET LOCAL prefactor.purging = on; END $purging$;
 	-- One statement, no temporary table: this runs as the extension owner, and a
 	-- caller's own pg_temp table (with its own triggers) must never be used here.
 	-- The spans' foreign keys are NO ACTION, so they are checked at statement end.
@@ -932,7 +937,7 @@ BEGIN
 	)
 	SELECT (SELECT count(*) FROM gone_runs), (SELECT count(*) FROM gone_spans)
 	  INTO prefactor_purge_runs.instances, prefactor_purge_runs.spans;
-	PERFORM set_config('prefactor.purging', 'off', true);
+	DO $purging$ BEGIN SET LOCAL prefactor.purging = off; END $purging$;
 	RETURN NEXT;
 END prefactor_purge_runs
 $$;

@@ -114,12 +114,15 @@ CREATE FUNCTION risk_level(score numeric, revision risk_profile_revisions) RETUR
 COMMENT ON FUNCTION risk_level(numeric, risk_profile_revisions) IS
 	'Risk band of a score under a profile revision (a row of risk_profile_revisions)';
 
+-- C over the revision cache, read by the revision's account: on Citus one
+-- shard, also when called inside a query on a shard.
+CREATE FUNCTION risk_revision_band(score numeric, revision pfid) RETURNS text
+	AS 'MODULE_PATHNAME', 'prefactor_risk_revision_band' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION risk_revision_band(numeric, pfid) IS
+	'The label of a score''s band under the profile revision with this id; null if either is null or the caller may not read the revision''s account';
 CREATE FUNCTION prefactor_risk_level(score numeric, revision pfid) RETURNS risk_level
 	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN (SELECT risk_level(score, r)
-			  FROM accounts a
-			  JOIN risk_profile_revisions r ON r.account_id = a.account_id AND r.id = prefactor_risk_level.revision
-			 WHERE a.partition = pfid_partition(prefactor_risk_level.revision));
+	RETURN risk_revision_band(score, revision)::risk_level;
 COMMENT ON FUNCTION prefactor_risk_level(numeric, pfid) IS
 	'Risk band of a score under the profile revision with this id; null if the score or the revision is null';
 

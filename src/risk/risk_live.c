@@ -136,8 +136,8 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 	bool		rose = level > old_level;
 	bool		terminate = rose && rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
 	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
-	Datum		args[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	bool		isnull;
 	char	   *account_name;
 	char	   *agent_name;
@@ -148,19 +148,18 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 	if (plan_raise == NULL)
 	{
 		Oid			pfid = prefactor_pfid_oid();
-		Oid			argtypes[8] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID};
+		Oid			argtypes[9] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID,
+		TIMESTAMPTZOID};
 
 		plan_raise = risk_prepare("UPDATE prefactor.instances i SET risk_score = $3,"
 								  " max_classification = greatest(i.max_classification, $4::prefactor.data_classification),"
 								  " risk_level = greatest(i.risk_level, $5::prefactor.risk_level),"
 								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
-								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, (SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-								  "   WHERE s.account_id OPERATOR(prefactor.=) i.account_id AND s.instance_id OPERATOR(prefactor.=) i.id"
-								  "   AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES "))) ELSE i.finished_at END,"
+								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, $9) ELSE i.finished_at END,"
 								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 								  " RETURNING i.finished_at, i.agent_id",
-								  8, argtypes);
+								  9, argtypes);
 	}
 	args[0] = PfidPGetDatum(account);
 	args[1] = PfidPGetDatum(instance);
@@ -178,6 +177,24 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 	{
 		args[7] = (Datum) 0;
 		nulls[7] = 'n';
+	}
+	if (terminate)
+	{
+		static SPIPlanPtr plan_open = NULL;
+		Oid			open_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+
+		/*
+		 * The latest start of the run's open spans, asked apart from the
+		 * update: each statement reads one table of one account, which Citus
+		 * routes to that account's shard even as a prepared statement.
+		 */
+		prefactor_spi_execute(&plan_open,
+							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+							  2, open_types, args, NULL, true, 1);
+		args[8] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		nulls[8] = isnull ? 'n' : ' ';
 	}
 	citus_nest = prefactor_citus_local_begin();
 	rc = SPI_execute_plan(plan_raise, args, nulls, false, 1);
