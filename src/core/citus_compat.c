@@ -19,7 +19,13 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "catalog/namespace.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/relcache.h"
 
 #include "core/citus_compat.h"
 
@@ -77,30 +83,122 @@ prefactor_citus_is_shard(Relation rel, const char *table_name)
 	return prefactor_citus_loaded() && strcmp(RelationGetRelationName(rel), table_name) != 0;
 }
 
+/* Answers of prefactor_citus_table, dropped at any relcache invalidation. */
+typedef struct CitusTableAnswer
+{
+	Oid			relid;			/* key */
+	bool		citus_table;
+} CitusTableAnswer;
+
+static HTAB *citus_table_answers = NULL;
+
+static void
+citus_table_answers_reset(Datum arg, Oid relid)
+{
+	if (citus_table_answers != NULL)
+	{
+		hash_destroy(citus_table_answers);
+		citus_table_answers = NULL;
+	}
+}
+
 /*
- * Whether prefactor.<table_name> is a Citus table in this database (asked
- * rarely: it reads the catalog each time, so prefactor.distribute() takes
- * effect in sessions already open).
+ * Whether a relation is a Citus table (distributed or reference) in this
+ * database. Such a table's rows are in its shards: prefactor then reads it
+ * through the executor, never its own storage (on the coordinator that holds
+ * what it had before prefactor.distribute(); on a worker, nothing).
  */
 bool
-prefactor_citus_distributed(const char *table_name)
+prefactor_citus_table(Oid relid)
 {
+	static bool callback_registered = false;
+	CitusTableAnswer *answer;
+	bool		found;
 	bool		result = false;
 	bool		isnull;
-	Datum		arg;
-	Oid			argtype = TEXTOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+	Oid			argtype = OIDOID;
 
 	if (!prefactor_citus_loaded())
 		return false;
-	arg = CStringGetTextDatum(psprintf("prefactor.%s", table_name));
+	if (citus_table_answers != NULL)
+	{
+		answer = hash_search(citus_table_answers, &relid, HASH_FIND, NULL);
+		if (answer != NULL)
+			return answer->citus_table;
+	}
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL", 0,
-							  NULL, NULL, NULL, true, 1) == SPI_OK_SELECT &&
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL",
+					true, 1) == SPI_OK_SELECT &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
 		SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p"
-							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1))",
+							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
 							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT)
 		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(citus_table_answers_reset, (Datum) 0);
+		callback_registered = true;
+	}
+	if (citus_table_answers == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CitusTableAnswer);
+		ctl.hcxt = TopMemoryContext;
+		citus_table_answers = hash_create("prefactor Citus tables", 16, &ctl,
+										  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	answer = hash_search(citus_table_answers, &relid, HASH_ENTER, &found);
+	answer->citus_table = result;
+	return result;
+}
+
+/* Whether prefactor.<table_name> is a Citus table in this database. */
+bool
+prefactor_citus_distributed(const char *table_name)
+{
+	Oid			relid;
+
+	if (!prefactor_citus_loaded())
+		return false;
+	relid = get_relname_relid(table_name, get_namespace_oid("prefactor", false));
+	return OidIsValid(relid) && prefactor_citus_table(relid);
+}
+
+/*
+ * The index of a relation (a table or, on Citus, one of its shards) made from
+ * the extension's index of that name: shards carry their table's index
+ * names with the shard id appended (spans_run_risk_total_102040).
+ */
+Oid
+prefactor_own_index(Relation rel, const char *index_name)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	size_t		len = strlen(index_name);
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		char	   *name = get_rel_name(lfirst_oid(lc));
+		const char *rest;
+
+		if (name == NULL || strncmp(name, index_name, len) != 0)
+			continue;
+		rest = name + len;
+		if (*rest == '_' && rest[1] != '\0')
+			for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+				;
+		if (*rest == '\0')
+		{
+			result = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
 	return result;
 }

@@ -13,5 +13,7 @@ extern void prefactor_citus_local_end(int nest_level);
 extern bool prefactor_citus_loaded(void);
 extern bool prefactor_citus_is_shard(Relation rel, const char *table_name);
 extern bool prefactor_citus_distributed(const char *table_name);
+extern bool prefactor_citus_table(Oid relid);
+extern Oid	prefactor_own_index(Relation rel, const char *index_name);
 
 #endif

@@ -244,7 +244,8 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 
 	if (total_index_of != RelationGetRelid(spans))
 	{
-		total_index = get_relname_relid("spans_run_risk_total", RelationGetNamespace(spans));
+		/* the table's own index: on a Citus worker the table is a shard of spans */
+		total_index = prefactor_own_index(spans, "spans_run_risk_total");
 		if (!OidIsValid(total_index))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -33,9 +33,13 @@ sub new_node
 shared_preload_libraries = 'citus'
 max_prepared_transactions = 100
 wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
 citus.enable_unsafe_triggers = on
 citus.node_conninfo = 'sslmode=prefer'
-});
+}
+		  # the nodes listen on a socket directory only: Citus's connections to the node itself go there
+		  . "citus.local_hostname = '" . $node->host . "'\n");
 	}
 	$node->start;
 	if ($citus)
@@ -135,7 +139,9 @@ my $before = $coord->safe_psql('postgres', $fingerprint_sql);
 # a third worker, and the shards rebalanced onto it
 push @workers, new_node('worker3', 1);
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $workers[2]->host, $workers[2]->port));
-($rc, $out, $err) = $coord->psql('postgres', 'SELECT citus_rebalance_start(); SELECT citus_rebalance_wait();');
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT citus_rebalance_start(); SELECT citus_rebalance_wait();',
+	timeout => 300, timed_out => \my $rebalance_timed_out);
+diag('the rebalance did not finish within 300 s') if $rebalance_timed_out;
 is($rc, 0, 'rebalancing onto a third worker succeeds') or diag($err);
 ok($coord->safe_psql('postgres', sprintf(q{
 	SELECT count(*) FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)
