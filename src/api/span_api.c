@@ -178,7 +178,8 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 						  " span_type, status, payload, result, started_at, finished_at)"
-						  " SELECT $1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
+						  /* the keys from the run row: Citus then runs the whole statement on its shard */
+						  " SELECT i.account_id, i.id, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
