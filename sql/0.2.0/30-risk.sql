@@ -487,35 +487,44 @@ CREATE FUNCTION risk_type_points(span_type_id pfid, revision pfid) RETURNS numer
 COMMENT ON FUNCTION risk_type_points(pfid, pfid) IS
 	'Points one span of this span type adds under this profile revision (cached per backend; 0 if unknown)';
 
--- Aggregate support: one internal state (counts per span type and revision).
-CREATE FUNCTION risk_agg_trans(internal, pfid, pfid) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_serialize(internal) RETURNS bytea
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION risk_agg_deserialize(bytea, internal) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION risk_agg_score(internal) RETURNS numeric
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_score' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_breakdown(internal) RETURNS jsonb
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION risk_agg_trans(internal, pfid, pfid) IS
+-- Aggregate support: one state (counts per span type and revision) of its own
+-- type, not internal, so that Citus can push the aggregates down as partial
+-- aggregates for groupings across accounts (src/risk/risk_agg_state.c).
+CREATE TYPE risk_agg_state;
+CREATE FUNCTION risk_agg_state_in(cstring) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION risk_agg_state_out(risk_agg_state) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE risk_agg_state (
+	INPUT = risk_agg_state_in,
+	OUTPUT = risk_agg_state_out,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+COMMENT ON TYPE risk_agg_state IS
+	'Partial state of risk_score and risk_breakdown: counts per (span type, revision); text form is hex, as Citus ships it between nodes';
+COMMENT ON FUNCTION risk_agg_state_in(cstring) IS 'Text input of risk_agg_state (hex of its serialized form, checked)';
+COMMENT ON FUNCTION risk_agg_state_out(risk_agg_state) IS 'Text output of risk_agg_state (hex of its serialized form)';
+CREATE FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_score(risk_agg_state) RETURNS numeric
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_score' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_breakdown(risk_agg_state) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) IS
 	'risk_score and risk_breakdown transition: counts a span by (span type, revision); the two aggregates share it';
-COMMENT ON FUNCTION risk_agg_combine(internal, internal) IS 'risk aggregates: merges two partial states';
-COMMENT ON FUNCTION risk_agg_serialize(internal) IS 'risk aggregates: partial state to bytea';
-COMMENT ON FUNCTION risk_agg_deserialize(bytea, internal) IS 'risk aggregates: partial state from bytea';
-COMMENT ON FUNCTION risk_agg_score(internal) IS 'risk_score final: sum of count x type points';
-COMMENT ON FUNCTION risk_agg_breakdown(internal) IS 'risk_breakdown final: jsonb breakdown by span type';
+COMMENT ON FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) IS 'risk aggregates: merges two partial states';
+COMMENT ON FUNCTION risk_agg_score(risk_agg_state) IS 'risk_score final: sum of count x type points';
+COMMENT ON FUNCTION risk_agg_breakdown(risk_agg_state) IS 'risk_breakdown final: jsonb breakdown by span type';
 
 CREATE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
-	STYPE = internal,
+	STYPE = risk_agg_state,
 	SSPACE = 144,
 	FINALFUNC = risk_agg_score,
 	COMBINEFUNC = risk_agg_combine,
-	SERIALFUNC = risk_agg_serialize,
-	DESERIALFUNC = risk_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
@@ -523,12 +532,10 @@ COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
 
 CREATE AGGREGATE risk_breakdown(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
-	STYPE = internal,
+	STYPE = risk_agg_state,
 	SSPACE = 144,
 	FINALFUNC = risk_agg_breakdown,
 	COMBINEFUNC = risk_agg_combine,
-	SERIALFUNC = risk_agg_serialize,
-	DESERIALFUNC = risk_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS

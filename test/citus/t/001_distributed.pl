@@ -83,8 +83,18 @@ for my $w (@workers)
 }
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'two workers registered');
 
+# refusals: without Citus, and with a setting it needs off (named in the error)
+my ($rc, $out, $err) = $plain->psql('postgres', "\\set VERBOSITY verbose\nSELECT prefactor.distribute()");
+like($err, qr/ERROR:  0A000: prefactor.distribute\(\) needs the Citus extension.*\nHINT:  .*shared_preload_libraries/s,
+	 'prefactor.distribute() without Citus refuses, with a hint') or diag($err);
+($rc, $out, $err) = $coord->psql('postgres',
+	"\\set VERBOSITY verbose\nSET citus.enable_unsafe_triggers = off;\nSELECT prefactor.distribute()");
+like($err, qr/ERROR:  55000: prefactor.distribute\(\) needs citus.enable_unsafe_triggers = on.*\nHINT:  Set citus.enable_unsafe_triggers = on/s,
+	 'prefactor.distribute() refuses when citus.enable_unsafe_triggers is off, naming it') or diag($err);
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM pg_dist_partition'), '0', 'a refused distribute() changed nothing');
+
 # distribute
-my ($rc, $out, $err) = $coord->psql('postgres', 'SELECT prefactor.distribute()');
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT prefactor.distribute()');
 is($rc, 0, 'prefactor.distribute() succeeds') or diag($err);
 ($rc, $out, $err) = $coord->psql('postgres', 'SELECT prefactor.distribute()');
 is($rc, 0, 'prefactor.distribute() again changes nothing (idempotent)') or diag($err);
@@ -123,6 +133,14 @@ like($pout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 	 'the termination alert reaches the LISTEN of the plain node');
 like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"account": "acme", "agent": "strict-bot".*"level": "high", "terminated": true\}"/,
 	 'the termination alert reaches the LISTEN on the coordinator');
+
+# the risk aggregates grouped across accounts: partial aggregates on the workers, combined on the coordinator
+like($coord->safe_psql('postgres', q{
+	EXPLAIN (VERBOSE, COSTS OFF) SELECT s.span_type, prefactor.risk_score(s.span_type_id, s.risk_profile_revision_id),
+		   prefactor.risk_breakdown(s.span_type_id, s.risk_profile_revision_id)
+	  FROM prefactor.spans s GROUP BY s.span_type}),
+	 qr/coord_combine_agg.*worker_partial_agg\('prefactor\.risk_score/s,
+	 'risk_score and risk_breakdown across accounts are pushed down as partial aggregates');
 
 # every table's row count and digest, in key order
 my $fingerprint_sql = q{
