@@ -36,7 +36,6 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 	Datum		args[2];
 	char	   *account_name;
 	char	   *agent_name;
-	char	   *instance_text;
 	char	   *score_text;
 	char	   *level_name;
 	Pfid	   *instance;
@@ -73,9 +72,7 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 	account_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	agent_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	instance = DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	instance_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	score_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	level_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-	(void) instance_text;
 	risk_notify_level_rise(account_name, agent_name, instance, score_text, level_name, terminated);
 }
