@@ -171,7 +171,16 @@ SELECT * FROM pg_temp.scans($$
 SELECT i.id AS plan_run FROM instances i JOIN agents g ON g.account_id = i.account_id AND g.id = i.agent_id
  WHERE g.name = 'research-agent' AND i.status = 'complete' AND i.account_id = resolve_account('plans')
  ORDER BY i.started_at DESC LIMIT 1 \gset
-SELECT reads_spans_by_index, seq_scans_of_instances_or_spans
-  FROM pg_temp.scans(format('SELECT * FROM prefactor.prefactor_span_timeline(%L)', :'plan_run'));
+-- The timeline is PL/pgSQL (doc/scale-out.md): its scans are counted, in one transaction.
+BEGIN;
+CREATE TEMP TABLE scans_before AS
+SELECT relname, seq_scan, idx_scan FROM pg_stat_xact_user_tables
+ WHERE relid IN ('prefactor.spans'::regclass, 'prefactor.instances'::regclass);
+SELECT count(*) AS timeline_rows_counted FROM prefactor_span_timeline(:'plan_run') \gset
+SELECT bool_or(x.relname = 'spans' AND x.idx_scan > b.idx_scan) AS reads_spans_by_index,
+	   sum(x.seq_scan - b.seq_scan)::bigint AS seq_scans_of_instances_or_spans
+  FROM pg_stat_xact_user_tables x JOIN scans_before b USING (relname)
+ WHERE x.relid IN ('prefactor.spans'::regclass, 'prefactor.instances'::regclass);
+COMMIT;
 SELECT count(*) > 5 AS timeline_rows, min(depth) AS root_depth, max(depth) AS deepest
   FROM prefactor_span_timeline(:'plan_run');

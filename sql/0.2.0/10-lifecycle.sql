@@ -294,11 +294,12 @@ BEGIN
 		RETURN (prior->>'id')::prefactor.pfid;
 	END IF;
 	IF risk_profile IS NOT NULL THEN
-		profile_id := prefactor.require_found('risk profile', risk_profile,
-			(SELECT p.id FROM prefactor.risk_profiles p
-			  WHERE p.account_id = prefactor_register_agent.account_id
-			    AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
-			    AND p.deleted_at IS NULL),
+		-- looked up first, then checked: Citus cannot type a parameter inside a subquery argument
+		SELECT p.id INTO profile_id FROM prefactor.risk_profiles p
+		 WHERE p.account_id = prefactor_register_agent.account_id
+		   AND (p.id = prefactor.try_pfid(risk_profile) OR p.name = risk_profile)
+		   AND p.deleted_at IS NULL;
+		profile_id := prefactor.require_found('risk profile', risk_profile, profile_id,
 			'Create one with prefactor.prefactor_create_risk_profile().');
 	END IF;
 	INSERT INTO prefactor.agents (account_id, name, description, risk_profile_id)
@@ -653,7 +654,9 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Only a pending run (from prefactor_register_run) can be started.';
 	END IF;
-	UPDATE prefactor.instances i SET status = 'active', started_at = coalesce(prefactor_begin_run.started_at, now())
+	-- now() as a value: Citus refuses a STABLE function in a COALESCE of an UPDATE
+	run.started_at := coalesce(prefactor_begin_run.started_at, now());
+	UPDATE prefactor.instances i SET status = 'active', started_at = run.started_at
 	 WHERE i.account_id = prefactor_begin_run.account_id AND i.id = instance;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{"status": "active"}');
 	RETURN 'active';
@@ -777,7 +780,7 @@ BEGIN
 		INSERT INTO prefactor.instance_quality AS q (account_id, instance_id, name, payload)
 		VALUES (account_id, instance, name, payload)
 		ON CONFLICT ON CONSTRAINT instance_quality_pkey
-		DO UPDATE SET payload = excluded.payload, recorded_at = now();
+		DO UPDATE SET payload = excluded.payload, recorded_at = excluded.recorded_at;
 	END IF;
 	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, '{}');
 END prefactor_record_quality
@@ -900,7 +903,12 @@ BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'older_than must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	PERFORM set_config('prefactor.purging', 'on', true);
+	-- SET LOCAL statements in DO blocks, not set_config(): on Citus the delete
+	-- guard runs on the workers, and Citus passes a DO block's SET LOCAL on to
+	-- them when citus.propagate_set_commands is local (without Citus that
+	-- setting is a mere placeholder).
+	PERFORM set_config('citus.propagate_set_commands', 'local', true);
+	DO $purging$ BEGIN SET LOCAL prefactor.purging = on; END $purging$;
 	-- One statement, no temporary table: this runs as the extension owner, and a
 	-- caller's own pg_temp table (with its own triggers) must never be used here.
 	-- The spans' foreign keys are NO ACTION, so they are checked at statement end.
@@ -920,7 +928,7 @@ BEGIN
 	)
 	SELECT (SELECT count(*) FROM gone_runs), (SELECT count(*) FROM gone_spans)
 	  INTO prefactor_purge_runs.instances, prefactor_purge_runs.spans;
-	PERFORM set_config('prefactor.purging', 'off', true);
+	DO $purging$ BEGIN SET LOCAL prefactor.purging = off; END $purging$;
 	RETURN NEXT;
 END prefactor_purge_runs
 $$;

@@ -114,12 +114,15 @@ CREATE FUNCTION risk_level(score numeric, revision risk_profile_revisions) RETUR
 COMMENT ON FUNCTION risk_level(numeric, risk_profile_revisions) IS
 	'Risk band of a score under a profile revision (a row of risk_profile_revisions)';
 
+-- C over the revision cache, read by the revision's account: on Citus one
+-- shard, also when called inside a query on a shard.
+CREATE FUNCTION risk_revision_band(score numeric, revision pfid) RETURNS text
+	AS 'MODULE_PATHNAME', 'prefactor_risk_revision_band' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION risk_revision_band(numeric, pfid) IS
+	'The label of a score''s band under the profile revision with this id; null if either is null or the caller may not read the revision''s account';
 CREATE FUNCTION prefactor_risk_level(score numeric, revision pfid) RETURNS risk_level
 	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN (SELECT risk_level(score, r)
-			  FROM accounts a
-			  JOIN risk_profile_revisions r ON r.account_id = a.account_id AND r.id = prefactor_risk_level.revision
-			 WHERE a.partition = pfid_partition(prefactor_risk_level.revision));
+	RETURN risk_revision_band(score, revision)::risk_level;
 COMMENT ON FUNCTION prefactor_risk_level(numeric, pfid) IS
 	'Risk band of a score under the profile revision with this id; null if the score or the revision is null';
 
@@ -327,6 +330,7 @@ DECLARE
 	acct		pfid := prefactor.resolve_account(account);
 	t			risk_profile_templates;
 	profile		pfid;
+	stop_at		risk_level;
 BEGIN
 	SELECT * INTO t FROM risk_profile_templates WHERE risk_profile_templates.name = coalesce(template, 'general');
 	IF NOT FOUND THEN
@@ -343,6 +347,10 @@ BEGIN
 	PERFORM risk_check_thresholds(coalesce(medium_threshold, t.medium_threshold),
 								  coalesce(high_threshold, t.high_threshold),
 								  coalesce(critical_threshold, t.critical_threshold));
+	-- decided here, not in the INSERT: Citus evaluates a CASE's functions
+	-- on the coordinator whichever branch applies
+	stop_at := CASE WHEN terminate_at_level IS NULL THEN t.terminate_at_level
+					ELSE risk_terminate_level(terminate_at_level) END;
 	INSERT INTO risk_profiles AS p (account_id, name, description)
 	VALUES (acct, prefactor_create_risk_profile.name, coalesce(prefactor_create_risk_profile.description, t.description))
 	RETURNING p.id INTO profile;
@@ -354,8 +362,7 @@ BEGIN
 			coalesce(medium_threshold, t.medium_threshold),
 			coalesce(high_threshold, t.high_threshold),
 			coalesce(critical_threshold, t.critical_threshold),
-			CASE WHEN terminate_at_level IS NULL THEN t.terminate_at_level
-				 ELSE risk_terminate_level(terminate_at_level) END);
+			stop_at);
 	RETURN profile;
 END
 $$;
@@ -480,35 +487,44 @@ CREATE FUNCTION risk_type_points(span_type_id pfid, revision pfid) RETURNS numer
 COMMENT ON FUNCTION risk_type_points(pfid, pfid) IS
 	'Points one span of this span type adds under this profile revision (cached per backend; 0 if unknown)';
 
--- Aggregate support: one internal state (counts per span type and revision).
-CREATE FUNCTION risk_agg_trans(internal, pfid, pfid) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_combine(internal, internal) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_serialize(internal) RETURNS bytea
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION risk_agg_deserialize(bytea, internal) RETURNS internal
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION risk_agg_score(internal) RETURNS numeric
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_score' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_breakdown(internal) RETURNS jsonb
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION risk_agg_trans(internal, pfid, pfid) IS
+-- Aggregate support: one state (counts per span type and revision) of its own
+-- type, not internal, so that Citus can push the aggregates down as partial
+-- aggregates for groupings across accounts (src/risk/risk_agg_state.c).
+CREATE TYPE risk_agg_state;
+CREATE FUNCTION risk_agg_state_in(cstring) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION risk_agg_state_out(risk_agg_state) RETURNS cstring
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE risk_agg_state (
+	INPUT = risk_agg_state_in,
+	OUTPUT = risk_agg_state_out,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended
+);
+COMMENT ON TYPE risk_agg_state IS
+	'Partial state of risk_score and risk_breakdown: counts per (span type, revision); text form is hex, as Citus ships it between nodes';
+COMMENT ON FUNCTION risk_agg_state_in(cstring) IS 'Text input of risk_agg_state (hex of its serialized form, checked)';
+COMMENT ON FUNCTION risk_agg_state_out(risk_agg_state) IS 'Text output of risk_agg_state (hex of its serialized form)';
+CREATE FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) RETURNS risk_agg_state
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_score(risk_agg_state) RETURNS numeric
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_score' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION risk_agg_breakdown(risk_agg_state) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) IS
 	'risk_score and risk_breakdown transition: counts a span by (span type, revision); the two aggregates share it';
-COMMENT ON FUNCTION risk_agg_combine(internal, internal) IS 'risk aggregates: merges two partial states';
-COMMENT ON FUNCTION risk_agg_serialize(internal) IS 'risk aggregates: partial state to bytea';
-COMMENT ON FUNCTION risk_agg_deserialize(bytea, internal) IS 'risk aggregates: partial state from bytea';
-COMMENT ON FUNCTION risk_agg_score(internal) IS 'risk_score final: sum of count x type points';
-COMMENT ON FUNCTION risk_agg_breakdown(internal) IS 'risk_breakdown final: jsonb breakdown by span type';
+COMMENT ON FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) IS 'risk aggregates: merges two partial states';
+COMMENT ON FUNCTION risk_agg_score(risk_agg_state) IS 'risk_score final: sum of count x type points';
+COMMENT ON FUNCTION risk_agg_breakdown(risk_agg_state) IS 'risk_breakdown final: jsonb breakdown by span type';
 
 CREATE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
-	STYPE = internal,
+	STYPE = risk_agg_state,
 	SSPACE = 144,
 	FINALFUNC = risk_agg_score,
 	COMBINEFUNC = risk_agg_combine,
-	SERIALFUNC = risk_agg_serialize,
-	DESERIALFUNC = risk_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
@@ -516,12 +532,10 @@ COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
 
 CREATE AGGREGATE risk_breakdown(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
-	STYPE = internal,
+	STYPE = risk_agg_state,
 	SSPACE = 144,
 	FINALFUNC = risk_agg_breakdown,
 	COMBINEFUNC = risk_agg_combine,
-	SERIALFUNC = risk_agg_serialize,
-	DESERIALFUNC = risk_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS

@@ -165,7 +165,7 @@ BEGIN
 	INSERT INTO prefactor.account_members AS m (account_id, role_name, level, granted_by)
 	VALUES (account_id, grantee, level, prefactor.calling_role())
 	ON CONFLICT ON CONSTRAINT account_members_pkey
-	DO UPDATE SET level = excluded.level, granted_at = now(), granted_by = excluded.granted_by;
+	DO UPDATE SET level = excluded.level, granted_at = excluded.granted_at, granted_by = excluded.granted_by;
 	PERFORM prefactor.sync_group_roles(grantee);
 	-- A BI tool or backend that joins views on ids or filters by id needs the
 	-- pfid operators, which live in schema prefactor: a member's connections

@@ -87,7 +87,8 @@ SELECT i.account_id, i.id AS instance_id,
 	   i.registered_at, i.started_at, i.finished_at, i.finished_at - i.started_at AS duration,
 	   c.spans, c.spans_pending, c.spans_active, c.spans_complete, c.spans_failed, c.spans_cancelled,
 	   c.schema_mismatches, c.undeclared_spans,
-	   prefactor.run_risk_score(i) AS risk_score,
+	   -- run_risk_score(i), spelled out: Citus cannot ship a whole-row argument to the shards
+	   CASE WHEN i.risk_profile_revision_id IS NOT NULL THEN greatest(i.risk_score, c.risk_total) END AS risk_score,
 	   i.risk_level,
 	   i.status = 'terminated' AS terminated, i.termination_reason
   FROM prefactor.instances i
@@ -103,7 +104,8 @@ SELECT i.account_id, i.id AS instance_id,
 		   count(*) FILTER (WHERE s.status = 'failed') AS spans_failed,
 		   count(*) FILTER (WHERE s.status = 'cancelled') AS spans_cancelled,
 		   count(*) FILTER (WHERE s.payload_conforms = false OR s.result_conforms = false) AS schema_mismatches,
-		   count(*) FILTER (WHERE s.validation = 'undeclared' OR s.span_type_id IS NULL) AS undeclared_spans
+		   count(*) FILTER (WHERE s.validation = 'undeclared' OR s.span_type_id IS NULL) AS undeclared_spans,
+		   max(s.risk_total) AS risk_total
 	  FROM prefactor.spans s
 	 WHERE s.account_id = i.account_id AND s.instance_id = i.id
  ) c;
@@ -147,14 +149,22 @@ CREATE FUNCTION prefactor_span_timeline(instance pfid)
 				   span_type text, status text, started_at timestamptz, finished_at timestamptz,
 				   offset_from_start interval, duration interval, conformance text,
 				   payload_errors jsonb, result_errors jsonb)
-	LANGUAGE sql STABLE
-BEGIN ATOMIC
+	-- PL/pgSQL, not SQL: the account is found first and passed to the query as
+	-- a value, so that on Citus the query goes to the one shard of the account
+	-- (Citus plans no parameterised SQL function over distributed tables)
+	LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+	account prefactor.pfid := prefactor.account_of(instance);
+BEGIN
+	RETURN QUERY
 	-- The run's spans are read once through spans_instance_started, then walked from the roots.
 	WITH RECURSIVE run_spans AS MATERIALIZED (
 		SELECT s.id, s.parent_span_id, s.span_type, s.status, s.started_at, s.finished_at,
 			   s.payload_conforms, s.result_conforms, s.validation, s.span_type_id, s.payload_errors, s.result_errors
 		  FROM prefactor.spans s
-		 WHERE s.account_id = prefactor.account_of(instance) AND s.instance_id = instance
+		 WHERE s.account_id = account AND s.instance_id = instance
 	), tree AS (
 		SELECT r.id, 0 AS depth, r.span_type AS path, ARRAY[r.id] AS path_ids
 		  FROM run_spans r WHERE r.parent_span_id IS NULL
@@ -165,13 +175,14 @@ BEGIN ATOMIC
 	SELECT row_number() OVER (ORDER BY r.started_at, r.id), r.id, r.parent_span_id, t.depth, t.path, t.path_ids,
 		   r.span_type, r.status, r.started_at, r.finished_at,
 		   r.started_at - (SELECT i.started_at FROM prefactor.instances i
-							WHERE i.account_id = prefactor.account_of(instance) AND i.id = instance),
+							WHERE i.account_id = account AND i.id = instance),
 		   r.finished_at - r.started_at,
 		   prefactor.span_conformance(r.payload_conforms, r.result_conforms, r.validation, r.span_type_id),
 		   r.payload_errors, r.result_errors
 	  FROM run_spans r JOIN tree t ON t.id = r.id
 	 ORDER BY r.started_at, r.id;
-END;
+END
+$$;
 COMMENT ON FUNCTION prefactor_span_timeline(pfid) IS
 	'The spans of one run in start order: ordinal (1, 2, ...), parent, depth (0 = root), path of span types from the root (and of ids), offset from the run''s start, duration, status and conformance (mismatch, undeclared, schema_invalid, conforms, unchecked) with the validation errors';
 

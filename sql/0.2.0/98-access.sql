@@ -26,7 +26,9 @@ DECLARE
 	-- (on top of every IMMUTABLE function: those compute from their arguments
 	-- alone and read no table, so any member may run what a view, policy or
 	-- trigger it fires calls); the STABLE ones answer only about the caller's accounts
-	reader_helpers text[] := ARRAY['member_accounts', 'account_of', 'risk_type_points', 'run_risk_score'];
+	-- (the risk aggregates' final functions: Citus calls them itself when it combines partial states)
+	reader_helpers text[] := ARRAY['member_accounts', 'account_of', 'risk_type_points', 'run_risk_score',
+		'risk_revision_band', 'risk_agg_score', 'risk_agg_breakdown'];
 BEGIN
 	-- Tables not secured by a feature file: readers read, admins write.
 	FOR obj IN

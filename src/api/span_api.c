@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -21,6 +22,7 @@
 #include "core/caches.h"
 #include "core/excerpt.h"
 #include "guard/guard.h"
+#include "risk/risk.h"
 
 typedef struct SpanAck
 {
@@ -127,6 +129,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	SpanAck		ack = {0};
 	RunState	run;
 	bool		isnull;
+	bool		raised;
 	MemoryContext caller = CurrentMemoryContext;
 
 	SPI_connect();
@@ -175,7 +178,8 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
 						  " span_type, status, payload, result, started_at, finished_at)"
-						  " SELECT $1, $2, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
+						  /* the keys from the run row: Citus then runs the whole statement on its shard */
+						  " SELECT i.account_id, i.id, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
 						  " FROM prefactor.instances i"
 						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
@@ -196,13 +200,17 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	 * it (live scoring), so the client learns to stop from that very call.
 	 * Only a span that raised its run's level can have ended it that way.
 	 */
-	if ((SPI_processed != 1 ||
-		 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) &&
+	raised = SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if ((SPI_processed != 1 || raised) &&
 		(prefactor_lock_run(account, instance, &run), strcmp(run.status, "terminated") == 0))
 	{
 		ack.terminate = true;
 		ack.reason = run.termination_reason ? MemoryContextStrdup(caller, run.termination_reason) : NULL;
 	}
+	/* through a Citus coordinator, the alert of a level rise is sent here */
+	if (raised)
+		risk_alert_after_span(account, &ack.span_id, ack.terminate);
 	if (!key_null)
 		answer_key(account, key, &ack);
 	SPI_finish();
@@ -350,10 +358,10 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	bool		key_null = PG_ARGISNULL(4);
 	SpanAck		ack = {0};
 	bool		isnull;
-	Oid			types[6] = {pf, pf, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', status ? ' ' : 'n', PG_ARGISNULL(2) ? 'n' : ' ',
-	PG_ARGISNULL(3) ? 'n' : ' ', key_null ? 'n' : ' '};
+	Oid			types[7] = {pf, pf, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', status ? ' ' : 'n', PG_ARGISNULL(2) ? 'n' : ' ',
+	PG_ARGISNULL(3) ? 'n' : ' ', key_null ? 'n' : ' ', ' '};
 	char	   *span_status;
 	RunState	run;
 	Pfid		instance;
@@ -365,6 +373,8 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	values[3] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 	values[4] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	values[5] = key_null ? (Datum) 0 : PG_GETARG_DATUM(4);
+	/* now(), passed as a value: Citus refuses a STABLE function in a COALESCE of an UPDATE */
+	values[6] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
 	SPI_connect();
 	if (!key_null)
@@ -404,10 +414,10 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	 */
 	prefactor_spi_execute(&update_plan,
 						  "UPDATE prefactor.spans s SET status = $3, result = $4,"
-						  " finished_at = coalesce($5, greatest(s.started_at, pg_catalog.now()))"
+						  " finished_at = coalesce($5, greatest(s.started_at, $7))"
 						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
 						  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-						  6, types, values, nulls, false, 0);
+						  7, types, values, nulls, false, 0);
 	if (SPI_processed != 1)
 	{
 		/* why not: no such span, its run was terminated, or it is finished */

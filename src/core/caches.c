@@ -18,6 +18,7 @@
 
 #include "access/account_access.h"
 #include "core/caches.h"
+#include "core/citus_compat.h"
 
 
 typedef struct AccountEntry
@@ -180,6 +181,7 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 					  Datum *values, const char *nulls, bool read_only, long count)
 {
 	int			rc;
+	int			citus_nest;
 
 	if (*plan == NULL)
 	{
@@ -194,7 +196,9 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 		*plan = p;
 		saved_plan_slots[n_saved_plans++] = plan;
 	}
+	citus_nest = prefactor_citus_local_begin();
 	rc = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	prefactor_citus_local_end(citus_nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));

@@ -29,6 +29,7 @@
 
 #include "access/account_access.h"
 #include "core/caches.h"
+#include "core/citus_compat.h"
 #include "core/index_read.h"
 #include "core/excerpt.h"
 #include "guard/guard.h"
@@ -351,6 +352,9 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	if (!prefactor_has_access(account, "ingest"))
 		return false;
 	find_run_table(get_namespace_oid("prefactor", false));
+	/* on Citus the runs are in shards: the executor finds them */
+	if (prefactor_citus_table(run_table))
+		return false;
 	instances = table_open(run_table, RowShareLock);
 	slot = table_slot_create(instances, NULL);
 	if (!prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
@@ -666,20 +670,46 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 	char	   *status = NULL;
 
 	find_run_table(RelationGetNamespace(rel));
-	instances = table_open(run_table, AccessShareLock);
-	slot = table_slot_create(instances, NULL);
-	if (prefactor_index_first(instances, run_pkey,
-							  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
-							  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
-							  ForwardScanDirection, slot))
+	if (prefactor_citus_table(run_table))
 	{
-		Datum		d = slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull);
+		/* on Citus the runs are in shards: asked through the executor (one account's shard) */
+		static SPIPlanPtr plan = NULL;
+		Oid			types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+		Datum		values[2];
+		MemoryContext caller = CurrentMemoryContext;
 
-		if (!isnull)
-			status = TextDatumGetCString(d);
+		values[0] = heap_getattr(span, c->account_id, desc, &isnull);
+		values[1] = heap_getattr(span, c->instance_id, desc, &isnull);
+		SPI_connect();
+		prefactor_spi_execute(&plan,
+							  "SELECT i.status FROM prefactor.instances i"
+							  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
+							  2, types, values, NULL, true, 1);
+		if (SPI_processed == 1)
+		{
+			char	   *found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			status = found ? MemoryContextStrdup(caller, found) : NULL;
+		}
+		SPI_finish();
 	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(instances, AccessShareLock);
+	else
+	{
+		instances = table_open(run_table, AccessShareLock);
+		slot = table_slot_create(instances, NULL);
+		if (prefactor_index_first(instances, run_pkey,
+								  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
+								  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
+								  ForwardScanDirection, slot))
+		{
+			Datum		d = slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull);
+
+			if (!isnull)
+				status = TextDatumGetCString(d);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(instances, AccessShareLock);
+	}
 	if (status != NULL && !prefactor_status_open(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -69,6 +69,11 @@ extern RiskSpanScore risk_score_span(Relation spans, const Pfid *account, const 
 									 const Pfid *span_type_id, const struct RunState *run,
 									 TimestampTz started_at);
 extern int	risk_classification_rank(const char *name);
+extern void risk_notify_level_rise(const char *account_name, const char *agent_name, const Pfid *instance,
+								   const char *score_text, const char *level_name, bool terminated);
+extern void risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated);
+extern bytea *risk_agg_serialize_state(void *state);
+extern void *risk_agg_deserialize_state(bytea *bytes);
 
 extern const char *const risk_level_names[];
 extern uint64 risk_cache_generation;

@@ -369,7 +369,15 @@ PG_FUNCTION_INFO_V1(prefactor_risk_agg_serialize);
 Datum
 prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
 {
-	RiskAggState *state;
+	(void) risk_agg_context(fcinfo, "risk_agg_serialize");
+	PG_RETURN_BYTEA_P(risk_agg_serialize_state(PG_GETARG_POINTER(0)));
+}
+
+/* The serialized form of a state (also the flat form of type risk_agg_state). */
+bytea *
+risk_agg_serialize_state(void *opaque)
+{
+	RiskAggState *state = (RiskAggState *) opaque;
 	const Pfid **revisions;
 	int32	   *revindex;
 	int32		nrevisions = 0;
@@ -380,9 +388,6 @@ prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
 	int32		i32;
 	int			i,
 				j;
-
-	(void) risk_agg_context(fcinfo, "risk_agg_serialize");
-	state = (RiskAggState *) PG_GETARG_POINTER(0);
 
 	/* number the revisions; past a few, repeats are just listed again */
 	revisions = palloc(sizeof(Pfid *) * Max(state->nentries, 1));
@@ -442,7 +447,7 @@ prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
 	Assert(p == (char *) result + size);
 	pfree(revisions);
 	pfree(revindex);
-	PG_RETURN_BYTEA_P(result);
+	return result;
 }
 
 /* A serialized state being read. */
@@ -494,7 +499,14 @@ PG_FUNCTION_INFO_V1(prefactor_risk_agg_deserialize);
 Datum
 prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *bytes;
+	(void) risk_agg_context(fcinfo, "risk_agg_deserialize");
+	PG_RETURN_POINTER(risk_agg_deserialize_state(PG_GETARG_BYTEA_PP(0)));
+}
+
+/* A state from its serialized form, in the current context; raises on a malformed one. */
+void *
+risk_agg_deserialize_state(bytea *bytes)
+{
 	RiskAggState *state;
 	RiskReader	r;
 	const char *revisions;
@@ -502,8 +514,6 @@ prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
 	int32		n;
 	int			i;
 
-	(void) risk_agg_context(fcinfo, "risk_agg_deserialize");
-	bytes = PG_GETARG_BYTEA_PP(0);
 	state = risk_state_new(CurrentMemoryContext);
 	r.p = VARDATA_ANY(bytes);
 	r.end = r.p + VARSIZE_ANY_EXHDR(bytes);
@@ -550,7 +560,7 @@ prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid risk aggregate state: %d bytes left over", (int) (r.end - r.p))));
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 /* A sum of points: whole numbers in int64 while they fit, the rest in numeric. */

@@ -25,6 +25,7 @@
 
 #include "access/account_access.h"
 #include "core/caches.h"
+#include "core/citus_compat.h"
 #include "core/excerpt.h"
 #include "risk/risk.h"
 
@@ -167,12 +168,15 @@ risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
 	RiskTypeKey key;
 	RiskTypeInfo *entry;
 	bool		found;
-	Datum		args[2];
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		points;
 	char	   *classification;
 	bool		isnull;
 	MemoryContext oldcxt;
+	Pfid	   *account;
+	int			citus_nest;
+	int			rc;
 
 	risk_cache_init();
 	memset(&key, 0, sizeof(key));
@@ -182,19 +186,26 @@ risk_type_lookup(const Pfid *span_type_id, const Pfid *revision_id)
 	if (entry != NULL)
 		return entry;
 
+	/* the account first, then its rows by account_id: one account's co-located shards on Citus */
+	account = prefactor_account_for_partition(pfid_get_partition(span_type_id));
+	if (account == NULL)
+		return NULL;
 	args[0] = pfid_text_datum(span_type_id);
 	args[1] = pfid_text_datum(revision_id);
+	args[2] = pfid_text_datum(account);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not connect to SPI to look up span type points")));
-	if (SPI_execute_with_args("SELECT prefactor.risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers),"
-							  " prefactor.risk_classification(st.data_risk)::text"
-							  " FROM prefactor.accounts a"
-							  " JOIN prefactor.span_types st ON st.account_id OPERATOR(prefactor.=) a.account_id AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid"
-							  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) a.account_id AND r.id OPERATOR(prefactor.=) $2::prefactor.pfid"
-							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	citus_nest = prefactor_citus_local_begin();
+	rc = SPI_execute_with_args("SELECT prefactor.risk_span_type_points(st.data_risk, r.category_weights, r.action_multipliers),"
+							   " prefactor.risk_classification(st.data_risk)::text"
+							   " FROM prefactor.span_types st"
+							   " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) st.account_id AND r.id OPERATOR(prefactor.=) $2::prefactor.pfid"
+							   " WHERE st.account_id OPERATOR(prefactor.=) $3::prefactor.pfid AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid",
+							   3, argtypes, args, NULL, true, 1);
+	prefactor_citus_local_end(citus_nest);
+	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not look up span type points")));
@@ -229,8 +240,11 @@ risk_revision_lookup(const Pfid *revision_id)
 {
 	RiskRevisionInfo *entry;
 	bool		found;
-	Datum		args[1];
-	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Pfid	   *account;
+	int			citus_nest;
+	int			rc;
 	Datum		thresholds[3];
 	char	   *terminate_at;
 	char	   *profile_name;
@@ -244,18 +258,24 @@ risk_revision_lookup(const Pfid *revision_id)
 	if (entry != NULL)
 		return entry;
 
+	account = prefactor_account_for_partition(pfid_get_partition(revision_id));
+	if (account == NULL)
+		return NULL;
 	args[0] = pfid_text_datum(revision_id);
+	args[1] = pfid_text_datum(account);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not connect to SPI to look up a risk profile revision")));
-	if (SPI_execute_with_args("SELECT r.medium_threshold, r.high_threshold, r.critical_threshold,"
-							  " r.terminate_at_level::text, p.name, r.revision"
-							  " FROM prefactor.accounts a"
-							  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) a.account_id AND r.id OPERATOR(prefactor.=) $1::prefactor.pfid"
-							  " JOIN prefactor.risk_profiles p ON p.account_id OPERATOR(prefactor.=) r.account_id AND p.id OPERATOR(prefactor.=) r.risk_profile_id"
-							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	citus_nest = prefactor_citus_local_begin();
+	rc = SPI_execute_with_args("SELECT r.medium_threshold, r.high_threshold, r.critical_threshold,"
+							   " r.terminate_at_level::text, p.name, r.revision"
+							   " FROM prefactor.risk_profile_revisions r"
+							   " JOIN prefactor.risk_profiles p ON p.account_id OPERATOR(prefactor.=) r.account_id AND p.id OPERATOR(prefactor.=) r.risk_profile_id"
+							   " WHERE r.account_id OPERATOR(prefactor.=) $2::prefactor.pfid AND r.id OPERATOR(prefactor.=) $1::prefactor.pfid",
+							   2, argtypes, args, NULL, true, 1);
+	prefactor_citus_local_end(citus_nest);
+	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not look up a risk profile revision")));
@@ -292,10 +312,13 @@ risk_type_name(const Pfid *span_type_id, bool *cached)
 {
 	RiskNameEntry *entry;
 	bool		found;
-	Datum		args[1];
-	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	char	   *name;
 	MemoryContext oldcxt;
+	Pfid	   *account;
+	int			citus_nest;
+	int			rc;
 
 	risk_cache_init();
 	*cached = true;
@@ -304,14 +327,23 @@ risk_type_name(const Pfid *span_type_id, bool *cached)
 		return entry->name;
 
 	args[0] = pfid_text_datum(span_type_id);
+	account = prefactor_account_for_partition(pfid_get_partition(span_type_id));
+	if (account == NULL)
+	{
+		*cached = false;
+		return TextDatumGetCString(args[0]);
+	}
+	args[1] = pfid_text_datum(account);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not connect to SPI to look up a span type name")));
-	if (SPI_execute_with_args("SELECT st.name FROM prefactor.accounts a"
-							  " JOIN prefactor.span_types st ON st.account_id OPERATOR(prefactor.=) a.account_id AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid"
-							  " WHERE a.partition OPERATOR(pg_catalog.=) prefactor.pfid_partition($1::prefactor.pfid)",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	citus_nest = prefactor_citus_local_begin();
+	rc = SPI_execute_with_args("SELECT st.name FROM prefactor.span_types st"
+							   " WHERE st.account_id OPERATOR(prefactor.=) $2::prefactor.pfid AND st.id OPERATOR(prefactor.=) $1::prefactor.pfid",
+							   2, argtypes, args, NULL, true, 1);
+	prefactor_citus_local_end(citus_nest);
+	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not look up a span type name")));

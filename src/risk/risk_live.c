@@ -37,6 +37,7 @@
 #include "utils/snapmgr.h"
 
 #include "core/caches.h"
+#include "core/citus_compat.h"
 #include "core/index_read.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
@@ -103,6 +104,29 @@ risk_prepare(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * The alert of a level rise, on channel prefactor_risk: one payload format
+ * for the span guard (single node) and the API call on a Citus coordinator
+ * (src/risk/risk_alert.c).
+ */
+void
+risk_notify_level_rise(const char *account_name, const char *agent_name, const Pfid *instance,
+					   const char *score_text, const char *level_name, bool terminated)
+{
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"account\": ");
+	escape_json(&payload, account_name ? account_name : "");
+	appendStringInfoString(&payload, ", \"agent\": ");
+	escape_json(&payload, agent_name ? agent_name : "");
+	appendStringInfoString(&payload, ", \"instance\": ");
+	escape_json(&payload, pfid_text(instance));
+	appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
+					 score_text, level_name, terminated ? "true" : "false");
+	Async_Notify(RISK_CHANNEL, payload.data);
+}
+
+/*
  * Writes a raise to the run row: score, classification and level, and when
  * the level reaches the profile's terminate_at_level, the termination (the
  * run guard closes its open spans). Notifies when the level rose. Returns
@@ -110,38 +134,36 @@ risk_prepare(const char *sql, int nargs, Oid *argtypes)
  */
 static bool
 raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, const RiskRevisionInfo *rev,
-		  const RiskTypeInfo *info, Numeric total, int old_level, int level, TimestampTz *finished_at)
+		  const RiskTypeInfo *info, Numeric total, int old_level, int level, TimestampTz *finished_at,
+		  bool notify)
 {
 	bool		rose = level > old_level;
 	bool		terminate = rose && rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
 	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
-	Datum		args[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	bool		isnull;
-	StringInfoData payload;
 	char	   *account_name;
 	char	   *agent_name;
+	int			citus_nest;
+	int			rc;
 
 	SPI_connect();
 	if (plan_raise == NULL)
 	{
 		Oid			pfid = prefactor_pfid_oid();
-		Oid			argtypes[8] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID};
+		Oid			argtypes[9] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID,
+		TIMESTAMPTZOID};
 
 		plan_raise = risk_prepare("UPDATE prefactor.instances i SET risk_score = $3,"
 								  " max_classification = greatest(i.max_classification, $4::prefactor.data_classification),"
 								  " risk_level = greatest(i.risk_level, $5::prefactor.risk_level),"
 								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
-								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, (SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-								  "   WHERE s.account_id OPERATOR(prefactor.=) i.account_id AND s.instance_id OPERATOR(prefactor.=) i.id"
-								  "   AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES "))) ELSE i.finished_at END,"
+								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, $9) ELSE i.finished_at END,"
 								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
-								  " RETURNING i.finished_at,"
-								  " (SELECT a.name FROM prefactor.accounts a WHERE a.account_id OPERATOR(prefactor.=) i.account_id),"
-								  " (SELECT g.name FROM prefactor.agents g"
-								  "   WHERE g.account_id OPERATOR(prefactor.=) i.account_id AND g.id OPERATOR(prefactor.=) i.agent_id)",
-								  8, argtypes);
+								  " RETURNING i.finished_at, i.agent_id",
+								  9, argtypes);
 	}
 	args[0] = PfidPGetDatum(account);
 	args[1] = PfidPGetDatum(instance);
@@ -160,26 +182,50 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 		args[7] = (Datum) 0;
 		nulls[7] = 'n';
 	}
-	if (SPI_execute_plan(plan_raise, args, nulls, false, 1) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+	if (terminate)
+	{
+		static SPIPlanPtr plan_open = NULL;
+		Oid			open_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+
+		/*
+		 * The latest start of the run's open spans, asked apart from the
+		 * update: each statement reads one table of one account, which Citus
+		 * routes to that account's shard even as a prepared statement.
+		 */
+		prefactor_spi_execute(&plan_open,
+							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+							  2, open_types, args, NULL, true, 1);
+		args[8] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		nulls[8] = isnull ? 'n' : ' ';
+	}
+	citus_nest = prefactor_citus_local_begin();
+	rc = SPI_execute_plan(plan_raise, args, nulls, false, 1);
+	prefactor_citus_local_end(citus_nest);
+	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not store the risk of run %s", pfid_text(instance))));
 	if (terminate)
 		*finished_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (rose)
+	if (rose && notify)
 	{
-		account_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		agent_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-		initStringInfo(&payload);
-		appendStringInfoString(&payload, "{\"account\": ");
-		escape_json(&payload, account_name ? account_name : "");
-		appendStringInfoString(&payload, ", \"agent\": ");
-		escape_json(&payload, agent_name ? agent_name : "");
-		appendStringInfoString(&payload, ", \"instance\": ");
-		escape_json(&payload, pfid_text(instance));
-		appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
-						 score_text, risk_level_names[level], terminate ? "true" : "false");
-		Async_Notify(RISK_CHANNEL, payload.data);
+		static SPIPlanPtr plan_names = NULL;
+		Oid			name_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+		Datum		name_args[2];
+
+		/* the names for the alert, asked separately: one account's rows (co-located on Citus) */
+		name_args[0] = PfidPGetDatum(account);
+		name_args[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		prefactor_spi_execute(&plan_names,
+							  "SELECT a.name, g.name FROM prefactor.accounts a, prefactor.agents g"
+							  " WHERE a.account_id OPERATOR(prefactor.=) $1 AND g.account_id OPERATOR(prefactor.=) $1"
+							  " AND g.id OPERATOR(prefactor.=) $2",
+							  2, name_types, name_args, NULL, true, 1);
+		account_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+		agent_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : NULL;
+		risk_notify_level_rise(account_name, agent_name, instance, score_text, risk_level_names[level], terminate);
 	}
 	SPI_finish();
 	return terminate;
@@ -202,7 +248,8 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 
 	if (total_index_of != RelationGetRelid(spans))
 	{
-		total_index = get_relname_relid("spans_run_risk_total", RelationGetNamespace(spans));
+		/* the table's own index: on a Citus worker the table is a shard of spans */
+		total_index = prefactor_own_index(spans, "spans_run_risk_total");
 		if (!OidIsValid(total_index))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -263,6 +310,8 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	score.raises = level > run->risk_level || info->classification > run->max_classification;
 	if (score.raises)
 		score.terminated = raise_run(account, instance, started_at, rev, info, score.total,
-									 run->risk_level, Max(level, run->risk_level), &score.finished_at);
+									 run->risk_level, Max(level, run->risk_level), &score.finished_at,
+									 /* on a Citus shard, the API call on the coordinator notifies */
+									 !prefactor_citus_is_shard(spans, "spans"));
 	return score;
 }

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Citus bench: the lifecycle workload (bench/lifecycle: one run = start + 20
+# spans started and finished, ~1 KB payload and result each, validated and
+# scored + finish) through a Citus coordinator with two workers versus a plain
+# node, all on this machine, in the same run. Prints runs/s and spans/s of
+# each and the median ratio citus/plain over the rounds (alternated, so that
+# noise on a shared machine hits both alike).
+# Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
+# (after make install; PREFACTOR_DESTDIR for an extension installed with
+# DESTDIR; PREFACTOR_BENCH_PORT: the first of four ports, default 55340).
+# Runs the servers as the postgres user when started as root.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${1:-10}
+rounds=${2:-3}
+shift $(( $# > 2 ? 2 : $# )) || true
+clients=("${@:-1 4}")
+read -r -a clients <<<"${clients[*]}"
+port=${PREFACTOR_BENCH_PORT:-55340}
+bindir=$(pg_config --bindir)
+export PATH="$bindir:$PATH"
+if [ ! -f "$(pg_config --pkglibdir)/citus.so" ]; then
+	echo "bench/citus: Citus is not installed (../shared/citus/build-citus.sh builds it)"; exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+	exec runuser -u postgres -- env PATH="$PATH" PREFACTOR_DESTDIR="${PREFACTOR_DESTDIR:-}" \
+		PREFACTOR_BENCH_PORT="$port" "$0" "$secs" "$rounds" "${clients[@]}"
+fi
+work=$(mktemp -d /tmp/prefactor-bench-citus.XXXXXX)
+sock=$work
+cleanup() {
+	for d in "$work"/n*; do [ -d "$d" ] && pg_ctl -D "$d" stop -m immediate >/dev/null 2>&1; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# node <n> <port> <citus?>
+node() {
+	initdb -D "$work/n$1" -A trust >/dev/null
+	{
+		echo "port = $2"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$sock'"
+		echo "shared_buffers = 256MB"; echo "max_wal_size = 4GB"; echo "synchronous_commit = off"
+		[ -n "${PREFACTOR_DESTDIR:-}" ] && echo "extension_destdir = '$PREFACTOR_DESTDIR'"
+		if [ "$3" = 1 ]; then
+			echo "shared_preload_libraries = 'citus'"; echo "max_prepared_transactions = 100"
+			echo "citus.enable_unsafe_triggers = on"; echo "citus.local_hostname = '$sock'"
+			echo "citus.node_conninfo = 'sslmode=prefer'"
+		fi
+	} >> "$work/n$1/postgresql.conf"
+	pg_ctl -D "$work/n$1" -l "$work/n$1.log" -w start >/dev/null
+	if [ "$3" = 1 ]; then
+		psql -qX -h "$sock" -p "$2" -d postgres -c 'CREATE EXTENSION citus' -c 'CREATE EXTENSION prefactor CASCADE'
+	fi
+}
+plain=$port coord=$((port + 1))
+node 0 "$plain" 0
+node 1 "$coord" 1
+node 2 $((port + 2)) 1
+node 3 $((port + 3)) 1
+q() { psql -qX -v ON_ERROR_STOP=1 -h "$sock" -d postgres "$@"; }
+q -p "$coord" -c "SELECT citus_set_coordinator_host('$sock', $coord)" \
+	-c "SELECT citus_add_node('$sock', $((port + 2)))" -c "SELECT citus_add_node('$sock', $((port + 3)))" \
+	-c "SELECT count(*) FROM prefactor.distribute()" >/dev/null
+for p in "$plain" "$coord"; do
+	q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null 2>&1 || q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null
+done
+"$here/../lifecycle/gen-scripts.sh" "$work"
+bench() { pgbench -n -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -f "$work/api.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# warm up: versions exist, caches filled, statistics
+for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
+
+printf '%-8s %12s %12s %14s %14s %8s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio "ratios of the $rounds rounds"
+for c in "${clients[@]}"; do
+	cs=() ps=() rs=()
+	for _ in $(seq 1 "$rounds"); do
+		pl=$(bench "$plain" "$secs" "$c"); ci=$(bench "$coord" "$secs" "$c")
+		ps+=("$pl") cs+=("$ci") rs+=("$(awk -v a="$ci" -v b="$pl" 'BEGIN { printf "%.2f", a / b }')")
+	done
+	cm=$(printf '%s\n' "${cs[@]}" | median); pm=$(printf '%s\n' "${ps[@]}" | median)
+	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f   %s\n' "$c" "$cm" "$pm" \
+		"$(awk -v r="$cm" 'BEGIN { print r * 20 }')" "$(awk -v r="$pm" 'BEGIN { print r * 20 }')" \
+		"$(printf '%s\n' "${rs[@]}" | median)" "${rs[*]}"
+done

@@ -1,0 +1,19 @@
+/*
+ * citus_compat.h
+ *	  What prefactor's C needs to work the same on a Citus cluster
+ *	  (doc/scale-out.md), without depending on Citus.
+ */
+#ifndef PREFACTOR_CITUS_COMPAT_H
+#define PREFACTOR_CITUS_COMPAT_H
+
+#include "utils/rel.h"
+
+extern int	prefactor_citus_local_begin(void);
+extern void prefactor_citus_local_end(int nest_level);
+extern bool prefactor_citus_loaded(void);
+extern bool prefactor_citus_is_shard(Relation rel, const char *table_name);
+extern bool prefactor_citus_distributed(const char *table_name);
+extern bool prefactor_citus_table(Oid relid);
+extern Oid	prefactor_own_index(Relation rel, const char *index_name);
+
+#endif

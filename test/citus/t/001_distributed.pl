@@ -1,0 +1,244 @@
+# prefactor distributed on Citus, tested the way the product is used.
+#
+# A plain node and a Citus cluster (a coordinator and two workers, all with
+# shared_preload_libraries = 'citus') on this machine. On every Citus node:
+# CREATE EXTENSION citus; CREATE EXTENSION prefactor CASCADE; then the workers
+# are registered and prefactor.distribute() runs on the coordinator. The
+# product's usage (test/citus/usage.sql: login roles on fresh connections,
+# tokens, spans with validation, live risk with termination and the alert
+# on a LISTEN, quality, views, timeline, aggregates across accounts, purge)
+# runs on both; the outputs must be the same. Then a third worker is added and
+# the shards rebalanced onto it, and one account is isolated to shards of its
+# own: every row stays (counts and digests), and every rule and call still works.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $dir = $ENV{PREFACTOR_CITUS_DIR} or die "PREFACTOR_CITUS_DIR is not set";
+my $next_port = $ENV{PREFACTOR_CITUS_PORT};
+
+sub new_node
+{
+	my ($name, $citus) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name, defined $next_port ? (port => $next_port++) : ());
+	$node->init;
+	if ($citus)
+	{
+		# what doc/scale-out.md asks of every node
+		$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus'
+max_prepared_transactions = 100
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+citus.enable_unsafe_triggers = on
+citus.node_conninfo = 'sslmode=prefer'
+}
+		  # the nodes listen on a socket directory only: Citus's connections to the node itself go there
+		  . "citus.local_hostname = '" . $node->host . "'\n");
+	}
+	$node->start;
+	if ($citus)
+	{
+		$node->safe_psql('postgres', 'CREATE EXTENSION citus; CREATE EXTENSION prefactor CASCADE;');
+	}
+	return $node;
+}
+
+# Runs a psql script file; returns (exit code, stdout, stderr).
+sub run_script
+{
+	my ($node, $file) = @_;
+	my ($out, $err) = ('', '');
+	my @cmd = ('psql', '-X', '-a', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', $file);
+	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err);
+	my $code = $? >> 8;
+	return ($code, $out, $err);
+}
+
+# What differs between two runs of the same script: ids and backend PIDs.
+sub masked
+{
+	my ($text) = @_;
+	$text =~ s/\b[0-7][0-9a-z]{31}\b/<id>/g;
+	$text =~ s/pft_<id>_[0-9a-f]{64}/<token>/g;
+	$text =~ s/server process with PID \d+/server process with PID <pid>/g;
+	return $text;
+}
+
+my $plain = new_node('plain', 0);
+$plain->safe_psql('postgres', 'CREATE EXTENSION prefactor');
+
+my $coord = new_node('coordinator', 1);
+my @workers = (new_node('worker1', 1), new_node('worker2', 1));
+
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
+for my $w (@workers)
+{
+	$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w->host, $w->port));
+}
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'two workers registered');
+
+# refusals: without Citus, and with a setting it needs off (named in the error)
+my ($rc, $out, $err) = $plain->psql('postgres', "\\set VERBOSITY verbose\nSELECT prefactor.distribute()");
+like($err, qr/ERROR:  0A000: prefactor.distribute\(\) needs the Citus extension.*\nHINT:  .*shared_preload_libraries/s,
+	 'prefactor.distribute() without Citus refuses, with a hint') or diag($err);
+($rc, $out, $err) = $coord->psql('postgres',
+	"\\set VERBOSITY verbose\nSET citus.enable_unsafe_triggers = off;\nSELECT prefactor.distribute()");
+like($err, qr/ERROR:  55000: prefactor.distribute\(\) needs citus.enable_unsafe_triggers = on.*\nHINT:  Set citus.enable_unsafe_triggers = on/s,
+	 'prefactor.distribute() refuses when citus.enable_unsafe_triggers is off, naming it') or diag($err);
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM pg_dist_partition'), '0', 'a refused distribute() changed nothing');
+
+# distribute
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT prefactor.distribute()');
+is($rc, 0, 'prefactor.distribute() succeeds') or diag($err);
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT prefactor.distribute()');
+is($rc, 0, 'prefactor.distribute() again changes nothing (idempotent)') or diag($err);
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE c.logicalrelid IS NULL) FROM pg_extension e
+	  CROSS JOIN LATERAL unnest(e.extconfig) AS cfg(relid) JOIN pg_class k ON k.oid = cfg.relid
+	  LEFT JOIN pg_dist_partition c ON c.logicalrelid = k.oid
+	 WHERE e.extname = 'prefactor' AND k.relkind = 'r'}), '0', 'every prefactor table is a Citus table');
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(logicalrelid::regclass::text, ', ' ORDER BY logicalrelid::regclass::text)
+	  FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't'}),
+   'prefactor.account_members, prefactor.accounts, prefactor.risk_profile_templates',
+   'accounts, memberships and the shared templates are reference tables');
+is($coord->safe_psql('postgres', q{
+	SELECT count(DISTINCT colocationid) || ' ' || count(*) FROM pg_dist_partition WHERE partmethod = 'h'}),
+   $coord->safe_psql('postgres', q{SELECT '1 ' || count(*) FROM pg_extension e, unnest(e.extconfig) c, pg_class k
+	 WHERE e.extname = 'prefactor' AND k.oid = c AND k.relkind = 'r' AND k.relname NOT IN ('accounts', 'account_members', 'risk_profile_templates')}),
+   'the distributed tables are co-located');
+
+# the same usage on both
+my ($prc, $pout, $perr) = run_script($plain, "$dir/usage.sql");
+is($prc, 0, 'the usage script runs on a plain node') or diag($perr);
+my ($crc, $cout, $cerr) = run_script($coord, "$dir/usage.sql");
+is($crc, 0, 'the usage script runs through the coordinator') or diag($cerr);
+my ($pm, $cm) = (masked($pout), masked($cout));
+my $same = $pm eq $cm;
+ok($same, 'the coordinator answers exactly as the plain node');
+if (!$same)
+{
+	my ($a, $b) = ("$PostgreSQL::Test::Utils::tmp_check/plain.out", "$PostgreSQL::Test::Utils::tmp_check/citus.out");
+	PostgreSQL::Test::Utils::append_to_file($a, $pm);
+	PostgreSQL::Test::Utils::append_to_file($b, $cm);
+	diag(`diff -u $a $b | head -80`);
+}
+like($pout, qr/Asynchronous notification "prefactor_risk" with payload "\{"account": "acme", "agent": "strict-bot".*"level": "high", "terminated": true\}"/,
+	 'the termination alert reaches the LISTEN of the plain node');
+like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"account": "acme", "agent": "strict-bot".*"level": "high", "terminated": true\}"/,
+	 'the termination alert reaches the LISTEN on the coordinator');
+
+# the risk aggregates grouped across accounts: partial aggregates on the workers, combined on the coordinator
+like($coord->safe_psql('postgres', q{
+	EXPLAIN (VERBOSE, COSTS OFF) SELECT s.span_type, prefactor.risk_score(s.span_type_id, s.risk_profile_revision_id),
+		   prefactor.risk_breakdown(s.span_type_id, s.risk_profile_revision_id)
+	  FROM prefactor.spans s GROUP BY s.span_type}),
+	 qr/coord_combine_agg.*worker_partial_agg\('prefactor\.risk_score/s,
+	 'risk_score and risk_breakdown across accounts are pushed down as partial aggregates');
+
+# every table's row count and digest, in key order
+my $fingerprint_sql = q{
+SELECT string_agg(format('%s %s %s', t.rel, t.n, t.digest), E'\n' ORDER BY t.rel)
+  FROM (SELECT c.relname AS rel,
+               (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM prefactor.%I', c.relname), false, true, '')))[1]::text AS n,
+               (xpath('/row/d/text()', query_to_xml(format(
+                   'SELECT md5(coalesce(string_agg(x::text, %L ORDER BY x::text), %L)) AS d FROM prefactor.%I x',
+                   ',', '', c.relname), false, true, '')))[1]::text AS digest
+          FROM pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) AS cfg(relid) JOIN pg_class c ON c.oid = cfg.relid
+         WHERE e.extname = 'prefactor' AND c.relkind = 'r') t};
+my $before = $coord->safe_psql('postgres', $fingerprint_sql);
+
+# a third worker, and the shards rebalanced onto it
+push @workers, new_node('worker3', 1);
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $workers[2]->host, $workers[2]->port));
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT citus_rebalance_start(); SELECT citus_rebalance_wait();',
+	timeout => 300, timed_out => \my $rebalance_timed_out);
+diag('the rebalance did not finish within 300 s') if $rebalance_timed_out;
+is($rc, 0, 'rebalancing onto a third worker succeeds') or diag($err);
+ok($coord->safe_psql('postgres', sprintf(q{
+	SELECT count(*) FROM pg_dist_shard_placement p JOIN pg_dist_shard s USING (shardid)
+	  JOIN pg_dist_partition d USING (logicalrelid) WHERE p.nodeport = %d AND d.partmethod = 'h'}, $workers[2]->port)) > 0,
+   'the third worker holds shards');
+is($coord->safe_psql('postgres', $fingerprint_sql), $before, 'every row is kept by the rebalance (counts and digests)');
+
+# every rule still holds, and the API still works, after the move
+my $after_sql = "$PostgreSQL::Test::Utils::tmp_check/after.sql";
+PostgreSQL::Test::Utils::append_to_file($after_sql, <<'SQL');
+\set ON_ERROR_STOP 1
+\set VERBOSITY terse
+SET search_path = prefactor, public;
+\c - ci_ingest
+SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS r \gset
+SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"q": "after"}');
+SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"bad": "after"}');
+SELECT prefactor_finish_run(:'r') AS finished;
+\set ON_ERROR_STOP 0
+SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"q": "late"}');
+INSERT INTO spans (account_id, instance_id, span_type) SELECT account_id, id, 'x' FROM instances WHERE id = :'r';
+\set ON_ERROR_STOP 1
+\c - ci_reader
+SELECT spans, schema_mismatches, risk_score, risk_level FROM instance_summary WHERE instance_id = :'r';
+\c - ci_other
+SELECT count(*) AS acme_spans_seen FROM spans s JOIN accounts a ON a.account_id = s.account_id WHERE a.name = 'acme';
+SQL
+my $after_expected = <<'OUT';
+ terminate 
+-----------
+ f
+(1 row)
+
+ terminate 
+-----------
+ f
+(1 row)
+
+ finished 
+----------
+ complete
+(1 row)
+
+ spans | schema_mismatches | risk_score | risk_level 
+-------+-------------------+------------+------------
+     2 |                 1 |         24 | medium
+(1 row)
+
+ acme_spans_seen 
+-----------------
+               0
+(1 row)
+
+OUT
+for my $step ('after the rebalance', 'after isolating an account')
+{
+	if ($step eq 'after isolating an account')
+	{
+		($rc, $out, $err) = $coord->psql('postgres', q{
+			SELECT isolate_tenant_to_new_shard('prefactor.spans', (SELECT account_id FROM prefactor.accounts WHERE name = 'acme'),
+											   'CASCADE', shard_transfer_mode => 'block_writes')});
+		is($rc, 0, 'an account is isolated to shards of its own') or diag($err);
+		is($coord->safe_psql('postgres', $fingerprint_sql), $before, 'every row is kept by the isolation');
+	}
+	my ($src, $sout, $serr) = (0, '', '');
+	my @cmd = ('psql', '-X', '-q', '-h', $coord->host, '-p', $coord->port, '-d', 'postgres', '-f', $after_sql);
+	IPC::Run::run(\@cmd, '>', \$sout, '2>', \$serr);
+	is($? >> 8, 0, "runs are recorded $step") or diag($serr);
+	is($sout, $after_expected, "views, risk and access answer as before $step");
+	like($serr, qr/ERROR:  instance \S+ is complete|is complete/, "a finished run takes no span $step");
+	like($serr, qr/ERROR:  .*\n.*ERROR:  /s, "a plain INSERT into a finished run is refused $step");
+	$before = $coord->safe_psql('postgres', $fingerprint_sql);
+}
+
+# pg_dump of the coordinator
+my $dump = "$PostgreSQL::Test::Utils::tmp_check/coordinator.dump";
+($rc, $out, $err) = (0, '', '');
+IPC::Run::run(['pg_dump', '-Fc', '-h', $coord->host, '-p', $coord->port, '-d', 'postgres', '-f', $dump], '2>', \$err);
+is($? >> 8, 0, 'pg_dump of the coordinator succeeds') or diag($err);
+
+$_->stop for ($plain, $coord, @workers);
+done_testing();
