@@ -227,19 +227,27 @@ COMMENT ON FUNCTION sdk_bound_instance(ingest_tokens, text) IS
 	'The run an id names, locked, if it is of the token''s account, agent and environment; no_data_found otherwise, as for an unknown id';
 
 -- The SDK's view of a run.
+-- PL/pgSQL, not SQL: Citus cannot plan a parameterized SQL function over a
+-- distributed table (doc/scale-out.md).
 CREATE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
 	RETURN (SELECT jsonb_build_object('type', 'agent_instance', 'id', i.id, 'account_id', i.account_id,
 				'agent_id', i.agent_id, 'agent_version_id', i.version_id, 'environment_id', i.environment_id,
 				'status', i.status, 'purpose', i.purpose, 'inserted_at', i.registered_at,
 				'started_at', i.started_at, 'finished_at', i.finished_at,
 				'termination_reason', i.termination_reason)
-			  FROM prefactor.instances i WHERE i.account_id = account AND i.id = instance);
+			  FROM prefactor.instances i WHERE i.account_id = sdk_instance_details.account AND i.id = sdk_instance_details.instance);
+END
+$$;
 COMMENT ON FUNCTION sdk_instance_details(pfid, pfid) IS 'A run as the SDK protocol answers it (type agent_instance)';
 
 -- The SDK's view of a span.
 CREATE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
 	RETURN (SELECT jsonb_build_object('type', 'agent_span', 'id', s.id, 'account_id', s.account_id,
 				'agent_instance_id', s.instance_id, 'parent_span_id', s.parent_span_id,
 				'schema_name', s.span_type, 'status', s.status, 'payload', s.payload,
@@ -247,7 +255,9 @@ CREATE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
 				'finished_at', s.finished_at)
 			  FROM prefactor.spans s
 			  LEFT JOIN prefactor.sdk_spans k ON k.account_id = s.account_id AND k.id = s.id
-			 WHERE s.account_id = account AND s.id = span);
+			 WHERE s.account_id = sdk_span_details.account AND s.id = sdk_span_details.span);
+END
+$$;
 COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
 
 -- A success answer, with the control signal when the run was terminated.

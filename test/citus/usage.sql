@@ -107,6 +107,46 @@ SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, star
 SELECT terminate FROM prefactor_record_span(:'r6', 'lookup', '{"q": "old"}', started_at => '2025-01-01 10:00:01+00', finished_at => '2025-01-01 10:00:02+00');
 SELECT prefactor_finish_run(:'r6', 'complete', '2025-01-01 10:01:00+00') AS finished;
 
+-- The SDK protocol and OTLP, as prefactor-gateway calls them: every call
+-- bound to the account, agent and environment of its token.
+\c - ci_ingest
+SELECT (prefactor_sdk_register(:'token', '{"agent_version": {"external_identifier": "v1"}}')).body->'details'->>'id' AS sdk_run \gset
+SELECT (prefactor_sdk_start(:'token', :'sdk_run', '{}')).http_status AS sdk_started;
+\c - ci_ingest
+SELECT a.http_status AS sdk_span_created, a.body->>'status' AS answer
+  FROM prefactor_sdk_create_span(:'token', jsonb_build_object('details', jsonb_build_object(
+		'agent_instance_id', :'sdk_run', 'schema_name', 'lookup', 'status', 'complete',
+		'payload', '{"span_id": "c-1", "trace_id": "t-1", "inputs": {"q": "sdk"}}'::jsonb,
+		'started_at', now(), 'finished_at', now()))) a;
+-- a retry of the create (no idempotency key): the same span, nothing stored twice
+SELECT a.http_status AS sdk_span_retried
+  FROM prefactor_sdk_create_span(:'token', jsonb_build_object('details', jsonb_build_object(
+		'agent_instance_id', :'sdk_run', 'schema_name', 'lookup', 'status', 'complete',
+		'payload', '{"span_id": "c-1", "trace_id": "t-1", "inputs": {"q": "sdk"}}'::jsonb,
+		'started_at', now(), 'finished_at', now()))) a;
+SELECT (prefactor_sdk_finish(:'token', :'sdk_run', '{"status": "complete"}')).http_status AS sdk_finished;
+SELECT i.status, count(s.*) AS spans
+  FROM instances i LEFT JOIN spans s ON s.account_id = i.account_id AND s.instance_id = i.id
+ WHERE i.id = :'sdk_run' GROUP BY i.status;
+\c - ci_ingest
+SELECT a.http_status AS otlp_status, a.body AS otlp_answer
+  FROM prefactor_otlp_export(:'token', '{"resourceSpans": [{"resource": {"attributes": [
+		{"key": "service.name", "value": {"stringValue": "support-bot"}}]},
+	  "scopeSpans": [{"spans": [
+		{"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203332",
+		 "parentSpanId": "b7ad6b7169203331", "name": "chat",
+		 "startTimeUnixNano": "1767261600100000000", "endTimeUnixNano": "1767261600900000000",
+		 "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}], "status": {}},
+		{"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "agent",
+		 "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000",
+		 "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}], "status": {}}
+	  ]}]}]}') a;
+\c - ci_ingest
+SELECT i.status, count(s.*) AS spans, count(s.parent_span_id) AS linked_to_parent
+  FROM otlp_traces t JOIN instances i ON i.account_id = t.account_id AND i.id = t.instance_id
+  LEFT JOIN spans s ON s.account_id = i.account_id AND s.instance_id = i.id
+ WHERE t.trace_id = '0af7651916cd43dd8448eb211c80319c' GROUP BY i.status;
+
 ------------------------------------------------------------------------------
 -- The reader: views, timeline, risk, aggregates; the other role sees only
 -- what it was granted.
