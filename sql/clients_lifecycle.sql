@@ -195,6 +195,19 @@ SELECT count(*) FROM prefactor.instances;
 SELECT (SELECT count(*) FROM prefactor.environments) AS environments, (SELECT count(*) FROM prefactor.agents) AS agents,
 	   (SELECT count(*) FROM prefactor.spans) AS spans;
 
+-- A span timed a few milliseconds before its run (an agent's clock ahead of
+-- the server's), stored by a plain INSERT of the ingest role on a new
+-- connection: kept as sent, and the run's start moves back to it.
+\c - regress_cl_ingest
+SELECT prefactor.prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS early_run \gset
+\c - regress_cl_ingest
+INSERT INTO prefactor.spans (account_id, instance_id, span_type, payload, started_at)
+SELECT account_id, id, 'llm', '{"model": "small-1"}', started_at - interval '2 ms' FROM prefactor.instances WHERE id = :'early_run';
+\c - regress_cl_ingest
+SELECT i.started_at = s.started_at AS run_starts_with_its_first_span
+  FROM prefactor.instances i JOIN prefactor.spans s ON s.account_id = i.account_id AND s.instance_id = i.id
+ WHERE i.id = :'early_run';
+
 ------------------------------------------------------------------------------
 -- Revoking access by the admin, first on its connection; the revoked role is
 -- refused on its next connection.
