@@ -41,7 +41,8 @@ _PG_init(void)
 	DefineCustomIntVariable("prefactor.span_clock_skew",
 							"How long before its run a span may start, in milliseconds.",
 							"Agents time spans on their own clocks; a span that starts earlier than its "
-							"run by more than this is refused (spans_started_within_run).",
+							"run by more than this is refused (spans_started_within_run); one within it "
+							"moves the run's start back to its own.",
 							&prefactor_span_clock_skew, 5000, 0, 3600 * 1000, PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("prefactor");

@@ -76,7 +76,7 @@ COMMENT ON COLUMN instances.environment_id IS 'The environment it ran in';
 COMMENT ON COLUMN instances.purpose IS 'live, smoke_test or eval';
 COMMENT ON COLUMN instances.status IS 'pending, active (open), complete, failed, cancelled or terminated (finished)';
 COMMENT ON COLUMN instances.registered_at IS 'When the run was registered or started';
-COMMENT ON COLUMN instances.started_at IS 'When it started; NULL while pending';
+COMMENT ON COLUMN instances.started_at IS 'When it started; NULL while pending. Never after its first span''s start: an earlier span moves it back';
 COMMENT ON COLUMN instances.finished_at IS 'When it finished; NULL while open';
 COMMENT ON COLUMN instances.termination_reason IS 'Why it was terminated (by a client or by its risk profile)';
 COMMENT ON COLUMN instances.risk_profile_revision_id IS 'The risk profile revision it is scored under; NULL: not scored';
