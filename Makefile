@@ -11,13 +11,28 @@ MODULE_big = prefactor
 GLUE_DIRS = core access api guard risk validation
 OBJS = src/prefactor.o $(patsubst %.c,%.o,$(sort $(foreach d,$(GLUE_DIRS),$(wildcard src/$(d)/*.c))))
 
-# Released install scripts are frozen; the newest version's upgrade script is
-# assembled from the feature files under sql/<version>/, and its install
-# script is the previous install script followed by that upgrade.
+# The SQL of the extension:
+# - sql/install/*.sql: the sources of the newest version, joined in name order
+#   into its install script. Each table's current shape is in one place there:
+#   one CREATE TABLE with its comments, indexes, triggers, row-level security
+#   and pg_dump registration.
+# - sql/upgrade/<previous>--<newest>/*.sql: the hand-written steps of the
+#   upgrade script, which runs them and then replays sql/install/. Every
+#   source statement can run again on a database that has its object (CREATE
+#   OR REPLACE, IF NOT EXISTS, idempotent calls); the replay runs CREATE TYPE
+#   and CREATE OPERATOR only where the object does not exist yet.
+# - sql/released/: the frozen scripts of released versions. At a release,
+#   copy the two generated scripts there and start the next upgrade folder.
+# So a function, view, trigger, index, policy, privilege or comment changes in
+# its source file only, and a new table or type needs nothing else; a change
+# to a table's columns or constraints, or to a type, is made in its source
+# file and in a hand-written upgrade step. The upgrade regression test proves
+# that an upgraded database equals a fresh one.
 PREV_VERSION = 0.1.0
-DATA = sql/prefactor--$(PREV_VERSION).sql sql/prefactor_sample--$(EXTVERSION).sql
-DATA_built = sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql sql/prefactor--$(EXTVERSION).sql
-UPGRADE_PARTS = $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
+INSTALL_SOURCES = $(sort $(wildcard sql/install/*.sql))
+UPGRADE_STEPS = $(sort $(wildcard sql/upgrade/$(PREV_VERSION)--$(EXTVERSION)/*.sql))
+DATA = sql/released/prefactor--$(PREV_VERSION).sql sql/sample/prefactor_sample--$(EXTVERSION).sql
+DATA_built = build/prefactor--$(EXTVERSION).sql build/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out, run in this order
 REGRESS = $(shell cat test/regress_schedule)
@@ -73,15 +88,27 @@ clean-gateway:
 
 .PHONY: deps run stop test install-gateway uninstall-gateway clean-gateway
 
-sql/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql: $(UPGRADE_PARTS)
-	( echo '-- generated from sql/$(EXTVERSION)/*.sql: edit those files'; \
+# (The folders are prerequisites too, so that adding or removing a file rebuilds.)
+build/prefactor--$(EXTVERSION).sql: sql/install $(INSTALL_SOURCES)
+	@mkdir -p $(@D)
+	( echo '-- generated from sql/install/*.sql by the Makefile: edit those files'; \
+	  echo '\\echo Use "CREATE EXTENSION prefactor" to load this file. \\quit'; \
+	  cat $(INSTALL_SOURCES) ) > $@
+
+# The replay wraps each CREATE TYPE or CREATE OPERATOR statement (from its
+# first line to the line ending in ";") so that an existing object is kept.
+REPLAY = awk '\
+	/^CREATE (TYPE|OPERATOR) / { print "DO $$replay$$ BEGIN EXECUTE $$create$$"; wrap = 1 } \
+	wrap && /;[[:space:]]*$$/ { sub(/;[[:space:]]*$$/, "$$create$$;"); print; \
+		print "EXCEPTION WHEN duplicate_object OR duplicate_function THEN NULL; END $$replay$$;"; wrap = 0; next } \
+	{ print }'
+build/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql: sql/upgrade/$(PREV_VERSION)--$(EXTVERSION) $(UPGRADE_STEPS) \
+		sql/install $(INSTALL_SOURCES)
+	@mkdir -p $(@D)
+	( echo '-- generated from sql/upgrade/$(PREV_VERSION)--$(EXTVERSION)/*.sql and sql/install/*.sql by the Makefile: edit those files'; \
 	  echo '\\echo Use "ALTER EXTENSION prefactor UPDATE" to load this file. \\quit'; \
 	  echo 'SET LOCAL search_path = prefactor, pg_catalog;'; \
-	  cat $^ ) > $@
-
-sql/prefactor--$(EXTVERSION).sql: sql/prefactor--$(PREV_VERSION).sql $(UPGRADE_PARTS)
-	( echo '-- generated: prefactor $(PREV_VERSION) followed by sql/$(EXTVERSION)/*.sql'; \
-	  cat $< $(UPGRADE_PARTS) ) > $@
+	  cat $(UPGRADE_STEPS); $(REPLAY) $(INSTALL_SOURCES) ) > $@
 
 deps:
 	@scripts/install-deps

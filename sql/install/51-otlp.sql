@@ -34,16 +34,8 @@
 --   ids, absurd times, a parent cycle) is refused whole: 400, nothing stored.
 ------------------------------------------------------------------------------
 
--- A span may arrive before its parent: it keeps the client's id of the parent
--- until that arrives, and the span guard lets that one link be made later
--- (src/guard/span_guard.c).
-ALTER TABLE spans ADD COLUMN parent_ref text;
-CREATE INDEX spans_awaiting_parent ON spans (account_id, instance_id, parent_ref) WHERE parent_ref IS NOT NULL;
-COMMENT ON COLUMN spans.parent_ref IS
-	'The client''s id of a parent span not stored yet (OTLP: the parent''s span id); parent_span_id is set and this cleared when it arrives';
-
 -- The run of each trace.
-CREATE TABLE otlp_traces (
+CREATE TABLE IF NOT EXISTS otlp_traces (
 	account_id		pfid NOT NULL REFERENCES accounts,
 	trace_id		text NOT NULL,
 	agent_id		pfid NOT NULL,
@@ -61,9 +53,11 @@ COMMENT ON COLUMN otlp_traces.trace_id IS 'The OTel trace id, 32 lower-case hex 
 COMMENT ON COLUMN otlp_traces.agent_id IS 'The agent (resource service.name, the token''s agent) whose part of the trace the run is';
 COMMENT ON COLUMN otlp_traces.instance_id IS 'The run';
 SELECT pg_catalog.pg_extension_config_dump('otlp_traces', '');
+-- the ingest role's exports record them
+SELECT prefactor.secure_table('otlp_traces', '{INSERT}', '{}');
 
 -- The OTel ids of each span stored from OTLP.
-CREATE TABLE otlp_spans (
+CREATE TABLE IF NOT EXISTS otlp_spans (
 	account_id		pfid NOT NULL,
 	id				pfid NOT NULL,
 	instance_id		pfid NOT NULL,
@@ -76,7 +70,7 @@ CREATE TABLE otlp_spans (
 		CHECK (trace_id ~ '^[0-9a-f]{32}$' AND span_id ~ '^[0-9a-f]{16}$' AND parent_span_id ~ '^[0-9a-f]{16}$')
 );
 -- a redelivered span is found here and stored nothing twice
-CREATE UNIQUE INDEX otlp_spans_otel_id ON otlp_spans (account_id, trace_id, span_id);
+CREATE UNIQUE INDEX IF NOT EXISTS otlp_spans_otel_id ON otlp_spans (account_id, trace_id, span_id);
 COMMENT ON TABLE otlp_spans IS
 	'Spans stored from OTLP with their OTel ids: one span per account, trace id and span id, so a redelivered batch stores nothing twice';
 COMMENT ON COLUMN otlp_spans.account_id IS 'The account of the span';
@@ -86,15 +80,13 @@ COMMENT ON COLUMN otlp_spans.trace_id IS 'The OTel trace id, 32 lower-case hex d
 COMMENT ON COLUMN otlp_spans.span_id IS 'The OTel span id, 16 lower-case hex digits';
 COMMENT ON COLUMN otlp_spans.parent_span_id IS 'The OTel span id of its parent (NULL for a root); spans.parent_span_id once that is stored, spans.parent_ref until then';
 SELECT pg_catalog.pg_extension_config_dump('otlp_spans', '');
-
-SELECT prefactor.secure_table('otlp_traces', '{INSERT}', '{}');
 SELECT prefactor.secure_table('otlp_spans', '{INSERT}', '{}');
 
 ------------------------------------------------------------------------------
 -- Decoding OTLP/JSON (C: src/api/otlp_decode.c, where every attribute of
 -- every span is unwrapped: the bulk of an export's work)
 ------------------------------------------------------------------------------
-CREATE FUNCTION otlp_decode(request jsonb)
+CREATE OR REPLACE FUNCTION otlp_decode(request jsonb)
 	RETURNS TABLE (resource_no int, service_name text, service_version text, environment text,
 				   trace_id text, span_id text, parent_id text, root boolean, span_type text, status text,
 				   started_at timestamptz, finished_at timestamptz, payload jsonb, result jsonb)
@@ -104,7 +96,7 @@ COMMENT ON FUNCTION otlp_decode(jsonb) IS
 
 -- The OTLP error answer (a google.rpc.Status: {code, message}) for a
 -- SQLSTATE the protocol knows, or NULL for any other (raised: a 500).
-CREATE FUNCTION otlp_error_answer(state text, message text) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION otlp_error_answer(state text, message text) RETURNS sdk_answer
 	LANGUAGE sql IMMUTABLE
 	RETURN CASE WHEN state IN ('28000', '28P01') THEN ROW(401, jsonb_build_object('code', 16, 'message', message))::prefactor.sdk_answer
 				WHEN state = '42501' THEN ROW(403, jsonb_build_object('code', 7, 'message', message))::prefactor.sdk_answer
@@ -143,7 +135,7 @@ COMMENT ON TYPE otlp_batch IS 'The decoded spans of an OTLP request, column by c
 -- through jsonb maps (trace id || span id -> ...), whose lookups stay cheap
 -- for requests of any size and shape. Parent links among the new spans that
 -- form a cycle are refused (invalid_parameter_value).
-CREATE FUNCTION otlp_new_spans(account pfid, b otlp_batch, runs jsonb)
+CREATE OR REPLACE FUNCTION otlp_new_spans(account pfid, b otlp_batch, runs jsonb)
 	RETURNS TABLE (pos int, id pfid, instance_id pfid, parent_span_id pfid, parent_ref text, depth int)
 	LANGUAGE plpgsql
 AS $$
@@ -190,7 +182,7 @@ COMMENT ON FUNCTION otlp_new_spans(pfid, otlp_batch, jsonb) IS
 -- Links the spans that awaited a parent stored now (by this request) to it,
 -- one probe of spans_awaiting_parent per new span; a run terminated meanwhile
 -- changes no more.
-CREATE FUNCTION otlp_link_awaiting(account pfid, b otlp_batch, pos int[], ids pfid[], instance_ids pfid[])
+CREATE OR REPLACE FUNCTION otlp_link_awaiting(account pfid, b otlp_batch, pos int[], ids pfid[], instance_ids pfid[])
 	RETURNS void
 	LANGUAGE plpgsql
 AS $$
@@ -215,7 +207,7 @@ COMMENT ON FUNCTION otlp_link_awaiting(pfid, otlp_batch, int[], pfid[], pfid[]) 
 -- run is terminated by risk meanwhile (a later span of the statement meets
 -- the ended run), stores them one by one, parents first, counting those the
 -- terminated run refuses in sdk_refused_spans. Answers how many were refused.
-CREATE FUNCTION otlp_store_spans(account pfid, b otlp_batch, runs jsonb)
+CREATE OR REPLACE FUNCTION otlp_store_spans(account pfid, b otlp_batch, runs jsonb)
 	RETURNS bigint
 	LANGUAGE plpgsql
 AS $$
@@ -298,7 +290,7 @@ COMMENT ON FUNCTION otlp_store_spans(pfid, otlp_batch, jsonb) IS
 	'Stores the new spans of an OTLP request and their OTel ids (invalid_parameter_value for parent links among them that form a cycle); those a run terminated meanwhile refuses are counted in sdk_refused_spans; answers how many were refused';
 
 -- The body of prefactor_otlp_export: raises for a request that does not decode.
-CREATE FUNCTION otlp_export(t ingest_tokens, request jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION otlp_export(t ingest_tokens, request jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 <<otlp_export>>
@@ -455,7 +447,7 @@ COMMENT ON FUNCTION otlp_export(ingest_tokens, jsonb) IS 'Body of prefactor_otlp
 ------------------------------------------------------------------------------
 -- The public function
 ------------------------------------------------------------------------------
-CREATE FUNCTION prefactor_otlp_export(token text, request jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_otlp_export(token text, request jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE

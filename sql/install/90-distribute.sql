@@ -10,7 +10,7 @@
 -- shared reference data too. Every other table is distributed by account_id,
 -- all co-located, so everything one call touches is on one node.
 ------------------------------------------------------------------------------
-CREATE FUNCTION distribute() RETURNS TABLE (table_name regclass, citus_table_type text, changed boolean)
+CREATE OR REPLACE FUNCTION distribute() RETURNS TABLE (table_name regclass, citus_table_type text, changed boolean)
 	LANGUAGE plpgsql
 AS $$
 DECLARE

@@ -1,12 +1,18 @@
 ------------------------------------------------------------------------------
--- Risk scoring (issue #5): profiles with revisions and templates, per span
--- type points, live scoring of runs on span insert, aggregates that score any
--- set of spans, the agreed-scope view, termination and alerts.
--- See doc/risk.md.
+-- Risk profiles (issue #5): the vocabulary, templates, profiles with their
+-- revisions, and the levels a score falls in. Scoring runs and spans under
+-- them: 30-risk-scoring.sql. See doc/risk.md.
 ------------------------------------------------------------------------------
 
+CREATE TYPE risk_level AS ENUM ('low', 'medium', 'high', 'critical');
+COMMENT ON TYPE risk_level IS 'Ordered risk bands: low < medium < high < critical, so max() gives the peak';
+
+CREATE TYPE data_classification AS ENUM ('public', 'internal', 'confidential', 'restricted', 'secret');
+COMMENT ON TYPE data_classification IS
+	'Ordered data classifications a span type declares (unknown is not a level): max() gives the highest seen';
+
 -- The vocabulary: data categories in their three groups, and actions.
-CREATE VIEW risk_categories (name, category_group, position) AS
+CREATE OR REPLACE VIEW risk_categories (name, category_group, position) AS
 VALUES ('personal_identifiers', 'standard_pii', 1),
 	   ('contact_information', 'standard_pii', 2),
 	   ('location_and_tracking', 'standard_pii', 3),
@@ -27,109 +33,51 @@ VALUES ('personal_identifiers', 'standard_pii', 1),
 COMMENT ON VIEW risk_categories IS
 	'Data categories a risk profile weighs (0..10 each): Standard PII, Sensitive data, GDPR Article 9 special categories';
 
-CREATE VIEW risk_actions (name, position) AS
+COMMENT ON COLUMN risk_categories.name IS 'Data category name as used in data_risk and in category_weights';
+COMMENT ON COLUMN risk_categories.category_group IS 'standard_pii, sensitive or gdpr_special';
+COMMENT ON COLUMN risk_categories.position IS 'Display order';
+
+CREATE OR REPLACE VIEW risk_actions (name, position) AS
 VALUES ('create_data', 1), ('read_data', 2), ('update_data', 3), ('destroy_data', 4),
 	   ('financial_transactions', 5), ('external_communication', 6);
 COMMENT ON VIEW risk_actions IS
 	'Actions a risk profile multiplies category weights by; an action the profile excludes is not allowed under it';
-
-CREATE TYPE data_classification AS ENUM ('public', 'internal', 'confidential', 'restricted', 'secret');
-COMMENT ON TYPE data_classification IS
-	'Ordered data classifications a span type declares (unknown is not a level): max() gives the highest seen';
-
--- The highest classification seen in a scored run, kept beside its score.
-ALTER TABLE instances ADD COLUMN max_classification data_classification;
-COMMENT ON COLUMN instances.max_classification IS
-	'Highest data classification declared by the span types of this run''s spans (runs with a risk profile only)';
-
-------------------------------------------------------------------------------
--- What a span type declares, read from its data_risk
-------------------------------------------------------------------------------
--- Categories marked included in the params or the result categories, each once.
-CREATE FUNCTION risk_declared_categories(data_risk jsonb) RETURNS text[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN ARRAY(
-		SELECT DISTINCT c.key
-		  FROM unnest(ARRAY[data_risk -> 'params_data_categories', data_risk -> 'result_data_categories']) part(o),
-			   LATERAL jsonb_each(CASE WHEN jsonb_typeof(part.o) = 'object' THEN part.o ELSE '{}' END) c
-		 WHERE c.key <> 'classification' AND c.value = '"included"'
-		 ORDER BY 1);
-COMMENT ON FUNCTION risk_declared_categories(jsonb) IS
-	'Data categories a span type''s data_risk marks included in its params or result categories (each once, sorted)';
-
--- Actions marked allowed in the action profile.
-CREATE FUNCTION risk_declared_actions(data_risk jsonb) RETURNS text[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN ARRAY(
-		SELECT a.key
-		  FROM jsonb_each(CASE WHEN jsonb_typeof(data_risk -> 'action_profile') = 'object'
-							   THEN data_risk -> 'action_profile' ELSE '{}' END) a
-		 WHERE a.value = '"allowed"'
-		 ORDER BY 1);
-COMMENT ON FUNCTION risk_declared_actions(jsonb) IS
-	'Actions a span type''s data_risk marks allowed in its action profile (sorted)';
-
--- The higher of the params and result classifications; unknown does not count.
-CREATE FUNCTION risk_classification(data_risk jsonb) RETURNS data_classification
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN (SELECT max(c::data_classification)
-			  FROM unnest(ARRAY[data_risk #>> '{params_data_categories,classification}',
-								data_risk #>> '{result_data_categories,classification}']) c
-			 WHERE c = ANY (enum_range(NULL::data_classification)::text[]));
-COMMENT ON FUNCTION risk_classification(jsonb) IS
-	'Highest classification (public .. secret) a span type''s data_risk declares for its params or result; null if none';
-
--- Points one span of a type adds under a profile revision's weights and multipliers.
-CREATE FUNCTION risk_span_type_points(data_risk jsonb, category_weights jsonb, action_multipliers jsonb)
-	RETURNS numeric
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN (SELECT coalesce(trim_scale(sum((w.value ->> 'weight')::numeric * (m.value ->> 'multiplier')::numeric)), 0)
-			  FROM unnest(risk_declared_categories(data_risk)) c
-			  JOIN jsonb_each(category_weights) w ON w.key = c AND (w.value ->> 'included')::boolean
-			 CROSS JOIN unnest(risk_declared_actions(data_risk)) a
-			  JOIN jsonb_each(action_multipliers) m ON m.key = a AND (m.value ->> 'included')::boolean);
-COMMENT ON FUNCTION risk_span_type_points(jsonb, jsonb, jsonb) IS
-	'Score of one span of a type: sum over declared categories and declared actions the profile includes of weight x multiplier';
+COMMENT ON COLUMN risk_actions.name IS 'Action name as used in action_profile and in action_multipliers';
+COMMENT ON COLUMN risk_actions.position IS 'Display order';
 
 ------------------------------------------------------------------------------
 -- Levels
 ------------------------------------------------------------------------------
 -- The band that holds a score.
 -- The bands are defined once, in C (src/risk/risk_cache.c), for live scoring and SQL alike.
-CREATE FUNCTION risk_band(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
+CREATE OR REPLACE FUNCTION risk_band(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'prefactor_risk_band' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION risk_band(numeric, numeric, numeric, numeric) IS
 	'The label of a score''s risk band under the thresholds (low, medium, high, critical); NULL for a NULL score';
-CREATE FUNCTION risk_level(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
+CREATE OR REPLACE FUNCTION risk_level(score numeric, medium_threshold numeric, high_threshold numeric, critical_threshold numeric)
 	RETURNS risk_level
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN risk_band(score, medium_threshold, high_threshold, critical_threshold)::risk_level;
 COMMENT ON FUNCTION risk_level(numeric, numeric, numeric, numeric) IS
 	'Risk band of a score: low below medium, medium from medium, high from high, critical from critical';
 
-CREATE FUNCTION risk_level(score numeric, revision risk_profile_revisions) RETURNS risk_level
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN risk_level(score, revision.medium_threshold, revision.high_threshold, revision.critical_threshold);
-COMMENT ON FUNCTION risk_level(numeric, risk_profile_revisions) IS
-	'Risk band of a score under a profile revision (a row of risk_profile_revisions)';
-
 -- C over the revision cache, read by the revision's account: on Citus one
 -- shard, also when called inside a query on a shard.
-CREATE FUNCTION risk_revision_band(score numeric, revision pfid) RETURNS text
+CREATE OR REPLACE FUNCTION risk_revision_band(score numeric, revision pfid) RETURNS text
 	AS 'MODULE_PATHNAME', 'prefactor_risk_revision_band' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION risk_revision_band(numeric, pfid) IS
 	'The label of a score''s band under the profile revision with this id; null if either is null or the caller may not read the revision''s account';
-CREATE FUNCTION prefactor_risk_level(score numeric, revision pfid) RETURNS risk_level
+CREATE OR REPLACE FUNCTION prefactor_risk_level(score numeric, revision pfid) RETURNS risk_level
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN risk_revision_band(score, revision)::risk_level;
 COMMENT ON FUNCTION prefactor_risk_level(numeric, pfid) IS
 	'Risk band of a score under the profile revision with this id; null if the score or the revision is null';
 
 ------------------------------------------------------------------------------
--- Profiles: templates, validation, revisions
+-- Templates, and the checks every revision passes
 ------------------------------------------------------------------------------
-CREATE TABLE risk_profile_templates (
+CREATE TABLE IF NOT EXISTS risk_profile_templates (
 	name				text PRIMARY KEY CHECK (name <> '' AND length(name) <= 200),
 	description			text NOT NULL,
 	category_weights	jsonb NOT NULL,
@@ -142,10 +90,21 @@ CREATE TABLE risk_profile_templates (
 );
 COMMENT ON TABLE risk_profile_templates IS
 	'Starting points for new risk profiles (general, strict_gdpr built in); weights and multipliers in the revision format';
+COMMENT ON COLUMN risk_profile_templates.name IS 'The template''s name (general, strict_gdpr, ...)';
+COMMENT ON COLUMN risk_profile_templates.description IS 'What the template is for';
+COMMENT ON COLUMN risk_profile_templates.category_weights IS 'Default weights of the data categories';
+COMMENT ON COLUMN risk_profile_templates.action_multipliers IS 'Default multipliers of the actions';
+COMMENT ON COLUMN risk_profile_templates.medium_threshold IS 'Default medium threshold';
+COMMENT ON COLUMN risk_profile_templates.high_threshold IS 'Default high threshold';
+COMMENT ON COLUMN risk_profile_templates.critical_threshold IS 'Default critical threshold';
+COMMENT ON COLUMN risk_profile_templates.terminate_at_level IS 'Default termination level; NULL: never';
+COMMENT ON COLUMN risk_profile_templates.builtin IS 'Whether the extension ships it';
 SELECT pg_catalog.pg_extension_config_dump('risk_profile_templates', 'WHERE NOT builtin');
+-- shared reference data (no account_id): every reader reads it, only superusers change it
+SELECT prefactor.secure_table('risk_profile_templates', '{}', '{}');
 
 -- Weights or multipliers merged onto a base and checked: the complete, normalised form.
-CREATE FUNCTION risk_merge_settings(kind text, base jsonb, changes jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION risk_merge_settings(kind text, base jsonb, changes jsonb) RETURNS jsonb
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	AS $$
 DECLARE
@@ -228,7 +187,7 @@ COMMENT ON FUNCTION risk_merge_settings(text, jsonb, jsonb) IS
 	'Category weights (kind category) or action multipliers (kind action) merged onto a base, validated and completed';
 
 -- Thresholds strictly ascending with medium above zero.
-CREATE FUNCTION risk_check_thresholds(medium numeric, high numeric, critical numeric) RETURNS void
+CREATE OR REPLACE FUNCTION risk_check_thresholds(medium numeric, high numeric, critical numeric) RETURNS void
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	AS $$
 BEGIN
@@ -251,7 +210,7 @@ COMMENT ON FUNCTION risk_check_thresholds(numeric, numeric, numeric) IS
 	'Raises unless 0 < medium < high < critical';
 
 -- BEFORE INSERT on revisions: complete and check weights and multipliers.
-CREATE FUNCTION risk_revision_validate() RETURNS trigger
+CREATE OR REPLACE FUNCTION risk_revision_validate() RETURNS trigger
 	LANGUAGE plpgsql
 	AS $$
 BEGIN
@@ -268,9 +227,80 @@ END
 $$;
 COMMENT ON FUNCTION risk_revision_validate() IS
 	'Trigger: completes and validates the weights and multipliers of a new risk profile revision; revisions are immutable';
-CREATE TRIGGER risk_profile_revisions_30_validate BEFORE INSERT OR UPDATE ON risk_profile_revisions
-	FOR EACH ROW EXECUTE FUNCTION risk_revision_validate();
+------------------------------------------------------------------------------
+-- Profiles and their revisions
+------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS risk_profiles (
+	account_id	pfid NOT NULL REFERENCES accounts,
+	id			pfid NOT NULL,
+	name		text NOT NULL CHECK (name <> '' AND length(name) <= 200),
+	description	text,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	deleted_at	timestamptz,
+	PRIMARY KEY (account_id, id),
+	UNIQUE (account_id, name),
+	CONSTRAINT risk_profiles_id_partition CHECK (pfid_partition(id) = pfid_partition(account_id)),
+	CONSTRAINT risk_profiles_name_not_blank CHECK (btrim(name) <> '')
+);
+COMMENT ON TABLE risk_profiles IS 'Risk profiles of an account; deleted ones are kept for audit';
+COMMENT ON COLUMN risk_profiles.account_id IS 'The account the row belongs to; every reference is an (account_id, id) pair, so no row points across accounts';
+COMMENT ON COLUMN risk_profiles.id IS 'Id: a pfid in its account''s partition';
+COMMENT ON COLUMN risk_profiles.name IS 'Unique name of the profile in its account (kept by deleted profiles)';
+COMMENT ON COLUMN risk_profiles.description IS 'Free text describing it';
+COMMENT ON COLUMN risk_profiles.created_at IS 'When the row was created';
+COMMENT ON COLUMN risk_profiles.deleted_at IS 'When it was deleted (kept for audit); NULL while in use';
+CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON risk_profiles FOR EACH ROW EXECUTE FUNCTION assign_id();
+SELECT pg_catalog.pg_extension_config_dump('risk_profiles', '');
+SELECT prefactor.secure_table('risk_profiles', '{}', '{INSERT,UPDATE,DELETE}');
 
+CREATE TABLE IF NOT EXISTS risk_profile_revisions (
+	account_id			pfid NOT NULL,
+	id					pfid NOT NULL,
+	risk_profile_id		pfid NOT NULL,
+	revision			int NOT NULL CHECK (revision > 0),
+	category_weights	jsonb NOT NULL DEFAULT '{}',
+	action_multipliers	jsonb NOT NULL DEFAULT '{}',
+	medium_threshold	numeric NOT NULL,
+	high_threshold		numeric NOT NULL,
+	critical_threshold	numeric NOT NULL,
+	terminate_at_level	risk_level CHECK (terminate_at_level <> 'low'),
+	created_at			timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, id),
+	UNIQUE (account_id, risk_profile_id, revision),
+	FOREIGN KEY (account_id, risk_profile_id) REFERENCES risk_profiles,
+	CONSTRAINT risk_profile_revisions_thresholds CHECK (medium_threshold > 0 AND medium_threshold < high_threshold
+		   AND high_threshold < critical_threshold),
+	CONSTRAINT risk_profile_revisions_shapes CHECK (jsonb_typeof(category_weights) = 'object'
+		   AND jsonb_typeof(action_multipliers) = 'object'),
+	CONSTRAINT risk_profile_revisions_id_partition CHECK (pfid_partition(id) = pfid_partition(account_id))
+);
+COMMENT ON TABLE risk_profile_revisions IS
+	'Every edit of a risk profile is a new revision; instances record the revision they were scored under';
+COMMENT ON COLUMN risk_profile_revisions.account_id IS 'The account the row belongs to; every reference is an (account_id, id) pair, so no row points across accounts';
+COMMENT ON COLUMN risk_profile_revisions.id IS 'Id: a pfid in its account''s partition';
+COMMENT ON COLUMN risk_profile_revisions.risk_profile_id IS 'The profile';
+COMMENT ON COLUMN risk_profile_revisions.revision IS 'Its number among the profile''s revisions: 1, 2, ...';
+COMMENT ON COLUMN risk_profile_revisions.category_weights IS 'Weight (0 to 10) and inclusion of every data category';
+COMMENT ON COLUMN risk_profile_revisions.action_multipliers IS 'Multiplier (0 to 100) and inclusion of every action';
+COMMENT ON COLUMN risk_profile_revisions.medium_threshold IS 'Score from which a run is medium';
+COMMENT ON COLUMN risk_profile_revisions.high_threshold IS 'Score from which a run is high';
+COMMENT ON COLUMN risk_profile_revisions.critical_threshold IS 'Score from which a run is critical';
+COMMENT ON COLUMN risk_profile_revisions.terminate_at_level IS 'The level at which runs are terminated; NULL: never';
+COMMENT ON COLUMN risk_profile_revisions.created_at IS 'When the row was created';
+CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON risk_profile_revisions FOR EACH ROW EXECUTE FUNCTION assign_id();
+CREATE OR REPLACE TRIGGER risk_profile_revisions_30_validate BEFORE INSERT OR UPDATE ON risk_profile_revisions
+	FOR EACH ROW EXECUTE FUNCTION risk_revision_validate();
+SELECT pg_catalog.pg_extension_config_dump('risk_profile_revisions', '');
+SELECT prefactor.secure_table('risk_profile_revisions', '{}', '{INSERT,UPDATE,DELETE}');
+
+CREATE OR REPLACE FUNCTION risk_level(score numeric, revision risk_profile_revisions) RETURNS risk_level
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN risk_level(score, revision.medium_threshold, revision.high_threshold, revision.critical_threshold);
+COMMENT ON FUNCTION risk_level(numeric, risk_profile_revisions) IS
+	'Risk band of a score under a profile revision (a row of risk_profile_revisions)';
+
+-- The built-in templates as this version ships them: an upgrade brings them
+-- up to date (templates an installation adds are its own).
 INSERT INTO risk_profile_templates (name, description, category_weights, action_multipliers,
 									medium_threshold, high_threshold, critical_threshold, terminate_at_level, builtin)
 VALUES
@@ -297,10 +327,15 @@ VALUES
 	"gdpr_sex_life_or_sexual_orientation": 10}', NULL),
  risk_merge_settings('action', '{"create_data": 1.5, "read_data": 1.0, "update_data": 1.5, "destroy_data": 3.0,
 	"financial_transactions": 2.5, "external_communication": 2.0}', NULL),
- 10, 30, 60, 'critical', true);
+ 10, 30, 60, 'critical', true)
+ON CONFLICT (name) DO UPDATE
+	SET description = excluded.description, category_weights = excluded.category_weights,
+		action_multipliers = excluded.action_multipliers, medium_threshold = excluded.medium_threshold,
+		high_threshold = excluded.high_threshold, critical_threshold = excluded.critical_threshold,
+		terminate_at_level = excluded.terminate_at_level, builtin = excluded.builtin;
 
 -- Level name as given to the API ('none' clears), checked.
-CREATE FUNCTION risk_terminate_level(level text) RETURNS risk_level
+CREATE OR REPLACE FUNCTION risk_terminate_level(level text) RETURNS risk_level
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	AS $$
 BEGIN
@@ -316,7 +351,7 @@ $$;
 COMMENT ON FUNCTION risk_terminate_level(text) IS
 	'The risk_level named by a terminate_at_level argument: medium, high, critical, or none (null)';
 
-CREATE FUNCTION prefactor_create_risk_profile(account text, name text, template text DEFAULT 'general',
+CREATE OR REPLACE FUNCTION prefactor_create_risk_profile(account text, name text, template text DEFAULT 'general',
 											  description text DEFAULT NULL,
 											  category_weights jsonb DEFAULT NULL, action_multipliers jsonb DEFAULT NULL,
 											  medium_threshold numeric DEFAULT NULL, high_threshold numeric DEFAULT NULL,
@@ -369,7 +404,7 @@ $$;
 COMMENT ON FUNCTION prefactor_create_risk_profile(text, text, text, text, jsonb, jsonb, numeric, numeric, numeric, text) IS
 	'New risk profile (revision 1) from a template (general, strict_gdpr, ...) with optional overrides; returns its id';
 
-CREATE FUNCTION prefactor_update_risk_profile(account text, name text,
+CREATE OR REPLACE FUNCTION prefactor_update_risk_profile(account text, name text,
 											  category_weights jsonb DEFAULT NULL, action_multipliers jsonb DEFAULT NULL,
 											  medium_threshold numeric DEFAULT NULL, high_threshold numeric DEFAULT NULL,
 											  critical_threshold numeric DEFAULT NULL,
@@ -428,7 +463,7 @@ $$;
 COMMENT ON FUNCTION prefactor_update_risk_profile(text, text, jsonb, jsonb, numeric, numeric, numeric, text, text) IS
 	'Edit a risk profile: changes merged onto the latest revision become a new revision (returned); unchanged returns the latest';
 
-CREATE FUNCTION prefactor_delete_risk_profile(account text, name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION prefactor_delete_risk_profile(account text, name text) RETURNS boolean
 	LANGUAGE plpgsql
 	SET search_path = prefactor, pg_catalog
 	AS $$
@@ -453,189 +488,3 @@ $$;
 COMMENT ON FUNCTION prefactor_delete_risk_profile(text, text) IS
 	'Soft-delete a risk profile: kept with its revisions for audit, agents keep the association, new runs are not scored; false if already deleted';
 
-CREATE FUNCTION prefactor_assign_risk_profile(account text, agent text, risk_profile text) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = prefactor, pg_catalog
-	AS $$
-DECLARE
-	acct	pfid := prefactor.resolve_account(account);
-	agent_id pfid := prefactor.resolve_agent(acct, agent);
-	p		risk_profiles;
-BEGIN
-	IF risk_profile IS NOT NULL THEN
-		SELECT * INTO p FROM risk_profiles x
-		 WHERE x.account_id = acct AND (x.id = prefactor.try_pfid(risk_profile) OR x.name = risk_profile);
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'risk profile "%" does not exist in account "%"', prefactor.excerpt(risk_profile), prefactor.excerpt(account) USING ERRCODE = 'no_data_found';
-		END IF;
-		IF p.deleted_at IS NOT NULL THEN
-			RAISE EXCEPTION 'risk profile "%" was deleted', risk_profile
-				USING ERRCODE = '55000', HINT = 'Assign a profile that is not deleted.';
-		END IF;
-	END IF;
-	UPDATE agents a SET risk_profile_id = p.id WHERE a.account_id = acct AND a.id = agent_id;
-END
-$$;
-COMMENT ON FUNCTION prefactor_assign_risk_profile(text, text, text) IS
-	'Assign a risk profile to an agent (null unassigns); runs registered afterwards are scored under its latest revision';
-
-------------------------------------------------------------------------------
--- Scoring in C: per-(span type, revision) points cached per backend
-------------------------------------------------------------------------------
-CREATE FUNCTION risk_type_points(span_type_id pfid, revision pfid) RETURNS numeric
-	AS 'MODULE_PATHNAME', 'prefactor_risk_type_points' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION risk_type_points(pfid, pfid) IS
-	'Points one span of this span type adds under this profile revision (cached per backend; 0 if unknown)';
-
--- Aggregate support: one state (counts per span type and revision) of its own
--- type, not internal, so that Citus can push the aggregates down as partial
--- aggregates for groupings across accounts (src/risk/risk_agg_state.c).
-CREATE TYPE risk_agg_state;
-CREATE FUNCTION risk_agg_state_in(cstring) RETURNS risk_agg_state
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION risk_agg_state_out(risk_agg_state) RETURNS cstring
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE TYPE risk_agg_state (
-	INPUT = risk_agg_state_in,
-	OUTPUT = risk_agg_state_out,
-	INTERNALLENGTH = VARIABLE,
-	STORAGE = extended
-);
-COMMENT ON TYPE risk_agg_state IS
-	'Partial state of risk_score and risk_breakdown: counts per (span type, revision); text form is hex, as Citus ships it between nodes';
-COMMENT ON FUNCTION risk_agg_state_in(cstring) IS 'Text input of risk_agg_state (hex of its serialized form, checked)';
-COMMENT ON FUNCTION risk_agg_state_out(risk_agg_state) IS 'Text output of risk_agg_state (hex of its serialized form)';
-CREATE FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) RETURNS risk_agg_state
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) RETURNS risk_agg_state
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_score(risk_agg_state) RETURNS numeric
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_score' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE FUNCTION risk_agg_breakdown(risk_agg_state) RETURNS jsonb
-	AS 'MODULE_PATHNAME', 'prefactor_risk_agg_state_breakdown' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION risk_agg_trans(risk_agg_state, pfid, pfid) IS
-	'risk_score and risk_breakdown transition: counts a span by (span type, revision); the two aggregates share it';
-COMMENT ON FUNCTION risk_agg_combine(risk_agg_state, risk_agg_state) IS 'risk aggregates: merges two partial states';
-COMMENT ON FUNCTION risk_agg_score(risk_agg_state) IS 'risk_score final: sum of count x type points';
-COMMENT ON FUNCTION risk_agg_breakdown(risk_agg_state) IS 'risk_breakdown final: jsonb breakdown by span type';
-
-CREATE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
-	SFUNC = risk_agg_trans,
-	STYPE = risk_agg_state,
-	SSPACE = 144,
-	FINALFUNC = risk_agg_score,
-	COMBINEFUNC = risk_agg_combine,
-	PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
-	'Risk score of a set of spans: sum of their types'' points under each span''s profile revision; null if no span has a revision';
-
-CREATE AGGREGATE risk_breakdown(span_type_id pfid, risk_profile_revision_id pfid) (
-	SFUNC = risk_agg_trans,
-	STYPE = risk_agg_state,
-	SSPACE = 144,
-	FINALFUNC = risk_agg_breakdown,
-	COMBINEFUNC = risk_agg_combine,
-	PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE risk_breakdown(pfid, pfid) IS
-	'Risk of a set of spans by span type as jsonb: {total, spans, types: [{span_type, count, share, points}]}; points sum to total; undeclared spans are one line with span_type null';
-
-------------------------------------------------------------------------------
--- Live scoring on span insert
-------------------------------------------------------------------------------
--- Each span carries the revision its run is scored under, so the aggregates
--- score any set of spans without a join. A copy of instances.risk_profile_revision_id
--- (which has the foreign key); set by the span trigger from the run row it locks,
--- whatever was given. The columns are placed by 01-spans-layout.sql.
-COMMENT ON COLUMN spans.risk_profile_revision_id IS
-	'The risk profile revision the span''s run is scored under (copied from the run on insert); NULL when the run has none';
-
--- Live scoring (the span guard, src/risk/risk_live.c) keeps the run's running
--- total on its spans: a span costs its own row and index entries, and the run
--- row is written only when a span raises the run's level or classification,
--- and when the run finishes.
-COMMENT ON COLUMN spans.risk_total IS
-	'The run''s risk score after this span (live scoring, computed on insert); NULL for a span that adds no points and no classification, or of an unscored run';
-COMMENT ON COLUMN spans.raised_run_risk IS
-	'Whether this span raised its run''s risk level or data classification (the run row was updated with it); NULL when risk_total is';
--- The previous total of a run is the largest on its spans (totals only grow).
-CREATE INDEX spans_run_risk_total ON spans (account_id, instance_id, risk_total) WHERE risk_total IS NOT NULL;
-COMMENT ON INDEX spans_run_risk_total IS
-	'Serves live scoring: the running total of a run before its next span, and the total at its finish';
-
--- The exact risk score of a run at this moment: its last span's running
--- total while it is active (instances.risk_score is written only when the
--- level or classification rises, and at the finish), its stored score after.
-CREATE FUNCTION run_risk_score(instance instances) RETURNS numeric
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN CASE WHEN instance.risk_profile_revision_id IS NOT NULL
-				THEN greatest(instance.risk_score,
-							  (SELECT max(s.risk_total) FROM prefactor.spans s
-								WHERE s.account_id = instance.account_id AND s.instance_id = instance.id
-								  AND s.risk_total IS NOT NULL)) END;
-COMMENT ON FUNCTION run_risk_score(instances) IS
-	'The exact live risk score of a run (instances.risk_score is rolled up only when the level or classification rises and at the finish); NULL for an unscored run';
-COMMENT ON COLUMN instances.risk_score IS
-	'Risk score under the run''s profile revision: final once the run ends; while it is active, as of its last level or classification rise (the exact live score: run_risk_score(run), instance_summary.risk_score); NULL for an unscored run';
-
--- Spans and their risk: the revision and the points each adds.
-CREATE VIEW span_risk AS
-SELECT s.account_id, s.instance_id, s.id AS span_id, s.span_type, s.span_type_id, s.status, s.started_at,
-	   s.risk_profile_revision_id,
-	   CASE WHEN s.risk_profile_revision_id IS NOT NULL
-			THEN coalesce(risk_type_points(s.span_type_id, s.risk_profile_revision_id), 0) END AS points
-  FROM spans s;
-COMMENT ON VIEW span_risk IS
-	'Every span with the profile revision it is scored under and the points it adds (null without a revision)';
-
-------------------------------------------------------------------------------
--- Agreed scope
-------------------------------------------------------------------------------
-CREATE VIEW risk_scope_violations AS
-SELECT ag.account_id, ag.id AS agent_id, ag.name AS agent,
-	   sv.id AS schema_version_id, sv.number AS schema_version,
-	   st.id AS span_type_id, st.name AS span_type,
-	   p.id AS risk_profile_id, p.name AS risk_profile, r.revision AS risk_profile_revision,
-	   cats.outside AS categories_outside, acts.outside AS actions_outside
-  FROM agents ag
-  JOIN risk_profiles p ON p.account_id = ag.account_id AND p.id = ag.risk_profile_id AND p.deleted_at IS NULL
- CROSS JOIN LATERAL (SELECT * FROM risk_profile_revisions x
-					  WHERE x.account_id = p.account_id AND x.risk_profile_id = p.id
-					  ORDER BY x.revision DESC LIMIT 1) r
-  JOIN activity_schema_versions sv ON sv.account_id = ag.account_id AND sv.agent_id = ag.id
-  JOIN span_types st ON st.account_id = sv.account_id AND st.schema_version_id = sv.id
- CROSS JOIN LATERAL (SELECT array_agg(c ORDER BY c) FROM unnest(risk_declared_categories(st.data_risk)) c
-					  WHERE (r.category_weights -> c ->> 'included') IS DISTINCT FROM 'true') cats(outside)
- CROSS JOIN LATERAL (SELECT array_agg(a ORDER BY a) FROM unnest(risk_declared_actions(st.data_risk)) a
-					  WHERE (r.action_multipliers -> a ->> 'included') IS DISTINCT FROM 'true') acts(outside)
- WHERE cats.outside IS NOT NULL OR acts.outside IS NOT NULL;
-COMMENT ON VIEW risk_scope_violations IS
-	'Per agent and schema version, span types declaring categories or actions outside what the agent''s risk profile (latest revision) includes';
-
-COMMENT ON COLUMN risk_categories.name IS 'Data category name as used in data_risk and in category_weights';
-COMMENT ON COLUMN risk_categories.category_group IS 'standard_pii, sensitive or gdpr_special';
-COMMENT ON COLUMN risk_categories.position IS 'Display order';
-COMMENT ON COLUMN risk_actions.name IS 'Action name as used in action_profile and in action_multipliers';
-COMMENT ON COLUMN risk_actions.position IS 'Display order';
-COMMENT ON COLUMN risk_scope_violations.account_id IS 'The account';
-COMMENT ON COLUMN risk_scope_violations.agent_id IS 'The agent';
-COMMENT ON COLUMN risk_scope_violations.agent IS 'The agent''s name';
-COMMENT ON COLUMN risk_scope_violations.schema_version_id IS 'The activity schema version declaring the span type';
-COMMENT ON COLUMN risk_scope_violations.schema_version IS 'Its number for the agent';
-COMMENT ON COLUMN risk_scope_violations.span_type_id IS 'The span type';
-COMMENT ON COLUMN risk_scope_violations.span_type IS 'The span type''s name';
-COMMENT ON COLUMN risk_scope_violations.risk_profile_id IS 'The agent''s risk profile';
-COMMENT ON COLUMN risk_scope_violations.risk_profile IS 'Its name';
-COMMENT ON COLUMN risk_scope_violations.risk_profile_revision IS 'The revision compared against (the latest)';
-COMMENT ON COLUMN risk_scope_violations.categories_outside IS 'Declared data categories the profile does not include (null if none)';
-COMMENT ON COLUMN risk_scope_violations.actions_outside IS 'Declared actions the profile does not include, i.e. does not allow (null if none)';
-COMMENT ON COLUMN span_risk.account_id IS 'The account';
-COMMENT ON COLUMN span_risk.instance_id IS 'The run';
-COMMENT ON COLUMN span_risk.span_id IS 'The span';
-COMMENT ON COLUMN span_risk.span_type IS 'Span type name as sent';
-COMMENT ON COLUMN span_risk.span_type_id IS 'The declared span type (null if undeclared)';
-COMMENT ON COLUMN span_risk.status IS 'The span''s status';
-COMMENT ON COLUMN span_risk.started_at IS 'When the span started';
-COMMENT ON COLUMN span_risk.risk_profile_revision_id IS 'The revision the run is scored under (null: no risk)';
-COMMENT ON COLUMN span_risk.points IS 'Points the span adds to its run''s score (null without a revision)';

@@ -9,16 +9,8 @@
 -- so it is a function of the run.
 ------------------------------------------------------------------------------
 
--- One agent's runs in start order, newest first, without the environment in
--- between: instance_summary filtered by agent and started_at, and ORDER BY
--- started_at DESC LIMIT n, read this index range directly. Agent ids carry
--- their account's partition, so agent_id alone is selective.
-CREATE INDEX instances_agent_started ON instances (agent_id, started_at);
-COMMENT ON INDEX instances_agent_started IS
-	'Serves instance_summary filtered by agent and time (last 24 hours, newest first)';
-
 -- How a span compared with its declared shape, in one word.
-CREATE FUNCTION span_conformance(payload_conforms boolean, result_conforms boolean, validation text,
+CREATE OR REPLACE FUNCTION span_conformance(payload_conforms boolean, result_conforms boolean, validation text,
 								 span_type_id pfid)
 	RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -33,7 +25,7 @@ COMMENT ON FUNCTION span_conformance(boolean, boolean, text, pfid) IS
 ------------------------------------------------------------------------------
 -- Agent activity over the last 24 hours
 ------------------------------------------------------------------------------
-CREATE VIEW agent_activity_24h WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW agent_activity_24h WITH (security_invoker = true) AS
 SELECT g.account_id, g.id AS agent_id, g.name AS agent, e.id AS environment_id, e.name AS environment,
 	   c.pending, c.active, c.complete, c.failed, c.cancelled, c.terminated, c.total,
 	   now() - interval '24 hours' AS window_start
@@ -77,7 +69,7 @@ COMMENT ON COLUMN agent_activity_24h.window_start IS 'Start of the window: now()
 ------------------------------------------------------------------------------
 -- Instance summary
 ------------------------------------------------------------------------------
-CREATE VIEW instance_summary WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW instance_summary WITH (security_invoker = true) AS
 SELECT i.account_id, i.id AS instance_id,
 	   i.agent_id, g.name AS agent,
 	   i.version_id, v.external_identifier AS version,
@@ -144,7 +136,7 @@ COMMENT ON COLUMN instance_summary.termination_reason IS 'Why the run was termin
 ------------------------------------------------------------------------------
 -- Span timeline of one run
 ------------------------------------------------------------------------------
-CREATE FUNCTION prefactor_span_timeline(instance pfid)
+CREATE OR REPLACE FUNCTION prefactor_span_timeline(instance pfid)
 	RETURNS TABLE (ordinal bigint, span_id pfid, parent_span_id pfid, depth int, path text, path_ids pfid[],
 				   span_type text, status text, started_at timestamptz, finished_at timestamptz,
 				   offset_from_start interval, duration interval, conformance text,
@@ -189,7 +181,7 @@ COMMENT ON FUNCTION prefactor_span_timeline(pfid) IS
 ------------------------------------------------------------------------------
 -- Schema conformance per agent, schema version and span type
 ------------------------------------------------------------------------------
-CREATE VIEW schema_conformance WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW schema_conformance WITH (security_invoker = true) AS
 SELECT sv.account_id, sv.agent_id, g.name AS agent,
 	   sv.id AS schema_version_id, sv.number AS schema_version, sv.external_identifier AS schema_identifier,
 	   c.span_type, c.declared, c.spans, c.validated, c.mismatches, c.payload_mismatches, c.result_mismatches,
@@ -234,7 +226,7 @@ COMMENT ON COLUMN schema_conformance.last_seen_at IS 'Start time of the most rec
 ------------------------------------------------------------------------------
 -- Risk by environment and agent over time
 ------------------------------------------------------------------------------
-CREATE VIEW risk_over_time WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW risk_over_time WITH (security_invoker = true) AS
 SELECT i.account_id, i.environment_id, e.name AS environment, i.agent_id, g.name AS agent,
 	   b.bucket, date_trunc(b.bucket, i.started_at) AS bucket_start,
 	   count(*) AS instances,
@@ -257,14 +249,14 @@ COMMENT ON VIEW risk_over_time IS
 COMMENT ON COLUMN risk_over_time.bucket IS 'Bucket size: hour or day';
 
 -- The two bucket sizes as views of their own (a filter on bucket reaches inside the grouping).
-CREATE VIEW risk_by_hour WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW risk_by_hour WITH (security_invoker = true) AS
 SELECT account_id, environment_id, environment, agent_id, agent, bucket_start, instances, scored,
 	   low, medium, high, critical, peak_level, peak_score, mean_score
   FROM prefactor.risk_over_time WHERE bucket = 'hour';
 COMMENT ON VIEW risk_by_hour IS
 	'Runs per environment, agent and hour of their start, counted by risk level, with the peak level and score';
 
-CREATE VIEW risk_by_day WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW risk_by_day WITH (security_invoker = true) AS
 SELECT account_id, environment_id, environment, agent_id, agent, bucket_start, instances, scored,
 	   low, medium, high, critical, peak_level, peak_score, mean_score
   FROM prefactor.risk_over_time WHERE bucket = 'day';
@@ -300,17 +292,8 @@ $$;
 ------------------------------------------------------------------------------
 -- Deployments: the full history (what is live now: live_deployments)
 ------------------------------------------------------------------------------
-COMMENT ON COLUMN live_deployments.account_id IS 'Account of the deployment';
-COMMENT ON COLUMN live_deployments.agent_id IS 'Agent id';
-COMMENT ON COLUMN live_deployments.agent IS 'Agent name';
-COMMENT ON COLUMN live_deployments.environment_id IS 'Environment id';
-COMMENT ON COLUMN live_deployments.environment IS 'Environment name';
-COMMENT ON COLUMN live_deployments.version_id IS 'Deployed agent version id';
-COMMENT ON COLUMN live_deployments.schema_version_id IS 'Schema version paired with the deployed version';
-COMMENT ON COLUMN live_deployments.deployment_id IS 'Deployment id';
-ALTER VIEW live_deployments SET (security_invoker = true);
 
-CREATE VIEW deployment_history WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW deployment_history WITH (security_invoker = true) AS
 SELECT d.account_id, d.id AS deployment_id, d.agent_id, g.name AS agent, d.environment_id, e.name AS environment,
 	   d.version_id, v.external_identifier AS version, v.name AS version_name,
 	   v.schema_version_id, sv.number AS schema_version,
@@ -342,7 +325,7 @@ COMMENT ON COLUMN deployment_history.live_for IS 'How long it was (or has been, 
 ------------------------------------------------------------------------------
 -- Version history per agent
 ------------------------------------------------------------------------------
-CREATE VIEW version_history WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW version_history WITH (security_invoker = true) AS
 SELECT v.account_id, v.agent_id, g.name AS agent, v.id AS version_id, v.external_identifier AS version,
 	   v.name AS version_name, v.description, v.metadata,
 	   v.schema_version_id, sv.number AS schema_version, sv.external_identifier AS schema_identifier,

@@ -1,7 +1,9 @@
 ------------------------------------------------------------------------------
--- Access rules for everything the feature files made (doc/security.md). This
--- file sorts after them, so a new table, view or function is covered by the
--- defaults below; the lists name the exceptions.
+-- Privileges of everything the other files made (doc/security.md). This file
+-- sorts after them, so a new view or function is covered by the defaults
+-- below; the lists name the exceptions. Tables are secured next to their
+-- CREATE TABLE (secure_table, 03-access.sql); a table that is not stops the
+-- install here.
 ------------------------------------------------------------------------------
 DO $$
 DECLARE
@@ -30,12 +32,14 @@ DECLARE
 	reader_helpers text[] := ARRAY['member_accounts', 'account_of', 'risk_type_points', 'run_risk_score',
 		'risk_revision_band', 'risk_agg_score', 'risk_agg_breakdown'];
 BEGIN
-	-- Tables not secured by a feature file: readers read, admins write.
+	-- Every table has its row-level security from secure_table.
 	FOR obj IN
 		SELECT c.oid::regclass AS tab FROM pg_catalog.pg_class c
-		 WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
+		 WHERE c.relnamespace = 'prefactor'::regnamespace AND c.relkind IN ('r', 'p')
+		   AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
 	LOOP
-		PERFORM prefactor.secure_table(obj.tab, '{}', '{INSERT,UPDATE,DELETE}');
+		RAISE EXCEPTION 'table % has no row-level security', obj.tab
+			USING HINT = 'Call prefactor.secure_table() next to its CREATE TABLE.';
 	END LOOP;
 
 	-- Views run with the privileges and policies of the querying role.

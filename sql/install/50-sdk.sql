@@ -21,7 +21,7 @@ COMMENT ON TYPE sdk_answer IS
 
 -- The SDK's own ids of each span it created, which make a retry without an
 -- idempotency key find the span it already stored.
-CREATE TABLE sdk_spans (
+CREATE TABLE IF NOT EXISTS sdk_spans (
 	account_id		pfid NOT NULL REFERENCES accounts,
 	id				pfid NOT NULL,
 	instance_id		pfid NOT NULL,
@@ -33,7 +33,7 @@ CREATE TABLE sdk_spans (
 	CONSTRAINT sdk_spans_client_span_id_length CHECK (length(client_span_id) BETWEEN 1 AND 200),
 	CONSTRAINT sdk_spans_trace_id_length CHECK (length(trace_id) BETWEEN 1 AND 200)
 );
-CREATE UNIQUE INDEX sdk_spans_client_span ON sdk_spans (account_id, instance_id, client_span_id);
+CREATE UNIQUE INDEX IF NOT EXISTS sdk_spans_client_span ON sdk_spans (account_id, instance_id, client_span_id);
 COMMENT ON TABLE sdk_spans IS
 	'Spans created through the SDK protocol: the SDK''s own span and trace ids (one span per SDK span id and run) and the error of a failed span';
 COMMENT ON COLUMN sdk_spans.account_id IS 'The account of the span';
@@ -43,10 +43,12 @@ COMMENT ON COLUMN sdk_spans.client_span_id IS 'The SDK''s span id (payload.span_
 COMMENT ON COLUMN sdk_spans.trace_id IS 'The SDK''s trace id (payload.trace_id), shared by the spans of one tree';
 COMMENT ON COLUMN sdk_spans.error IS 'The error of a failed span ({error_type, message, stacktrace}), kept here instead of being checked against result_schema';
 SELECT pg_catalog.pg_extension_config_dump('sdk_spans', '');
+-- the ingest role's SDK calls record them
+SELECT prefactor.secure_table('sdk_spans', '{INSERT,UPDATE}', '{}');
 
 -- Span calls that arrived after their run was terminated: nothing was stored
 -- for them in spans, and they are counted here instead of vanishing.
-CREATE TABLE sdk_refused_spans (
+CREATE TABLE IF NOT EXISTS sdk_refused_spans (
 	account_id		pfid NOT NULL REFERENCES accounts,
 	id				pfid NOT NULL,
 	instance_id		pfid NOT NULL,
@@ -62,9 +64,9 @@ CREATE TABLE sdk_refused_spans (
 	CONSTRAINT sdk_refused_spans_text_length
 		CHECK (length(client_span_id) <= 200 AND length(trace_id) <= 200 AND length(span_type) <= 200)
 );
-CREATE TRIGGER assign_id BEFORE INSERT ON sdk_refused_spans FOR EACH ROW EXECUTE FUNCTION assign_id();
+CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON sdk_refused_spans FOR EACH ROW EXECUTE FUNCTION assign_id();
 -- a retried call is counted once
-CREATE UNIQUE INDEX sdk_refused_spans_once
+CREATE UNIQUE INDEX IF NOT EXISTS sdk_refused_spans_once
 	ON sdk_refused_spans (account_id, instance_id, operation, coalesce(client_span_id, span_id::text));
 COMMENT ON TABLE sdk_refused_spans IS
 	'Span calls refused because their run had ended (terminated; for OTLP also finished by its root span): counted per run, never silently lost (a retried call once)';
@@ -78,8 +80,6 @@ COMMENT ON COLUMN sdk_refused_spans.trace_id IS 'The SDK''s trace id of a refuse
 COMMENT ON COLUMN sdk_refused_spans.span_type IS 'The span type (schema_name) of a refused create';
 COMMENT ON COLUMN sdk_refused_spans.received_at IS 'When the call arrived';
 SELECT pg_catalog.pg_extension_config_dump('sdk_refused_spans', '');
-
-SELECT prefactor.secure_table('sdk_spans', '{INSERT,UPDATE}', '{}');
 SELECT prefactor.secure_table('sdk_refused_spans', '{INSERT}', '{}');
 
 ------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ SELECT prefactor.secure_table('sdk_refused_spans', '{INSERT}', '{}');
 
 -- The SDK's error envelope for an error this protocol answers, or NULL for
 -- any other (which the caller re-raises: a server error, HTTP 500).
-CREATE FUNCTION sdk_error_answer(state text, message text) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_error_answer(state text, message text) RETURNS sdk_answer
 	LANGUAGE sql IMMUTABLE
 	RETURN (SELECT ROW(c.http_status, jsonb_build_object('status', 'error', 'code', c.code, 'message', message))::prefactor.sdk_answer
 			  FROM (SELECT CASE WHEN state IN ('28000', '28P01') THEN 401
@@ -108,7 +108,7 @@ COMMENT ON FUNCTION sdk_error_answer(text, text) IS
 	'The SDK error envelope and HTTP status for a SQLSTATE (28000 401 bad_authtoken, 42501 403 not_permitted, P0002 404 not_found, 55000 409 invalid_action, 23xxx 422 validation_errors, 22xxx 400 bad_request); NULL for any other';
 
 -- The body of a call: an object (NULL or JSON null count as {}); raises 22023 otherwise.
-CREATE FUNCTION sdk_body(body jsonb, what text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION sdk_body(body jsonb, what text) RETURNS jsonb
 	LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -126,7 +126,7 @@ COMMENT ON FUNCTION sdk_body(jsonb, text) IS
 	'The JSON object of a request body or member ({} for NULL or null); invalid_parameter_value for another JSON type';
 
 -- A string member of a body: NULL when absent or null; 22023 for another type.
-CREATE FUNCTION sdk_text(body jsonb, key text) RETURNS text
+CREATE OR REPLACE FUNCTION sdk_text(body jsonb, key text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -141,7 +141,7 @@ COMMENT ON FUNCTION sdk_text(jsonb, text) IS
 	'A string member of a request body (NULL when absent or null); invalid_parameter_value for another JSON type';
 
 -- A time member of a body (ISO 8601): NULL when absent; 22007 when malformed.
-CREATE FUNCTION sdk_time(body jsonb, key text) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION sdk_time(body jsonb, key text) RETURNS timestamptz
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -161,7 +161,7 @@ COMMENT ON FUNCTION sdk_time(jsonb, text) IS
 -- (type -> result schema), becomes span_type_schemas, sorted by name; as on
 -- the platform, a type without a result schema there gets one requiring an
 -- empty object, and span_type_schemas wins over the maps when both are sent.
-CREATE FUNCTION sdk_schema_document(schema jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION sdk_schema_document(schema jsonb) RETURNS jsonb
 	LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
@@ -194,7 +194,7 @@ COMMENT ON FUNCTION sdk_schema_document(jsonb) IS
 	'The activity schema document of an SDK agent_schema_version: the older span_schemas / span_result_schemas maps become span_type_schemas (a missing result schema requires an empty object)';
 
 -- A failed span's result that is the SDK's error object {error_type, message, stacktrace}.
-CREATE FUNCTION sdk_is_error(result jsonb) RETURNS boolean
+CREATE OR REPLACE FUNCTION sdk_is_error(result jsonb) RETURNS boolean
 	LANGUAGE sql IMMUTABLE
 	RETURN jsonb_typeof(result) = 'object' AND result ? 'error_type' AND result ? 'message'
 		   AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(result) k
@@ -205,7 +205,7 @@ COMMENT ON FUNCTION sdk_is_error(jsonb) IS
 -- The run an id names if it belongs to the token's account, agent and
 -- environment, locked for the call; no_data_found for any other id, exactly
 -- as for an unknown one.
-CREATE FUNCTION sdk_bound_instance(t ingest_tokens, instance text) RETURNS instances
+CREATE OR REPLACE FUNCTION sdk_bound_instance(t ingest_tokens, instance text) RETURNS instances
 	LANGUAGE plpgsql
 AS $$
 <<sdk_bound_instance>>
@@ -229,7 +229,7 @@ COMMENT ON FUNCTION sdk_bound_instance(ingest_tokens, text) IS
 -- The SDK's view of a run.
 -- PL/pgSQL, not SQL: Citus cannot plan a parameterized SQL function over a
 -- distributed table (doc/scale-out.md).
-CREATE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
 	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -244,7 +244,7 @@ $$;
 COMMENT ON FUNCTION sdk_instance_details(pfid, pfid) IS 'A run as the SDK protocol answers it (type agent_instance)';
 
 -- The SDK's view of a span.
-CREATE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
 	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -261,7 +261,7 @@ $$;
 COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
 
 -- A success answer, with the control signal when the run was terminated.
-CREATE FUNCTION sdk_success(details jsonb, terminate boolean DEFAULT false, reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION sdk_success(details jsonb, terminate boolean DEFAULT false, reason text DEFAULT NULL)
 	RETURNS sdk_answer
 	LANGUAGE sql IMMUTABLE
 	RETURN ROW(200, jsonb_build_object('status', 'success', 'details', details)
@@ -272,7 +272,7 @@ COMMENT ON FUNCTION sdk_success(jsonb, boolean, text) IS
 
 -- A refused span call on a terminated run: counted, and answered as a
 -- conflict that carries the terminate signal.
-CREATE FUNCTION sdk_refuse_span(run instances, operation text, span pfid, client_span_id text, trace_id text,
+CREATE OR REPLACE FUNCTION sdk_refuse_span(run instances, operation text, span pfid, client_span_id text, trace_id text,
 								span_type text)
 	RETURNS sdk_answer
 	LANGUAGE plpgsql
@@ -298,7 +298,7 @@ COMMENT ON FUNCTION sdk_refuse_span(instances, text, pfid, text, text, text) IS
 ------------------------------------------------------------------------------
 
 -- POST /agent_instance/register
-CREATE FUNCTION sdk_register(t ingest_tokens, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_register(t ingest_tokens, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -327,7 +327,7 @@ $$;
 COMMENT ON FUNCTION sdk_register(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_register';
 
 -- POST /agent_instance/{id}/start
-CREATE FUNCTION sdk_start(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_start(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -346,7 +346,7 @@ $$;
 COMMENT ON FUNCTION sdk_start(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_start';
 
 -- POST /agent_instance/{id}/finish
-CREATE FUNCTION sdk_finish(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_finish(t ingest_tokens, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -366,7 +366,7 @@ $$;
 COMMENT ON FUNCTION sdk_finish(ingest_tokens, text, jsonb) IS 'Body of prefactor_sdk_finish';
 
 -- POST /agent_spans
-CREATE FUNCTION sdk_create_span(t ingest_tokens, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_create_span(t ingest_tokens, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 <<sdk_create_span>>
@@ -426,7 +426,7 @@ $$;
 COMMENT ON FUNCTION sdk_create_span(ingest_tokens, jsonb) IS 'Body of prefactor_sdk_create_span';
 
 -- POST /agent_spans/{id}/finish
-CREATE FUNCTION sdk_finish_span(t ingest_tokens, span text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_finish_span(t ingest_tokens, span text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 <<sdk_finish_span>>
@@ -485,7 +485,7 @@ COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of pref
 -- The one way an SDK call is answered: no token is 401; the token row binds
 -- the call; an error the protocol knows becomes its answer (sdk_error_answer),
 -- any other is raised for the gateway's 500.
-CREATE FUNCTION sdk_call(operation text, token text, id text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_call(operation text, token text, id text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -513,7 +513,7 @@ $$;
 COMMENT ON FUNCTION sdk_call(text, text, text, jsonb) IS
 	'Shared body of the prefactor_sdk_* functions: checks the token, calls the operation, answers known errors in the SDK''s error envelope';
 
-CREATE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -523,7 +523,7 @@ $$;
 COMMENT ON FUNCTION prefactor_sdk_register(text, jsonb) IS
 	'SDK protocol, POST /agent_instance/register: registers a run (pending until prefactor_sdk_start) of the token''s agent in its environment; the older schema form (span_schemas / span_result_schemas) becomes span types. Answers (http_status, body) in the SDK''s envelopes.';
 
-CREATE FUNCTION prefactor_sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_sdk_start(token text, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -533,7 +533,7 @@ $$;
 COMMENT ON FUNCTION prefactor_sdk_start(text, text, jsonb) IS
 	'SDK protocol, POST /agent_instance/{id}/start: starts a pending run at body.timestamp (else now); a retry of a done start answers the same. Answers (http_status, body) in the SDK''s envelopes.';
 
-CREATE FUNCTION prefactor_sdk_finish(token text, instance text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_sdk_finish(token text, instance text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -543,7 +543,7 @@ $$;
 COMMENT ON FUNCTION prefactor_sdk_finish(text, text, jsonb) IS
 	'SDK protocol, POST /agent_instance/{id}/finish: finishes a run as body.status (complete, failed, cancelled) at body.timestamp; a finished run is a 409 conflict. Answers (http_status, body) in the SDK''s envelopes.';
 
-CREATE FUNCTION prefactor_sdk_create_span(token text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_sdk_create_span(token text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -553,7 +553,7 @@ $$;
 COMMENT ON FUNCTION prefactor_sdk_create_span(text, jsonb) IS
 	'SDK protocol, POST /agent_spans: records the span of body.details; the SDK''s span id makes a retry store nothing twice; a failed span''s error object is kept as its error; on a terminated run the span is counted in sdk_refused_spans and answered 409 with the terminate signal. Answers (http_status, body) in the SDK''s envelopes.';
 
-CREATE FUNCTION prefactor_sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION prefactor_sdk_finish_span(token text, span text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 BEGIN

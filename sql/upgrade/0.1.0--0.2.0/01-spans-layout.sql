@@ -1,15 +1,23 @@
 ------------------------------------------------------------------------------
--- The shape of spans. 0.2.0 gives a span the ids the risk aggregates read on
--- every row (span_type_id, risk_profile_revision_id) and live scoring's
--- running total. ALTER TABLE ... ADD COLUMN would put them after the
--- variable-length payload, result, errors and names, and every row an
--- aggregate reads would be deformed through all of them (about 40% of a
--- risk_score over a million spans). The table is rebuilt once, here, with
--- the fixed-width columns first and the large jsonb values last. A fresh
--- install runs this on an empty table.
+-- Upgrade 0.1.0 -> 0.2.0: the hand-written steps, which run first. The
+-- Makefile follows them with the replay of sql/install/, which creates or
+-- replaces everything else (new tables and types, indexes, triggers,
+-- functions, views, comments, row-level security, privileges); these steps
+-- do what a replay cannot: change the tables 0.1.0 made.
 ------------------------------------------------------------------------------
 
--- The only object of 0.1.0 built on the row type; re-created below.
+------------------------------------------------------------------------------
+-- The shape of spans (sql/install/21-spans.sql). 0.2.0 gives a span the ids
+-- the risk aggregates read on every row (span_type_id,
+-- risk_profile_revision_id), live scoring's running total and the parent
+-- reference of OTLP. ALTER TABLE ... ADD COLUMN would put them after the
+-- variable-length payload, result, errors and names, and every row an
+-- aggregate reads would be deformed through all of them (about 40% of a
+-- risk_score over a million spans). The table is rebuilt once, here, with the
+-- fixed-width columns first and the large jsonb values last.
+------------------------------------------------------------------------------
+
+-- The only object of 0.1.0 built on the row type; the replay makes it again.
 DROP FUNCTION duration(spans);
 
 -- Move the 0.1.0 table and its relation names out of the way.
@@ -19,8 +27,8 @@ ALTER INDEX spans_account_id_instance_id_id_key RENAME TO spans_0_1_0_instance_k
 ALTER INDEX spans_instance_started RENAME TO spans_0_1_0_instance_started;
 ALTER INDEX spans_parent RENAME TO spans_0_1_0_parent;
 
--- The row rules (names, statuses, times, partitions) are judged by the span
--- guard trigger (10-lifecycle.sql), not by CHECK constraints.
+-- The columns of 0.2.0 in their order; the row rules (names, statuses, times,
+-- partitions) move from CHECK constraints into the span guard trigger.
 CREATE TABLE spans (
 	account_id		pfid NOT NULL,
 	id				pfid NOT NULL,
@@ -40,7 +48,8 @@ CREATE TABLE spans (
 	payload			jsonb NOT NULL DEFAULT '{}',
 	result			jsonb,
 	payload_errors	jsonb,
-	result_errors	jsonb
+	result_errors	jsonb,
+	parent_ref		text
 );
 INSERT INTO spans (account_id, id, instance_id, parent_span_id, started_at, finished_at,
 				   payload_conforms, result_conforms, span_type, status, validation,
@@ -54,7 +63,8 @@ SELECT account_id, id, instance_id, parent_span_id, started_at, finished_at,
 ALTER EXTENSION prefactor DROP TABLE spans_0_1_0;
 DROP TABLE spans_0_1_0;
 
--- Keys and indexes after the copy: each is built (and checked) in one pass.
+-- Keys after the copy: each is built (and checked) in one pass; so are the
+-- indexes, which the replay creates.
 ALTER TABLE spans
 	ADD PRIMARY KEY (account_id, id),
 	ADD UNIQUE (account_id, instance_id, id),
@@ -62,15 +72,3 @@ ALTER TABLE spans
 	-- a parent span must belong to the same instance
 	ADD FOREIGN KEY (account_id, instance_id, parent_span_id) REFERENCES spans (account_id, instance_id, id),
 	ADD CONSTRAINT spans_span_type_fkey FOREIGN KEY (account_id, span_type_id) REFERENCES span_types;
-CREATE INDEX spans_instance_started ON spans (account_id, instance_id, started_at);
-CREATE INDEX spans_parent ON spans (account_id, parent_span_id) WHERE parent_span_id IS NOT NULL;
-CREATE TRIGGER assign_id BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION assign_id();
-SELECT pg_catalog.pg_extension_config_dump('spans', '');
-COMMENT ON TABLE spans IS
-	'One per agent step: type, payload, result, times, status, parent, and whether it matched its declared shape';
-
--- Durations are derived from the stored times, never stored twice.
-CREATE FUNCTION duration(spans) RETURNS interval
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN $1.finished_at - $1.started_at;
-COMMENT ON FUNCTION duration(spans) IS 'Span duration (finished_at - started_at); null while running';

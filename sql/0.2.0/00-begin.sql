@@ -1,2 +1,0 @@
--- prefactor 0.2.0: the run API, schema validation, risk scoring, security and views.
--- Each feature lives in its own file in this folder; the Makefile joins them in name order.
