@@ -3,31 +3,42 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS prefactor CASCADE;
 RESET client_min_messages;
 
--- Everything the extension owns, described so that two installs can be compared.
+-- Everything the extension owns, described so that two installs can be
+-- compared: every object, each column with its position, type, default and
+-- nullability, every constraint, index, trigger, function body, view,
+-- aggregate, type, operator, sequence, comment, policy, row-level security
+-- setting and privilege, and what pg_dump keeps.
 CREATE FUNCTION pg_temp.extension_objects() RETURNS SETOF text LANGUAGE sql AS $$
 	SELECT 'member ' || pg_describe_object(d.classid, d.objid, 0)
 	  FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
 	 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'prefactor'
 	UNION ALL
-	SELECT format('column %s.%s %s notnull=%s default=%s', c.relname, a.attname,
+	-- columns in their order (position among the columns not dropped)
+	SELECT format('column %s.%s #%s %s notnull=%s default=%s', c.relname, a.attname,
+				  row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum),
 				  format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid))
 	  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 	  JOIN pg_namespace n ON n.oid = c.relnamespace
 	  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 	 WHERE n.nspname = 'prefactor' AND a.attnum > 0 AND NOT a.attisdropped
 	UNION ALL
-	SELECT format('constraint %s %s', co.conname, pg_get_constraintdef(co.oid))
+	SELECT format('relation %s kind=%s rls=%s forced=%s options=%s acl=%s', c.relname, c.relkind,
+				  c.relrowsecurity, c.relforcerowsecurity, c.reloptions, c.relacl)
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	-- (NOT VALID aside: an upgraded database keeps the rows 0.1.0 took; listed below)
+	SELECT format('constraint %s %s', co.conname, regexp_replace(pg_get_constraintdef(co.oid), ' NOT VALID$', ''))
 	  FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'prefactor'
 	UNION ALL
 	SELECT 'index ' || pg_get_indexdef(i.indexrelid)
 	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'prefactor'
 	UNION ALL
-	SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+	SELECT format('trigger %s enabled=%s', pg_get_triggerdef(t.oid), t.tgenabled)
 	  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'prefactor' AND NOT t.tgisinternal
 	UNION ALL
-	SELECT format('function %s %s', p.oid::regprocedure, md5(pg_get_functiondef(p.oid)))
+	SELECT format('function %s %s acl=%s', p.oid::regprocedure, md5(pg_get_functiondef(p.oid)), p.proacl)
 	  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 	 WHERE n.nspname = 'prefactor' AND p.prokind IN ('f', 'p')
 	UNION ALL
@@ -35,22 +46,60 @@ CREATE FUNCTION pg_temp.extension_objects() RETURNS SETOF text LANGUAGE sql AS $
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'prefactor' AND c.relkind IN ('v', 'm')
 	UNION ALL
+	SELECT format('aggregate %s sfunc=%s stype=%s sspace=%s final=%s combine=%s parallel=%s acl=%s',
+				  p.oid::regprocedure, g.aggtransfn, format_type(g.aggtranstype, NULL), g.aggtransspace,
+				  g.aggfinalfn, g.aggcombinefn, p.proparallel, p.proacl)
+	  FROM pg_proc p JOIN pg_aggregate g ON g.aggfnoid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
+	 WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('type %s type=%s len=%s align=%s storage=%s in=%s out=%s recv=%s send=%s labels=%s acl=%s',
+				  t.typname, t.typtype, t.typlen, t.typalign, t.typstorage, t.typinput, t.typoutput,
+				  t.typreceive, t.typsend,
+				  (SELECT string_agg(l.enumlabel, ',' ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid),
+				  t.typacl)
+	  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('operator %s code=%s com=%s neg=%s rest=%s join=%s hashes=%s merges=%s', o.oid::regoperator,
+				  o.oprcode, o.oprcom::regoperator, o.oprnegate::regoperator, o.oprrest, o.oprjoin, o.oprcanhash, o.oprcanmerge)
+	  FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('opclass %s %s default=%s op %s %s', oc.opcname, am.amname, oc.opcdefault, ao.amopstrategy, ao.amopopr::regoperator)
+	  FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily
+	  JOIN pg_namespace n ON n.oid = oc.opcnamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('opclass %s %s proc %s %s', oc.opcname, am.amname, ap.amprocnum, ap.amproc::regprocedure)
+	  FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_amproc ap ON ap.amprocfamily = oc.opcfamily
+	  JOIN pg_namespace n ON n.oid = oc.opcnamespace WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('sequence %s %s %s %s %s %s', s.seqrelid::regclass, format_type(s.seqtypid, NULL), s.seqstart,
+				  s.seqmin, s.seqmax, s.seqcycle)
+	  FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor'
+	UNION ALL
+	SELECT format('schema %s acl=%s', n.nspname, n.nspacl) FROM pg_namespace n WHERE n.nspname = 'prefactor'
+	UNION ALL
 	SELECT format('comment %s: %s', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description)
 	  FROM pg_description d JOIN pg_depend x ON x.classid = d.classoid AND x.objid = d.objoid
 	  JOIN pg_extension e ON x.refobjid = e.oid
 	 WHERE x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e' AND e.extname = 'prefactor'
 	UNION ALL
-	SELECT 'policy ' || pol.polname || ' on ' || c.relname || ' ' || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
+	SELECT format('policy %s on %s cmd=%s permissive=%s roles=%s using=%s check=%s', pol.polname, c.relname,
+				  pol.polcmd, pol.polpermissive, pol.polroles::regrole[],
+				  pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid))
 	  FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'prefactor'
 	UNION ALL
-	SELECT 'dumped ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'prefactor'
+	SELECT format('dumped %s %s', c.relid::regclass, c.cond)
+	  FROM pg_extension e, unnest(e.extconfig, e.extcondition) c(relid, cond) WHERE e.extname = 'prefactor'
 $$;
 
 CREATE EXTENSION prefactor VERSION '0.1.0';
 ALTER EXTENSION prefactor UPDATE;
 SELECT extversion AS upgraded_to FROM pg_extension WHERE extname = 'prefactor';
 CREATE TEMP TABLE upgraded AS SELECT pg_temp.extension_objects() AS item;
+-- The constraints the upgrade adds NOT VALID, so that rows 0.1.0 took stay.
+SELECT conrelid::regclass::text AS table_name, conname AS not_valid_after_upgrade FROM pg_constraint
+ WHERE connamespace = 'prefactor'::regnamespace AND NOT convalidated ORDER BY 1, 2;
 DROP EXTENSION prefactor CASCADE;
 
 CREATE EXTENSION prefactor;
@@ -72,7 +121,7 @@ SELECT t.typname AS undocumented_type FROM pg_type t
  WHERE t.typnamespace = 'prefactor'::regnamespace AND t.typtype IN ('b', 'e') AND t.typcategory <> 'A' AND obj_description(t.oid, 'pg_type') IS NULL;
 
 -- Rows written under 0.1.0 survive the upgrade, which rebuilds spans with a
--- new column order (01-spans-layout.sql): every value and the parent links.
+-- new column order (sql/upgrade/0.1.0--0.2.0/01-spans-layout.sql): every value and the parent links.
 DROP EXTENSION prefactor CASCADE;
 CREATE EXTENSION prefactor VERSION '0.1.0';
 SET search_path = prefactor, public;
