@@ -23,11 +23,13 @@ OBJS = src/prefactor.o $(patsubst %.c,%.o,$(sort $(foreach d,$(GLUE_DIRS),$(wild
 #   and CREATE OPERATOR only where the object does not exist yet.
 # - sql/released/: the frozen scripts of released versions. At a release,
 #   copy the two generated scripts there and start the next upgrade folder.
-# So a function, view, trigger, index, policy, privilege or comment changes in
-# its source file only, and a new table or type needs nothing else; a change
-# to a table's columns or constraints, or to a type, is made in its source
-# file and in a hand-written upgrade step. The upgrade regression test proves
-# that an upgraded database equals a fresh one.
+# So a function body, view, trigger, policy, privilege or comment changes in
+# its source file only, and a new table, index, type or function needs nothing
+# else. What a replay cannot change is made in its source file and in a
+# hand-written upgrade step: a table's columns or constraints, a changed index
+# or type, a function whose arguments or result change, a view whose columns
+# change, anything that goes away. The upgrade regression test proves that an
+# upgraded database equals a fresh one, so a missing step fails it.
 PREV_VERSION = 0.1.0
 INSTALL_SOURCES = $(sort $(wildcard sql/install/*.sql))
 UPGRADE_STEPS = $(sort $(wildcard sql/upgrade/$(PREV_VERSION)--$(EXTVERSION)/*.sql))

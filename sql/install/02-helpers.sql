@@ -69,7 +69,9 @@ CREATE OR REPLACE FUNCTION assign_id() RETURNS trigger
 COMMENT ON FUNCTION assign_id() IS
 	'BEFORE INSERT trigger: gives a row without id a new pfid in its account''s partition';
 
--- Versions, schema versions and span types are the audit trail.
+-- The audit trail never changes: versions, schema versions, span types and
+-- schema documents refuse UPDATE, DELETE and TRUNCATE; runs and spans refuse
+-- TRUNCATE (their rows leave only through prefactor_purge_runs).
 CREATE OR REPLACE FUNCTION audit_guard() RETURNS trigger
 	LANGUAGE plpgsql
 AS $$

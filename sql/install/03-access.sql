@@ -53,7 +53,9 @@ COMMENT ON FUNCTION require_access(pfid, text, text) IS
 ------------------------------------------------------------------------------
 -- Row-level security for one table. Policies name no roles (table privileges
 -- decide who may try at all) and hold no subqueries (Citus): each asks
--- member_accounts(level) for the querying role.
+-- member_accounts(level) for the querying role. Every table's file calls it
+-- next to its CREATE TABLE; the usual call, for set-up data that readers read
+-- and admins write, is secure_table(t, '{}', '{INSERT,UPDATE,DELETE}').
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION secure_table(tab regclass, ingest_may text[], admin_may text[]) RETURNS void
 	LANGUAGE plpgsql

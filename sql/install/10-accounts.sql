@@ -67,7 +67,7 @@ COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carr
 
 -- Every API function learns its account here or in owning_account, so these two
 -- are where the caller's access is checked (prefactor.require_access, in
--- 50-security.sql). To a caller without access an unknown account and another
+-- 03-access.sql). To a caller without access an unknown account and another
 -- account's look the same: insufficient_privilege.
 CREATE OR REPLACE FUNCTION resolve_account(account text, level text DEFAULT 'admin') RETURNS pfid
 	LANGUAGE plpgsql STABLE

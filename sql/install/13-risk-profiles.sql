@@ -32,7 +32,6 @@ VALUES ('personal_identifiers', 'standard_pii', 1),
 	   ('gdpr_sex_life_or_sexual_orientation', 'gdpr_special', 17);
 COMMENT ON VIEW risk_categories IS
 	'Data categories a risk profile weighs (0..10 each): Standard PII, Sensitive data, GDPR Article 9 special categories';
-
 COMMENT ON COLUMN risk_categories.name IS 'Data category name as used in data_risk and in category_weights';
 COMMENT ON COLUMN risk_categories.category_group IS 'standard_pii, sensitive or gdpr_special';
 COMMENT ON COLUMN risk_categories.position IS 'Display order';

@@ -1,10 +1,8 @@
 ------------------------------------------------------------------------------
 -- Activity schemas: per agent, the numbered schema versions its runs report
--- and the span types each declares; the JSON Schema documents an account
--- shares with its span types; and the validation of spans against them.
-------------------------------------------------------------------------------
-
-------------------------------------------------------------------------------
+-- and the span types each declares, and the JSON Schema documents an account
+-- shares with its span types.
+--
 -- JSON Schema validation (engine: src/jsonschema/, glue: src/validation/validation.c).
 -- Spans are validated by the span trigger against the span type of the run's
 -- schema version; mismatches are recorded on the span, which is always stored.
@@ -125,7 +123,6 @@ COMMENT ON COLUMN activity_schema_versions.created_at IS 'When the row was creat
 CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON activity_schema_versions FOR EACH ROW EXECUTE FUNCTION assign_id();
 CREATE OR REPLACE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON activity_schema_versions FOR EACH ROW EXECUTE FUNCTION audit_guard();
 CREATE OR REPLACE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON activity_schema_versions FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
--- A new schema version is checked with, and pinned to, the account's current shared documents.
 CREATE OR REPLACE TRIGGER schema_documents_check BEFORE INSERT ON activity_schema_versions
 	FOR EACH ROW EXECUTE FUNCTION schema_version_documents_check();
 CREATE OR REPLACE TRIGGER schema_documents_pin AFTER INSERT ON activity_schema_versions
@@ -169,7 +166,7 @@ SELECT pg_catalog.pg_extension_config_dump('span_types', '');
 SELECT prefactor.secure_table('span_types', '{INSERT}', '{}');
 
 ------------------------------------------------------------------------------
--- Shared schema documents
+-- The shared documents, and the versions of them each schema version uses
 ------------------------------------------------------------------------------
 CREATE TABLE IF NOT EXISTS schema_documents (
 	account_id		pfid NOT NULL REFERENCES accounts,

@@ -136,7 +136,7 @@ CREATE OR REPLACE FUNCTION duration(instances) RETURNS interval
 COMMENT ON FUNCTION duration(instances) IS 'Run duration (finished_at - started_at); null while running';
 
 ------------------------------------------------------------------------------
--- Runs
+-- The run API
 ------------------------------------------------------------------------------
 
 -- Registers a run as pending or active; shared by start_run and register_run.

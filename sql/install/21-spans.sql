@@ -110,7 +110,6 @@ CREATE INDEX IF NOT EXISTS spans_parent ON spans (account_id, parent_span_id) WH
 CREATE INDEX IF NOT EXISTS spans_run_risk_total ON spans (account_id, instance_id, risk_total) WHERE risk_total IS NOT NULL;
 COMMENT ON INDEX spans_run_risk_total IS
 	'Serves live scoring: the running total of a run before its next span, and the total at its finish';
-
 -- spans awaiting their parent (parent_ref), found when it arrives
 CREATE INDEX IF NOT EXISTS spans_awaiting_parent ON spans (account_id, instance_id, parent_ref) WHERE parent_ref IS NOT NULL;
 CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION assign_id();
@@ -129,7 +128,7 @@ CREATE OR REPLACE FUNCTION duration(spans) RETURNS interval
 COMMENT ON FUNCTION duration(spans) IS 'Span duration (finished_at - started_at); null while running';
 
 ------------------------------------------------------------------------------
--- Spans
+-- The span API
 ------------------------------------------------------------------------------
 
 -- The span calls are the hot path: C over saved plans and backend caches

@@ -292,7 +292,6 @@ $$;
 ------------------------------------------------------------------------------
 -- Deployments: the full history (what is live now: live_deployments)
 ------------------------------------------------------------------------------
-
 CREATE OR REPLACE VIEW deployment_history WITH (security_invoker = true) AS
 SELECT d.account_id, d.id AS deployment_id, d.agent_id, g.name AS agent, d.environment_id, e.name AS environment,
 	   d.version_id, v.external_identifier AS version, v.name AS version_name,

@@ -39,7 +39,8 @@ BEGIN
 		   AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
 	LOOP
 		RAISE EXCEPTION 'table % has no row-level security', obj.tab
-			USING HINT = 'Call prefactor.secure_table() next to its CREATE TABLE.';
+			USING ERRCODE = 'invalid_object_definition',
+				  HINT = 'Call prefactor.secure_table() next to its CREATE TABLE.';
 	END LOOP;
 
 	-- Views run with the privileges and policies of the querying role.

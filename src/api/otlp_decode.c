@@ -1,7 +1,7 @@
 /*
  * otlp_decode.c
  *	  Decoding of OTLP/JSON trace requests (ExportTraceServiceRequest) for
- *	  prefactor_otlp_export (sql/0.2.0/61-otlp.sql): one row per span with
+ *	  prefactor_otlp_export (sql/install/51-otlp.sql): one row per span with
  *	  its resource's service name, version and environment, its OTel ids,
  *	  span type, status, times, payload and result as prefactor stores them.
  *	  A request that does not decode raises invalid_parameter_value naming
