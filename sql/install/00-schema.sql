@@ -3,8 +3,13 @@
 -- this folder in name order into the install script of the newest version,
 -- and replays them after the hand-written steps of sql/upgrade/ to make the
 -- upgrade script (see the Makefile): every statement here states what an
--- object is now and can run again on a database that has it, except CREATE
--- TYPE and CREATE OPERATOR, which the upgrade leaves out.
+-- object is now and can run again on a database that has it (CREATE TYPE and
+-- CREATE OPERATOR are replayed only where the object does not exist yet).
+--
+-- Each file holds a domain, in an order where every statement finds what it
+-- uses. A table's comments, indexes, triggers, pg_dump registration (pg_dump
+-- must keep the rows of every table) and row-level security (secure_table,
+-- 03-access.sql) follow its CREATE TABLE.
 ------------------------------------------------------------------------------
 
 -- The schema is created here (not by the control file) so that it is a member

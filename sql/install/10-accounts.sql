@@ -46,6 +46,7 @@ COMMENT ON COLUMN account_members.granted_at IS 'When the access was granted or 
 COMMENT ON COLUMN account_members.granted_by IS 'The role that granted it';
 CREATE INDEX IF NOT EXISTS account_members_role ON account_members (role_name, level);
 SELECT pg_catalog.pg_extension_config_dump('account_members', '');
+
 -- Backends keep their access answers until memberships change: any write to
 -- account_members invalidates them everywhere (src/access/account_access.c).
 CREATE OR REPLACE FUNCTION account_members_changed() RETURNS trigger

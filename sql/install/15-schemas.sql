@@ -223,6 +223,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION schema_documents_map(pfid) IS
 	'The latest version of each shared schema document of the account, as {uri: schema}';
+
 -- Checks the shape of an activity schema document; raises invalid_parameter_value.
 CREATE OR REPLACE FUNCTION check_schema_document(schema jsonb) RETURNS void
 	LANGUAGE plpgsql IMMUTABLE

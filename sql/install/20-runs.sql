@@ -39,6 +39,7 @@ END
 $$;
 COMMENT ON FUNCTION run_data_guard_delete() IS
 	'BEFORE DELETE on instances and spans: only prefactor_purge_runs removes run data';
+
 -- The row rules of a run (status, purpose, times, id partition) are judged by
 -- its guard triggers (instances_10_guard*, src/guard/run_guard.c), which
 -- every INSERT, COPY and UPDATE passes and which raise check_violation under

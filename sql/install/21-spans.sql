@@ -21,13 +21,15 @@ CREATE OR REPLACE FUNCTION spans_before_update() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'prefactor_spans_before_update' LANGUAGE C;
 COMMENT ON FUNCTION spans_before_update() IS
 	'BEFORE UPDATE on spans: only an unfinished span changes, and only its status, result and finish time';
+
 -- The shape of spans. The ids the risk aggregates read on every row
 -- (span_type_id, risk_profile_revision_id) and the other fixed-width columns
--- come first, the large jsonb values last: an aggregate deforms every row it
--- reads up to the columns it needs, and behind the variable-length payload,
--- result, errors and names that cost about 40% of a risk_score over a
--- million spans. (0.2.0 rebuilt the 0.1.0 table into this order:
--- sql/upgrade/0.1.0--0.2.0/01-spans-layout.sql.)
+-- come first, the large jsonb values last: an aggregate deforms each row up to
+-- the columns it reads, and deforming through the variable-length payload,
+-- result, errors and names cost about 40% of a risk_score over a million
+-- spans. (0.2.0 rebuilt the 0.1.0 table into this order:
+-- sql/upgrade/0.1.0--0.2.0/01-spans-layout.sql; parent_ref, which came later
+-- in 0.2.0, stands last.)
 --
 -- The row rules (names, statuses, times, partitions) are judged by the span
 -- guard trigger (src/guard/span_guard.c), not by CHECK constraints, for the
