@@ -23,6 +23,8 @@ OBJS = src/prefactor.o $(patsubst %.c,%.o,$(sort $(foreach d,$(GLUE_DIRS),$(wild
 #   and CREATE OPERATOR only where the object does not exist yet.
 # - sql/released/: the frozen scripts of released versions. At a release,
 #   copy the two generated scripts there and start the next upgrade folder.
+# - sql/sample/: the script of the companion extension prefactor_sample.
+# (sql/*.sql, the top level, are the regression tests' inputs.)
 # So a function body, view, trigger, policy, privilege or comment changes in
 # its source file only, and a new table, index, type or function needs nothing
 # else. What a replay cannot change is made in its source file and in a
