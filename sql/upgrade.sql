@@ -120,6 +120,34 @@ SELECT c.relname AS undocumented_relation FROM pg_class c
 SELECT t.typname AS undocumented_type FROM pg_type t
  WHERE t.typnamespace = 'prefactor'::regnamespace AND t.typtype IN ('b', 'e') AND t.typcategory <> 'A' AND obj_description(t.oid, 'pg_type') IS NULL;
 
+-- Every statement of sql/install/ can run again, as the next version's
+-- upgrade will run them all: replayed on this up-to-date database, they change
+-- nothing. (Replayed as a superuser's script, not an extension's: C functions
+-- named by their library, and pg_extension_config_dump, which only an
+-- extension's script may call, turned into a check that the table is
+-- registered already.)
+\set replay `cat build/prefactor-replay.sql`
+CREATE FUNCTION pg_temp.config_dump_registered(tab regclass, condition text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'prefactor' AND tab = ANY (e.extconfig)) THEN
+		RAISE EXCEPTION 'the replay registers % for pg_dump anew', tab;
+	END IF;
+END
+$$;
+CREATE FUNCTION pg_temp.replay(script text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE replace(replace(script, 'MODULE_PATHNAME', '$libdir/prefactor'),
+					'pg_catalog.pg_extension_config_dump(', 'pg_temp.config_dump_registered(');
+END
+$$;
+SET client_min_messages = warning;
+SELECT pg_temp.replay(:'replay');
+RESET client_min_messages;
+(SELECT 'only before the replay' AS side, item FROM installed EXCEPT SELECT 'only before the replay', item FROM pg_temp.extension_objects() item)
+UNION ALL
+(SELECT 'only after the replay', item FROM pg_temp.extension_objects() item EXCEPT SELECT 'only after the replay', item FROM installed)
+ORDER BY 1, 2;
+
 -- Rows written under 0.1.0 survive the upgrade, which rebuilds spans with a
 -- new column order (sql/upgrade/0.1.0--0.2.0/01-spans-layout.sql): every value and the parent links.
 DROP EXTENSION prefactor CASCADE;
