@@ -120,6 +120,41 @@ SELECT pg_temp.try(format('SELECT prefactor_start_span(%L, %L, %L, parent_span =
 SELECT span_id AS once FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1') \gset
 SELECT span_id = :'once' AS same_span FROM prefactor_record_span(:'run1', 'llm', '{"n": 1}', idempotency_key => 'rec-1');
 SELECT count(*) AS stored_once FROM spans WHERE payload = '{"n": 1}';
+-- The span calls write their row through the table AM, and run a statement
+-- where only a statement will do (statement-level triggers, repeatable read):
+-- either way every row trigger, rule and the DBA's own triggers apply.
+CREATE TABLE public.span_audit (fired text);
+CREATE FUNCTION public.audit_span() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.span_audit VALUES (TG_LEVEL || ' ' || TG_OP);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER audit_row AFTER INSERT OR UPDATE ON spans FOR EACH ROW EXECUTE FUNCTION public.audit_span();
+SELECT (prefactor_start_span(:'run1', 'llm', '{"n": 2}')).span_id AS direct_span \gset
+SELECT (prefactor_finish_span(:'direct_span', result => '{"ok": true}')).terminate;
+CREATE TRIGGER audit_statement AFTER INSERT OR UPDATE ON spans FOR EACH STATEMENT EXECUTE FUNCTION public.audit_span();
+SELECT (prefactor_start_span(:'run1', 'llm', '{"n": 3}')).span_id AS statement_span \gset
+SELECT (prefactor_finish_span(:'statement_span', result => '{"ok": true}')).terminate;
+DROP TRIGGER audit_statement ON spans;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT (prefactor_start_span(:'run1', 'llm', '{"n": 4}')).span_id AS rr_span \gset
+SELECT (prefactor_finish_span(:'rr_span', result => '{"ok": true}')).terminate;
+COMMIT;
+-- a BEFORE ROW trigger that skips the row: nothing stored, so no span id
+CREATE FUNCTION public.skip_span() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER skip_span BEFORE INSERT ON spans FOR EACH ROW WHEN (NEW.payload ? 'skip') EXECUTE FUNCTION public.skip_span();
+SELECT * FROM prefactor_start_span(:'run1', 'llm', '{"skip": true}');
+DROP TRIGGER skip_span ON spans;
+DROP TRIGGER audit_row ON spans;
+SELECT fired, count(*) FROM public.span_audit GROUP BY fired ORDER BY fired;
+SELECT payload, status, result, validation, payload_conforms, result_conforms, span_type_id IS NOT NULL AS declared,
+	   finished_at >= started_at AS ordered
+  FROM spans WHERE instance_id = :'run1' AND (payload ? 'n' OR payload ? 'skip') ORDER BY payload->>'n';
+-- a column default the call leaves to the table: a NULL payload is stored as {}
+SELECT (prefactor_start_span(:'run1', 'llm', NULL)).span_id AS default_span \gset
+SELECT payload FROM spans WHERE id = :'default_span';
+DROP TABLE public.span_audit;
+DROP FUNCTION public.audit_span(), public.skip_span();
 -- An undeclared span type is stored with no span type.
 SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
 SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';

@@ -2,25 +2,31 @@
  * span_api.c
  *	  The span calls agents make for every step: prefactor_start_span,
  *	  prefactor_record_span and prefactor_finish_span. They are the hot path,
- *	  so they are C over saved plans and backend caches; the rows still go
- *	  through INSERT/UPDATE, so the span triggers apply exactly as for bulk
- *	  loads. Each answers a span_ack (span_id, terminate, reason).
+ *	  so they are C over backend caches and write their row through the
+ *	  table AM (src/core/row_write.c), with the span triggers, constraints
+ *	  and foreign keys applied exactly as for a plain INSERT/UPDATE; where
+ *	  only a statement will do (Citus, repeatable read) they run a saved
+ *	  plan of one. Each answers a span_ack (span_id, terminate, reason).
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "access/account_access.h"
 #include "core/caches.h"
 #include "core/excerpt.h"
+#include "core/row_write.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
 
@@ -111,6 +117,146 @@ enum
 	NS_STARTED, NS_FINISHED, NS_NARGS
 };
 
+/* The spans columns of those arguments, and of what a span call reads back. */
+static const char *const span_arg_columns[NS_NARGS] = {
+	"account_id", "instance_id", "parent_span_id", "span_type", "status", "payload", "result",
+	"started_at", "finished_at"
+};
+
+/* The spans table and its columns, found again after a relcache invalidation of it. */
+typedef struct SpansTable
+{
+	Oid			relid;
+	AttrNumber	arg[NS_NARGS];
+	AttrNumber	id;
+	AttrNumber	raised_run_risk;
+} SpansTable;
+
+static SpansTable spans_table = {InvalidOid};
+
+static void
+spans_table_forget(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == spans_table.relid)
+		spans_table.relid = InvalidOid;
+}
+
+static AttrNumber
+spans_column(Oid relid, const char *name)
+{
+	AttrNumber	attnum = get_attnum(relid, name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of prefactor.spans is missing", name);
+	return attnum;
+}
+
+static const SpansTable *
+spans(void)
+{
+	static bool registered = false;
+	Oid			relid;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(spans_table_forget, (Datum) 0);
+		registered = true;
+	}
+	if (OidIsValid(spans_table.relid))
+		return &spans_table;
+	relid = get_relname_relid("spans", get_namespace_oid("prefactor", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation prefactor.spans is missing");
+	for (int i = 0; i < NS_NARGS; i++)
+		spans_table.arg[i] = spans_column(relid, span_arg_columns[i]);
+	spans_table.id = spans_column(relid, "id");
+	spans_table.raised_run_risk = spans_column(relid, "raised_run_risk");
+	spans_table.relid = relid;
+	return &spans_table;
+}
+
+/*
+ * Stores a new span through the table AM, unless its run is terminated
+ * (then it stores nothing; the caller answers the signal). False when a
+ * statement must store it instead (row_write.c says when).
+ */
+static bool
+insert_span_direct(const Datum *args, const char *arg_nulls, SpanAck *ack, bool *raised)
+{
+	const SpansTable *t = spans();
+	RowWrite	w;
+	RunState	run;
+	TupleTableSlot *row;
+	int			natts;
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *given;
+	bool		isnull;
+	Datum		d;
+
+	if (!prefactor_row_write_begin(&w, t->relid, CMD_INSERT))
+		return false;
+	/* the run's lock first, as the insert plan's FOR NO KEY UPDATE takes it */
+	prefactor_lock_run(DatumGetPfidP(args[NS_ACCOUNT]), DatumGetPfidP(args[NS_INSTANCE]), &run);
+	if (strcmp(run.status, "terminated") != 0)
+	{
+		natts = RelationGetDescr(w.rel)->natts;
+		values = palloc0(sizeof(Datum) * natts);
+		nulls = palloc0(sizeof(bool) * natts);
+		given = palloc0(sizeof(bool) * natts);
+		for (int i = 0; i < NS_NARGS; i++)
+		{
+			/* a NULL payload takes the column's default, as the plan's coalesce does */
+			if (i == NS_PAYLOAD && arg_nulls[i] == 'n')
+				continue;
+			given[t->arg[i] - 1] = true;
+			values[t->arg[i] - 1] = args[i];
+			nulls[t->arg[i] - 1] = arg_nulls[i] == 'n';
+		}
+		row = prefactor_row_insert(&w, values, nulls, given);
+		if (row != NULL)
+		{
+			ack->has_span = true;
+			memcpy(&ack->span_id, DatumGetPfidP(slot_getattr(row, t->id, &isnull)), sizeof(Pfid));
+			d = slot_getattr(row, t->raised_run_risk, &isnull);
+			*raised = !isnull && DatumGetBool(d);
+		}
+	}
+	prefactor_row_write_end(&w);
+	return true;
+}
+
+/* The same as one statement, for where the table AM will not do. */
+static void
+insert_span_statement(Datum *values, char *nulls, SpanAck *ack, bool *raised)
+{
+	static SPIPlanPtr insert_plan = NULL;
+	Oid			pf = prefactor_pfid_oid();
+	Oid			types[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	bool		isnull;
+
+	prefactor_spi_execute(&insert_plan,
+						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
+						  " span_type, status, payload, result, started_at, finished_at)"
+						  /* the keys from the run row: Citus then runs the whole statement on its shard */
+						  " SELECT i.account_id, i.id, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
+						  " FROM prefactor.instances i"
+						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
+						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
+						  " FOR NO KEY UPDATE OF i"
+						  " RETURNING id, coalesce(raised_run_risk, false)",
+						  NS_NARGS, types, values, nulls, false, 0);
+	if (SPI_processed == 1)
+	{
+		ack->has_span = true;
+		memcpy(&ack->span_id,
+			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+			   sizeof(Pfid));
+		*raised = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+}
+
 /*
  * Stores a new span unless its run was terminated; shared by start_span and
  * record_span. operation names the call for idempotency keys.
@@ -120,7 +266,6 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			const Datum *sent_times, const char *sent_nulls)
 {
 	static SPIPlanPtr claim_plan = NULL;
-	static SPIPlanPtr insert_plan = NULL;
 	Oid			pf = prefactor_pfid_oid();
 	const Pfid *account = DatumGetPfidP(values[NS_ACCOUNT]);
 	const Pfid *instance = DatumGetPfidP(values[NS_INSTANCE]);
@@ -129,7 +274,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	SpanAck		ack = {0};
 	RunState	run;
 	bool		isnull;
-	bool		raised;
+	bool		raised = false;
 	MemoryContext caller = CurrentMemoryContext;
 
 	SPI_connect();
@@ -171,28 +316,13 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	}
 
 	/*
-	 * One statement locks the run and stores the span unless the run was
-	 * terminated (then it stores nothing and the answer is the terminate
-	 * signal); the span guard then judges the row as it judges any INSERT.
+	 * The run is locked and the span stored unless the run was terminated
+	 * (then nothing is stored and the answer is the terminate signal); the
+	 * span guard judges the row as it judges any INSERT. Where the row
+	 * cannot be written through the table AM, one statement does both.
 	 */
-	prefactor_spi_execute(&insert_plan,
-						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
-						  " span_type, status, payload, result, started_at, finished_at)"
-						  /* the keys from the run row: Citus then runs the whole statement on its shard */
-						  " SELECT i.account_id, i.id, $3, $4, $5, coalesce($6, '{}'::pg_catalog.jsonb), $7, $8, $9"
-						  " FROM prefactor.instances i"
-						  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
-						  " AND i.status OPERATOR(pg_catalog.<>) 'terminated'"
-						  " FOR NO KEY UPDATE OF i"
-						  " RETURNING id, coalesce(raised_run_risk, false)",
-						  NS_NARGS, types, values, nulls, false, 0);
-	if (SPI_processed == 1)
-	{
-		ack.has_span = true;
-		memcpy(&ack.span_id,
-			   DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
-			   sizeof(Pfid));
-	}
+	if (!insert_span_direct(values, nulls, &ack, &raised))
+		insert_span_statement(values, nulls, &ack, &raised);
 
 	/*
 	 * Stored or not, the answer says whether the run is terminated now: the
@@ -200,9 +330,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 	 * it (live scoring), so the client learns to stop from that very call.
 	 * Only a span that raised its run's level can have ended it that way.
 	 */
-	raised = SPI_processed == 1 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if ((SPI_processed != 1 || raised) &&
+	if ((!ack.has_span || raised) &&
 		(prefactor_lock_run(account, instance, &run), strcmp(run.status, "terminated") == 0))
 	{
 		ack.terminate = true;
@@ -344,6 +472,48 @@ prefactor_record_span(PG_FUNCTION_ARGS)
 	return span_call(fcinfo, &record_span_args);
 }
 
+/*
+ * Finishes a span through the table AM if it is still open: status, result
+ * and finished_at (the time sent, else now, not before the span's start).
+ * 1 when finished, 0 when there is no open span of that id, -1 when a
+ * statement must do it (row_write.c says when). The arguments are those of
+ * the finish statement.
+ */
+static int
+finish_span_direct(const Datum *args, const char *arg_nulls)
+{
+	const SpansTable *t = spans();
+	RowWrite	w;
+	bool		isnull;
+	bool		open = false;
+	int			attnums[3] = {t->arg[NS_STATUS], t->arg[NS_RESULT], t->arg[NS_FINISHED]};
+	Datum		values[3] = {args[2], args[3], args[4]};
+	bool		nulls[3] = {arg_nulls[2] == 'n', arg_nulls[3] == 'n', arg_nulls[4] == 'n'};
+	int			finished = 0;
+
+	if (!prefactor_row_write_begin(&w, t->relid, CMD_UPDATE))
+		return -1;
+	if (prefactor_row_lock(&w, RelationGetPrimaryKeyIndex(w.rel), DatumGetPfidP(args[0]), DatumGetPfidP(args[1])))
+	{
+		Datum		status = slot_getattr(w.old, t->arg[NS_STATUS], &isnull);
+
+		if (!isnull && prefactor_span_status(TextDatumGetCString(status), &open) && open)
+		{
+			if (nulls[2])
+			{
+				Datum		started = slot_getattr(w.old, t->arg[NS_STARTED], &isnull);
+
+				values[2] = isnull ? args[6] :
+					TimestampTzGetDatum(Max(DatumGetTimestampTz(started), DatumGetTimestampTz(args[6])));
+				nulls[2] = false;
+			}
+			finished = prefactor_row_update(&w, 3, attnums, values, nulls) != NULL;
+		}
+	}
+	prefactor_row_write_end(&w);
+	return finished;
+}
+
 PG_FUNCTION_INFO_V1(prefactor_finish_span);
 Datum
 prefactor_finish_span(PG_FUNCTION_ARGS)
@@ -365,6 +535,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	char	   *span_status;
 	RunState	run;
 	Pfid		instance;
+	int			finished;
 	MemoryContext caller = CurrentMemoryContext;
 
 	values[0] = PfidPGetDatum(account);
@@ -412,13 +583,18 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	 * or terminated run has no open spans (finishing a run closes them, and a
 	 * concurrent run finish either waits for this update or is seen by it).
 	 */
-	prefactor_spi_execute(&update_plan,
-						  "UPDATE prefactor.spans s SET status = $3, result = $4,"
-						  " finished_at = coalesce($5, greatest(s.started_at, $7))"
-						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
-						  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-						  7, types, values, nulls, false, 0);
-	if (SPI_processed != 1)
+	finished = finish_span_direct(values, nulls);
+	if (finished < 0)
+	{
+		prefactor_spi_execute(&update_plan,
+							  "UPDATE prefactor.spans s SET status = $3, result = $4,"
+							  " finished_at = coalesce($5, greatest(s.started_at, $7))"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
+							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+							  7, types, values, nulls, false, 0);
+		finished = SPI_processed == 1;
+	}
+	if (!finished)
 	{
 		/* why not: no such span, its run was terminated, or it is finished */
 		prefactor_spi_execute(&lookup_plan,

@@ -5,12 +5,11 @@
  */
 #include "postgres.h"
 
-#include <unistd.h>
-
 #include "access/hash.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/sortsupport.h"
@@ -103,17 +102,17 @@ pfid_make_random(int64 ms, int32 partition)
 	 */
 	static uint8 pool[PFID_RANDOM_BYTES * 128];
 	static int	pool_left = 0;
-	static pid_t pool_owner = 0;
+	static int	pool_owner = 0;
 	const uint8 *rnd;
 
-	if (pool_left == 0 || pool_owner != getpid())
+	if (pool_left == 0 || pool_owner != MyProcPid)
 	{
 		if (!pg_strong_random(pool, sizeof(pool)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not generate random bytes for a pfid")));
 		pool_left = sizeof(pool) / PFID_RANDOM_BYTES;
-		pool_owner = getpid();
+		pool_owner = MyProcPid;
 	}
 	pool_left--;
 	rnd = pool + pool_left * PFID_RANDOM_BYTES;

@@ -19,6 +19,7 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_relation.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
@@ -316,12 +317,50 @@ find_run_table(Oid namespace)
 
 /* An enum column's label, or NULL. */
 static char *
-enum_label(TupleTableSlot *slot, Relation rel, const char *column)
+enum_label(TupleTableSlot *slot, AttrNumber attnum)
 {
 	bool		isnull;
-	Datum		d = slot_getattr(slot, attnameAttNum(rel, column, false), &isnull);
+	Datum		d = slot_getattr(slot, attnum, &isnull);
 
 	return isnull ? NULL : DatumGetCString(DirectFunctionCall1(enum_out, d));
+}
+
+/* The columns of the run row a span insert reads, found once per instances table. */
+enum
+{
+	RUN_STATUS, RUN_SCHEMA_VERSION, RUN_TERMINATION_REASON, RUN_REVISION, RUN_STARTED,
+	RUN_RISK_SCORE, RUN_RISK_LEVEL, RUN_CLASSIFICATION, RUN_ACCOUNT, RUN_ID, RUN_NCOLUMNS
+};
+static const char *const run_column_names[RUN_NCOLUMNS] = {
+	"status", "schema_version_id", "termination_reason", "risk_profile_revision_id", "started_at",
+	"risk_score", "risk_level", "max_classification", "account_id", "id"
+};
+static Oid	run_columns_of = InvalidOid;
+static AttrNumber run_column[RUN_NCOLUMNS];
+
+/*
+ * Where this subtransaction last locked a run: locking the same run again
+ * (the API locks it before its insert, the guard as it judges the row)
+ * starts from that version instead of searching the primary key. A version
+ * this subtransaction locked cannot be pruned before it ends, and a
+ * subtransaction id is never reused within a transaction, so the place is
+ * only trusted under the same local transaction and subtransaction ids, in
+ * the same storage of the table (CLUSTER in the transaction moves rows).
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	Oid			relfilenode;
+	Pfid		account;
+	Pfid		instance;
+	ItemPointerData tid;
+}			last_locked_run = {InvalidLocalTransactionId};
+
+static bool
+same_pfid(const Pfid *a, const Pfid *b)
+{
+	return memcmp(a, b, sizeof(Pfid)) == 0;
 }
 
 /*
@@ -341,6 +380,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	TM_Result	result;
 	ItemPointerData tid;
 	bool		isnull;
+	bool		found;
 	Datum		d;
 	char	   *label;
 
@@ -356,41 +396,68 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	if (prefactor_citus_table(run_table))
 		return false;
 	instances = table_open(run_table, RowShareLock);
+	if (run_columns_of != run_table)
+	{
+		for (int i = 0; i < RUN_NCOLUMNS; i++)
+			run_column[i] = attnameAttNum(instances, run_column_names[i], false);
+		run_columns_of = run_table;
+	}
 	slot = table_slot_create(instances, NULL);
-	if (!prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
+	if (last_locked_run.lxid == MyProc->lxid && last_locked_run.subxid == GetCurrentSubTransactionId() &&
+		last_locked_run.relfilenode == instances->rd_node.relNode &&
+		same_pfid(&last_locked_run.account, account) && same_pfid(&last_locked_run.instance, instance))
+	{
+		tid = last_locked_run.tid;
+		found = true;
+	}
+	else
+	{
+		found = prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot);
+		tid = slot->tts_tid;
+	}
+	if (!found)
 	{
 		ExecDropSingleTupleTableSlot(slot);
 		table_close(instances, RowShareLock);
 		return false;
 	}
-	tid = slot->tts_tid;		/* the slot receives the locked version */
+	/* the slot receives the locked version */
 	result = table_tuple_lock(instances, &tid, GetLatestSnapshot(), slot,
 							  GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
 							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd);
-	if (result != TM_Ok)
+	if (result != TM_Ok ||
+		!same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ACCOUNT], &isnull)), account) ||
+		!same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ID], &isnull)), instance))
 	{
+		last_locked_run.lxid = InvalidLocalTransactionId;
 		ExecDropSingleTupleTableSlot(slot);
 		table_close(instances, RowShareLock);
 		return false;
 	}
-	run->status = TextDatumGetCString(slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull));
-	memcpy(&run->schema_version,
-		   DatumGetPfidP(slot_getattr(slot, attnameAttNum(instances, "schema_version_id", false), &isnull)),
+	last_locked_run.lxid = MyProc->lxid;
+	last_locked_run.subxid = GetCurrentSubTransactionId();
+	last_locked_run.relfilenode = instances->rd_node.relNode;
+	last_locked_run.account = *account;
+	last_locked_run.instance = *instance;
+	last_locked_run.tid = slot->tts_tid;
+
+	run->status = TextDatumGetCString(slot_getattr(slot, run_column[RUN_STATUS], &isnull));
+	memcpy(&run->schema_version, DatumGetPfidP(slot_getattr(slot, run_column[RUN_SCHEMA_VERSION], &isnull)),
 		   sizeof(Pfid));
-	d = slot_getattr(slot, attnameAttNum(instances, "termination_reason", false), &isnull);
+	d = slot_getattr(slot, run_column[RUN_TERMINATION_REASON], &isnull);
 	run->termination_reason = isnull ? NULL : TextDatumGetCString(d);
-	d = slot_getattr(slot, attnameAttNum(instances, "risk_profile_revision_id", false), &isnull);
+	d = slot_getattr(slot, run_column[RUN_REVISION], &isnull);
 	run->has_revision = !isnull;
 	if (!isnull)
 		memcpy(&run->revision, DatumGetPfidP(d), sizeof(Pfid));
-	d = slot_getattr(slot, attnameAttNum(instances, "started_at", false), &isnull);
+	d = slot_getattr(slot, run_column[RUN_STARTED], &isnull);
 	run->started_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-	d = slot_getattr(slot, attnameAttNum(instances, "risk_score", false), &isnull);
+	d = slot_getattr(slot, run_column[RUN_RISK_SCORE], &isnull);
 	run->risk_score = isnull ? NULL : DatumGetNumericCopy(d);
-	label = enum_label(slot, instances, "risk_level");
+	label = enum_label(slot, run_column[RUN_RISK_LEVEL]);
 	run->risk_level = risk_level_from_name(label);
-	label = enum_label(slot, instances, "max_classification");
+	label = enum_label(slot, run_column[RUN_CLASSIFICATION]);
 	run->max_classification = risk_classification_rank(label);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(instances, RowShareLock);

@@ -1,0 +1,205 @@
+/*
+ * row_write.c
+ *	  One row inserted or updated through the table AM, the way logical
+ *	  replication applies a change (ExecSimpleRelationInsert/Update): the
+ *	  row's BEFORE and AFTER ROW triggers, its constraints, indexes and
+ *	  foreign keys apply exactly as for an INSERT or UPDATE statement, but
+ *	  no statement is planned, started and ended. The span calls write this
+ *	  way (src/api/span_api.c): a planned statement's start-up and end cost
+ *	  about as much as the write itself.
+ *
+ *	  prefactor_row_write_begin says when a statement must be run instead:
+ *	  in a repeatable-read or serializable transaction (the executor's
+ *	  serialization checks), for a Citus table (its rows are in shards), and
+ *	  for a table with statement-level or INSTEAD OF triggers or transition
+ *	  tables (which only a statement fires).
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "core/citus_compat.h"
+#include "core/index_read.h"
+#include "core/row_write.h"
+
+/* Triggers that only a statement fires, for INSERT or UPDATE. */
+static bool
+statement_only_triggers(TriggerDesc *trig, CmdType cmd)
+{
+	if (trig == NULL)
+		return false;
+	if (cmd == CMD_INSERT)
+		return trig->trig_insert_before_statement || trig->trig_insert_after_statement ||
+			trig->trig_insert_instead_row || trig->trig_insert_new_table;
+	return trig->trig_update_before_statement || trig->trig_update_after_statement ||
+		trig->trig_update_instead_row || trig->trig_update_old_table || trig->trig_update_new_table;
+}
+
+/*
+ * Opens a table for one row write; false (nothing opened) when the caller
+ * must run a statement instead (see the file's header).
+ */
+bool
+prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd)
+{
+	Relation	rel;
+	RangeTblEntry *rte;
+
+	memset(w, 0, sizeof(*w));
+	if (IsolationUsesXactSnapshot() || prefactor_citus_table(relid))
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || statement_only_triggers(rel->trigdesc, cmd))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* the write sees what the transaction did before, as a statement would */
+	CommandCounterIncrement();
+	w->rel = rel;
+	w->cmd = cmd;
+	w->estate = CreateExecutorState();
+	w->estate->es_snapshot = RegisterSnapshot(GetLatestSnapshot());
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(w->estate, w->rri, 1);
+	ExecOpenIndices(w->rri, false);
+	if (cmd == CMD_UPDATE)
+		EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	/* the AFTER ROW triggers (foreign keys) fire at prefactor_row_write_end */
+	AfterTriggerBeginQuery();
+	return true;
+}
+
+/*
+ * Inserts a row: values[i] for the columns given[i], the column default
+ * for the others. Returns the row as stored (after the BEFORE triggers), or
+ * NULL when a BEFORE trigger skipped it.
+ */
+TupleTableSlot *
+prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls, const bool *given)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+		if (given[i])
+		{
+			slot->tts_values[i] = values[i];
+			slot->tts_isnull[i] = nulls[i];
+		}
+		else if (att->atthasdef && !att->attgenerated && !att->attisdropped)
+		{
+			Expr	   *expr = (Expr *) build_column_default(w->rel, i + 1);
+
+			if (expr != NULL)
+				slot->tts_values[i] = ExecEvalExprSwitchContext(ExecPrepareExpr(expr, w->estate),
+																GetPerTupleExprContext(w->estate),
+																&slot->tts_isnull[i]);
+		}
+	}
+	ExecStoreVirtualTuple(slot);
+	ItemPointerSetInvalid(&slot->tts_tid);
+	ExecSimpleRelationInsert(w->rri, w->estate, slot);
+	if (!ItemPointerIsValid(&slot->tts_tid))
+		return NULL;
+	w->row = slot;
+	return slot;
+}
+
+/*
+ * Finds a row by a two-pfid key through an index and locks its latest
+ * version FOR NO KEY UPDATE, waiting for a concurrent writer, as an UPDATE
+ * in READ COMMITTED does. False when there is no such row.
+ */
+bool
+prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *second)
+{
+	TM_FailureData tmfd;
+	ItemPointerData tid;
+
+	w->old = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	if (!prefactor_index_first(w->rel, index_oid, first, second, ForwardScanDirection, w->old))
+		return false;
+	tid = w->old->tts_tid;		/* the slot receives the locked version */
+	return table_tuple_lock(w->rel, &tid, w->estate->es_snapshot, w->old, w->estate->es_output_cid,
+							LockTupleNoKeyExclusive, LockWaitBlock,
+							TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							&tmfd) == TM_Ok;
+}
+
+/*
+ * Updates the row prefactor_row_lock locked: its values with the n columns
+ * attnums[] set. Returns the row as stored, or NULL when a BEFORE trigger
+ * skipped the update.
+ */
+TupleTableSlot *
+prefactor_row_update(RowWrite *w, int n, const int *attnums, const Datum *values, const bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
+	RangeTblEntry *rte = exec_rt_fetch(w->rri->ri_RangeTableIndex, w->estate);
+
+	slot_getallattrs(w->old);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, w->old->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, w->old->tts_isnull, sizeof(bool) * desc->natts);
+	for (int i = 0; i < n; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i];
+		/* the columns set, as an UPDATE's: they choose the lock and UPDATE OF triggers */
+		rte->updatedCols = bms_add_member(rte->updatedCols, attnums[i] - FirstLowInvalidHeapAttributeNumber);
+	}
+	ExecStoreVirtualTuple(slot);
+	ItemPointerSetInvalid(&slot->tts_tid);
+	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->old, slot);
+	if (!ItemPointerIsValid(&slot->tts_tid))
+		return NULL;
+	w->row = slot;
+	return slot;
+}
+
+/*
+ * Fires the AFTER ROW triggers (foreign key checks) and closes what begin
+ * opened; the rows and slots are gone afterwards. The transaction's next
+ * command sees the write.
+ */
+void
+prefactor_row_write_end(RowWrite *w)
+{
+	AfterTriggerEndQuery(w->estate);
+	if (w->cmd == CMD_UPDATE)
+		EvalPlanQualEnd(&w->epq);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	ExecCloseResultRelations(w->estate);
+	ExecCloseRangeTableRelations(w->estate);
+	UnregisterSnapshot(w->estate->es_snapshot);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	CommandCounterIncrement();
+	w->row = w->old = NULL;
+}

@@ -1,0 +1,36 @@
+/*
+ * row_write.h
+ *	  One row inserted or updated through the table AM, with its row
+ *	  triggers, constraints, indexes and foreign keys (row_write.c).
+ */
+#ifndef PREFACTOR_ROW_WRITE_H
+#define PREFACTOR_ROW_WRITE_H
+
+#include "postgres.h"
+
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
+
+#include "core/pfid.h"
+
+typedef struct RowWrite
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *row;		/* the row as written (after BEFORE triggers) */
+	TupleTableSlot *old;		/* update: the locked current version */
+	CmdType		cmd;
+} RowWrite;
+
+extern bool prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd);
+extern TupleTableSlot *prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls,
+											const bool *given);
+extern bool prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *second);
+extern TupleTableSlot *prefactor_row_update(RowWrite *w, int n, const int *attnums,
+											const Datum *values, const bool *nulls);
+extern void prefactor_row_write_end(RowWrite *w);
+
+#endif
