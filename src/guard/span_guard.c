@@ -639,12 +639,15 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	/* live scoring: the run's total after this span; a raise writes the run row now */
 	{
 		RiskSpanScore score = {0};
+		bool		isnull_id;
 
 		if (run.has_revision && declared)
 		{
 			Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
+			Datum		id = heap_getattr(tuple, c->id, desc, &isnull_id);
 
-			score = risk_score_span(rel, &account, &instance, &span_type_id, &run,
+			score = risk_score_span(rel, &account, &instance, isnull_id ? NULL : DatumGetPfidP(id),
+									&span_type_id, &run,
 									isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(started));
 		}
 		attnums[n] = c->risk_total;
