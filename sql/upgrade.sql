@@ -44,6 +44,10 @@ CREATE FUNCTION pg_temp.extension_objects() RETURNS SETOF text LANGUAGE sql AS $
 	  FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'prefactor'
 	UNION ALL
+	SELECT format('storage %s %s', c.relname, c.reloptions)
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'prefactor' AND c.reloptions IS NOT NULL
+	UNION ALL
 	SELECT 'dumped ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'prefactor'
 $$;
 
