@@ -792,9 +792,10 @@ COMMENT ON FUNCTION prefactor_record_quality(pfid, text, jsonb, text) IS
 -- Spans
 ------------------------------------------------------------------------------
 
--- The span calls are the hot path: C over saved plans and backend caches
--- (src/api/span_api.c). They store rows through INSERT/UPDATE, so the span
--- triggers apply to them exactly as to bulk loads.
+-- The span calls are the hot path: C over backend caches (src/api/span_api.c).
+-- They write their row through the table AM with its row triggers, constraints
+-- and foreign keys (src/core/row_write.c), so the span triggers apply to them
+-- exactly as to a plain INSERT/UPDATE or a bulk load.
 CREATE FUNCTION prefactor_start_span(instance pfid, span_type text, payload jsonb DEFAULT '{}',
 									 parent_span pfid DEFAULT NULL, started_at timestamptz DEFAULT NULL,
 									 idempotency_key text DEFAULT NULL)
