@@ -444,3 +444,24 @@ SELECT risk_type_points(span_type_id, risk_profile_revision_id) AS points, risk_
  WHERE instance_id = :'r11' ORDER BY risk_total;
 SELECT run_risk_score(i) AS score, risk_level FROM instances i WHERE id = :'r11';
 SELECT risk_score(span_type_id, risk_profile_revision_id) AS aggregate FROM spans WHERE instance_id = :'r11';
+
+-- A replayed span (INSERT ... ON CONFLICT DO NOTHING of ids already stored) is skipped after its
+-- BEFORE triggers ran, so it raises nothing: one stored span of 8 points leaves the run at medium,
+-- where counting the replay would reach high and terminate it.
+SELECT prefactor_create_risk_profile('again', 'replay',
+	category_weights => '{"personal_identifiers": 8}', action_multipliers => '{"read_data": 1}',
+	medium_threshold => 5, high_threshold => 12, critical_threshold => 100,
+	terminate_at_level => 'high') IS NOT NULL AS created;
+SELECT prefactor_register_agent('again', 'replayer', risk_profile => 'replay') IS NOT NULL AS agent_created;
+SELECT prefactor_start_run('again', 'replayer', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}]}') AS r12 \gset
+CREATE TEMP TABLE replayed AS
+SELECT account_id, pfid_generate(pfid_partition(account_id)) AS id, id AS instance_id FROM instances WHERE id = :'r12';
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, id, instance_id, 'lookup', 'complete', '{}', now(), now() FROM replayed;
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, id, instance_id, 'lookup', 'complete', '{}', now(), now() FROM replayed
+ON CONFLICT DO NOTHING;
+SELECT status, risk_score, risk_level, run_risk_score(i) AS live FROM instances i WHERE id = :'r12';
+SELECT count(*) AS spans, risk_score(span_type_id, risk_profile_revision_id) AS aggregate FROM spans WHERE instance_id = :'r12';

@@ -1,8 +1,8 @@
 -- The current shape of every table of the extension, in one place: this
 -- file's expected output (expected/tables.out) is the reference. Columns in
 -- order with their types, defaults and comments, then constraints, indexes,
--- triggers and row-level security policies. A change to any table changes
--- this output, so it is reviewed with the change.
+-- triggers, row-level security policies and storage parameters. A change to
+-- any table changes this output, so it is reviewed with the change.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS prefactor CASCADE;
 CREATE EXTENSION prefactor;
@@ -46,6 +46,9 @@ SELECT line FROM (
 								WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
 				  concat_ws(' WITH CHECK ', pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)))
 	  FROM t JOIN pg_policy p ON p.polrelid = t.oid
+	UNION ALL
+	SELECT t.relname, 6, 0, format('  storage %s', array_to_string(c.reloptions, ', '))
+	  FROM t JOIN pg_class c ON c.oid = t.oid WHERE c.reloptions IS NOT NULL
 ) x
 ORDER BY relname, part, n;
 -- Every table and column says what it holds.

@@ -77,7 +77,11 @@ CREATE TABLE IF NOT EXISTS spans (
 	-- a parent span must belong to the same instance
 	FOREIGN KEY (account_id, instance_id, parent_span_id) REFERENCES spans (account_id, instance_id, id),
 	CONSTRAINT spans_span_type_fkey FOREIGN KEY (account_id, span_type_id) REFERENCES span_types
-);
+)
+-- A span is mostly stored open and written once more when it finishes, with
+-- its result: the room left on each page keeps that update on the page (a
+-- HOT update), so a finish adds no entry to any of the table's indexes.
+WITH (fillfactor = 80);
 COMMENT ON TABLE spans IS
 	'One per agent step: type, payload, result, times, status, parent, and whether it matched its declared shape';
 COMMENT ON COLUMN spans.account_id IS 'The account the row belongs to; every reference is an (account_id, id) pair, so no row points across accounts';
@@ -133,9 +137,10 @@ COMMENT ON FUNCTION duration(spans) IS 'Span duration (finished_at - started_at)
 -- The span API
 ------------------------------------------------------------------------------
 
--- The span calls are the hot path: C over saved plans and backend caches
--- (src/api/span_api.c). They store rows through INSERT/UPDATE, so the span
--- triggers apply to them exactly as to bulk loads.
+-- The span calls are the hot path: C over backend caches (src/api/span_api.c).
+-- They write their row through the table AM with its row triggers, constraints
+-- and foreign keys (src/core/row_write.c), so the span triggers apply to them
+-- exactly as to a plain INSERT/UPDATE or a bulk load.
 CREATE OR REPLACE FUNCTION prefactor_start_span(instance pfid, span_type text, payload jsonb DEFAULT '{}',
 									 parent_span pfid DEFAULT NULL, started_at timestamptz DEFAULT NULL,
 									 idempotency_key text DEFAULT NULL)

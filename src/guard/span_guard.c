@@ -364,6 +364,26 @@ same_pfid(const Pfid *a, const Pfid *b)
 }
 
 /*
+ * Locks the latest version of the run row at tid FOR NO KEY UPDATE, waiting
+ * for a concurrent writer; the slot receives it. False unless it is locked
+ * and is the run asked for.
+ */
+static bool
+lock_run_version(Relation instances, ItemPointer tid, TupleTableSlot *slot, const Pfid *account,
+				 const Pfid *instance)
+{
+	TM_FailureData tmfd;
+	bool		isnull;
+
+	return table_tuple_lock(instances, tid, GetLatestSnapshot(), slot,
+							GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
+							TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							&tmfd) == TM_Ok &&
+		same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ACCOUNT], &isnull)), account) &&
+		same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ID], &isnull)), instance);
+}
+
+/*
  * The run lock without a planned query, as SELECT ... FOR NO KEY UPDATE takes
  * it in READ COMMITTED: find the run through its primary key, lock its latest
  * version (waiting for a concurrent writer), and read it. Every span takes
@@ -376,11 +396,9 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 {
 	Relation	instances;
 	TupleTableSlot *slot;
-	TM_FailureData tmfd;
-	TM_Result	result;
 	ItemPointerData tid;
 	bool		isnull;
-	bool		found;
+	bool		locked;
 	Datum		d;
 	char	   *label;
 
@@ -403,32 +421,21 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		run_columns_of = run_table;
 	}
 	slot = table_slot_create(instances, NULL);
+	locked = false;
 	if (last_locked_run.lxid == MyProc->lxid && last_locked_run.subxid == GetCurrentSubTransactionId() &&
 		last_locked_run.relfilenode == instances->rd_node.relNode &&
 		same_pfid(&last_locked_run.account, account) && same_pfid(&last_locked_run.instance, instance))
 	{
+		/* a version this subtransaction updated since is not locked this way: then search */
 		tid = last_locked_run.tid;
-		found = true;
+		locked = lock_run_version(instances, &tid, slot, account, instance);
 	}
-	else
+	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
 	{
-		found = prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot);
 		tid = slot->tts_tid;
+		locked = lock_run_version(instances, &tid, slot, account, instance);
 	}
-	if (!found)
-	{
-		ExecDropSingleTupleTableSlot(slot);
-		table_close(instances, RowShareLock);
-		return false;
-	}
-	/* the slot receives the locked version */
-	result = table_tuple_lock(instances, &tid, GetLatestSnapshot(), slot,
-							  GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
-							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							  &tmfd);
-	if (result != TM_Ok ||
-		!same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ACCOUNT], &isnull)), account) ||
-		!same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ID], &isnull)), instance))
+	if (!locked)
 	{
 		last_locked_run.lxid = InvalidLocalTransactionId;
 		ExecDropSingleTupleTableSlot(slot);
@@ -639,12 +646,15 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 	/* live scoring: the run's total after this span; a raise writes the run row now */
 	{
 		RiskSpanScore score = {0};
+		bool		isnull_id;
 
 		if (run.has_revision && declared)
 		{
 			Datum		started = heap_getattr(tuple, c->started_at, desc, &isnull);
+			Datum		id = heap_getattr(tuple, c->id, desc, &isnull_id);
 
-			score = risk_score_span(rel, &account, &instance, &span_type_id, &run,
+			score = risk_score_span(rel, &account, &instance, isnull_id ? NULL : DatumGetPfidP(id),
+									&span_type_id, &run,
 									isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(started));
 		}
 		attnums[n] = c->risk_total;

@@ -66,8 +66,8 @@ typedef struct RiskSpanScore
 
 struct RunState;
 extern RiskSpanScore risk_score_span(Relation spans, const Pfid *account, const Pfid *instance,
-									 const Pfid *span_type_id, const struct RunState *run,
-									 TimestampTz started_at);
+									 const Pfid *span_id, const Pfid *span_type_id,
+									 const struct RunState *run, TimestampTz started_at);
 extern int	risk_classification_rank(const char *name);
 extern void risk_notify_level_rise(const char *account_name, const char *agent_name, const Pfid *instance,
 								   const char *score_text, const char *level_name, bool terminated);

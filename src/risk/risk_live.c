@@ -271,15 +271,36 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 }
 
 /*
+ * Whether a span of this id is stored already: then the row being judged
+ * is a replay that will not be stored (INSERT ... ON CONFLICT DO NOTHING
+ * skips it after its BEFORE triggers ran; a plain INSERT fails on the key).
+ */
+static bool
+span_stored(Relation spans, const Pfid *account, const Pfid *span_id)
+{
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (span_id == NULL)
+		return false;
+	slot = table_slot_create(spans, NULL);
+	found = prefactor_index_first(spans, RelationGetPrimaryKeyIndex(spans), account, span_id,
+								  ForwardScanDirection, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/*
  * Live scoring of a new span of a declared type, under the run's lock
  * (RunState was read under it): the run's score after the span is the
  * previous total (totals only grow, points are never negative) plus the
  * points of the span's type. A span that raises the run's level or
- * classification writes the run row now.
+ * classification writes the run row now, unless it replays a stored span:
+ * a row that is not stored raises nothing.
  */
 RiskSpanScore
-risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const Pfid *span_type_id,
-				const RunState *run, TimestampTz started_at)
+risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const Pfid *span_id,
+				const Pfid *span_type_id, const RunState *run, TimestampTz started_at)
 {
 	RiskSpanScore score = {0};
 	const RiskTypeInfo *info;
@@ -307,7 +328,8 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(previous),
 											NumericGetDatum(info->points)));
 	level = risk_level_of(rev, score.total);
-	score.raises = level > run->risk_level || info->classification > run->max_classification;
+	score.raises = (level > run->risk_level || info->classification > run->max_classification) &&
+		!span_stored(spans, account, span_id);
 	if (score.raises)
 		score.terminated = raise_run(account, instance, started_at, rev, info, score.total,
 									 run->risk_level, Max(level, run->risk_level), &score.finished_at,
