@@ -38,6 +38,10 @@ UPGRADE_STEPS = $(sort $(wildcard sql/upgrade/$(PREV_VERSION)--$(EXTVERSION)/*.s
 DATA = sql/released/prefactor--$(PREV_VERSION).sql sql/sample/prefactor_sample--$(EXTVERSION).sql
 DATA_built = build/prefactor--$(EXTVERSION).sql build/prefactor--$(PREV_VERSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = build/prefactor-replay.sql
+# Feature files of the former layout (sql/<version>/) would be left out silently.
+ifneq ($(wildcard sql/[0-9]*/*.sql),)
+$(error $(wildcard sql/[0-9]*/*.sql): move these into sql/install/ (tables and types also need an upgrade step in sql/upgrade/); see the Makefile's SQL section)
+endif
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out, run in this order
 REGRESS = $(shell cat test/regress_schedule)
