@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
+#include "core/citus_compat.h"
 #include "core/pfid.h"
 
 PG_FUNCTION_INFO_V1(prefactor_assign_id);
@@ -54,8 +55,8 @@ prefactor_assign_id(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint reports it */
 
-	newid = PointerGetDatum(pfid_make_random(pfid_now_ms(),
-											 pfid_get_partition(DatumGetPfidP(account))));
+	newid = PointerGetDatum(prefactor_new_row_id(trigdata->tg_relation,
+												 pfid_get_partition(DatumGetPfidP(account))));
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &id_attnum,
 													 &newid, &newnull));
 }

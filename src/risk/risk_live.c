@@ -123,7 +123,7 @@ risk_notify_level_rise(const char *account_name, const char *agent_name, const P
 	escape_json(&payload, pfid_text(instance));
 	appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
 					 score_text, level_name, terminated ? "true" : "false");
-	Async_Notify(RISK_CHANNEL, payload.data);
+	risk_alert_send(RISK_CHANNEL, payload.data);
 }
 
 /*
