@@ -184,7 +184,7 @@ coordinator_conninfo_if_worker(void)
 					" 'port=' OPERATOR(pg_catalog.||) n.nodeport,"
 					" 'dbname=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(pg_catalog.current_database()),"
 					" 'user=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(CURRENT_USER::pg_catalog.text),"
-					" 'application_name=prefactor_risk_alerts connect_timeout=10',"
+					" 'application_name=prefactor_risk_alerts connect_timeout=2',"
 					" pg_catalog.current_setting('citus.node_conninfo', true))"
 					" FROM pg_catalog.pg_dist_node n, pg_catalog.pg_dist_local_group l"
 					" WHERE l.groupid OPERATOR(pg_catalog.<>) 0 AND n.groupid OPERATOR(pg_catalog.=) 0"
