@@ -117,7 +117,14 @@ BEGIN
 	-- into the shard of its account (ids are drawn so on the shards,
 	-- src/core/citus_compat.c): as distributed functions by that argument,
 	-- Citus delegates each top-level call to the worker holding the account,
-	-- which runs it whole, in one round trip.
+	-- which runs it whole, in one round trip. Only with the coordinator in
+	-- Citus's metadata: a worker sends the risk alerts of a delegated call there.
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node n WHERE n.groupid = 0) THEN
+		RAISE NOTICE 'prefactor.distribute(): the span calls are not delegated to the workers'
+			USING DETAIL = 'The coordinator is not in Citus''s metadata, so a worker could not send it a call''s risk alerts.',
+				  HINT = 'Run SELECT citus_set_coordinator_host(''<coordinator host>'', <port>); then prefactor.distribute() again.';
+		RETURN;
+	END IF;
 	FOR fn, fn_arg IN
 		SELECT f::regprocedure, a FROM (VALUES
 			('prefactor.prefactor_start_span(prefactor.pfid, text, jsonb, prefactor.pfid, timestamptz, text)', 'instance'),
