@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/plancache.h"
 #include "catalog/namespace.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -649,4 +650,26 @@ prefactor_citus_scoped_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *a
 		entry->plan = p;
 	}
 	return entry->plan;
+}
+
+/*
+ * The plan saved in *slot, or in the current shard scope the same query
+ * made for the scope's shards (for a module that prepares its own plan
+ * rather than through prefactor_spi_execute).
+ */
+SPIPlanPtr
+prefactor_citus_scoped_saved(SPIPlanPtr *slot)
+{
+	List	   *sources;
+	CachedPlanSource *source;
+	SPIPlanPtr	scoped;
+
+	if (current_scope == NULL || *slot == NULL)
+		return *slot;
+	sources = SPI_plan_get_plan_sources(*slot);
+	if (list_length(sources) != 1)
+		return *slot;
+	source = (CachedPlanSource *) linitial(sources);
+	scoped = prefactor_citus_scoped_plan(slot, source->query_string, source->num_params, source->param_types);
+	return scoped ? scoped : *slot;
 }

@@ -2,7 +2,8 @@
  * id_assign.c
  *	  BEFORE INSERT trigger that gives a row without an id a fresh pfid in
  *	  the partition of its account, so ids from functions, INSERT and COPY
- *	  all carry the account's partition.
+ *	  all carry the account's partition. On a Citus shard the id also
+ *	  hashes into the shard's range, its account's (prefactor_new_row_id).
  */
 #include "postgres.h"
 
