@@ -113,9 +113,10 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- The span calls and the run finish name a run or a span, whose id hashes
-	-- into the shard of its account (ids are drawn so on the shards,
-	-- src/core/citus_compat.c): as distributed functions by that argument,
+	-- The run start by account id names the account; the span calls and the
+	-- run finish name a run or a span, whose id hashes into the shard of its
+	-- account (ids are drawn so on the shards, src/core/citus_compat.c): as
+	-- distributed functions by that argument,
 	-- Citus delegates each top-level call to the worker holding the account,
 	-- which runs it whole, in one round trip. Only with the coordinator in
 	-- Citus's metadata: a worker sends the risk alerts of a delegated call there.
@@ -127,6 +128,7 @@ BEGIN
 	END IF;
 	FOR fn, fn_arg IN
 		SELECT f::regprocedure, a FROM (VALUES
+			('prefactor.prefactor_start_run(prefactor.pfid, text, text, jsonb, jsonb, text, text, timestamptz)', 'account'),
 			('prefactor.prefactor_start_span(prefactor.pfid, text, jsonb, prefactor.pfid, timestamptz, text)', 'instance'),
 			('prefactor.prefactor_record_span(prefactor.pfid, text, jsonb, jsonb, text, prefactor.pfid, timestamptz, timestamptz, text)', 'instance'),
 			('prefactor.prefactor_finish_span(prefactor.pfid, text, jsonb, timestamptz, text)', 'span'),
@@ -141,4 +143,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION distribute() IS
-	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the span calls and prefactor_finish_run distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';
+	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the run start by account id, the span calls and prefactor_finish_run distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';
