@@ -51,10 +51,11 @@ REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=plpgsql
 
-PG_CPPFLAGS = -Isrc
+# -I includedir: libpq-fe.h (risk alerts forwarded from a Citus worker)
+PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
 # a call to an undeclared function would only fail when the library is loaded
 PG_CFLAGS = -Werror=implicit-function-declaration
-SHLIB_LINK = -ljson-c -lpcre2-8 -lidn2
+SHLIB_LINK = -ljson-c -lpcre2-8 -lidn2 -lpq
 
 # The JSON Schema engine: a pure C library (no Postgres headers) linked in.
 -include src/jsonschema/engine.mk

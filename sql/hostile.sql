@@ -38,6 +38,8 @@ INSERT INTO calls VALUES
 	('prefactor_start_run(text,text,text,jsonb,jsonb,text,text,timestamptz)',
 		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k1'$$, 'now()']),
 	('prefactor_start_run(text,jsonb,jsonb,jsonb)', ARRAY[quote_literal(:'token'), $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'{}'$$]),
+	('prefactor_start_run(pfid,text,text,jsonb,jsonb,text,text,timestamptz)',
+		ARRAY[quote_literal(:'acme'), $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k1b'$$, 'now()']),
 	('prefactor_sdk_register(text,jsonb)', ARRAY[quote_literal(:'token'), $$'{}'$$]),
 	('prefactor_sdk_start(text,text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(:'pending'), $$'{}'$$]),
 	('prefactor_sdk_finish(text,text,jsonb)', ARRAY[quote_literal(:'token'), quote_literal(:'run'), $$'{}'$$]),

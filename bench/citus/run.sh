@@ -6,6 +6,7 @@
 # each and the median ratio citus/plain over the rounds (alternated, so that
 # noise on a shared machine hits both alike).
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
+# (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id)
 # (after make install; PREFACTOR_DESTDIR for an extension installed with
 # DESTDIR; PREFACTOR_BENCH_PORT: the first of four ports, default 55340).
 # Runs the servers as the postgres user when started as root.
@@ -24,7 +25,7 @@ if [ ! -f "$(pg_config --pkglibdir)/citus.so" ]; then
 fi
 if [ "$(id -u)" -eq 0 ]; then
 	exec runuser -u postgres -- env PATH="$PATH" PREFACTOR_DESTDIR="${PREFACTOR_DESTDIR:-}" \
-		PREFACTOR_BENCH_PORT="$port" "$0" "$secs" "$rounds" "${clients[@]}"
+		PREFACTOR_BENCH_PORT="$port" PREFACTOR_BENCH_SCRIPT="${PREFACTOR_BENCH_SCRIPT:-}" "$0" "$secs" "$rounds" "${clients[@]}"
 fi
 work=$(mktemp -d /tmp/prefactor-bench-citus.XXXXXX)
 sock=$work
@@ -65,7 +66,13 @@ for p in "$plain" "$coord"; do
 	q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null 2>&1 || q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null
 done
 "$here/../lifecycle/gen-scripts.sh" "$work"
-bench() { pgbench -n -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -f "$work/api.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+# the run start names the account by id (prefactor_start_run(pfid, ...)): on
+# Citus it is delegated whole to the account's worker, as the span calls are;
+# PREFACTOR_BENCH_SCRIPT=api names it by name instead (run start on the coordinator)
+script=${PREFACTOR_BENCH_SCRIPT:-api-account-id}
+acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 'bench'"; }
+declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
+bench() { pgbench -n -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Writes the two pgbench scripts: one run = start + 20 spans (start and finish,
+# Writes the pgbench scripts: one run = start + 20 spans (start and finish,
 # ~1 KB payload and result each) + finish, through the API (governed: the span
-# type is validated and scores under the agent's risk profile) and as plain SQL.
+# type is validated and scores under the agent's risk profile; api.pgbench
+# names the account, api-account-id.pgbench gives its id) and as plain SQL.
 set -eu
 out=${1:-.}
 filler=$(printf 'x%.0s' $(seq 1 800))
@@ -17,6 +18,10 @@ schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm"
 	done
 	echo "SELECT prefactor.prefactor_finish_run(':run');"
 } > "$out/api.pgbench"
+
+# the same through the run start that names its account by id (-D acct=<id>):
+# on Citus the whole run start is delegated to the account's worker
+sed "s/prefactor_start_run('bench',/prefactor_start_run(':acct'::prefactor.pfid,/" "$out/api.pgbench" > "$out/api-account-id.pgbench"
 
 {
 	echo "INSERT INTO baseline_instances (account_id, id, agent_id, version_id, schema_version_id, environment_id, status, started_at) VALUES (':acct', prefactor.pfid_generate(:part), ':agent', ':ver', ':sv', ':env', 'active', now()) RETURNING id AS run \\gset"

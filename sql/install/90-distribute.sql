@@ -20,6 +20,8 @@ DECLARE
 	done regclass[] := '{}';
 	pending regclass[];
 	progress boolean;
+	fn regprocedure;
+	fn_arg text;
 	reference_tables regclass[] := ARRAY['prefactor.accounts'::regclass, 'prefactor.account_members'::regclass];
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -110,7 +112,35 @@ BEGIN
 				USING ERRCODE = 'invalid_table_definition';
 		END IF;
 	END LOOP;
+
+	-- The run start by account id names the account; the span calls and the
+	-- run finish name a run or a span, whose id hashes into the shard of its
+	-- account (ids are drawn so on the shards, src/core/citus_compat.c): as
+	-- distributed functions by that argument,
+	-- Citus delegates each top-level call to the worker holding the account,
+	-- which runs it whole, in one round trip. Only with the coordinator in
+	-- Citus's metadata: a worker sends the risk alerts of a delegated call there.
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node n WHERE n.groupid = 0) THEN
+		RAISE NOTICE 'prefactor.distribute(): the span calls are not delegated to the workers'
+			USING DETAIL = 'The coordinator is not in Citus''s metadata, so a worker could not send it a call''s risk alerts.',
+				  HINT = 'Run SELECT citus_set_coordinator_host(''<coordinator host>'', <port>); then prefactor.distribute() again.';
+		RETURN;
+	END IF;
+	FOR fn, fn_arg IN
+		SELECT f::regprocedure, a FROM (VALUES
+			('prefactor.prefactor_start_run(prefactor.pfid, text, text, jsonb, jsonb, text, text, timestamptz)', 'account'),
+			('prefactor.prefactor_start_span(prefactor.pfid, text, jsonb, prefactor.pfid, timestamptz, text)', 'instance'),
+			('prefactor.prefactor_record_span(prefactor.pfid, text, jsonb, jsonb, text, prefactor.pfid, timestamptz, timestamptz, text)', 'instance'),
+			('prefactor.prefactor_finish_span(prefactor.pfid, text, jsonb, timestamptz, text)', 'span'),
+			('prefactor.prefactor_finish_run(prefactor.pfid, text, timestamptz, text)', 'instance')) v(f, a)
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_object o
+						WHERE o.classid = 'pg_catalog.pg_proc'::regclass AND o.objid = fn
+						  AND o.distribution_argument_index IS NOT NULL) THEN
+			PERFORM pg_catalog.create_distributed_function(fn, fn_arg, colocate_with => 'prefactor.instances');
+		END IF;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION distribute() IS
-	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order; idempotent; returns each table with its Citus type and whether this call changed it';
+	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the run start by account id, the span calls and prefactor_finish_run distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';

@@ -25,6 +25,7 @@
 
 #include "access/account_access.h"
 #include "core/caches.h"
+#include "core/citus_compat.h"
 #include "core/excerpt.h"
 #include "core/row_write.h"
 #include "guard/guard.h"
@@ -411,6 +412,7 @@ span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 	char	   *status;
 	TimestampTz started;
 	SpanAck		ack;
+	void	   *scope;
 
 	values[NS_ACCOUNT] = PfidPGetDatum(owning_account(PG_GETARG_DATUM(args->instance),
 													  PG_ARGISNULL(args->instance), "instance"));
@@ -454,7 +456,9 @@ span_call(FunctionCallInfo fcinfo, const SpanCallArgs *args)
 	}
 
 	key_null = get_arg(fcinfo, args->key, &key);
+	scope = prefactor_citus_scope_begin(DatumGetPfidP(values[NS_ACCOUNT]));
 	ack = insert_span(args->operation, values, nulls, key, key_null == 'n', sent_times, sent_nulls);
+	prefactor_citus_scope_end(scope);
 	return ack_datum(fcinfo, &ack);
 }
 
@@ -537,6 +541,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	Pfid		instance;
 	int			finished;
 	MemoryContext caller = CurrentMemoryContext;
+	void	   *scope;
 
 	values[0] = PfidPGetDatum(account);
 	values[1] = span;
@@ -547,6 +552,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	/* now(), passed as a value: Citus refuses a STABLE function in a COALESCE of an UPDATE */
 	values[6] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
+	scope = prefactor_citus_scope_begin(account);
 	SPI_connect();
 	if (!key_null)
 	{
@@ -561,6 +567,7 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 		{
 			ack_from_jsonb(prior, &ack, caller);
 			SPI_finish();
+			prefactor_citus_scope_end(scope);
 			return ack_datum(fcinfo, &ack);
 		}
 	}
@@ -622,5 +629,6 @@ prefactor_finish_span(PG_FUNCTION_ARGS)
 	if (!key_null)
 		answer_key(account, values[5], &ack);
 	SPI_finish();
+	prefactor_citus_scope_end(scope);
 	return ack_datum(fcinfo, &ack);
 }

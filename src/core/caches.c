@@ -182,6 +182,7 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 {
 	int			rc;
 	int			citus_nest;
+	SPIPlanPtr	scoped;
 
 	if (*plan == NULL)
 	{
@@ -197,7 +198,9 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 		saved_plan_slots[n_saved_plans++] = plan;
 	}
 	citus_nest = prefactor_citus_local_begin();
-	rc = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	/* on the Citus worker holding the call's account: its shards, directly */
+	scoped = prefactor_citus_scoped_plan(plan, sql, nargs, argtypes);
+	rc = SPI_execute_plan(scoped ? scoped : *plan, values, nulls, read_only, count);
 	prefactor_citus_local_end(citus_nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,

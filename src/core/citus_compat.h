@@ -6,7 +6,10 @@
 #ifndef PREFACTOR_CITUS_COMPAT_H
 #define PREFACTOR_CITUS_COMPAT_H
 
+#include "executor/spi.h"
 #include "utils/rel.h"
+
+#include "core/pfid.h"
 
 extern int	prefactor_citus_local_begin(void);
 extern void prefactor_citus_local_end(int nest_level);
@@ -15,5 +18,10 @@ extern bool prefactor_citus_is_shard(Relation rel, const char *table_name);
 extern bool prefactor_citus_distributed(const char *table_name);
 extern bool prefactor_citus_table(Oid relid);
 extern Oid	prefactor_own_index(Relation rel, const char *index_name);
+extern Pfid *prefactor_new_row_id(Relation rel, int32 partition);
+extern void *prefactor_citus_scope_begin(const Pfid *account);
+extern void prefactor_citus_scope_end(void *previous);
+extern SPIPlanPtr prefactor_citus_scoped_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr prefactor_citus_scoped_saved(SPIPlanPtr *slot);
 
 #endif

@@ -2,7 +2,8 @@
  * id_assign.c
  *	  BEFORE INSERT trigger that gives a row without an id a fresh pfid in
  *	  the partition of its account, so ids from functions, INSERT and COPY
- *	  all carry the account's partition.
+ *	  all carry the account's partition. On a Citus shard the id also
+ *	  hashes into the shard's range, its account's (prefactor_new_row_id).
  */
 #include "postgres.h"
 
@@ -12,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
+#include "core/citus_compat.h"
 #include "core/pfid.h"
 
 PG_FUNCTION_INFO_V1(prefactor_assign_id);
@@ -54,8 +56,8 @@ prefactor_assign_id(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint reports it */
 
-	newid = PointerGetDatum(pfid_make_random(pfid_now_ms(),
-											 pfid_get_partition(DatumGetPfidP(account))));
+	newid = PointerGetDatum(prefactor_new_row_id(trigdata->tg_relation,
+												 pfid_get_partition(DatumGetPfidP(account))));
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &id_attnum,
 													 &newid, &newnull));
 }

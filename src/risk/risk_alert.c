@@ -13,11 +13,24 @@
  *	  payload as on a single node. Spans loaded by plain INSERT or COPY
  *	  through the coordinator raise their runs but send no alert
  *	  (doc/scale-out.md).
+ *
+ *	  A span call Citus delegated to the worker holding the account (the
+ *	  span functions are distributed functions, see prefactor.distribute())
+ *	  runs there, and so does its alert: risk_alert_send then keeps the
+ *	  payload until the worker's transaction commits and sends it to the
+ *	  coordinator over a connection of its own (pg_notify there), so that
+ *	  the LISTEN on the coordinator receives it all the same.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "core/caches.h"
 #include "core/citus_compat.h"
@@ -66,7 +79,8 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 						  "                        r.medium_threshold, r.high_threshold, r.critical_threshold) AS before) lv"
 						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"
 						  "   AND lv.after OPERATOR(pg_catalog.>) lv.before",
-						  2, types, args, NULL, true, 1);
+						  /* not read-only: a fresh snapshot sees the span just stored */
+						  2, types, args, NULL, false, 1);
 	if (SPI_processed != 1)
 		return;
 	account_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -75,4 +89,140 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 	score_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	level_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	risk_notify_level_rise(account_name, agent_name, instance, score_text, level_name, terminated);
+}
+
+/* Alerts of this transaction for the coordinator: conninfo and payload pairs. */
+static List *alerts_to_forward = NIL;
+static bool forward_callback_registered = false;
+/* The connection to the coordinator, kept for the next alerts. */
+static PGconn *coordinator_conn = NULL;
+static char *coordinator_conninfo = NULL;
+
+/* Sends the pending alerts to the coordinator; never raises an error. */
+static void
+forward_alerts(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, alerts_to_forward)
+	{
+		char	  **alert = (char **) lfirst(lc);
+		const char *params[2] = {"prefactor_risk", alert[1]};
+		PGresult   *res;
+
+		if (coordinator_conn != NULL &&
+			(PQstatus(coordinator_conn) != CONNECTION_OK || strcmp(coordinator_conninfo, alert[0]) != 0))
+		{
+			PQfinish(coordinator_conn);
+			coordinator_conn = NULL;
+		}
+		if (coordinator_conn == NULL)
+		{
+			coordinator_conn = PQconnectdb(alert[0]);
+			if (coordinator_conninfo)
+				pfree(coordinator_conninfo);
+			coordinator_conninfo = MemoryContextStrdup(TopMemoryContext, alert[0]);
+		}
+		if (PQstatus(coordinator_conn) != CONNECTION_OK)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not send a risk alert to the Citus coordinator: %s",
+							PQerrorMessage(coordinator_conn)),
+					 errdetail("Payload: %s", alert[1])));
+			PQfinish(coordinator_conn);
+			coordinator_conn = NULL;
+			continue;
+		}
+		res = PQexecParams(coordinator_conn, "SELECT pg_catalog.pg_notify($1, $2)", 2, NULL, params,
+						   NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not send a risk alert to the Citus coordinator: %s",
+							PQerrorMessage(coordinator_conn)),
+					 errdetail("Payload: %s", alert[1])));
+		PQclear(res);
+	}
+}
+
+static void
+forward_alerts_callback(XactEvent event, void *arg)
+{
+	if (alerts_to_forward == NIL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			forward_alerts();
+			/* fall through */
+		case XACT_EVENT_ABORT:
+			list_free_deep(alerts_to_forward);
+			alerts_to_forward = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * The coordinator's connection string when this node is a Citus worker
+ * (its group is not the coordinator's, 0), else NULL.
+ */
+static char *
+coordinator_conninfo_if_worker(void)
+{
+	char	   *result = NULL;
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
+					true, 1) == SPI_OK_SELECT &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		SPI_execute("SELECT pg_catalog.concat_ws(' ', 'host=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(n.nodename),"
+					" 'port=' OPERATOR(pg_catalog.||) n.nodeport,"
+					" 'dbname=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(pg_catalog.current_database()),"
+					" 'user=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(CURRENT_USER::pg_catalog.text),"
+					" 'application_name=prefactor_risk_alerts connect_timeout=2',"
+					" pg_catalog.current_setting('citus.node_conninfo', true))"
+					" FROM pg_catalog.pg_dist_node n, pg_catalog.pg_dist_local_group l"
+					" WHERE l.groupid OPERATOR(pg_catalog.<>) 0 AND n.groupid OPERATOR(pg_catalog.=) 0"
+					" AND n.noderole OPERATOR(pg_catalog.=) 'primary' AND n.isactive",
+					true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		result = MemoryContextStrdup(TopMemoryContext,
+									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Sends a risk alert on channel channel: a notification of this
+ * transaction, or, on a Citus worker, to the coordinator when this
+ * transaction commits (see the head of this file).
+ */
+void
+risk_alert_send(const char *channel, const char *payload)
+{
+	char	   *conninfo;
+	char	  **alert;
+	MemoryContext old;
+
+	if (!prefactor_citus_loaded() || (conninfo = coordinator_conninfo_if_worker()) == NULL)
+	{
+		Async_Notify(channel, payload);
+		return;
+	}
+	if (!forward_callback_registered)
+	{
+		RegisterXactCallback(forward_alerts_callback, NULL);
+		forward_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	alert = palloc(2 * sizeof(char *));
+	alert[0] = conninfo;
+	alert[1] = pstrdup(payload);
+	alerts_to_forward = lappend(alerts_to_forward, alert);
+	MemoryContextSwitchTo(old);
 }

@@ -123,7 +123,7 @@ risk_notify_level_rise(const char *account_name, const char *agent_name, const P
 	escape_json(&payload, pfid_text(instance));
 	appendStringInfo(&payload, ", \"score\": %s, \"level\": \"%s\", \"terminated\": %s}",
 					 score_text, level_name, terminated ? "true" : "false");
-	Async_Notify(RISK_CHANNEL, payload.data);
+	risk_alert_send(RISK_CHANNEL, payload.data);
 }
 
 /*
@@ -201,7 +201,7 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 		nulls[8] = isnull ? 'n' : ' ';
 	}
 	citus_nest = prefactor_citus_local_begin();
-	rc = SPI_execute_plan(plan_raise, args, nulls, false, 1);
+	rc = SPI_execute_plan(prefactor_citus_scoped_saved(&plan_raise), args, nulls, false, 1);
 	prefactor_citus_local_end(citus_nest);
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		ereport(ERROR,

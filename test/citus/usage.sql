@@ -106,6 +106,16 @@ SELECT prefactor_finish_run(:'r5', 'cancelled') AS finished;
 SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL, started_at => '2025-01-01 10:00:00+00') AS r6 \gset
 SELECT terminate FROM prefactor_record_span(:'r6', 'lookup', '{"q": "old"}', started_at => '2025-01-01 10:00:01+00', finished_at => '2025-01-01 10:00:02+00');
 SELECT prefactor_finish_run(:'r6', 'complete', '2025-01-01 10:01:00+00') AS finished;
+-- The run start naming its account by id (on Citus delegated whole to the account's worker).
+\c - ci_ingest
+SELECT account_id AS acme_id FROM accounts WHERE name = 'acme' \gset
+SELECT prefactor_start_run(:'acme_id'::pfid, 'support-bot', 'production', NULL, NULL) AS r7 \gset
+SELECT terminate FROM prefactor_record_span(:'r7', 'lookup', '{"q": "by id"}');
+SELECT prefactor_finish_run(:'r7') AS finished;
+SELECT i.status, a.name AS account, count(s.*) AS spans
+  FROM instances i JOIN accounts a ON a.account_id = i.account_id
+  LEFT JOIN spans s ON s.account_id = i.account_id AND s.instance_id = i.id
+ WHERE i.id = :'r7' GROUP BY i.status, a.name;
 
 -- The SDK protocol and OTLP, as prefactor-gateway calls them: every call
 -- bound to the account, agent and environment of its token.
