@@ -284,13 +284,15 @@ risk_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	return aggcxt;
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_trans);
-/* Transition of both aggregates: count one span by (span_type_id, revision). */
-Datum
-prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
+/*
+ * Counts one span by (span_type_id, revision), the transition's arguments 1
+ * and 2, into a state (a new one in aggcxt for NULL); returns the state.
+ * Shared by the transition of the internal state and of risk_agg_state.
+ */
+void *
+risk_agg_count(MemoryContext aggcxt, void *arg, FunctionCallInfo fcinfo)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_trans");
-	RiskAggState *state = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
+	RiskAggState *state = (RiskAggState *) arg;
 	RiskPair	key;
 
 	if (state == NULL)
@@ -313,7 +315,17 @@ prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
 		memcpy(&key.span_type_id, PG_GETARG_PFID_P(1), sizeof(Pfid));
 	}
 	risk_state_add(aggcxt, state, &key, NULL, 1);
-	PG_RETURN_POINTER(state);
+	return state;
+}
+
+PG_FUNCTION_INFO_V1(prefactor_risk_agg_trans);
+/* Transition of both aggregates over the internal state. */
+Datum
+prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_trans");
+
+	PG_RETURN_POINTER(risk_agg_count(aggcxt, PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0), fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_combine);

@@ -23,7 +23,6 @@
 #include "risk/risk.h"
 
 /* risk_agg.c's transition, combine and final functions over the internal state */
-extern Datum prefactor_risk_agg_trans(PG_FUNCTION_ARGS);
 extern Datum prefactor_risk_agg_combine(PG_FUNCTION_ARGS);
 extern Datum prefactor_risk_agg_score(PG_FUNCTION_ARGS);
 extern Datum prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS);
@@ -237,14 +236,12 @@ PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
 Datum
 prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 {
+	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_trans");
 	RiskStateObject *obj;
-	void	   *state;
-	bool		isnull;
+	void	   *state = risk_state_for_update(fcinfo, &obj);
 
-	(void) risk_state_aggcontext(fcinfo, "risk_agg_trans");
-	state = risk_state_for_update(fcinfo, &obj);
-	state = DatumGetPointer(risk_state_call(fcinfo, prefactor_risk_agg_trans, 1, &state, &isnull));
-	return risk_state_result(fcinfo, obj, state);
+	/* counted in place, without a second call through fmgr */
+	return risk_state_result(fcinfo, obj, risk_agg_count(aggcxt, state, fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_combine);
