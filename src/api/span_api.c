@@ -227,15 +227,25 @@ insert_span_direct(const Datum *args, const char *arg_nulls, SpanAck *ack, bool 
 	return true;
 }
 
+/* The types of a new span's arguments, in NS_ order. */
+static void
+span_arg_types(Oid *types)
+{
+	Oid			pf = prefactor_pfid_oid();
+	const Oid	fixed[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+	memcpy(types, fixed, sizeof(fixed));
+}
+
 /* The same as one statement, for where the table AM will not do. */
 static void
 insert_span_statement(Datum *values, char *nulls, SpanAck *ack, bool *raised)
 {
 	static SPIPlanPtr insert_plan = NULL;
-	Oid			pf = prefactor_pfid_oid();
-	Oid			types[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			types[NS_NARGS];
 	bool		isnull;
+
+	span_arg_types(types);
 
 	prefactor_spi_execute(&insert_plan,
 						  "INSERT INTO prefactor.spans (account_id, instance_id, parent_span_id,"
@@ -267,11 +277,8 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 			const Datum *sent_times, const char *sent_nulls)
 {
 	static SPIPlanPtr claim_plan = NULL;
-	Oid			pf = prefactor_pfid_oid();
 	const Pfid *account = DatumGetPfidP(values[NS_ACCOUNT]);
 	const Pfid *instance = DatumGetPfidP(values[NS_INSTANCE]);
-	Oid			types[NS_NARGS] = {pf, pf, pf, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID};
 	SpanAck		ack = {0};
 	RunState	run;
 	bool		isnull;
@@ -286,7 +293,7 @@ insert_span(const char *operation, Datum *values, char *nulls, Datum key, bool k
 		char		claim_nulls[NS_NARGS + 4];
 		Datum		prior;
 
-		memcpy(claim_types, types, sizeof(types));
+		span_arg_types(claim_types);
 		memcpy(claim_values, values, sizeof(Datum) * NS_NARGS);
 		memcpy(claim_nulls, nulls, NS_NARGS);
 		claim_types[NS_NARGS] = TEXTOID;

@@ -138,14 +138,27 @@ prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls, const 
 bool
 prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *second)
 {
-	TM_FailureData tmfd;
 	ItemPointerData tid;
 
 	w->old = table_slot_create(w->rel, &w->estate->es_tupleTable);
 	if (!prefactor_index_first(w->rel, index_oid, first, second, ForwardScanDirection, w->old))
 		return false;
-	tid = w->old->tts_tid;		/* the slot receives the locked version */
-	return table_tuple_lock(w->rel, &tid, w->estate->es_snapshot, w->old, w->estate->es_output_cid,
+	tid = w->old->tts_tid;
+	return prefactor_lock_latest(w->rel, &tid, w->old);
+}
+
+/*
+ * Locks the latest version of the row at tid FOR NO KEY UPDATE, waiting for
+ * a concurrent writer, as an UPDATE or SELECT ... FOR NO KEY UPDATE in READ
+ * COMMITTED does; the slot receives that version. False when it is gone or
+ * was changed by this transaction since (then search it again).
+ */
+bool
+prefactor_lock_latest(Relation rel, ItemPointer tid, TupleTableSlot *slot)
+{
+	TM_FailureData tmfd;
+
+	return table_tuple_lock(rel, tid, GetLatestSnapshot(), slot, GetCurrentCommandId(true),
 							LockTupleNoKeyExclusive, LockWaitBlock,
 							TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							&tmfd) == TM_Ok;

@@ -28,6 +28,7 @@ typedef struct RowWrite
 extern bool prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd);
 extern TupleTableSlot *prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls,
 											const bool *given);
+extern bool prefactor_lock_latest(Relation rel, ItemPointer tid, TupleTableSlot *slot);
 extern bool prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *second);
 extern TupleTableSlot *prefactor_row_update(RowWrite *w, int n, const int *attnums,
 											const Datum *values, const bool *nulls);

@@ -32,6 +32,7 @@
 #include "core/caches.h"
 #include "core/citus_compat.h"
 #include "core/index_read.h"
+#include "core/row_write.h"
 #include "core/excerpt.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
@@ -372,13 +373,9 @@ static bool
 lock_run_version(Relation instances, ItemPointer tid, TupleTableSlot *slot, const Pfid *account,
 				 const Pfid *instance)
 {
-	TM_FailureData tmfd;
 	bool		isnull;
 
-	return table_tuple_lock(instances, tid, GetLatestSnapshot(), slot,
-							GetCurrentCommandId(true), LockTupleNoKeyExclusive, LockWaitBlock,
-							TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							&tmfd) == TM_Ok &&
+	return prefactor_lock_latest(instances, tid, slot) &&
 		same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ACCOUNT], &isnull)), account) &&
 		same_pfid(DatumGetPfidP(slot_getattr(slot, run_column[RUN_ID], &isnull)), instance);
 }
