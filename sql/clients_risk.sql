@@ -183,6 +183,22 @@ SELECT run_risk_score(i) AS risk_score, i.risk_level, r.revision FROM instances 
   JOIN risk_profile_revisions r ON r.account_id = i.account_id AND r.id = i.risk_profile_revision_id
  WHERE i.id = :'r3';
 
+-- A replay by the ingest role (INSERT ... ON CONFLICT DO NOTHING of a span
+-- already stored) raises nothing: 21 + 21 stored is medium; counting the
+-- replayed 21 again would make it high.
+\c - regress_cr_ingest
+SELECT pfid_generate(pfid_partition(account_id)) AS replayed FROM instances WHERE id = :'r3' \gset
+\c - regress_cr_ingest
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, :'replayed', id, 'lookup', 'complete', '{}', now(), now() FROM instances WHERE id = :'r3';
+\c - regress_cr_ingest
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, :'replayed', id, 'lookup', 'complete', '{}', now(), now() FROM instances WHERE id = :'r3'
+ON CONFLICT DO NOTHING;
+\c - regress_cr_reader
+SELECT run_risk_score(i) AS risk_score, i.risk_level, (SELECT count(*) FROM spans s WHERE s.instance_id = i.id) AS spans
+  FROM instances i WHERE i.id = :'r3';
+
 ------------------------------------------------------------------------------
 -- What a level may not do: refused with insufficient_privilege (42501).
 ------------------------------------------------------------------------------
