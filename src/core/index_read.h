@@ -1,6 +1,7 @@
 /*
  * index_read.h
- *	  One row by a two-pfid key through the index AM (index_read.c).
+ *	  One row by a two-pfid key through the index AM, or the last of a
+ *	  two-pfid range through the btree (index_read.c).
  */
 #ifndef PREFACTOR_INDEX_READ_H
 #define PREFACTOR_INDEX_READ_H
@@ -15,5 +16,7 @@
 
 extern bool prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
 								  ScanDirection direction, TupleTableSlot *slot);
+extern bool prefactor_index_last(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
+								 TupleTableSlot *slot);
 
 #endif

@@ -148,6 +148,19 @@ prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *se
 }
 
 /*
+ * Locks the latest version of the row at tid, found before (the caller
+ * checks it is the row it wants), as prefactor_row_lock does.
+ */
+bool
+prefactor_row_lock_at(RowWrite *w, ItemPointer tid)
+{
+	ItemPointerData at = *tid;
+
+	w->old = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	return prefactor_lock_latest(w->rel, &at, w->old);
+}
+
+/*
  * Locks the latest version of the row at tid FOR NO KEY UPDATE, waiting for
  * a concurrent writer, as an UPDATE or SELECT ... FOR NO KEY UPDATE in READ
  * COMMITTED does; the slot receives that version. False when it is gone or

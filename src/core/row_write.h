@@ -30,6 +30,7 @@ extern TupleTableSlot *prefactor_row_insert(RowWrite *w, const Datum *values, co
 											const bool *given);
 extern bool prefactor_lock_latest(Relation rel, ItemPointer tid, TupleTableSlot *slot);
 extern bool prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *second);
+extern bool prefactor_row_lock_at(RowWrite *w, ItemPointer tid);
 extern TupleTableSlot *prefactor_row_update(RowWrite *w, int n, const int *attnums,
 											const Datum *values, const bool *nulls);
 extern void prefactor_row_write_end(RowWrite *w);

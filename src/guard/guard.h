@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "storage/itemptr.h"
 #include "fmgr.h"
 #include "utils/numeric.h"
 #include "utils/relcache.h"
@@ -29,10 +30,15 @@ typedef struct RunState
 	Numeric		risk_score;		/* as last rolled up; NULL when unscored */
 	int			risk_level;		/* RISK_LEVEL_NONE when unscored */
 	int			max_classification; /* 0 = none, 1 = public .. 5 = secret */
+	ItemPointerData tid;		/* the locked version; invalid when locked by a query */
 } RunState;
 
 /* Locks a run row for a span (raises if it does not exist) and reads its state. */
 extern void prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run);
+
+/* A run row locked by prefactor_lock_run was updated in this subtransaction: its new place. */
+extern void prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *instance,
+									ItemPointer tid);
 
 /* How long before its run a span may start (ms): clock skew between hosts. */
 extern int	prefactor_span_clock_skew;

@@ -23,6 +23,8 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -340,23 +342,99 @@ static Oid	run_columns_of = InvalidOid;
 static AttrNumber run_column[RUN_NCOLUMNS];
 
 /*
- * Where this subtransaction last locked a run: locking the same run again
- * (the API locks it before its insert, the guard as it judges the row)
- * starts from that version instead of searching the primary key. A version
- * this subtransaction locked cannot be pruned before it ends, and a
- * subtransaction id is never reused within a transaction, so the place is
- * only trusted under the same local transaction and subtransaction ids, in
- * the same storage of the table (CLUSTER in the transaction moves rows).
+ * Where this subtransaction locked each run: locking a run again (the API
+ * locks it before its insert, the guard as it judges the row, and a bulk
+ * INSERT or COPY brings many spans of each run) starts from that version
+ * instead of searching the primary key. A version this subtransaction
+ * locked or wrote cannot be pruned before it ends, and a subtransaction id
+ * is never reused within a transaction, so a place is only trusted under the
+ * same local transaction and subtransaction ids, in the same storage of the
+ * table (CLUSTER in the transaction moves rows); lock_run_version checks
+ * that the row there is still the run's latest version.
  */
-static struct
+typedef struct LockedRunKey
 {
+	Pfid		account;
+	Pfid		instance;
+} LockedRunKey;
+
+typedef struct LockedRun
+{
+	LockedRunKey key;
 	LocalTransactionId lxid;
 	SubTransactionId subxid;
 	Oid			relfilenode;
-	Pfid		account;
-	Pfid		instance;
 	ItemPointerData tid;
-}			last_locked_run = {InvalidLocalTransactionId};
+} LockedRun;
+
+/* more runs than a bulk load locks at once; beyond it the table starts over */
+#define LOCKED_RUNS_MAX 16384
+
+static HTAB *locked_runs = NULL;
+
+/* This subtransaction's place of a run's row, or NULL. */
+static LockedRun *
+locked_run_find(const Pfid *account, const Pfid *instance, Oid relfilenode)
+{
+	LockedRunKey key;
+	LockedRun  *entry;
+
+	if (locked_runs == NULL)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.account = *account;
+	key.instance = *instance;
+	entry = hash_search(locked_runs, &key, HASH_FIND, NULL);
+	if (entry == NULL || entry->lxid != MyProc->lxid || entry->subxid != GetCurrentSubTransactionId() ||
+		entry->relfilenode != relfilenode)
+		return NULL;
+	return entry;
+}
+
+/* Remembers where this subtransaction locked (or wrote) a run's row. */
+static void
+locked_run_remember(const Pfid *account, const Pfid *instance, Oid relfilenode, ItemPointer tid)
+{
+	LockedRunKey key;
+	LockedRun  *entry;
+
+	if (locked_runs != NULL && hash_get_num_entries(locked_runs) >= LOCKED_RUNS_MAX)
+	{
+		hash_destroy(locked_runs);
+		locked_runs = NULL;
+	}
+	if (locked_runs == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(LockedRunKey);
+		ctl.entrysize = sizeof(LockedRun);
+		ctl.hcxt = TopMemoryContext;
+		locked_runs = hash_create("prefactor locked runs", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.account = *account;
+	key.instance = *instance;
+	entry = hash_search(locked_runs, &key, HASH_ENTER, NULL);
+	entry->lxid = MyProc->lxid;
+	entry->subxid = GetCurrentSubTransactionId();
+	entry->relfilenode = relfilenode;
+	entry->tid = *tid;
+}
+
+/* Forgets a run's place, when it could not be locked this way. */
+static void
+locked_run_forget(const Pfid *account, const Pfid *instance)
+{
+	LockedRunKey key;
+
+	if (locked_runs == NULL)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.account = *account;
+	key.instance = *instance;
+	hash_search(locked_runs, &key, HASH_REMOVE, NULL);
+}
 
 static bool
 same_pfid(const Pfid *a, const Pfid *b)
@@ -398,6 +476,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	bool		locked;
 	Datum		d;
 	char	   *label;
+	LockedRun  *place;
 
 	/*
 	 * Only a role that may store spans in the run's account locks its run
@@ -419,12 +498,11 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	}
 	slot = table_slot_create(instances, NULL);
 	locked = false;
-	if (last_locked_run.lxid == MyProc->lxid && last_locked_run.subxid == GetCurrentSubTransactionId() &&
-		last_locked_run.relfilenode == instances->rd_node.relNode &&
-		same_pfid(&last_locked_run.account, account) && same_pfid(&last_locked_run.instance, instance))
+	place = locked_run_find(account, instance, instances->rd_node.relNode);
+	if (place != NULL)
 	{
 		/* a version this subtransaction updated since is not locked this way: then search */
-		tid = last_locked_run.tid;
+		tid = place->tid;
 		locked = lock_run_version(instances, &tid, slot, account, instance);
 	}
 	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
@@ -434,17 +512,13 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	}
 	if (!locked)
 	{
-		last_locked_run.lxid = InvalidLocalTransactionId;
+		locked_run_forget(account, instance);
 		ExecDropSingleTupleTableSlot(slot);
 		table_close(instances, RowShareLock);
 		return false;
 	}
-	last_locked_run.lxid = MyProc->lxid;
-	last_locked_run.subxid = GetCurrentSubTransactionId();
-	last_locked_run.relfilenode = instances->rd_node.relNode;
-	last_locked_run.account = *account;
-	last_locked_run.instance = *instance;
-	last_locked_run.tid = slot->tts_tid;
+	locked_run_remember(account, instance, instances->rd_node.relNode, &slot->tts_tid);
+	run->tid = slot->tts_tid;
 
 	run->status = TextDatumGetCString(slot_getattr(slot, run_column[RUN_STATUS], &isnull));
 	memcpy(&run->schema_version, DatumGetPfidP(slot_getattr(slot, run_column[RUN_SCHEMA_VERSION], &isnull)),
@@ -481,6 +555,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 	char	   *text;
 	MemoryContext outer = CurrentMemoryContext;
 
+	ItemPointerSetInvalid(&run->tid);
 	/* a repeatable-read transaction gets the executor's serialization checks */
 	if (!IsolationUsesXactSnapshot() && lock_run_direct(account, instance, run))
 		return;
@@ -524,6 +599,16 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
+}
+
+/*
+ * This subtransaction wrote a new version of a run row it had locked (a
+ * raise of its risk): the next lock of the run starts from there.
+ */
+void
+prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *instance, ItemPointer tid)
+{
+	locked_run_remember(account, instance, instances->rd_node.relNode, tid);
 }
 
 /* lock_run(account, instance): the run lock for SQL (see prefactor_lock_run). */

@@ -26,6 +26,7 @@
 #include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -39,6 +40,7 @@
 #include "core/caches.h"
 #include "core/citus_compat.h"
 #include "core/index_read.h"
+#include "core/row_write.h"
 #include "guard/guard.h"
 #include "risk/risk.h"
 
@@ -126,80 +128,154 @@ risk_notify_level_rise(const char *account_name, const char *agent_name, const P
 	risk_alert_send(RISK_CHANNEL, payload.data);
 }
 
+/* The instances columns a raise writes through the table AM, found once per table. */
+enum
+{
+	RAISE_SCORE, RAISE_CLASSIFICATION, RAISE_LEVEL, RAISE_STATUS, RAISE_FINISHED, RAISE_REASON, RAISE_AGENT,
+	RAISE_NCOLUMNS
+};
+static const char *const raise_column_names[RAISE_NCOLUMNS] = {
+	"risk_score", "max_classification", "risk_level", "status", "finished_at", "termination_reason", "agent_id"
+};
+static Oid	raise_columns_of = InvalidOid;
+static int	raise_column[RAISE_NCOLUMNS];
+
+/* What a raise writes to the run row. */
+typedef struct RunRaise
+{
+	Numeric		total;
+	const char *classification; /* NULL: the run's stays */
+	const char *level;			/* NULL: the run's stays */
+	bool		terminate;
+	TimestampTz finished_at;	/* when terminated */
+	const char *reason;			/* when terminated */
+} RunRaise;
+
+/* An enum label as a value of the enum type of a column. */
+static Datum
+enum_value(Relation rel, AttrNumber attnum, const char *label)
+{
+	return DirectFunctionCall2(enum_in, CStringGetDatum(label),
+							   ObjectIdGetDatum(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid));
+}
+
 /*
- * Writes a raise to the run row: score, classification and level, and when
- * the level reaches the profile's terminate_at_level, the termination (the
- * run guard closes its open spans). Notifies when the level rose. Returns
- * whether the run was terminated, and when.
+ * Writes a raise through the table AM (src/core/row_write.c), starting
+ * from the version the guard locked: the run row's triggers, indexes and
+ * foreign keys apply as for the UPDATE, but no statement is planned,
+ * started and ended. False when a statement must write it (Citus, repeatable
+ * read, statement triggers: see row_write.c; or the run row changed since
+ * it was locked).
  */
 static bool
-raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, const RiskRevisionInfo *rev,
-		  const RiskTypeInfo *info, Numeric total, int old_level, int level, TimestampTz *finished_at,
-		  bool notify)
+raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, const RunState *run,
+				   const RunRaise *raise, TimestampTz *finished_at, Pfid *agent)
 {
-	bool		rose = level > old_level;
-	bool		terminate = rose && rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
-	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
-	Datum		args[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	RowWrite	w;
+	Oid			relid;
+	TupleTableSlot *row;
+	int			attnums[RAISE_NCOLUMNS];
+	Datum		values[RAISE_NCOLUMNS];
+	bool		nulls[RAISE_NCOLUMNS];
+	int			n = 0;
 	bool		isnull;
-	char	   *account_name;
-	char	   *agent_name;
+	ItemPointerData tid;
+
+	if (!ItemPointerIsValid(&run->tid))
+		return false;			/* locked by a query: Citus or repeatable read */
+	relid = get_relname_relid("instances", RelationGetNamespace(spans));
+	if (!OidIsValid(relid) || !prefactor_row_write_begin(&w, relid, CMD_UPDATE))
+		return false;
+	if (raise_columns_of != relid)
+	{
+		for (int i = 0; i < RAISE_NCOLUMNS; i++)
+			raise_column[i] = attnameAttNum(w.rel, raise_column_names[i], false);
+		raise_columns_of = relid;
+	}
+	if (!prefactor_row_lock_at(&w, (ItemPointer) &run->tid))
+	{
+		prefactor_row_write_end(&w);
+		return false;
+	}
+	attnums[n] = raise_column[RAISE_SCORE];
+	values[n] = NumericGetDatum(raise->total);
+	nulls[n++] = false;
+	if (raise->classification)
+	{
+		attnums[n] = raise_column[RAISE_CLASSIFICATION];
+		values[n] = enum_value(w.rel, attnums[n], raise->classification);
+		nulls[n++] = false;
+	}
+	if (raise->level)
+	{
+		attnums[n] = raise_column[RAISE_LEVEL];
+		values[n] = enum_value(w.rel, attnums[n], raise->level);
+		nulls[n++] = false;
+	}
+	if (raise->terminate)
+	{
+		attnums[n] = raise_column[RAISE_STATUS];
+		values[n] = CStringGetTextDatum("terminated");
+		nulls[n++] = false;
+		attnums[n] = raise_column[RAISE_FINISHED];
+		values[n] = TimestampTzGetDatum(raise->finished_at);
+		nulls[n++] = false;
+		attnums[n] = raise_column[RAISE_REASON];
+		values[n] = CStringGetTextDatum(raise->reason);
+		nulls[n++] = false;
+	}
+	row = prefactor_row_update(&w, n, attnums, values, nulls);
+	if (row == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("could not store the risk of run %s", pfid_text(instance)),
+				 errdetail("A BEFORE UPDATE trigger on prefactor.instances skipped the update.")));
+	if (raise->terminate)
+		*finished_at = DatumGetTimestampTz(slot_getattr(row, raise_column[RAISE_FINISHED], &isnull));
+	memcpy(agent, DatumGetPfidP(slot_getattr(row, raise_column[RAISE_AGENT], &isnull)), sizeof(Pfid));
+	tid = row->tts_tid;
+	prefactor_run_row_moved(w.rel, account, instance, &tid);
+	prefactor_row_write_end(&w);
+	return true;
+}
+
+/* Writes a raise by a statement (see raise_write_direct for when). */
+static void
+raise_write_statement(const Pfid *account, const Pfid *instance, const RunRaise *raise,
+					  TimestampTz *finished_at, Pfid *agent)
+{
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
 	int			citus_nest;
 	int			rc;
 
-	SPI_connect();
 	if (plan_raise == NULL)
 	{
 		Oid			pfid = prefactor_pfid_oid();
-		Oid			argtypes[9] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID,
-		TIMESTAMPTZOID};
+		Oid			argtypes[7] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
 
 		plan_raise = risk_prepare("UPDATE prefactor.instances i SET risk_score = $3,"
-								  " max_classification = greatest(i.max_classification, $4::prefactor.data_classification),"
-								  " risk_level = greatest(i.risk_level, $5::prefactor.risk_level),"
-								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
-								  " finished_at = CASE WHEN $6 THEN greatest($7, i.started_at, $9) ELSE i.finished_at END,"
-								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
+								  " max_classification = coalesce($4::prefactor.data_classification, i.max_classification),"
+								  " risk_level = coalesce($5::prefactor.risk_level, i.risk_level),"
+								  " status = CASE WHEN $6 IS NOT NULL THEN 'terminated' ELSE i.status END,"
+								  " finished_at = coalesce($6, i.finished_at),"
+								  " termination_reason = coalesce($7, i.termination_reason)"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 								  " RETURNING i.finished_at, i.agent_id",
-								  9, argtypes);
+								  7, argtypes);
 	}
 	args[0] = PfidPGetDatum(account);
 	args[1] = PfidPGetDatum(instance);
-	args[2] = NumericGetDatum(total);
-	args[3] = info->classification_name ? CStringGetTextDatum(info->classification_name) : (Datum) 0;
-	nulls[3] = info->classification_name ? ' ' : 'n';
-	args[4] = CStringGetTextDatum(risk_level_names[level]);
-	args[5] = BoolGetDatum(terminate);
-	args[6] = TimestampTzGetDatum(started_at);
-	if (terminate)
-		args[7] = CStringGetTextDatum(psprintf("risk level %s reached: score %s under risk profile \"%s\" revision %d, which stops runs at %s",
-											   risk_level_names[level], score_text, rev->profile_name, rev->revision,
-											   risk_level_names[rev->terminate_at]));
-	else
-	{
-		args[7] = (Datum) 0;
-		nulls[7] = 'n';
-	}
-	if (terminate)
-	{
-		static SPIPlanPtr plan_open = NULL;
-		Oid			open_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
-
-		/*
-		 * The latest start of the run's open spans, asked apart from the
-		 * update: each statement reads one table of one account, which Citus
-		 * routes to that account's shard even as a prepared statement.
-		 */
-		prefactor_spi_execute(&plan_open,
-							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-							  2, open_types, args, NULL, true, 1);
-		args[8] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		nulls[8] = isnull ? 'n' : ' ';
-	}
+	args[2] = NumericGetDatum(raise->total);
+	args[3] = raise->classification ? CStringGetTextDatum(raise->classification) : (Datum) 0;
+	nulls[3] = raise->classification ? ' ' : 'n';
+	args[4] = raise->level ? CStringGetTextDatum(raise->level) : (Datum) 0;
+	nulls[4] = raise->level ? ' ' : 'n';
+	args[5] = raise->terminate ? TimestampTzGetDatum(raise->finished_at) : (Datum) 0;
+	nulls[5] = raise->terminate ? ' ' : 'n';
+	args[6] = raise->terminate ? CStringGetTextDatum(raise->reason) : (Datum) 0;
+	nulls[6] = raise->terminate ? ' ' : 'n';
 	citus_nest = prefactor_citus_local_begin();
 	rc = SPI_execute_plan(prefactor_citus_scoped_saved(&plan_raise), args, nulls, false, 1);
 	prefactor_citus_local_end(citus_nest);
@@ -207,17 +283,77 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not store the risk of run %s", pfid_text(instance))));
-	if (terminate)
+	if (raise->terminate)
 		*finished_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	memcpy(agent, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+		   sizeof(Pfid));
+}
+
+/*
+ * Writes a raise to the run row (locked by the guard, state in run): score,
+ * classification and level, and when the level reaches the profile's
+ * terminate_at_level, the termination (the run guard closes its open
+ * spans). Notifies when the level rose. Returns whether the run was
+ * terminated, and when.
+ */
+static bool
+raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunState *run,
+		  TimestampTz started_at, const RiskRevisionInfo *rev, const RiskTypeInfo *info, Numeric total,
+		  int level, TimestampTz *finished_at, bool notify)
+{
+	bool		rose = level > run->risk_level;
+	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
+	RunRaise	raise = {0};
+	Pfid		agent;
+	bool		isnull;
+
+	raise.total = total;
+	raise.classification = info->classification > run->max_classification ? info->classification_name : NULL;
+	raise.level = rose ? risk_level_names[level] : NULL;
+	raise.terminate = rose && rev->terminate_at != RISK_LEVEL_NONE && level >= rev->terminate_at;
+	SPI_connect();
+	if (raise.terminate)
+	{
+		static SPIPlanPtr plan_open = NULL;
+		Oid			open_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+		Datum		open_args[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
+		Datum		open_max;
+
+		raise.reason = psprintf("risk level %s reached: score %s under risk profile \"%s\" revision %d, which stops runs at %s",
+								risk_level_names[level], score_text, rev->profile_name, rev->revision,
+								risk_level_names[rev->terminate_at]);
+
+		/*
+		 * The run ends when the latest of the span, its own start and its
+		 * open spans' starts began. The open spans are asked apart from the
+		 * update: each statement reads one table of one account, which Citus
+		 * routes to that account's shard even as a prepared statement.
+		 */
+		prefactor_spi_execute(&plan_open,
+							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+							  2, open_types, open_args, NULL, true, 1);
+		open_max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		raise.finished_at = started_at;
+		if (run->started_at != DT_NOBEGIN && run->started_at > raise.finished_at)
+			raise.finished_at = run->started_at;
+		if (!isnull && DatumGetTimestampTz(open_max) > raise.finished_at)
+			raise.finished_at = DatumGetTimestampTz(open_max);
+	}
+	if (!raise_write_direct(spans, account, instance, run, &raise, finished_at, &agent))
+		raise_write_statement(account, instance, &raise, finished_at, &agent);
 	if (rose && notify)
 	{
 		static SPIPlanPtr plan_names = NULL;
 		Oid			name_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
 		Datum		name_args[2];
+		char	   *account_name;
+		char	   *agent_name;
 
 		/* the names for the alert, asked separately: one account's rows (co-located on Citus) */
 		name_args[0] = PfidPGetDatum(account);
-		name_args[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		name_args[1] = PfidPGetDatum(&agent);
 		prefactor_spi_execute(&plan_names,
 							  "SELECT a.name, g.name FROM prefactor.accounts a, prefactor.agents g"
 							  " WHERE a.account_id OPERATOR(prefactor.=) $1 AND g.account_id OPERATOR(prefactor.=) $1"
@@ -225,17 +361,18 @@ raise_run(const Pfid *account, const Pfid *instance, TimestampTz started_at, con
 							  2, name_types, name_args, NULL, true, 1);
 		account_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
 		agent_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : NULL;
-		risk_notify_level_rise(account_name, agent_name, instance, score_text, risk_level_names[level], terminate);
+		risk_notify_level_rise(account_name, agent_name, instance, score_text, risk_level_names[level],
+							   raise.terminate);
 	}
 	SPI_finish();
-	return terminate;
+	return raise.terminate;
 }
 
 /*
- * The largest running total on a run's spans, NULL if none: the first entry
- * of a backward scan of spans_run_risk_total within (account, instance).
- * Read through the index AM directly, not SPI: it is asked for every scored
- * span, and a planned query's start-up would cost more than the read. The
+ * The largest running total on a run's spans, NULL if none: the last entry
+ * of spans_run_risk_total within (account, instance), read from the btree
+ * directly (prefactor_index_last), not by SPI or an index scan: it is asked
+ * for every scored span, and either would cost more than the read. The
  * snapshot is the latest, not the transaction's: the spans of every
  * transaction that held the run's lock before this one have committed, and a
  * repeatable-read snapshot must not hide them, or a point would be lost.
@@ -258,7 +395,7 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 		total_index_of = RelationGetRelid(spans);
 	}
 	slot = table_slot_create(spans, NULL);
-	if (prefactor_index_first(spans, total_index, account, instance, BackwardScanDirection, slot))
+	if (prefactor_index_last(spans, total_index, account, instance, slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, att_total, &isnull);
@@ -331,8 +468,8 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	score.raises = (level > run->risk_level || info->classification > run->max_classification) &&
 		!span_stored(spans, account, span_id);
 	if (score.raises)
-		score.terminated = raise_run(account, instance, started_at, rev, info, score.total,
-									 run->risk_level, Max(level, run->risk_level), &score.finished_at,
+		score.terminated = raise_run(spans, account, instance, run, started_at, rev, info, score.total,
+									 Max(level, run->risk_level), &score.finished_at,
 									 /* on a Citus shard, the API call on the coordinator notifies */
 									 !prefactor_citus_is_shard(spans, "spans"));
 	return score;
