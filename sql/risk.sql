@@ -465,3 +465,26 @@ SELECT account_id, id, instance_id, 'lookup', 'complete', '{}', now(), now() FRO
 ON CONFLICT DO NOTHING;
 SELECT status, risk_score, risk_level, run_risk_score(i) AS live FROM instances i WHERE id = :'r12';
 SELECT count(*) AS spans, risk_score(span_type_id, risk_profile_revision_id) AS aggregate FROM spans WHERE instance_id = :'r12';
+
+-- A raise is written through the table AM, or by a statement in a repeatable-read transaction
+-- (src/core/row_write.c): both ways store the same run row. Two spans of one INSERT raise each
+-- run to medium and then to high, which terminates it.
+SELECT prefactor_start_run('again', 'replayer', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}]}') AS r13 \gset
+SELECT prefactor_start_run('again', 'replayer', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}]}') AS r14 \gset
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, id, 'lookup', 'complete', '{}', now(), now() FROM instances, generate_series(1, 2) WHERE id = :'r13';
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, id, 'lookup', 'complete', '{}', now(), now() FROM instances, generate_series(1, 2) WHERE id = :'r14';
+COMMIT;
+SELECT i.id = :'r13' AS read_committed, i.status, i.risk_score, i.risk_level, i.max_classification,
+	   i.termination_reason, i.finished_at >= i.started_at AS finished, count(s.*) FILTER (WHERE s.raised_run_risk) AS raises,
+	   risk_score(s.span_type_id, s.risk_profile_revision_id) AS aggregate
+  FROM instances i JOIN spans s ON s.account_id = i.account_id AND s.instance_id = i.id
+ WHERE i.id IN (:'r13', :'r14')
+ GROUP BY i.id, i.status, i.risk_score, i.risk_level, i.max_classification, i.termination_reason, i.finished_at, i.started_at
+ ORDER BY 1 DESC;

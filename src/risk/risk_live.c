@@ -239,13 +239,17 @@ raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, co
 	return true;
 }
 
-/* Writes a raise by a statement (see raise_write_direct for when). */
+/*
+ * Writes a raise by a statement (see raise_write_direct for when). The
+ * statement keeps the shape Citus runs on a shard (a CASE on a boolean
+ * parameter, greatest() of the stored and the new value).
+ */
 static void
-raise_write_statement(const Pfid *account, const Pfid *instance, const RunRaise *raise,
+raise_write_statement(const Pfid *account, const Pfid *instance, const RunRaise *raise, int level,
 					  TimestampTz *finished_at, Pfid *agent)
 {
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	int			citus_nest;
 	int			rc;
@@ -253,29 +257,29 @@ raise_write_statement(const Pfid *account, const Pfid *instance, const RunRaise 
 	if (plan_raise == NULL)
 	{
 		Oid			pfid = prefactor_pfid_oid();
-		Oid			argtypes[7] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+		Oid			argtypes[8] = {pfid, pfid, NUMERICOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID};
 
 		plan_raise = risk_prepare("UPDATE prefactor.instances i SET risk_score = $3,"
-								  " max_classification = coalesce($4::prefactor.data_classification, i.max_classification),"
-								  " risk_level = coalesce($5::prefactor.risk_level, i.risk_level),"
-								  " status = CASE WHEN $6 IS NOT NULL THEN 'terminated' ELSE i.status END,"
-								  " finished_at = coalesce($6, i.finished_at),"
-								  " termination_reason = coalesce($7, i.termination_reason)"
+								  " max_classification = greatest(i.max_classification, $4::prefactor.data_classification),"
+								  " risk_level = greatest(i.risk_level, $5::prefactor.risk_level),"
+								  " status = CASE WHEN $6 THEN 'terminated' ELSE i.status END,"
+								  " finished_at = CASE WHEN $6 THEN $7 ELSE i.finished_at END,"
+								  " termination_reason = CASE WHEN $6 THEN $8 ELSE i.termination_reason END"
 								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
 								  " RETURNING i.finished_at, i.agent_id",
-								  7, argtypes);
+								  8, argtypes);
 	}
 	args[0] = PfidPGetDatum(account);
 	args[1] = PfidPGetDatum(instance);
 	args[2] = NumericGetDatum(raise->total);
 	args[3] = raise->classification ? CStringGetTextDatum(raise->classification) : (Datum) 0;
 	nulls[3] = raise->classification ? ' ' : 'n';
-	args[4] = raise->level ? CStringGetTextDatum(raise->level) : (Datum) 0;
-	nulls[4] = raise->level ? ' ' : 'n';
-	args[5] = raise->terminate ? TimestampTzGetDatum(raise->finished_at) : (Datum) 0;
-	nulls[5] = raise->terminate ? ' ' : 'n';
-	args[6] = raise->terminate ? CStringGetTextDatum(raise->reason) : (Datum) 0;
+	args[4] = CStringGetTextDatum(risk_level_names[level]);
+	args[5] = BoolGetDatum(raise->terminate);
+	args[6] = TimestampTzGetDatum(raise->finished_at);
 	nulls[6] = raise->terminate ? ' ' : 'n';
+	args[7] = raise->terminate ? CStringGetTextDatum(raise->reason) : (Datum) 0;
+	nulls[7] = raise->terminate ? ' ' : 'n';
 	citus_nest = prefactor_citus_local_begin();
 	rc = SPI_execute_plan(prefactor_citus_scoped_saved(&plan_raise), args, nulls, false, 1);
 	prefactor_citus_local_end(citus_nest);
@@ -342,7 +346,7 @@ raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunSt
 			raise.finished_at = DatumGetTimestampTz(open_max);
 	}
 	if (!raise_write_direct(spans, account, instance, run, &raise, finished_at, &agent))
-		raise_write_statement(account, instance, &raise, finished_at, &agent);
+		raise_write_statement(account, instance, &raise, level, finished_at, &agent);
 	if (rose && notify)
 	{
 		static SPIPlanPtr plan_names = NULL;
