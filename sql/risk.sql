@@ -488,3 +488,88 @@ SELECT i.id = :'r13' AS read_committed, i.status, i.risk_score, i.risk_level, i.
  WHERE i.id IN (:'r13', :'r14')
  GROUP BY i.id, i.status, i.risk_score, i.risk_level, i.max_classification, i.termination_reason, i.finished_at, i.started_at
  ORDER BY 1 DESC;
+
+-- Within one statement or transaction, a run's previous total is the one this subtransaction
+-- stored last (src/risk/risk_totals.c), trusted only once its span is seen stored and while
+-- every span stored since went through the guard. Each case below leaves every total exact:
+-- the runs' largest totals equal the aggregates over their stored spans.
+SELECT prefactor_create_risk_profile('again', 'bulk',
+	category_weights => '{"personal_identifiers": 3}', action_multipliers => '{"read_data": 1}',
+	medium_threshold => 1000, high_threshold => 2000, critical_threshold => 3000) IS NOT NULL AS created;
+SELECT prefactor_register_agent('again', 'bulker', risk_profile => 'bulk') IS NOT NULL AS agent_created;
+CREATE TEMP TABLE bulk_runs AS
+SELECT prefactor_start_run('again', 'bulker', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}, {"name": "chat"}]}') AS id
+  FROM generate_series(1, 3);
+CREATE FUNCTION pg_temp.bulk_exact() RETURNS TABLE (runs bigint, spans bigint, exact bigint) LANGUAGE sql AS $$
+	SELECT count(*), sum(n), count(*) FILTER (WHERE top = aggregate AND live = aggregate)
+	  FROM (SELECT s.instance_id, count(*) AS n, max(s.risk_total) AS top,
+				   risk_score(s.span_type_id, s.risk_profile_revision_id) AS aggregate,
+				   (SELECT run_risk_score(i) FROM prefactor.instances i WHERE i.id = s.instance_id) AS live
+			  FROM prefactor.spans s WHERE s.instance_id IN (SELECT id FROM bulk_runs) GROUP BY 1) t
+$$;
+-- interleaved runs, scored and unscored spans, in one statement
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, CASE WHEN g % 3 = 0 THEN 'chat' ELSE 'lookup' END, 'complete', '{}', now(), now()
+  FROM generate_series(1, 30) g, bulk_runs b JOIN instances i ON i.id = b.id;
+SELECT * FROM pg_temp.bulk_exact();
+-- the same without remembered totals (they need pgstat's insert counts): every span reads the
+-- index, which sees the spans before it in the same statement
+SET track_counts = off;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, CASE WHEN g % 3 = 0 THEN 'chat' ELSE 'lookup' END, 'complete', '{}', now(), now()
+  FROM generate_series(1, 30) g, bulk_runs b JOIN instances i ON i.id = b.id;
+RESET track_counts;
+SELECT * FROM pg_temp.bulk_exact();
+-- a replay skipped by ON CONFLICT DO NOTHING amid new spans, in one transaction
+BEGIN;
+CREATE TEMP TABLE bulk_ids AS SELECT i.account_id, pfid_generate(pfid_partition(i.account_id)) AS id, i.id AS instance_id
+  FROM bulk_runs b JOIN instances i ON i.id = b.id;
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, id, instance_id, 'lookup', 'complete', '{}', now(), now() FROM bulk_ids;
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT account_id, CASE WHEN g = 1 THEN id END, instance_id, 'lookup', 'complete', '{}', now(), now()
+  FROM bulk_ids, generate_series(1, 4) g ORDER BY g
+ON CONFLICT DO NOTHING;
+COMMIT;
+SELECT * FROM pg_temp.bulk_exact();
+-- a DBA's BEFORE trigger that skips every other span
+CREATE FUNCTION pg_temp.skip_some() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.payload ? 'skip' THEN RETURN NULL; END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_skip_some BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION pg_temp.skip_some();
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', CASE WHEN g % 2 = 0 THEN '{"skip": true}' ELSE '{}' END::jsonb, now(), now()
+  FROM generate_series(1, 10) g, bulk_runs b JOIN instances i ON i.id = b.id;
+DROP TRIGGER zz_skip_some ON spans;
+SELECT * FROM pg_temp.bulk_exact();
+-- spans of a savepoint rolled back count for nothing
+BEGIN;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM bulk_runs b JOIN instances i ON i.id = b.id;
+SAVEPOINT s;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM generate_series(1, 5), bulk_runs b JOIN instances i ON i.id = b.id;
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM bulk_runs b JOIN instances i ON i.id = b.id;
+COMMIT;
+SELECT * FROM pg_temp.bulk_exact();
+-- a span stored without the guard (replica role: triggers off) between guarded ones: the next
+-- guarded span continues from its total, as it would from the index
+BEGIN;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM bulk_runs b JOIN instances i ON i.id = b.id;
+SET LOCAL session_replication_role = replica;
+INSERT INTO spans (account_id, id, instance_id, span_type, status, payload, started_at, finished_at, risk_total)
+SELECT i.account_id, pfid_generate(pfid_partition(i.account_id)), i.id, 'manual', 'complete', '{}', now(), now(), 500
+  FROM bulk_runs b JOIN instances i ON i.id = b.id;
+SET LOCAL session_replication_role = origin;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM bulk_runs b JOIN instances i ON i.id = b.id;
+COMMIT;
+SELECT count(*) AS runs, count(*) FILTER (WHERE top = 503) AS continued_from_500
+  FROM (SELECT instance_id, max(risk_total) AS top FROM spans WHERE instance_id IN (SELECT id FROM bulk_runs) GROUP BY 1) t;

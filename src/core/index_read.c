@@ -21,22 +21,40 @@
 #include "core/index_read.h"
 
 /*
+ * The snapshot of a read: the one given, or when NULL the latest (what every
+ * transaction that committed so far wrote, whatever the caller's isolation
+ * level). SnapshotSelf also sees what the current command stored, which a
+ * snapshot does not: the rows of the same multi-row INSERT or COPY.
+ */
+static Snapshot
+read_snapshot(Snapshot given)
+{
+	return given ? given : RegisterSnapshot(GetLatestSnapshot());
+}
+
+static void
+read_snapshot_done(Snapshot given, Snapshot used)
+{
+	if (given == NULL)
+		UnregisterSnapshot(used);
+}
+
+/*
  * The first row, in the given direction, of an index whose two leading
- * columns are pfids equal to first and second, read with the latest snapshot
- * (what every transaction that committed so far wrote, whatever the
- * caller's isolation level); false if none. The row is stored in slot, which
- * the caller made for heap (table_slot_create).
+ * columns are pfids equal to first and second, read with the snapshot given
+ * (NULL: the latest, see read_snapshot); false if none. The row is stored in
+ * slot, which the caller made for heap (table_slot_create).
  */
 bool
 prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
-					  ScanDirection direction, TupleTableSlot *slot)
+					  ScanDirection direction, Snapshot given, TupleTableSlot *slot)
 {
 	Relation	index = index_open(index_oid, AccessShareLock);
 	Oid			pfid = prefactor_pfid_oid();
 	RegProcedure eq = get_opcode(get_opfamily_member(index->rd_opfamily[0], pfid, pfid,
 													 BTEqualStrategyNumber));
 	ScanKeyData keys[2];
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Snapshot	snapshot = read_snapshot(given);
 	IndexScanDesc scan;
 	bool		found;
 
@@ -48,7 +66,7 @@ prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfi
 	index_rescan(scan, keys, 2, NULL, 0);
 	found = index_getnext_slot(scan, direction, slot);
 	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
+	read_snapshot_done(given, snapshot);
 	index_close(index, AccessShareLock);
 	return found;
 }
@@ -57,8 +75,9 @@ prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfi
 #define LAST_CANDIDATES 8
 
 /*
- * The last row of an index's (first, second) range, read with the latest
- * snapshot: the same answer as prefactor_index_first backward. But a
+ * The last row of an index's (first, second) range, read with the snapshot
+ * given (see read_snapshot): the same answer as prefactor_index_first
+ * backward. But a
  * backward btree scan reads every entry of the range on its leaf page, each
  * compared through the pfid functions, before it returns the last one: for
  * a run's running risk total that is hundreds of a run's spans to find one.
@@ -70,7 +89,7 @@ prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfi
  */
 bool
 prefactor_index_last(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
-					 TupleTableSlot *slot)
+					 Snapshot given, TupleTableSlot *slot)
 {
 	Relation	index;
 	Snapshot	snapshot;
@@ -88,14 +107,14 @@ prefactor_index_last(Relation heap, Oid index_oid, const Pfid *first, const Pfid
 	bool		found = false;
 
 	if (IsolationIsSerializable())
-		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, slot);
+		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, given, slot);
 	index = index_open(index_oid, AccessShareLock);
 	if (index->rd_rel->relam != BTREE_AM_OID || IndexRelationGetNumberOfKeyAttributes(index) < 2)
 	{
 		index_close(index, AccessShareLock);
-		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, slot);
+		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, given, slot);
 	}
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	snapshot = read_snapshot(given);
 
 	/* an insertion key on the two leading columns, positioned after their last entry */
 	key = _bt_mkscankey(index, NULL);
@@ -177,9 +196,9 @@ prefactor_index_last(Relation heap, Oid index_oid, const Pfid *first, const Pfid
 		}
 		table_index_fetch_end(fetch);
 	}
-	UnregisterSnapshot(snapshot);
+	read_snapshot_done(given, snapshot);
 	index_close(index, AccessShareLock);
 	if (!found && !range_ends)
-		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, slot);
+		return prefactor_index_first(heap, index_oid, first, second, BackwardScanDirection, given, slot);
 	return found;
 }

@@ -11,12 +11,13 @@
 #include "access/sdir.h"
 #include "executor/tuptable.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 #include "core/pfid.h"
 
 extern bool prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
-								  ScanDirection direction, TupleTableSlot *slot);
+								  ScanDirection direction, Snapshot snapshot, TupleTableSlot *slot);
 extern bool prefactor_index_last(Relation heap, Oid index_oid, const Pfid *first, const Pfid *second,
-								 TupleTableSlot *slot);
+								 Snapshot snapshot, TupleTableSlot *slot);
 
 #endif

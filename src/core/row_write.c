@@ -141,7 +141,7 @@ prefactor_row_lock(RowWrite *w, Oid index_oid, const Pfid *first, const Pfid *se
 	ItemPointerData tid;
 
 	w->old = table_slot_create(w->rel, &w->estate->es_tupleTable);
-	if (!prefactor_index_first(w->rel, index_oid, first, second, ForwardScanDirection, w->old))
+	if (!prefactor_index_first(w->rel, index_oid, first, second, ForwardScanDirection, NULL, w->old))
 		return false;
 	tid = w->old->tts_tid;
 	return prefactor_lock_latest(w->rel, &tid, w->old);

@@ -505,7 +505,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		tid = place->tid;
 		locked = lock_run_version(instances, &tid, slot, account, instance);
 	}
-	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, slot))
+	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, NULL, slot))
 	{
 		tid = slot->tts_tid;
 		locked = lock_run_version(instances, &tid, slot, account, instance);
@@ -697,6 +697,8 @@ prefactor_spans_before_insert(PG_FUNCTION_ARGS)
 
 	c = span_columns(rel);
 	prefactor_caches_check(TupleDescAttr(desc, c->account_id - 1)->atttypid);
+	/* the span judged before is stored by now, or was skipped: live scoring learns which */
+	risk_totals_span_arrives(rel);
 	refuse_written_conformance(tuple, desc, c);
 
 	/* a NULL key column is reported by its NOT NULL constraint */
@@ -859,7 +861,7 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 		if (prefactor_index_first(instances, run_pkey,
 								  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
 								  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
-								  ForwardScanDirection, slot))
+								  ForwardScanDirection, NULL, slot))
 		{
 			Datum		d = slot_getattr(slot, attnameAttNum(instances, "status", false), &isnull);
 

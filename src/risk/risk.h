@@ -65,6 +65,11 @@ typedef struct RiskSpanScore
 } RiskSpanScore;
 
 struct RunState;
+/* The running totals this subtransaction stored, per run (risk_totals.c). */
+extern void risk_totals_span_arrives(Relation spans);
+extern Numeric risk_totals_known(Relation spans, const Pfid *account, const Pfid *instance);
+extern void risk_totals_judged(Relation spans, const Pfid *account, const Pfid *instance, const Pfid *span_id,
+							   Numeric total);
 extern RiskSpanScore risk_score_span(Relation spans, const Pfid *account, const Pfid *instance,
 									 const Pfid *span_id, const Pfid *span_type_id,
 									 const struct RunState *run, TimestampTz started_at);

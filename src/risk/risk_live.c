@@ -376,10 +376,12 @@ raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunSt
  * The largest running total on a run's spans, NULL if none: the last entry
  * of spans_run_risk_total within (account, instance), read from the btree
  * directly (prefactor_index_last), not by SPI or an index scan: it is asked
- * for every scored span, and either would cost more than the read. The
- * snapshot is the latest, not the transaction's: the spans of every
- * transaction that held the run's lock before this one have committed, and a
- * repeatable-read snapshot must not hide them, or a point would be lost.
+ * for every scored span, and either would cost more than the read. It is
+ * read with SnapshotSelf: what every transaction committed (those that held
+ * the run's lock before this one have, and a repeatable-read snapshot must
+ * not hide their spans) and what this transaction stored, including the
+ * rows of the current command: the spans before this one in the same
+ * multi-row INSERT or COPY, which no snapshot of the command sees.
  */
 static Numeric
 previous_total(Relation spans, const Pfid *account, const Pfid *instance)
@@ -399,7 +401,7 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 		total_index_of = RelationGetRelid(spans);
 	}
 	slot = table_slot_create(spans, NULL);
-	if (prefactor_index_last(spans, total_index, account, instance, slot))
+	if (prefactor_index_last(spans, total_index, account, instance, SnapshotSelf, slot))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, att_total, &isnull);
@@ -414,7 +416,8 @@ previous_total(Relation spans, const Pfid *account, const Pfid *instance)
 /*
  * Whether a span of this id is stored already: then the row being judged
  * is a replay that will not be stored (INSERT ... ON CONFLICT DO NOTHING
- * skips it after its BEFORE triggers ran; a plain INSERT fails on the key).
+ * skips it after its BEFORE triggers ran; a plain INSERT fails on the key),
+ * also by an earlier row of the same command (SnapshotSelf).
  */
 static bool
 span_stored(Relation spans, const Pfid *account, const Pfid *span_id)
@@ -426,7 +429,7 @@ span_stored(Relation spans, const Pfid *account, const Pfid *span_id)
 		return false;
 	slot = table_slot_create(spans, NULL);
 	found = prefactor_index_first(spans, RelationGetPrimaryKeyIndex(spans), account, span_id,
-								  ForwardScanDirection, slot);
+								  ForwardScanDirection, SnapshotSelf, slot);
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
 }
@@ -457,7 +460,9 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	if (rev == NULL)
 		return score;
 	risk_live_attnums(spans);
-	previous = previous_total(spans, account, instance);
+	previous = risk_totals_known(spans, account, instance);
+	if (previous == NULL)
+		previous = previous_total(spans, account, instance);
 
 	/* what the run row last rolled up counts too (runs scored before 0.2.0 spans carried totals) */
 	if (run->risk_score != NULL &&
@@ -468,6 +473,7 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	score.total = previous == NULL ? info->points :
 		DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(previous),
 											NumericGetDatum(info->points)));
+	risk_totals_judged(spans, account, instance, span_id, score.total);
 	level = risk_level_of(rev, score.total);
 	score.raises = (level > run->risk_level || info->classification > run->max_classification) &&
 		!span_stored(spans, account, span_id);
