@@ -8,22 +8,24 @@
  * arithmetic, no text and no lookups per row.  The final functions multiply each
  * count by the type's points, looked up once per (span type, revision) in
  * the backend cache, so results equal the live scores kept on instances.
- * States combine, serialize and deserialize for parallel and distributed
- * aggregation.
+ * States merge, and have a flat form, for parallel and distributed
+ * aggregation (risk_agg_state.c makes them a type of their own).
  *
- * With a parallel plan the leader deserializes, combines and finalizes every
- * group alone, after the workers are done, so that path is kept lean: the
- * interned pair remembers its cache lookups, deserialized states live in the
- * per-row context, and the breakdown's jsonb is assembled as one value tree
- * (keys already in jsonb order) rather than pushed item by item.
+ * A row costs a few word compares: the row's pfids are compared in place
+ * with the group's few entries (no key is built, nothing is hashed) and a
+ * pair is interned only when a group meets it first.  With a parallel plan
+ * the leader merges every group's flat states and finalizes it alone, after
+ * the workers are done (once per aggregate in the query), so the flat form
+ * is compact (varints, revisions listed once, totals derived) and is merged
+ * as it is read, without building a state from it first; the interned pair
+ * remembers its cache lookups, and the breakdown's jsonb is assembled as one
+ * value tree (keys already in jsonb order) rather than pushed item by item.
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
 
-#include "common/hashfn.h"
 #include "common/int.h"
-#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -33,6 +35,7 @@
 
 #include "access/account_access.h"
 #include "risk/risk.h"
+#include "risk/risk_agg.h"
 
 #define RISK_HAS_TYPE		0x01
 #define RISK_HAS_REVISION	0x02
@@ -40,6 +43,9 @@
 
 #define RISK_INLINE_ENTRIES	5	/* header + 5 entries fill a 128-byte chunk */
 #define RISK_MAX_PAIRS		(1 << 20)
+#define RISK_PAIR_CACHE		256 /* interned pairs remembered by key hash */
+
+StaticAssertDecl(PFID_LEN == 20, "risk_pfid_eq compares a pfid as 8 + 8 + 4 bytes");
 
 /* A (span type, revision) pair: the key spans are counted by. */
 typedef struct RiskPair
@@ -48,6 +54,17 @@ typedef struct RiskPair
 	Pfid		revision_id;	/* zeroes unless RISK_HAS_REVISION */
 	uint8		flags;
 } RiskPair;
+
+/*
+ * A pair as it is read from a row or a flat state, without copying: the
+ * pfids are NULL when absent (and then their flag is unset).
+ */
+typedef struct RiskKey
+{
+	uint8		flags;
+	const Pfid *type;
+	const Pfid *revision;
+} RiskKey;
 
 /*
  * A pair interned for the backend, so that a group's state holds a pointer
@@ -59,6 +76,7 @@ typedef struct RiskPair
 typedef struct RiskPairEntry
 {
 	RiskPair	key;			/* hash key: must be first */
+	uint32		hash;			/* risk_key_hash of the key */
 	uint64		info_generation;	/* 0 = info not looked up yet */
 	uint64		name_generation;	/* 0 = name not looked up yet */
 	const RiskTypeInfo *info;
@@ -77,11 +95,11 @@ typedef struct RiskAggEntry
 
 typedef struct RiskAggState
 {
-	int64		nspans;			/* every span seen */
+	int64		nspans;			/* every span seen: the sum of the counts */
 	int64		nscored;		/* spans of runs with a profile revision */
 	int32		nentries;
 	int32		maxentries;
-	int32		last;			/* entry hit by the previous row */
+	int32		last;			/* entry hit by the previous lookup (with an index) */
 	int32		indexsize;		/* 0 or the size of index */
 	RiskAggEntry *entries;		/* inline_entries or a separate array */
 	int		   *index;			/* open addressing over entries, -1 = empty */
@@ -91,20 +109,94 @@ typedef struct RiskAggState
 #define RISK_STATE_SIZE	(offsetof(RiskAggState, inline_entries) + RISK_INLINE_ENTRIES * sizeof(RiskAggEntry))
 
 static HTAB *RiskPairs = NULL;
-static RiskPairEntry *RiskRecentPairs[8];
-static int	RiskRecentNext = 0;
+static RiskPairEntry *RiskPairCache[RISK_PAIR_CACHE];
+
+/* Whether two pfids are equal: the random tail first, where they differ soonest. */
+static inline bool
+risk_pfid_eq(const Pfid *a, const Pfid *b)
+{
+	uint64		x,
+				y;
+	uint32		u,
+				v;
+
+	memcpy(&x, a->data + 12, 8);
+	memcpy(&y, b->data + 12, 8);
+	if (x != y)
+		return false;
+	memcpy(&x, a->data, 8);
+	memcpy(&y, b->data, 8);
+	if (x != y)
+		return false;
+	memcpy(&u, a->data + 8, 4);
+	memcpy(&v, b->data + 8, 4);
+	return u == v;
+}
+
+/* Whether an interned pair is this key: the span type first, it differs soonest in a group. */
+static inline bool
+risk_pair_is(const RiskPairEntry *pair, const RiskKey *k)
+{
+	return pair->key.flags == k->flags &&
+		(k->type == NULL || risk_pfid_eq(&pair->key.span_type_id, k->type)) &&
+		(k->revision == NULL || risk_pfid_eq(&pair->key.revision_id, k->revision));
+}
+
+/* The key of an interned pair. */
+static inline RiskKey
+risk_pair_key(const RiskPairEntry *pair)
+{
+	RiskKey		k;
+
+	k.flags = pair->key.flags;
+	k.type = (k.flags & RISK_HAS_TYPE) ? &pair->key.span_type_id : NULL;
+	k.revision = (k.flags & RISK_HAS_REVISION) ? &pair->key.revision_id : NULL;
+	return k;
+}
+
+/* Hash of a key, from the random tails of its pfids (80 random bits each). */
+static inline uint32
+risk_key_hash(const RiskKey *k)
+{
+	uint64		h = k->flags;
+	uint64		w;
+
+	if (k->type)
+	{
+		memcpy(&w, k->type->data + 12, 8);
+		h ^= w;
+	}
+	if (k->revision)
+	{
+		memcpy(&w, k->revision->data + 12, 8);
+		h ^= w * UINT64CONST(0x9e3779b97f4a7c15);
+	}
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
 
 /* The interned copy of a pair (backend lifetime, under TopMemoryContext). */
 static RiskPairEntry *
-risk_pair_intern(const RiskPair *key)
+risk_pair_intern(const RiskKey *k)
 {
+	uint32		hash = risk_key_hash(k);
+	RiskPairEntry **cached = &RiskPairCache[hash % RISK_PAIR_CACHE];
+	RiskPair	key;
 	bool		found;
 	RiskPairEntry *pair;
-	int			i;
 
-	for (i = 0; i < lengthof(RiskRecentPairs); i++)
-		if (RiskRecentPairs[i] && memcmp(&RiskRecentPairs[i]->key, key, sizeof(RiskPair)) == 0)
-			return RiskRecentPairs[i];
+	if (*cached != NULL && risk_pair_is(*cached, k))
+		return *cached;
+	memset(&key, 0, sizeof(key));
+	key.flags = k->flags;
+	if (k->type)
+		memcpy(&key.span_type_id, k->type, sizeof(Pfid));
+	if (k->revision)
+		memcpy(&key.revision_id, k->revision, sizeof(Pfid));
 	if (RiskPairs == NULL)
 	{
 		HASHCTL		ctl;
@@ -118,15 +210,16 @@ risk_pair_intern(const RiskPair *key)
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS &&
-		hash_search(RiskPairs, key, HASH_FIND, NULL) == NULL)
+		hash_search(RiskPairs, &key, HASH_FIND, NULL) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct (span type, risk profile revision) pairs in one backend: %d",
 						RISK_MAX_PAIRS),
 				 errhint("Reconnect, or aggregate fewer accounts at once.")));
-	pair = (RiskPairEntry *) hash_search(RiskPairs, key, HASH_ENTER, &found);
+	pair = (RiskPairEntry *) hash_search(RiskPairs, &key, HASH_ENTER, &found);
 	if (!found)
 	{
+		pair->hash = hash;
 		pair->info_generation = 0;
 		pair->name_generation = 0;
 		pair->info = NULL;
@@ -135,8 +228,7 @@ risk_pair_intern(const RiskPair *key)
 		pair->visible_generation = 0;
 		pair->visible = false;
 	}
-	RiskRecentPairs[RiskRecentNext] = pair;
-	RiskRecentNext = (RiskRecentNext + 1) % lengthof(RiskRecentPairs);
+	*cached = pair;				/* hash entries never move nor go away */
 	return pair;
 }
 
@@ -157,25 +249,6 @@ risk_state_new(MemoryContext aggcxt)
 	return state;
 }
 
-/* Hash of a pair. */
-static inline uint32
-risk_pair_hash(const RiskPair *p)
-{
-	return hash_bytes((const unsigned char *) p, sizeof(RiskPair));
-}
-
-/*
- * Whether an entry counts this pair: an interned pair is compared by
- * pointer, a key by content.
- */
-static inline bool
-risk_entry_is(const RiskAggEntry *e, const RiskPair *key, const RiskPairEntry *interned)
-{
-	if (interned)
-		return e->pair == interned;
-	return memcmp(&e->pair->key, key, sizeof(RiskPair)) == 0;
-}
-
 /* Rebuild the hash index over all entries. */
 static void
 risk_index_build(MemoryContext aggcxt, RiskAggState *state)
@@ -192,7 +265,7 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 	state->indexsize = size;
 	for (i = 0; i < state->nentries; i++)
 	{
-		uint32		slot = risk_pair_hash(&state->entries[i].pair->key) & (size - 1);
+		uint32		slot = state->entries[i].pair->hash & (size - 1);
 
 		while (state->index[slot] >= 0)
 			slot = (slot + 1) & (size - 1);
@@ -201,48 +274,54 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 }
 
 /*
- * Add count spans under a (type, revision) pair: a key, or an interned pair
- * (key NULL) when adding another state's entries.
+ * The entry counting a key, or NULL.  A group has a handful of entries,
+ * scanned in order; past RISK_INDEX_FROM a hash index is used.
  */
-static void
-risk_state_add(MemoryContext aggcxt, RiskAggState *state,
-			   const RiskPair *key, RiskPairEntry *interned, int64 count)
+static pg_attribute_always_inline RiskAggEntry *
+risk_state_find(RiskAggState *state, const RiskKey *k)
 {
-	RiskAggEntry *e;
+	uint32		slot;
 	int			i;
 
-	if (interned)
-		key = &interned->key;
-	if (state->last >= 0 && risk_entry_is(&state->entries[state->last], key, interned))
+	if (likely(state->index == NULL))
 	{
-		state->entries[state->last].count += count;
-		return;
-	}
-	if (state->index)
-	{
-		uint32		slot = risk_pair_hash(key) & (state->indexsize - 1);
+		RiskAggEntry *e = state->entries;
+		RiskAggEntry *end = e + state->nentries;
+		uint64		tail = 0;
 
-		while ((i = state->index[slot]) >= 0)
+		/* an entry's span type tail (zeroes for none) rules most entries out in one compare */
+		if (k->type != NULL)
+			memcpy(&tail, k->type->data + 12, 8);
+		for (; e < end; e++)
 		{
-			if (risk_entry_is(&state->entries[i], key, interned))
-			{
-				state->entries[i].count += count;
-				state->last = i;
-				return;
-			}
-			slot = (slot + 1) & (state->indexsize - 1);
+			uint64		t;
+
+			memcpy(&t, e->pair->key.span_type_id.data + 12, 8);
+			if (t == tail && risk_pair_is(e->pair, k))
+				return e;
 		}
+		return NULL;
 	}
-	else
+	if (state->last >= 0 && risk_pair_is(state->entries[state->last].pair, k))
+		return &state->entries[state->last];
+	slot = risk_key_hash(k) & (state->indexsize - 1);
+	while ((i = state->index[slot]) >= 0)
 	{
-		for (i = 0; i < state->nentries; i++)
-			if (risk_entry_is(&state->entries[i], key, interned))
-			{
-				state->entries[i].count += count;
-				state->last = i;
-				return;
-			}
+		if (risk_pair_is(state->entries[i].pair, k))
+		{
+			state->last = i;
+			return &state->entries[i];
+		}
+		slot = (slot + 1) & (state->indexsize - 1);
 	}
+	return NULL;
+}
+
+/* A new entry: count spans under an interned pair the state does not count yet. */
+static void
+risk_state_append(MemoryContext aggcxt, RiskAggState *state, RiskPairEntry *pair, int64 count)
+{
+	int			i;
 
 	if (state->nentries == state->maxentries)
 	{
@@ -255,13 +334,12 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 		state->maxentries *= 2;
 	}
 	i = state->nentries++;
-	e = &state->entries[i];
-	e->pair = interned ? interned : risk_pair_intern(key);
-	e->count = count;
+	state->entries[i].pair = pair;
+	state->entries[i].count = count;
 	state->last = i;
 	if (state->index && state->nentries * 2 <= state->indexsize)
 	{
-		uint32		slot = risk_pair_hash(key) & (state->indexsize - 1);
+		uint32		slot = pair->hash & (state->indexsize - 1);
 
 		while (state->index[slot] >= 0)
 			slot = (slot + 1) & (state->indexsize - 1);
@@ -271,203 +349,270 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 		risk_index_build(aggcxt, state);
 }
 
-/* The aggregate context, or an error if not called as an aggregate. */
-static MemoryContext
-risk_agg_context(FunctionCallInfo fcinfo, const char *fname)
+/* A new entry for a key, interned (kept out of line: groups meet a pair once). */
+static pg_noinline void
+risk_state_add_new(MemoryContext aggcxt, RiskAggState *state, const RiskKey *k, int64 count)
 {
-	MemoryContext aggcxt;
+	risk_state_append(aggcxt, state, risk_pair_intern(k), count);
+}
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("%s called in non-aggregate context", fname)));
-	return aggcxt;
+/* Add count spans under a key (its totals are the caller's). */
+static pg_attribute_always_inline void
+risk_state_add(MemoryContext aggcxt, RiskAggState *state, const RiskKey *k, int64 count)
+{
+	RiskAggEntry *e = risk_state_find(state, k);
+
+	if (likely(e != NULL))
+		e->count += count;
+	else
+		risk_state_add_new(aggcxt, state, k, count);
+}
+
+/* Count one span by (span_type_id, revision), arguments 1 and 2, into a state. */
+static pg_attribute_always_inline void
+risk_count_row(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
+{
+	RiskKey		k;
+
+	state->nspans++;
+	k.flags = 0;
+	k.type = NULL;
+	k.revision = NULL;
+	if (!PG_ARGISNULL(1))
+	{
+		k.flags |= RISK_HAS_TYPE;
+		k.type = PG_GETARG_PFID_P(1);
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		state->nscored++;
+		k.flags |= RISK_HAS_REVISION;
+		k.revision = PG_GETARG_PFID_P(2);
+	}
+	risk_state_add(cxt, state, &k, 1);
 }
 
 /*
- * Counts one span by (span_type_id, revision), the transition's arguments 1
- * and 2, into a state (a new one in aggcxt for NULL); returns the state.
- * Shared by the transition of the internal state and of risk_agg_state.
+ * Counts one span (the transition's arguments 1 and 2) into a state, a new
+ * one in aggcxt for NULL; returns the state.
  */
 void *
 risk_agg_count(MemoryContext aggcxt, void *arg, FunctionCallInfo fcinfo)
 {
-	RiskAggState *state = (RiskAggState *) arg;
-	RiskPair	key;
+	RiskAggState *state = arg != NULL ? (RiskAggState *) arg : risk_state_new(aggcxt);
 
-	if (state == NULL)
-		state = risk_state_new(aggcxt);
-	state->nspans++;
-	key.flags = 0;
-	if (PG_ARGISNULL(2))
-		memset(&key.revision_id, 0, sizeof(Pfid));
-	else
-	{
-		state->nscored++;
-		key.flags |= RISK_HAS_REVISION;
-		memcpy(&key.revision_id, PG_GETARG_PFID_P(2), sizeof(Pfid));
-	}
-	if (PG_ARGISNULL(1))
-		memset(&key.span_type_id, 0, sizeof(Pfid));
-	else
-	{
-		key.flags |= RISK_HAS_TYPE;
-		memcpy(&key.span_type_id, PG_GETARG_PFID_P(1), sizeof(Pfid));
-	}
-	risk_state_add(aggcxt, state, &key, NULL, 1);
+	risk_count_row(aggcxt, state, fcinfo);
 	return state;
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_trans);
-/* Transition of both aggregates over the internal state. */
+PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
+/*
+ * Transition of both aggregates: count one span by (span_type_id, revision).
+ * After a group's first row the state is our read-write expanded object,
+ * which only an aggregate holds (its own result), so the span is counted in
+ * place (entries growing in the object's context, under the aggregate's);
+ * anything else takes risk_state_trans_general.
+ */
 Datum
-prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
+prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_trans");
+	if (!PG_ARGISNULL(0))
+	{
+		bool		rw;
+		RiskStateObject *obj = risk_state_object(PG_GETARG_DATUM(0), &rw);
 
-	PG_RETURN_POINTER(risk_agg_count(aggcxt, PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0), fcinfo));
+		if (obj != NULL && rw)
+		{
+			risk_count_row(obj->hdr.eoh_context, (RiskAggState *) obj->state, fcinfo);
+			obj->flat = NULL;
+			return PG_GETARG_DATUM(0);
+		}
+	}
+	return risk_state_trans_general(fcinfo);
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_combine);
-/* Merge the second partial state into the first. */
-Datum
-prefactor_risk_agg_combine(PG_FUNCTION_ARGS)
+/* Add two totals of spans. */
+static inline int64
+risk_add_spans(int64 a, int64 b)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_combine");
-	RiskAggState *s1 = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
-	RiskAggState *s2 = PG_ARGISNULL(1) ? NULL : (RiskAggState *) PG_GETARG_POINTER(1);
-	int			i;
+	int64		r;
 
-	if (s2 == NULL)
-	{
-		if (s1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(s1);
-	}
-	if (s1 == NULL)
-		s1 = risk_state_new(aggcxt);
-	s1->nspans += s2->nspans;
-	s1->nscored += s2->nscored;
-	for (i = 0; i < s2->nentries; i++)
-		risk_state_add(aggcxt, s1, NULL, s2->entries[i].pair, s2->entries[i].count);
-	PG_RETURN_POINTER(s1);
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("risk aggregate span count out of range")));
+	return r;
 }
 
 /*
- * Serialized state, integers in network byte order:
+ * Merge the state from into into (a new state in aggcxt for NULL); returns
+ * into.  from is left as it was.
+ */
+void *
+risk_agg_merge(MemoryContext aggcxt, void *into, const void *from)
+{
+	RiskAggState *s1 = (RiskAggState *) into;
+	const RiskAggState *s2 = (const RiskAggState *) from;
+	int			i;
+
+	if (s1 == NULL)
+		s1 = risk_state_new(aggcxt);
+	if (s2 == NULL)
+		return s1;
+	s1->nspans = risk_add_spans(s1->nspans, s2->nspans);
+	s1->nscored = risk_add_spans(s1->nscored, s2->nscored);
+	for (i = 0; i < s2->nentries; i++)
+	{
+		RiskKey		k = risk_pair_key(s2->entries[i].pair);
+		RiskAggEntry *e = risk_state_find(s1, &k);
+
+		if (e != NULL)
+			e->count += s2->entries[i].count;
+		else
+			risk_state_append(aggcxt, s1, s2->entries[i].pair, s2->entries[i].count);
+	}
+	return s1;
+}
+
+/*
+ * Flat form (the form of type risk_agg_state on disk, between processes and
+ * between nodes), unsigned LEB128 varints:
  *
- *	int64 nspans, int64 nscored,
- *	int32 nrevisions, nrevisions x pfid (the revisions entries refer to),
- *	int32 nentries, each: uint8 flags, pfid span type (if RISK_HAS_TYPE),
- *		int32 index into the revisions (if RISK_HAS_REVISION), int64 count.
+ *	varint nrevisions, nrevisions x pfid (the revisions entries refer to),
+ *	varint nentries, each: uint8 flags, pfid span type (if RISK_HAS_TYPE),
+ *		varint index into the revisions (if RISK_HAS_REVISION), varint count (> 0).
  *
- * A group's spans nearly always share one revision, so listing revisions once
- * keeps the state at about two thirds of the 49 bytes a full pair per entry
- * takes; with a parallel plan every group's state crosses a queue to the
- * leader (once per aggregate in the query) and is parsed there alone.
+ * The totals are the sums of the counts (all, and those with a revision).
+ * A group's spans nearly always share one revision, so an entry takes 23
+ * bytes (the 49-byte full pair and count); with a parallel plan every group's
+ * state crosses a queue to the leader once per aggregate in the query and
+ * is merged there alone.
  */
 #define RISK_SERIAL_REVISIONS	16	/* look for a repeated revision among this many */
+#define RISK_VARINT_MAX			10
 
-/* Append n bytes at *p. */
+static inline int
+risk_varint_len(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 static inline void
-risk_put(char **p, const void *src, size_t n)
+risk_put_varint(char **p, uint64 v)
 {
-	memcpy(*p, src, n);
-	*p += n;
+	while (v >= 0x80)
+	{
+		*(*p)++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*(*p)++ = (char) v;
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_serialize);
-/* Partial state to bytea, sized exactly (see above). */
-Datum
-prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
+/* The index of a revision in the flat form's list, adding it if new. */
+static inline int32
+risk_serial_revision(const Pfid **revisions, int32 *nrevisions, const Pfid *revision)
 {
-	(void) risk_agg_context(fcinfo, "risk_agg_serialize");
-	PG_RETURN_BYTEA_P(risk_agg_serialize_state(PG_GETARG_POINTER(0)));
+	int32		j;
+
+	for (j = 0; j < *nrevisions && j < RISK_SERIAL_REVISIONS; j++)
+		if (risk_pfid_eq(revisions[j], revision))
+			return j;
+	/* past a few, repeats are just listed again */
+	revisions[*nrevisions] = revision;
+	return (*nrevisions)++;
 }
 
-/* The serialized form of a state (also the flat form of type risk_agg_state). */
+/* The flat form of a state, sized exactly, in the current context. */
 bytea *
-risk_agg_serialize_state(void *opaque)
+risk_agg_serialize_state(const void *opaque)
 {
-	RiskAggState *state = (RiskAggState *) opaque;
-	const Pfid **revisions;
-	int32	   *revindex;
+	const RiskAggState *state = (const RiskAggState *) opaque;
+	const Pfid *revisions_local[RISK_INLINE_ENTRIES * 2];
+	int32		revindex_local[RISK_INLINE_ENTRIES * 2];
+	const Pfid **revisions = revisions_local;
+	int32	   *revindex = revindex_local;
 	int32		nrevisions = 0;
 	Size		size;
 	bytea	   *result;
 	char	   *p;
-	int64		i64;
-	int32		i32;
-	int			i,
-				j;
+	int			i;
 
-	/* number the revisions; past a few, repeats are just listed again */
-	revisions = palloc(sizeof(Pfid *) * Max(state->nentries, 1));
-	revindex = palloc(sizeof(int32) * Max(state->nentries, 1));
-	size = VARHDRSZ + 2 * sizeof(int64) + 2 * sizeof(int32);
+	if (state->nentries > lengthof(revisions_local))
+	{
+		revisions = palloc(sizeof(Pfid *) * state->nentries);
+		revindex = palloc(sizeof(int32) * state->nentries);
+	}
+	size = 0;
 	for (i = 0; i < state->nentries; i++)
 	{
 		const RiskPair *key = &state->entries[i].pair->key;
 
-		size += 1 + sizeof(int64);
+		size += 1 + risk_varint_len(state->entries[i].count);
 		if (key->flags & RISK_HAS_TYPE)
 			size += sizeof(Pfid);
-		revindex[i] = -1;
-		if (!(key->flags & RISK_HAS_REVISION))
-			continue;
-		size += sizeof(int32);
-		for (j = 0; j < nrevisions && j < RISK_SERIAL_REVISIONS; j++)
-			if (memcmp(revisions[j], &key->revision_id, sizeof(Pfid)) == 0)
-				break;
-		if (j == nrevisions || j == RISK_SERIAL_REVISIONS)
+		if (key->flags & RISK_HAS_REVISION)
 		{
-			j = nrevisions++;
-			revisions[j] = &key->revision_id;
-			size += sizeof(Pfid);
+			revindex[i] = risk_serial_revision(revisions, &nrevisions, &key->revision_id);
+			size += risk_varint_len(revindex[i]);
 		}
-		revindex[i] = j;
 	}
+	size += VARHDRSZ + risk_varint_len(nrevisions) + nrevisions * sizeof(Pfid) +
+		risk_varint_len(state->nentries);
 
 	result = (bytea *) palloc(size);
 	SET_VARSIZE(result, size);
 	p = VARDATA(result);
-	i64 = pg_hton64(state->nspans);
-	risk_put(&p, &i64, sizeof(i64));
-	i64 = pg_hton64(state->nscored);
-	risk_put(&p, &i64, sizeof(i64));
-	i32 = pg_hton32(nrevisions);
-	risk_put(&p, &i32, sizeof(i32));
-	for (j = 0; j < nrevisions; j++)
-		risk_put(&p, revisions[j], sizeof(Pfid));
-	i32 = pg_hton32(state->nentries);
-	risk_put(&p, &i32, sizeof(i32));
+	risk_put_varint(&p, nrevisions);
+	for (i = 0; i < nrevisions; i++)
+	{
+		memcpy(p, revisions[i], sizeof(Pfid));
+		p += sizeof(Pfid);
+	}
+	risk_put_varint(&p, state->nentries);
 	for (i = 0; i < state->nentries; i++)
 	{
 		const RiskAggEntry *e = &state->entries[i];
 
 		*p++ = (char) e->pair->key.flags;
 		if (e->pair->key.flags & RISK_HAS_TYPE)
-			risk_put(&p, &e->pair->key.span_type_id, sizeof(Pfid));
-		if (e->pair->key.flags & RISK_HAS_REVISION)
 		{
-			i32 = pg_hton32(revindex[i]);
-			risk_put(&p, &i32, sizeof(i32));
+			memcpy(p, &e->pair->key.span_type_id, sizeof(Pfid));
+			p += sizeof(Pfid);
 		}
-		i64 = pg_hton64(e->count);
-		risk_put(&p, &i64, sizeof(i64));
+		if (e->pair->key.flags & RISK_HAS_REVISION)
+			risk_put_varint(&p, revindex[i]);
+		risk_put_varint(&p, e->count);
 	}
 	Assert(p == (char *) result + size);
-	pfree(revisions);
-	pfree(revindex);
+	if (revisions != revisions_local)
+	{
+		pfree(revisions);
+		pfree(revindex);
+	}
 	return result;
 }
 
-/* A serialized state being read. */
+/* A flat state being read. */
 typedef struct RiskReader
 {
 	const char *p;
 	const char *end;
 } RiskReader;
+
+static void
+risk_flat_invalid(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid risk aggregate state: %s", what)));
+}
 
 /* Take n bytes, or fail on a truncated state. */
 static inline const char *
@@ -476,102 +621,93 @@ risk_take(RiskReader *r, size_t n)
 	const char *at = r->p;
 
 	if ((size_t) (r->end - r->p) < n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: truncated")));
+		risk_flat_invalid("truncated");
 	r->p += n;
 	return at;
 }
 
-static inline int64
-risk_take_int64(RiskReader *r)
+/* A varint up to max. */
+static inline uint64
+risk_take_varint(RiskReader *r, uint64 max)
 {
-	int64		v;
+	uint64		v = 0;
+	int			shift = 0;
 
-	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
-	return pg_ntoh64(v);
+	for (;;)
+	{
+		uint8		b = (uint8) *risk_take(r, 1);
+
+		if (shift == 63 && b > 1)
+			risk_flat_invalid("number out of range");
+		v |= (uint64) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+		shift += 7;
+		if (shift > 63)
+			risk_flat_invalid("number out of range");
+	}
+	if (v > max)
+		risk_flat_invalid("number out of range");
+	return v;
 }
 
-static inline int32
-risk_take_int32(RiskReader *r)
-{
-	int32		v;
-
-	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
-	return pg_ntoh32(v);
-}
-
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_deserialize);
 /*
- * Partial state from bytea.  Like the built-in deserializers it allocates in
- * the current (per-row) context: the state only feeds the combine function,
- * which copies what it keeps, so nothing accumulates in the aggregate context
- * (which would inflate the leader's hash table until it spills).
+ * Read a flat state, checking it (raises invalid_binary_representation on a
+ * malformed one), and merge it into a state (a new one in aggcxt for NULL;
+ * with aggcxt NULL it is only checked and NULL is returned).  Its entries
+ * are merged as they are read, so a state is not built from it first.
  */
-Datum
-prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
-{
-	(void) risk_agg_context(fcinfo, "risk_agg_deserialize");
-	PG_RETURN_POINTER(risk_agg_deserialize_state(PG_GETARG_BYTEA_PP(0)));
-}
-
-/* A state from its serialized form, in the current context; raises on a malformed one. */
 void *
-risk_agg_deserialize_state(bytea *bytes)
+risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
 {
-	RiskAggState *state;
+	RiskAggState *state = (RiskAggState *) into;
 	RiskReader	r;
 	const char *revisions;
-	int32		nrevisions;
-	int32		n;
-	int			i;
+	uint64		nrevisions;
+	uint64		n;
+	int64		nspans = 0;
+	int64		nscored = 0;
 
-	state = risk_state_new(CurrentMemoryContext);
-	r.p = VARDATA_ANY(bytes);
-	r.end = r.p + VARSIZE_ANY_EXHDR(bytes);
-	state->nspans = risk_take_int64(&r);
-	state->nscored = risk_take_int64(&r);
-	nrevisions = risk_take_int32(&r);
-	if (nrevisions < 0 || nrevisions > (r.end - r.p) / (int) sizeof(Pfid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d revisions", nrevisions)));
-	revisions = risk_take(&r, (size_t) nrevisions * sizeof(Pfid));
-	n = risk_take_int32(&r);
-	if (n < 0 || n > r.end - r.p)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d entries", n)));
-	for (i = 0; i < n; i++)
+	r.p = VARDATA_ANY(flat);
+	r.end = r.p + VARSIZE_ANY_EXHDR(flat);
+	nrevisions = risk_take_varint(&r, (r.end - r.p) / sizeof(Pfid));
+	revisions = risk_take(&r, nrevisions * sizeof(Pfid));
+	n = risk_take_varint(&r, (r.end - r.p) / 2);	/* an entry takes 2 bytes or more */
+	if (aggcxt != NULL && state == NULL)
+		state = risk_state_new(aggcxt);
+	for (uint64 i = 0; i < n; i++)
 	{
-		RiskPair	key;
+		RiskKey		k;
 		int64		count;
 
-		memset(&key, 0, sizeof(key));
-		key.flags = (uint8) *risk_take(&r, 1);
-		if (key.flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid risk aggregate state: flags %d", key.flags)));
-		if (key.flags & RISK_HAS_TYPE)
-			memcpy(&key.span_type_id, risk_take(&r, sizeof(Pfid)), sizeof(Pfid));
-		if (key.flags & RISK_HAS_REVISION)
+		k.flags = (uint8) *risk_take(&r, 1);
+		if (k.flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
+			risk_flat_invalid("unknown flags");
+		k.type = (k.flags & RISK_HAS_TYPE) ? (const Pfid *) risk_take(&r, sizeof(Pfid)) : NULL;
+		k.revision = NULL;
+		if (k.flags & RISK_HAS_REVISION)
 		{
-			int32		rev = risk_take_int32(&r);
-
-			if (rev < 0 || rev >= nrevisions)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("invalid risk aggregate state: revision %d of %d", rev, nrevisions)));
-			memcpy(&key.revision_id, revisions + (size_t) rev * sizeof(Pfid), sizeof(Pfid));
+			if (nrevisions == 0)
+				risk_flat_invalid("revision out of range");
+			k.revision = (const Pfid *) (revisions +
+										 risk_take_varint(&r, nrevisions - 1) * sizeof(Pfid));
 		}
-		count = risk_take_int64(&r);
-		risk_state_add(CurrentMemoryContext, state, NULL, risk_pair_intern(&key), count);
+		count = (int64) risk_take_varint(&r, PG_INT64_MAX);
+		if (count == 0)
+			risk_flat_invalid("empty entry");
+		nspans = risk_add_spans(nspans, count);
+		if (k.revision)
+			nscored = risk_add_spans(nscored, count);
+		if (state != NULL)
+			risk_state_add(aggcxt, state, &k, count);
 	}
 	if (r.p != r.end)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d bytes left over", (int) (r.end - r.p))));
+		risk_flat_invalid("bytes left over");
+	if (state != NULL)
+	{
+		state->nspans = risk_add_spans(state->nspans, nspans);
+		state->nscored = risk_add_spans(state->nscored, nscored);
+	}
 	return state;
 }
 

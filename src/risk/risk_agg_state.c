@@ -21,18 +21,7 @@
 #include "utils/memutils.h"
 
 #include "risk/risk.h"
-
-/* risk_agg.c's transition, combine and final functions over the internal state */
-extern Datum prefactor_risk_agg_combine(PG_FUNCTION_ARGS);
-extern Datum prefactor_risk_agg_score(PG_FUNCTION_ARGS);
-extern Datum prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS);
-
-typedef struct RiskStateObject
-{
-	ExpandedObjectHeader hdr;
-	void	   *state;			/* risk_agg.c's state, in the aggregate's context */
-	bytea	   *flat;			/* its serialized form, or NULL when not made since the last change */
-} RiskStateObject;
+#include "risk/risk_agg.h"
 
 static Size
 risk_state_flat_size(ExpandedObjectHeader *eohptr)
@@ -58,21 +47,7 @@ risk_state_flatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_si
 	memcpy(result, obj->flat, allocated_size);
 }
 
-static const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_state_flatten};
-
-/* The expanded object of a datum of ours, or NULL for a flat one. */
-static RiskStateObject *
-risk_state_object(Datum d)
-{
-	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)))
-	{
-		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
-
-		if (eoh->eoh_methods == &risk_state_methods)
-			return (RiskStateObject *) eoh;
-	}
-	return NULL;
-}
+const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_state_flatten};
 
 /*
  * The groups' expanded objects share one context under the aggregate's (a
@@ -151,132 +126,119 @@ risk_state_aggcontext(FunctionCallInfo fcinfo, const char *fname)
 }
 
 /*
- * Argument argno as risk_agg.c's state (NULL for NULL): the wrapped state of
- * an expanded object, or a flat one read into the current context.
+ * Argument argno as risk_agg.c's state to read (NULL for NULL): the wrapped
+ * state of an expanded object, or a flat one read into the current context.
  */
 static void *
-risk_state_arg(FunctionCallInfo fcinfo, int argno, RiskStateObject **obj)
+risk_state_arg(FunctionCallInfo fcinfo, int argno)
 {
-	Datum		d;
+	RiskStateObject *obj;
+	bool		rw;
 
-	*obj = NULL;
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	d = PG_GETARG_DATUM(argno);
-	*obj = risk_state_object(d);
-	if (*obj != NULL)
-		return (*obj)->state;
-	return risk_agg_deserialize_state(DatumGetByteaPP(d));
-}
-
-/* Calls one of risk_agg.c's functions with argument 0 (and 1) replaced by states. */
-static Datum
-risk_state_call(FunctionCallInfo fcinfo, PGFunction fn, int nstates, void **states, bool *isnull)
-{
-	Datum		saved[2];
-	bool		saved_null[2];
-	Datum		result;
-
-	for (int i = 0; i < nstates; i++)
-	{
-		saved[i] = fcinfo->args[i].value;
-		saved_null[i] = fcinfo->args[i].isnull;
-		fcinfo->args[i].value = PointerGetDatum(states[i]);
-		fcinfo->args[i].isnull = states[i] == NULL;
-	}
-	fcinfo->isnull = false;
-	result = fn(fcinfo);
-	*isnull = fcinfo->isnull;
-	for (int i = 0; i < nstates; i++)
-	{
-		fcinfo->args[i].value = saved[i];
-		fcinfo->args[i].isnull = saved_null[i];
-	}
-	return result;
+	obj = risk_state_object(PG_GETARG_DATUM(argno), &rw);
+	if (obj != NULL)
+		return obj->state;
+	return risk_agg_merge_flat(CurrentMemoryContext, NULL, DatumGetByteaPP(PG_GETARG_DATUM(argno)));
 }
 
 /*
- * The state to change: the expanded object's own, or else (NULL, or a flat
- * state) a new state in the aggregate's context, the flat one merged into it.
+ * The state argument 0 as a state to change: the wrapped state of our own
+ * read-write expanded object (*obj set), else (NULL, a flat state or a
+ * read-only pointer) a new state in the aggregate's context holding its
+ * spans, NULL for NULL.
  */
 static void *
-risk_state_for_update(FunctionCallInfo fcinfo, RiskStateObject **obj)
+risk_state_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt, RiskStateObject **obj)
 {
-	void	   *state = risk_state_arg(fcinfo, 0, obj);
-	void	   *states[2];
-	bool		isnull;
+	RiskStateObject *other;
 	Datum		d;
+	bool		rw;
 
-	if (*obj != NULL || state == NULL)
-		return state;
-	/* risk_agg.c's combine of (NULL, flat) copies it into the aggregate's context */
-	states[0] = NULL;
-	states[1] = state;
-	d = risk_state_call(fcinfo, prefactor_risk_agg_combine, 2, states, &isnull);
-	return isnull ? NULL : DatumGetPointer(d);
+	*obj = NULL;
+	if (PG_ARGISNULL(0))
+		return NULL;
+	d = PG_GETARG_DATUM(0);
+	other = risk_state_object(d, &rw);
+	if (other != NULL && rw)
+	{
+		*obj = other;
+		return other->state;
+	}
+	if (other != NULL)
+		return risk_agg_merge(aggcxt, NULL, other->state);
+	return risk_agg_merge_flat(aggcxt, NULL, DatumGetByteaPP(d));
 }
 
 /* The result: the same expanded object (changed in place) or a new one. */
 static Datum
-risk_state_result(FunctionCallInfo fcinfo, RiskStateObject *obj, void *state)
+risk_state_result(MemoryContext aggcxt, RiskStateObject *obj, void *state)
 {
 	if (state == NULL)
-		PG_RETURN_NULL();
+		return (Datum) 0;		/* the caller returns NULL */
 	if (obj != NULL)
 	{
 		obj->state = state;
 		obj->flat = NULL;
 		return EOHPGetRWDatum(&obj->hdr);
 	}
-	return risk_state_wrap(risk_state_aggcontext(fcinfo, "risk_agg_state"), state);
+	return risk_state_wrap(aggcxt, state);
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
-/* Transition: count one span by (span_type_id, revision). */
+/*
+ * Transition (prefactor_risk_agg_state_trans in risk_agg.c) when the state
+ * is not our read-write object: the group's first row, or a flat state.
+ */
 Datum
-prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
+risk_state_trans_general(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_trans");
 	RiskStateObject *obj;
-	void	   *state = risk_state_for_update(fcinfo, &obj);
+	void	   *state = risk_state_for_update(fcinfo, aggcxt, &obj);
 
-	/* counted in place, without a second call through fmgr */
-	return risk_state_result(fcinfo, obj, risk_agg_count(aggcxt, state, fcinfo));
+	return risk_state_result(aggcxt, obj, risk_agg_count(aggcxt, state, fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_combine);
-/* Combine: the second state merged into the first. */
+/* Combine: the second state merged into the first; a flat one is merged as it is read. */
 Datum
 prefactor_risk_agg_state_combine(PG_FUNCTION_ARGS)
 {
+	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_combine");
 	RiskStateObject *obj;
 	RiskStateObject *other;
-	void	   *states[2];
-	bool		isnull;
-	Datum		d;
+	void	   *state = risk_state_for_update(fcinfo, aggcxt, &obj);
+	bool		rw;
 
-	(void) risk_state_aggcontext(fcinfo, "risk_agg_combine");
-	states[0] = risk_state_for_update(fcinfo, &obj);
-	states[1] = risk_state_arg(fcinfo, 1, &other);
-	d = risk_state_call(fcinfo, prefactor_risk_agg_combine, 2, states, &isnull);
-	return risk_state_result(fcinfo, obj, isnull ? NULL : DatumGetPointer(d));
+	if (!PG_ARGISNULL(1))
+	{
+		other = risk_state_object(PG_GETARG_DATUM(1), &rw);
+		if (other != NULL)
+			state = risk_agg_merge(aggcxt, state, other->state);
+		else
+			state = risk_agg_merge_flat(aggcxt, state, DatumGetByteaPP(PG_GETARG_DATUM(1)));
+	}
+	if (state == NULL)
+		PG_RETURN_NULL();
+	return risk_state_result(aggcxt, obj, state);
 }
 
-/* A final function over the state. */
+/* A final function over the state: one of risk_agg.c's, given the state as argument 0. */
 static Datum
 risk_state_final(FunctionCallInfo fcinfo, PGFunction fn)
 {
-	RiskStateObject *obj;
-	void	   *state = risk_state_arg(fcinfo, 0, &obj);
-	bool		isnull;
-	Datum		d;
+	void	   *state = risk_state_arg(fcinfo, 0);
+	Datum		saved = fcinfo->args[0].value;
+	Datum		result;
 
 	if (state == NULL)
 		PG_RETURN_NULL();
-	d = risk_state_call(fcinfo, fn, 1, &state, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	return d;
+	fcinfo->args[0].value = PointerGetDatum(state);
+	fcinfo->isnull = false;
+	result = fn(fcinfo);
+	fcinfo->args[0].value = saved;
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_score);
@@ -299,7 +261,8 @@ Datum
 prefactor_risk_agg_state_out(PG_FUNCTION_ARGS)
 {
 	Datum		d = PG_GETARG_DATUM(0);
-	RiskStateObject *obj = risk_state_object(d);
+	bool		rw;
+	RiskStateObject *obj = risk_state_object(d, &rw);
 	bytea	   *flat = obj != NULL ? risk_agg_serialize_state(obj->state) : DatumGetByteaPP(d);
 
 	return DirectFunctionCall1(byteaout, PointerGetDatum(flat));
@@ -312,6 +275,6 @@ prefactor_risk_agg_state_in(PG_FUNCTION_ARGS)
 {
 	bytea	   *flat = DatumGetByteaPP(DirectFunctionCall1(byteain, PG_GETARG_DATUM(0)));
 
-	(void) risk_agg_deserialize_state(flat);	/* checks it */
+	(void) risk_agg_merge_flat(NULL, NULL, flat);	/* checks it */
 	PG_RETURN_BYTEA_P(flat);
 }
