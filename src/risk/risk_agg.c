@@ -41,7 +41,7 @@
 #define RISK_HAS_REVISION	0x02
 #define RISK_INDEX_FROM		8	/* build a hash index above this many entries */
 
-#define RISK_INLINE_ENTRIES	5	/* header + 5 entries fill a 128-byte chunk */
+#define RISK_INLINE_ENTRIES	6	/* header + 6 entries fill a 128-byte chunk */
 #define RISK_MAX_PAIRS		(1 << 20)
 #define RISK_PAIR_CACHE		256 /* interned pairs remembered by key hash */
 
@@ -93,10 +93,12 @@ typedef struct RiskAggEntry
 	int64		count;
 } RiskAggEntry;
 
+/*
+ * A group's state: its spans counted by pair.  How many spans it has, and
+ * how many of them have a revision, are sums of the counts, made when asked.
+ */
 typedef struct RiskAggState
 {
-	int64		nspans;			/* every span seen: the sum of the counts */
-	int64		nscored;		/* spans of runs with a profile revision */
 	int32		nentries;
 	int32		maxentries;
 	int32		last;			/* entry hit by the previous lookup (with an index) */
@@ -134,7 +136,7 @@ risk_pfid_eq(const Pfid *a, const Pfid *b)
 }
 
 /* Whether an interned pair is this key: the span type first, it differs soonest in a group. */
-static inline bool
+static pg_attribute_always_inline bool
 risk_pair_is(const RiskPairEntry *pair, const RiskKey *k)
 {
 	return pair->key.flags == k->flags &&
@@ -238,8 +240,6 @@ risk_state_new(MemoryContext aggcxt)
 {
 	RiskAggState *state = MemoryContextAlloc(aggcxt, RISK_STATE_SIZE);
 
-	state->nspans = 0;
-	state->nscored = 0;
 	state->nentries = 0;
 	state->maxentries = RISK_INLINE_ENTRIES;
 	state->last = -1;
@@ -349,47 +349,62 @@ risk_state_append(MemoryContext aggcxt, RiskAggState *state, RiskPairEntry *pair
 		risk_index_build(aggcxt, state);
 }
 
-/* A new entry for a key, interned (kept out of line: groups meet a pair once). */
-static pg_noinline void
-risk_state_add_new(MemoryContext aggcxt, RiskAggState *state, const RiskKey *k, int64 count)
+/* Add two counts of spans. */
+static inline int64
+risk_add_spans(int64 a, int64 b)
 {
-	risk_state_append(aggcxt, state, risk_pair_intern(k), count);
+	int64		r;
+
+	if (unlikely(pg_add_s64_overflow(a, b, &r)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("risk aggregate span count out of range")));
+	return r;
 }
 
-/* Add count spans under a key (its totals are the caller's). */
-static pg_attribute_always_inline void
-risk_state_add(MemoryContext aggcxt, RiskAggState *state, const RiskKey *k, int64 count)
+/*
+ * A new entry for a key, interned (out of line, so that counting a row needs
+ * no key in memory: a group meets a pair once).
+ */
+static pg_noinline void
+risk_state_add_new(MemoryContext aggcxt, RiskAggState *state,
+				   uint8 flags, const Pfid *type, const Pfid *revision, int64 count)
 {
-	RiskAggEntry *e = risk_state_find(state, k);
+	RiskKey		k;
 
+	k.flags = flags;
+	k.type = type;
+	k.revision = revision;
+	risk_state_append(aggcxt, state, risk_pair_intern(&k), count);
+}
+
+/* Add count spans under a key. */
+static pg_attribute_always_inline void
+risk_state_add(MemoryContext aggcxt, RiskAggState *state,
+			   uint8 flags, const Pfid *type, const Pfid *revision, int64 count)
+{
+	RiskKey		k;
+	RiskAggEntry *e;
+
+	k.flags = flags;
+	k.type = type;
+	k.revision = revision;
+	e = risk_state_find(state, &k);
 	if (likely(e != NULL))
-		e->count += count;
+		e->count = risk_add_spans(e->count, count);
 	else
-		risk_state_add_new(aggcxt, state, k, count);
+		risk_state_add_new(aggcxt, state, flags, type, revision, count);
 }
 
 /* Count one span by (span_type_id, revision), arguments 1 and 2, into a state. */
 static pg_attribute_always_inline void
 risk_count_row(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
 {
-	RiskKey		k;
+	const Pfid *type = PG_ARGISNULL(1) ? NULL : PG_GETARG_PFID_P(1);
+	const Pfid *revision = PG_ARGISNULL(2) ? NULL : PG_GETARG_PFID_P(2);
 
-	state->nspans++;
-	k.flags = 0;
-	k.type = NULL;
-	k.revision = NULL;
-	if (!PG_ARGISNULL(1))
-	{
-		k.flags |= RISK_HAS_TYPE;
-		k.type = PG_GETARG_PFID_P(1);
-	}
-	if (!PG_ARGISNULL(2))
-	{
-		state->nscored++;
-		k.flags |= RISK_HAS_REVISION;
-		k.revision = PG_GETARG_PFID_P(2);
-	}
-	risk_state_add(cxt, state, &k, 1);
+	risk_state_add(cxt, state, (type ? RISK_HAS_TYPE : 0) | (revision ? RISK_HAS_REVISION : 0),
+				   type, revision, 1);
 }
 
 /*
@@ -431,19 +446,6 @@ prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 	return risk_state_trans_general(fcinfo);
 }
 
-/* Add two totals of spans. */
-static inline int64
-risk_add_spans(int64 a, int64 b)
-{
-	int64		r;
-
-	if (pg_add_s64_overflow(a, b, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("risk aggregate span count out of range")));
-	return r;
-}
-
 /*
  * Merge the state from into into (a new state in aggcxt for NULL); returns
  * into.  from is left as it was.
@@ -459,19 +461,31 @@ risk_agg_merge(MemoryContext aggcxt, void *into, const void *from)
 		s1 = risk_state_new(aggcxt);
 	if (s2 == NULL)
 		return s1;
-	s1->nspans = risk_add_spans(s1->nspans, s2->nspans);
-	s1->nscored = risk_add_spans(s1->nscored, s2->nscored);
 	for (i = 0; i < s2->nentries; i++)
 	{
 		RiskKey		k = risk_pair_key(s2->entries[i].pair);
 		RiskAggEntry *e = risk_state_find(s1, &k);
 
 		if (e != NULL)
-			e->count += s2->entries[i].count;
+			e->count = risk_add_spans(e->count, s2->entries[i].count);
 		else
 			risk_state_append(aggcxt, s1, s2->entries[i].pair, s2->entries[i].count);
 	}
 	return s1;
+}
+
+/* How many spans a state counts, and how many of them have a revision. */
+static void
+risk_state_totals(const RiskAggState *state, int64 *nspans, int64 *nscored)
+{
+	*nspans = 0;
+	*nscored = 0;
+	for (int i = 0; i < state->nentries; i++)
+	{
+		*nspans = risk_add_spans(*nspans, state->entries[i].count);
+		if (state->entries[i].pair->key.flags & RISK_HAS_REVISION)
+			*nscored = risk_add_spans(*nscored, state->entries[i].count);
+	}
 }
 
 /*
@@ -665,8 +679,6 @@ risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
 	const char *revisions;
 	uint64		nrevisions;
 	uint64		n;
-	int64		nspans = 0;
-	int64		nscored = 0;
 
 	r.p = VARDATA_ANY(flat);
 	r.end = r.p + VARSIZE_ANY_EXHDR(flat);
@@ -677,37 +689,29 @@ risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
 		state = risk_state_new(aggcxt);
 	for (uint64 i = 0; i < n; i++)
 	{
-		RiskKey		k;
+		uint8		flags = (uint8) *risk_take(&r, 1);
+		const Pfid *type = NULL;
+		const Pfid *revision = NULL;
 		int64		count;
 
-		k.flags = (uint8) *risk_take(&r, 1);
-		if (k.flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
+		if (flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
 			risk_flat_invalid("unknown flags");
-		k.type = (k.flags & RISK_HAS_TYPE) ? (const Pfid *) risk_take(&r, sizeof(Pfid)) : NULL;
-		k.revision = NULL;
-		if (k.flags & RISK_HAS_REVISION)
+		if (flags & RISK_HAS_TYPE)
+			type = (const Pfid *) risk_take(&r, sizeof(Pfid));
+		if (flags & RISK_HAS_REVISION)
 		{
 			if (nrevisions == 0)
 				risk_flat_invalid("revision out of range");
-			k.revision = (const Pfid *) (revisions +
-										 risk_take_varint(&r, nrevisions - 1) * sizeof(Pfid));
+			revision = (const Pfid *) (revisions + risk_take_varint(&r, nrevisions - 1) * sizeof(Pfid));
 		}
 		count = (int64) risk_take_varint(&r, PG_INT64_MAX);
 		if (count == 0)
 			risk_flat_invalid("empty entry");
-		nspans = risk_add_spans(nspans, count);
-		if (k.revision)
-			nscored = risk_add_spans(nscored, count);
 		if (state != NULL)
-			risk_state_add(aggcxt, state, &k, count);
+			risk_state_add(aggcxt, state, flags, type, revision, count);
 	}
 	if (r.p != r.end)
 		risk_flat_invalid("bytes left over");
-	if (state != NULL)
-	{
-		state->nspans = risk_add_spans(state->nspans, nspans);
-		state->nscored = risk_add_spans(state->nscored, nscored);
-	}
 	return state;
 }
 
@@ -854,9 +858,14 @@ prefactor_risk_agg_score(PG_FUNCTION_ARGS)
 {
 	RiskAggState *state = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
 	RiskSum		total = {false, 0, NULL};
+	int64		nspans;
+	int64		nscored;
 	int			i;
 
-	if (state == NULL || state->nscored == 0)
+	if (state == NULL)
+		PG_RETURN_NULL();
+	risk_state_totals(state, &nspans, &nscored);
+	if (nscored == 0)
 		PG_RETURN_NULL();
 	for (i = 0; i < state->nentries; i++)
 		risk_sum_entry(&total, &state->entries[i]);
@@ -1004,37 +1013,131 @@ risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const
 	}
 }
 
-/* Set a jsonb string value (key or value). */
-static inline void
-risk_jsonb_string(JsonbValue *v, const char *s)
+/*
+ * The breakdown is written directly in jsonb's binary form (the on-disk
+ * format, documented in utils/jsonb.h), as JsonbValueToJsonb would write it
+ * for the same value: converting a value tree costs several times what the
+ * rest of finalizing a group costs, and a parallel plan's leader finalizes
+ * every group alone.  A container is aligned to 4 bytes and starts with its
+ * header (count and kind) and one JEntry per child (an object's keys first,
+ * then its values), each the child's type and the length of its data, or
+ * every JB_OFFSET_STRIDE'th the end offset of its data; a numeric is aligned
+ * to 4 bytes, the padding counted in its length.  Object keys are sorted
+ * shorter first, then bytewise: "spans" < "total" < "types" and "count" <
+ * "share" < "points" < "span_type".
+ */
+typedef struct RiskJsonbWriter
 {
-	v->type = jbvString;
-	v->val.string.val = (char *) s;
-	v->val.string.len = strlen(s);
+	char	   *data;
+	int			len;
+} RiskJsonbWriter;
+
+/* A container being written: where its JEntries go and its data so far. */
+typedef struct RiskJsonbContainer
+{
+	int			start;			/* where it starts, before its padding */
+	int			jentries;		/* offset of its JEntry array */
+	int			nchildren;		/* an object's pairs or an array's elements */
+	uint32		datalen;		/* its children's data so far */
+} RiskJsonbContainer;
+
+static inline void
+risk_jsonb_pad(RiskJsonbWriter *w)
+{
+	while (w->len % 4 != 0)
+		w->data[w->len++] = '\0';
 }
 
-/* Set a jsonb numeric value, or null. */
+/* Start a container of n pairs (JB_FOBJECT) or elements (JB_FARRAY). */
 static inline void
-risk_jsonb_numeric(JsonbValue *v, Numeric n)
+risk_jsonb_open(RiskJsonbWriter *w, RiskJsonbContainer *c, uint32 kind, int n)
 {
-	if (n == NULL)
-		v->type = jbvNull;
-	else
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = n;
-	}
+	uint32		header = (uint32) n | kind;
+
+	c->start = w->len;
+	risk_jsonb_pad(w);
+	memcpy(w->data + w->len, &header, sizeof(header));
+	w->len += sizeof(header);
+	c->jentries = w->len;
+	c->nchildren = n;
+	c->datalen = 0;
+	w->len += sizeof(JEntry) * (kind == JB_FOBJECT ? 2 * n : n);
 }
+
+/*
+ * Record the JEntry of child slot i (an object's key i is slot i, its value
+ * i is slot n + i) whose data was just written.
+ */
+static inline void
+risk_jsonb_child(RiskJsonbWriter *w, RiskJsonbContainer *c, int slot, bool stride, JEntry e)
+{
+	c->datalen += JBE_OFFLENFLD(e);
+	if (stride)
+		e = (e & JENTRY_TYPEMASK) | c->datalen | JENTRY_HAS_OFF;
+	memcpy(w->data + c->jentries + slot * sizeof(JEntry), &e, sizeof(JEntry));
+}
+
+/* The JEntry of a finished container, for its parent. */
+static inline JEntry
+risk_jsonb_close(RiskJsonbWriter *w, RiskJsonbContainer *c)
+{
+	return JENTRY_ISCONTAINER | (uint32) (w->len - c->start);
+}
+
+static inline JEntry
+risk_jsonb_string(RiskJsonbWriter *w, const char *s, int len)
+{
+	memcpy(w->data + w->len, s, len);
+	w->len += len;
+	return JENTRY_ISSTRING | (uint32) len;
+}
+
+/* A numeric, or null for NULL. */
+static inline JEntry
+risk_jsonb_numeric(RiskJsonbWriter *w, Numeric n)
+{
+	int			start = w->len;
+	int			size;
+
+	if (n == NULL)
+		return JENTRY_ISNULL;
+	risk_jsonb_pad(w);
+	size = VARSIZE_ANY(n);
+	memcpy(w->data + w->len, n, size);
+	w->len += size;
+	return JENTRY_ISNUMERIC | (uint32) (w->len - start);
+}
+
+/* Room a numeric takes at most (with its padding). */
+static inline Size
+risk_jsonb_numeric_room(Numeric n)
+{
+	return n == NULL ? 0 : 3 + VARSIZE_ANY(n);
+}
+
+/* Keys of an object in jsonb order: key i is slot i (stride when i % JB_OFFSET_STRIDE == 0). */
+static inline void
+risk_jsonb_keys(RiskJsonbWriter *w, RiskJsonbContainer *c, const char *const *keys)
+{
+	for (int i = 0; i < c->nchildren; i++)
+		risk_jsonb_child(w, c, i, i % JB_OFFSET_STRIDE == 0,
+						 risk_jsonb_string(w, keys[i], strlen(keys[i])));
+}
+
+/* Value i of an object: slot n + i. */
+static inline void
+risk_jsonb_value(RiskJsonbWriter *w, RiskJsonbContainer *c, int i, JEntry e)
+{
+	risk_jsonb_child(w, c, c->nchildren + i, (c->nchildren + i) % JB_OFFSET_STRIDE == 0, e);
+}
+
+static const char *const risk_breakdown_keys[] = {"spans", "total", "types"};
+static const char *const risk_line_keys[] = {"count", "share", "points", "span_type"};
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_breakdown);
 /*
- * risk_breakdown final: {total, spans, types: [{span_type, count, share, points}]}.
- *
- * The result is assembled as a JsonbValue tree and converted once.  The
- * converter writes object keys in the order given, and jsonb requires them
- * sorted (shorter first, then bytewise), so the keys below are listed in that
- * order: "spans" < "total" < "types" and "count" < "share" < "points" <
- * "span_type".
+ * risk_breakdown final: {spans, total, types: [{count, share, points, span_type}]},
+ * lines by most points, then by name.
  */
 Datum
 prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
@@ -1045,15 +1148,23 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	RiskSum		total = {false, 0, NULL};
 	bool		scored;
 	bool		mixed = false;
-	JsonbValue	root;
-	JsonbPair  *top;
-	JsonbValue *elems;
-	JsonbPair  *pairs;
+	Numeric		spans;
+	Numeric		total_value;
+	Numeric    *values;
+	Size		room;
+	RiskJsonbWriter w;
+	RiskJsonbContainer root;
+	RiskJsonbContainer types;
+	int64		nspans;
+	int64		nscored;
 	int			i;
 
-	if (state == NULL || state->nspans == 0)
+	if (state == NULL)
 		PG_RETURN_NULL();
-	scored = state->nscored > 0;
+	risk_state_totals(state, &nspans, &nscored);
+	if (nspans == 0)
+		PG_RETURN_NULL();
+	scored = nscored > 0;
 	risk_numerics_init();
 
 	/* one line per entry, then merged by name */
@@ -1115,56 +1226,59 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 				lines[i].points = int64_to_numeric(lines[i].ipoints);
 	risk_sort_lines(lines, nlines, risk_line_points_cmp);
 
-	top = palloc(sizeof(JsonbPair) * 3);
-	elems = palloc(sizeof(JsonbValue) * Max(nlines, 1));
-	pairs = palloc(sizeof(JsonbPair) * 4 * Max(nlines, 1));
-
-	risk_jsonb_string(&top[0].key, "spans");
-	risk_jsonb_numeric(&top[0].value, risk_int_numeric(state->nspans));
-	risk_jsonb_string(&top[1].key, "total");
+	spans = risk_int_numeric(nspans);
 	if (!scored)
-		risk_jsonb_numeric(&top[1].value, NULL);
+		total_value = NULL;
 	else if (total.n == NULL)
-		risk_jsonb_numeric(&top[1].value, risk_int_numeric(total.i));
+		total_value = risk_int_numeric(total.i);
 	else
 	{
 		total.any = true;
-		risk_jsonb_numeric(&top[1].value, risk_sum_value(&total));
+		total_value = risk_sum_value(&total);
 	}
-	risk_jsonb_string(&top[2].key, "types");
-	top[2].value.type = jbvArray;
-	top[2].value.val.array.nElems = nlines;
-	top[2].value.val.array.elems = elems;
-	top[2].value.val.array.rawScalar = false;
-	for (i = 0; i < 3; i++)
-		top[i].order = i;
 
+	/* the values, and the room they take at most */
+	values = palloc(sizeof(Numeric) * 3 * Max(nlines, 1));
+	room = VARHDRSZ + 3 + 4 + 6 * sizeof(JEntry) + 15 + risk_jsonb_numeric_room(spans) +
+		risk_jsonb_numeric_room(total_value) + 3 + 4 + (Size) nlines * sizeof(JEntry);
 	for (i = 0; i < nlines; i++)
 	{
-		JsonbPair  *p = &pairs[4 * i];
-		int			k;
+		Numeric    *v = &values[3 * i];
 
-		risk_jsonb_string(&p[0].key, "count");
-		risk_jsonb_numeric(&p[0].value, risk_int_numeric(lines[i].count));
-		risk_jsonb_string(&p[1].key, "share");
-		risk_jsonb_numeric(&p[1].value, risk_share(lines[i].count, state->nspans));
-		risk_jsonb_string(&p[2].key, "points");
-		risk_jsonb_numeric(&p[2].value,
-						   lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points);
-		risk_jsonb_string(&p[3].key, "span_type");
-		if (lines[i].name)
-			risk_jsonb_string(&p[3].value, lines[i].name);
-		else
-			p[3].value.type = jbvNull;
-		for (k = 0; k < 4; k++)
-			p[k].order = k;
-		elems[i].type = jbvObject;
-		elems[i].val.object.nPairs = 4;
-		elems[i].val.object.pairs = p;
+		v[0] = risk_int_numeric(lines[i].count);
+		v[1] = risk_share(lines[i].count, nspans);
+		v[2] = lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points;
+		room += 3 + 4 + 8 * sizeof(JEntry) + 25 + risk_jsonb_numeric_room(v[0]) +
+			risk_jsonb_numeric_room(v[1]) + risk_jsonb_numeric_room(v[2]) +
+			(lines[i].name ? strlen(lines[i].name) : 0);
 	}
+	if (room > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("risk breakdown of %d span types exceeds the maximum jsonb size", nlines)));
 
-	root.type = jbvObject;
-	root.val.object.nPairs = 3;
-	root.val.object.pairs = top;
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(&root));
+	w.data = palloc(room);
+	w.len = VARHDRSZ;
+	risk_jsonb_open(&w, &root, JB_FOBJECT, 3);
+	risk_jsonb_keys(&w, &root, risk_breakdown_keys);
+	risk_jsonb_value(&w, &root, 0, risk_jsonb_numeric(&w, spans));
+	risk_jsonb_value(&w, &root, 1, risk_jsonb_numeric(&w, total_value));
+	risk_jsonb_open(&w, &types, JB_FARRAY, nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		RiskJsonbContainer line;
+
+		risk_jsonb_open(&w, &line, JB_FOBJECT, 4);
+		risk_jsonb_keys(&w, &line, risk_line_keys);
+		for (int k = 0; k < 3; k++)
+			risk_jsonb_value(&w, &line, k, risk_jsonb_numeric(&w, values[3 * i + k]));
+		risk_jsonb_value(&w, &line, 3,
+						 lines[i].name ? risk_jsonb_string(&w, lines[i].name, strlen(lines[i].name))
+						 : JENTRY_ISNULL);
+		risk_jsonb_child(&w, &types, i, i % JB_OFFSET_STRIDE == 0, risk_jsonb_close(&w, &line));
+	}
+	risk_jsonb_value(&w, &root, 2, risk_jsonb_close(&w, &types));
+	Assert(w.len <= room);
+	SET_VARSIZE(w.data, w.len);
+	PG_RETURN_JSONB_P((Jsonb *) w.data);
 }
