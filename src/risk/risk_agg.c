@@ -41,7 +41,6 @@
 #define RISK_HAS_REVISION	0x02
 #define RISK_INDEX_FROM		8	/* build a hash index above this many entries */
 
-#define RISK_INLINE_ENTRIES	6	/* header + 6 entries fill a 128-byte chunk */
 #define RISK_MAX_PAIRS		(1 << 20)
 #define RISK_PAIR_CACHE		256 /* interned pairs remembered by key hash */
 
@@ -73,7 +72,9 @@ typedef struct RiskKey
  * (points, name), valid while risk_cache_generation is unchanged, so that
  * finalizing a group costs no hash lookups.
  */
-typedef struct RiskPairEntry
+typedef struct RiskPairEntry RiskPairEntry;
+
+struct RiskPairEntry
 {
 	RiskPair	key;			/* hash key: must be first */
 	uint32		hash;			/* risk_key_hash of the key */
@@ -84,31 +85,8 @@ typedef struct RiskPairEntry
 	Oid			visible_to;		/* the role the visibility verdict is for */
 	uint64		visible_generation; /* access answers it holds under; 0 = none */
 	bool		visible;
-} RiskPairEntry;
+};
 
-/* Spans counted under one pair. */
-typedef struct RiskAggEntry
-{
-	RiskPairEntry *pair;
-	int64		count;
-} RiskAggEntry;
-
-/*
- * A group's state: its spans counted by pair.  How many spans it has, and
- * how many of them have a revision, are sums of the counts, made when asked.
- */
-typedef struct RiskAggState
-{
-	int32		nentries;
-	int32		maxentries;
-	int32		last;			/* entry hit by the previous lookup (with an index) */
-	int32		indexsize;		/* 0 or the size of index */
-	RiskAggEntry *entries;		/* inline_entries or a separate array */
-	int		   *index;			/* open addressing over entries, -1 = empty */
-	RiskAggEntry inline_entries[FLEXIBLE_ARRAY_MEMBER];
-} RiskAggState;
-
-#define RISK_STATE_SIZE	(offsetof(RiskAggState, inline_entries) + RISK_INLINE_ENTRIES * sizeof(RiskAggEntry))
 
 static HTAB *RiskPairs = NULL;
 static RiskPairEntry *RiskPairCache[RISK_PAIR_CACHE];
@@ -234,18 +212,25 @@ risk_pair_intern(const RiskKey *k)
 	return pair;
 }
 
-/* One group's state in the aggregate context. */
-static RiskAggState *
-risk_state_new(MemoryContext aggcxt)
+/* An empty state. */
+void
+risk_agg_init(RiskAggState *state)
 {
-	RiskAggState *state = MemoryContextAlloc(aggcxt, RISK_STATE_SIZE);
-
 	state->nentries = 0;
 	state->maxentries = RISK_INLINE_ENTRIES;
 	state->last = -1;
 	state->indexsize = 0;
 	state->entries = state->inline_entries;
 	state->index = NULL;
+}
+
+/* A new empty state (not in an expanded object). */
+RiskAggState *
+risk_agg_new(MemoryContext cxt)
+{
+	RiskAggState *state = MemoryContextAlloc(cxt, sizeof(RiskAggState));
+
+	risk_agg_init(state);
 	return state;
 }
 
@@ -407,17 +392,11 @@ risk_count_row(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
 				   type, revision, 1);
 }
 
-/*
- * Counts one span (the transition's arguments 1 and 2) into a state, a new
- * one in aggcxt for NULL; returns the state.
- */
-void *
-risk_agg_count(MemoryContext aggcxt, void *arg, FunctionCallInfo fcinfo)
+/* Counts one span (the transition's arguments 1 and 2) into a state, growing in cxt. */
+void
+risk_agg_count(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
 {
-	RiskAggState *state = arg != NULL ? (RiskAggState *) arg : risk_state_new(aggcxt);
-
-	risk_count_row(aggcxt, state, fcinfo);
-	return state;
+	risk_count_row(cxt, state, fcinfo);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
@@ -438,7 +417,7 @@ prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 
 		if (obj != NULL && rw)
 		{
-			risk_count_row(obj->hdr.eoh_context, (RiskAggState *) obj->state, fcinfo);
+			risk_count_row(obj->hdr.eoh_context, &obj->state, fcinfo);
 			obj->flat = NULL;
 			return PG_GETARG_DATUM(0);
 		}
@@ -446,21 +425,12 @@ prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 	return risk_state_trans_general(fcinfo);
 }
 
-/*
- * Merge the state from into into (a new state in aggcxt for NULL); returns
- * into.  from is left as it was.
- */
-void *
-risk_agg_merge(MemoryContext aggcxt, void *into, const void *from)
+/* Merge the state s2 into s1 (growing in aggcxt); s2 is left as it was. */
+void
+risk_agg_merge(MemoryContext aggcxt, RiskAggState *s1, const RiskAggState *s2)
 {
-	RiskAggState *s1 = (RiskAggState *) into;
-	const RiskAggState *s2 = (const RiskAggState *) from;
 	int			i;
 
-	if (s1 == NULL)
-		s1 = risk_state_new(aggcxt);
-	if (s2 == NULL)
-		return s1;
 	for (i = 0; i < s2->nentries; i++)
 	{
 		RiskKey		k = risk_pair_key(s2->entries[i].pair);
@@ -471,7 +441,6 @@ risk_agg_merge(MemoryContext aggcxt, void *into, const void *from)
 		else
 			risk_state_append(aggcxt, s1, s2->entries[i].pair, s2->entries[i].count);
 	}
-	return s1;
 }
 
 /* How many spans a state counts, and how many of them have a revision. */
@@ -545,9 +514,8 @@ risk_serial_revision(const Pfid **revisions, int32 *nrevisions, const Pfid *revi
 
 /* The flat form of a state, sized exactly, in the current context. */
 bytea *
-risk_agg_serialize_state(const void *opaque)
+risk_agg_serialize_state(const RiskAggState *state)
 {
-	const RiskAggState *state = (const RiskAggState *) opaque;
 	const Pfid *revisions_local[RISK_INLINE_ENTRIES * 2];
 	int32		revindex_local[RISK_INLINE_ENTRIES * 2];
 	const Pfid **revisions = revisions_local;
@@ -667,14 +635,13 @@ risk_take_varint(RiskReader *r, uint64 max)
 
 /*
  * Read a flat state, checking it (raises invalid_binary_representation on a
- * malformed one), and merge it into a state (a new one in aggcxt for NULL;
- * with aggcxt NULL it is only checked and NULL is returned).  Its entries
- * are merged as they are read, so a state is not built from it first.
+ * malformed one), and merge it into a state growing in aggcxt (with state
+ * NULL it is only checked).  Its entries are merged as they are read, so a
+ * state is not built from it first.
  */
-void *
-risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
+void
+risk_agg_merge_flat(MemoryContext aggcxt, RiskAggState *state, const bytea *flat)
 {
-	RiskAggState *state = (RiskAggState *) into;
 	RiskReader	r;
 	const char *revisions;
 	uint64		nrevisions;
@@ -685,8 +652,6 @@ risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
 	nrevisions = risk_take_varint(&r, (r.end - r.p) / sizeof(Pfid));
 	revisions = risk_take(&r, nrevisions * sizeof(Pfid));
 	n = risk_take_varint(&r, (r.end - r.p) / 2);	/* an entry takes 2 bytes or more */
-	if (aggcxt != NULL && state == NULL)
-		state = risk_state_new(aggcxt);
 	for (uint64 i = 0; i < n; i++)
 	{
 		uint8		flags = (uint8) *risk_take(&r, 1);
@@ -712,7 +677,6 @@ risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat)
 	}
 	if (r.p != r.end)
 		risk_flat_invalid("bytes left over");
-	return state;
 }
 
 /* A sum of points: whole numbers in int64 while they fit, the rest in numeric. */

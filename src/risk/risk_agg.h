@@ -11,10 +11,43 @@
 #include "fmgr.h"
 #include "utils/expandeddatum.h"
 
+struct RiskPairEntry;			/* a (span type, revision) pair interned for the backend */
+
+/* Spans counted under one pair. */
+typedef struct RiskAggEntry
+{
+	struct RiskPairEntry *pair;
+	int64		count;
+} RiskAggEntry;
+
+#define RISK_INLINE_ENTRIES	6
+
+/*
+ * A group's state: its spans counted by (span type, revision) pair; how many
+ * spans it has, and how many of them have a revision, are sums of the
+ * counts.  What a row reads first comes first, what only states of many
+ * pairs use comes last.
+ */
+typedef struct RiskAggState
+{
+	int32		nentries;
+	int32		maxentries;
+	RiskAggEntry *entries;		/* inline_entries or a separate array */
+	RiskAggEntry inline_entries[RISK_INLINE_ENTRIES];
+	int		   *index;			/* NULL, or open addressing over entries, -1 = empty */
+	int32		indexsize;		/* 0 or the size of index */
+	int32		last;			/* entry hit by the previous lookup (with an index) */
+} RiskAggState;
+
+/*
+ * A group's state while it is aggregated: an expanded object holding it, so
+ * that a row's lookups start in the header's cache line (the state's first
+ * fields follow the 48-byte header) and a group takes 192 bytes.
+ */
 typedef struct RiskStateObject
 {
 	ExpandedObjectHeader hdr;
-	void	   *state;			/* risk_agg.c's state, in the aggregate's context */
+	RiskAggState state;
 	bytea	   *flat;			/* its flat form, or NULL when not made since the last change */
 } RiskStateObject;
 
@@ -46,10 +79,12 @@ risk_state_object(Datum d, bool *rw)
 }
 
 /* risk_agg.c: the counting state */
-extern void *risk_agg_count(MemoryContext aggcxt, void *state, FunctionCallInfo fcinfo);
-extern void *risk_agg_merge(MemoryContext aggcxt, void *into, const void *from);
-extern void *risk_agg_merge_flat(MemoryContext aggcxt, void *into, const bytea *flat);
-extern bytea *risk_agg_serialize_state(const void *state);
+extern void risk_agg_init(RiskAggState *state);
+extern RiskAggState *risk_agg_new(MemoryContext cxt);
+extern void risk_agg_count(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo);
+extern void risk_agg_merge(MemoryContext cxt, RiskAggState *into, const RiskAggState *from);
+extern void risk_agg_merge_flat(MemoryContext cxt, RiskAggState *into, const bytea *flat);
+extern bytea *risk_agg_serialize_state(const RiskAggState *state);
 extern Datum prefactor_risk_agg_score(PG_FUNCTION_ARGS);
 extern Datum prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS);
 

@@ -23,6 +23,12 @@
 #include "risk/risk.h"
 #include "risk/risk_agg.h"
 
+StaticAssertDecl(offsetof(RiskStateObject, state) == 48 && sizeof(RiskStateObject) <= 192,
+				 "a group's object is three cache lines, the state's first fields in the header's");
+
+#define RISK_OBJECT_SIZE		192
+#define RISK_OBJECTS_PER_BLOCK	64
+
 static Size
 risk_state_flat_size(ExpandedObjectHeader *eohptr)
 {
@@ -32,7 +38,7 @@ risk_state_flat_size(ExpandedObjectHeader *eohptr)
 	{
 		MemoryContext old = MemoryContextSwitchTo(obj->hdr.eoh_context);
 
-		obj->flat = risk_agg_serialize_state(obj->state);
+		obj->flat = risk_agg_serialize_state(&obj->state);
 		MemoryContextSwitchTo(old);
 	}
 	return VARSIZE(obj->flat);
@@ -51,17 +57,20 @@ const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_sta
 
 /*
  * The groups' expanded objects share one context under the aggregate's (a
- * context per group would take a kilobyte per group where the state takes
- * 144 bytes). The aggregate keeps an object as its transition value
- * without copying it because that context's parent is the aggregate's
- * context; it never deletes one, since the transition and combine functions
- * return the object they were given. The shared context is forgotten when
- * the aggregate's context is reset or deleted (with it).
+ * context per group would take a kilobyte per group where the object takes
+ * 192 bytes), carved from blocks there at cache-line boundaries. The
+ * aggregate keeps an object as its transition value without copying it
+ * because that context's parent is the aggregate's context; it never deletes
+ * one, since the transition and combine functions return the object they
+ * were given. The shared context is forgotten when the aggregate's context
+ * is reset or deleted (with it).
  */
 typedef struct RiskSharedContext
 {
 	MemoryContext aggcxt;
 	MemoryContext shared;
+	char	   *free;			/* the current block's next object */
+	char	   *end;			/* the current block's end */
 	MemoryContextCallback forget;
 	struct RiskSharedContext *next;
 } RiskSharedContext;
@@ -81,36 +90,48 @@ risk_shared_context_forget(void *arg)
 		}
 }
 
-static MemoryContext
+static RiskSharedContext *
 risk_shared_context(MemoryContext aggcxt)
 {
 	RiskSharedContext *entry;
 
 	for (entry = risk_shared_contexts; entry != NULL; entry = entry->next)
 		if (entry->aggcxt == aggcxt)
-			return entry->shared;
+			return entry;
 	entry = MemoryContextAlloc(aggcxt, sizeof(RiskSharedContext));
 	entry->aggcxt = aggcxt;
 	entry->shared = AllocSetContextCreate(aggcxt, "prefactor risk states", ALLOCSET_DEFAULT_SIZES);
+	entry->free = NULL;
+	entry->end = NULL;
 	entry->forget.func = risk_shared_context_forget;
 	entry->forget.arg = entry;
 	MemoryContextRegisterResetCallback(aggcxt, &entry->forget);
 	entry->next = risk_shared_contexts;
 	risk_shared_contexts = entry;
-	return entry->shared;
+	return entry;
 }
 
-/* A new expanded object for a state, in the shared context under the aggregate's. */
-static Datum
-risk_state_wrap(MemoryContext aggcxt, void *state)
+/* A new expanded object holding an empty state, in the shared context under the aggregate's. */
+static RiskStateObject *
+risk_state_new_object(MemoryContext aggcxt)
 {
-	MemoryContext cxt = risk_shared_context(aggcxt);
-	RiskStateObject *obj = MemoryContextAlloc(cxt, sizeof(RiskStateObject));
+	RiskSharedContext *shared = risk_shared_context(aggcxt);
+	RiskStateObject *obj;
 
-	EOH_init_header(&obj->hdr, &risk_state_methods, cxt);
-	obj->state = state;
+	if (shared->free == NULL || shared->end - shared->free < RISK_OBJECT_SIZE)
+	{
+		char	   *block = MemoryContextAlloc(shared->shared,
+											   RISK_OBJECTS_PER_BLOCK * RISK_OBJECT_SIZE + 64);
+
+		shared->free = (char *) TYPEALIGN(64, block);
+		shared->end = shared->free + RISK_OBJECTS_PER_BLOCK * RISK_OBJECT_SIZE;
+	}
+	obj = (RiskStateObject *) shared->free;
+	shared->free += RISK_OBJECT_SIZE;
+	EOH_init_header(&obj->hdr, &risk_state_methods, shared->shared);
+	risk_agg_init(&obj->state);
 	obj->flat = NULL;
-	return EOHPGetRWDatum(&obj->hdr);
+	return obj;
 }
 
 static MemoryContext
@@ -126,64 +147,51 @@ risk_state_aggcontext(FunctionCallInfo fcinfo, const char *fname)
 }
 
 /*
- * Argument argno as risk_agg.c's state to read (NULL for NULL): the wrapped
- * state of an expanded object, or a flat one read into the current context.
+ * Argument argno as a state to read (NULL for NULL): an expanded object's,
+ * or a flat one read into the current context.
  */
-static void *
+static RiskAggState *
 risk_state_arg(FunctionCallInfo fcinfo, int argno)
 {
 	RiskStateObject *obj;
+	RiskAggState *state;
 	bool		rw;
 
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	obj = risk_state_object(PG_GETARG_DATUM(argno), &rw);
 	if (obj != NULL)
-		return obj->state;
-	return risk_agg_merge_flat(CurrentMemoryContext, NULL, DatumGetByteaPP(PG_GETARG_DATUM(argno)));
+		return &obj->state;
+	state = risk_agg_new(CurrentMemoryContext);
+	risk_agg_merge_flat(CurrentMemoryContext, state, DatumGetByteaPP(PG_GETARG_DATUM(argno)));
+	return state;
 }
 
 /*
- * The state argument 0 as a state to change: the wrapped state of our own
- * read-write expanded object (*obj set), else (NULL, a flat state or a
- * read-only pointer) a new state in the aggregate's context holding its
- * spans, NULL for NULL.
+ * The state argument 0 as an object to change: our own read-write expanded
+ * object, else (a flat state or a read-only pointer) a new object holding its
+ * spans; NULL for NULL.
  */
-static void *
-risk_state_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt, RiskStateObject **obj)
+static RiskStateObject *
+risk_state_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
 	RiskStateObject *other;
+	RiskStateObject *obj;
 	Datum		d;
 	bool		rw;
 
-	*obj = NULL;
 	if (PG_ARGISNULL(0))
 		return NULL;
 	d = PG_GETARG_DATUM(0);
 	other = risk_state_object(d, &rw);
 	if (other != NULL && rw)
-	{
-		*obj = other;
-		return other->state;
-	}
+		return other;
+	obj = risk_state_new_object(aggcxt);
 	if (other != NULL)
-		return risk_agg_merge(aggcxt, NULL, other->state);
-	return risk_agg_merge_flat(aggcxt, NULL, DatumGetByteaPP(d));
-}
-
-/* The result: the same expanded object (changed in place) or a new one. */
-static Datum
-risk_state_result(MemoryContext aggcxt, RiskStateObject *obj, void *state)
-{
-	if (state == NULL)
-		return (Datum) 0;		/* the caller returns NULL */
-	if (obj != NULL)
-	{
-		obj->state = state;
-		obj->flat = NULL;
-		return EOHPGetRWDatum(&obj->hdr);
-	}
-	return risk_state_wrap(aggcxt, state);
+		risk_agg_merge(obj->hdr.eoh_context, &obj->state, &other->state);
+	else
+		risk_agg_merge_flat(obj->hdr.eoh_context, &obj->state, DatumGetByteaPP(d));
+	return obj;
 }
 
 /*
@@ -194,10 +202,13 @@ Datum
 risk_state_trans_general(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_trans");
-	RiskStateObject *obj;
-	void	   *state = risk_state_for_update(fcinfo, aggcxt, &obj);
+	RiskStateObject *obj = risk_state_for_update(fcinfo, aggcxt);
 
-	return risk_state_result(aggcxt, obj, risk_agg_count(aggcxt, state, fcinfo));
+	if (obj == NULL)
+		obj = risk_state_new_object(aggcxt);
+	risk_agg_count(obj->hdr.eoh_context, &obj->state, fcinfo);
+	obj->flat = NULL;
+	return EOHPGetRWDatum(&obj->hdr);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_combine);
@@ -206,29 +217,32 @@ Datum
 prefactor_risk_agg_state_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_combine");
-	RiskStateObject *obj;
+	RiskStateObject *obj = risk_state_for_update(fcinfo, aggcxt);
 	RiskStateObject *other;
-	void	   *state = risk_state_for_update(fcinfo, aggcxt, &obj);
 	bool		rw;
 
-	if (!PG_ARGISNULL(1))
+	if (PG_ARGISNULL(1))
 	{
-		other = risk_state_object(PG_GETARG_DATUM(1), &rw);
-		if (other != NULL)
-			state = risk_agg_merge(aggcxt, state, other->state);
-		else
-			state = risk_agg_merge_flat(aggcxt, state, DatumGetByteaPP(PG_GETARG_DATUM(1)));
+		if (obj == NULL)
+			PG_RETURN_NULL();
+		return EOHPGetRWDatum(&obj->hdr);
 	}
-	if (state == NULL)
-		PG_RETURN_NULL();
-	return risk_state_result(aggcxt, obj, state);
+	if (obj == NULL)
+		obj = risk_state_new_object(aggcxt);
+	other = risk_state_object(PG_GETARG_DATUM(1), &rw);
+	if (other != NULL)
+		risk_agg_merge(obj->hdr.eoh_context, &obj->state, &other->state);
+	else
+		risk_agg_merge_flat(obj->hdr.eoh_context, &obj->state, DatumGetByteaPP(PG_GETARG_DATUM(1)));
+	obj->flat = NULL;
+	return EOHPGetRWDatum(&obj->hdr);
 }
 
 /* A final function over the state: one of risk_agg.c's, given the state as argument 0. */
 static Datum
 risk_state_final(FunctionCallInfo fcinfo, PGFunction fn)
 {
-	void	   *state = risk_state_arg(fcinfo, 0);
+	RiskAggState *state = risk_state_arg(fcinfo, 0);
 	Datum		saved = fcinfo->args[0].value;
 	Datum		result;
 
@@ -263,7 +277,7 @@ prefactor_risk_agg_state_out(PG_FUNCTION_ARGS)
 	Datum		d = PG_GETARG_DATUM(0);
 	bool		rw;
 	RiskStateObject *obj = risk_state_object(d, &rw);
-	bytea	   *flat = obj != NULL ? risk_agg_serialize_state(obj->state) : DatumGetByteaPP(d);
+	bytea	   *flat = obj != NULL ? risk_agg_serialize_state(&obj->state) : DatumGetByteaPP(d);
 
 	return DirectFunctionCall1(byteaout, PointerGetDatum(flat));
 }
@@ -275,6 +289,6 @@ prefactor_risk_agg_state_in(PG_FUNCTION_ARGS)
 {
 	bytea	   *flat = DatumGetByteaPP(DirectFunctionCall1(byteain, PG_GETARG_DATUM(0)));
 
-	(void) risk_agg_merge_flat(NULL, NULL, flat);	/* checks it */
+	risk_agg_merge_flat(NULL, NULL, flat);	/* checks it */
 	PG_RETURN_BYTEA_P(flat);
 }
