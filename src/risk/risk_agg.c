@@ -259,34 +259,39 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 }
 
 /*
- * The entry counting a key, or NULL.  A group has a handful of entries,
- * scanned in order; past RISK_INDEX_FROM a hash index is used.
+ * The entry counting a key, or NULL, in a state without an index (a
+ * handful of entries, scanned in order): an entry's span type tail (zeroes
+ * for none) rules most entries out in one compare.
  */
+static pg_attribute_always_inline RiskAggEntry *
+risk_state_scan(RiskAggState *state, const RiskKey *k)
+{
+	RiskAggEntry *e = state->entries;
+	RiskAggEntry *end = e + state->nentries;
+	uint64		tail = 0;
+
+	if (k->type != NULL)
+		memcpy(&tail, k->type->data + 12, 8);
+	for (; e < end; e++)
+	{
+		uint64		t;
+
+		memcpy(&t, e->pair->key.span_type_id.data + 12, 8);
+		if (t == tail && risk_pair_is(e->pair, k))
+			return e;
+	}
+	return NULL;
+}
+
+/* The entry counting a key, or NULL; past RISK_INDEX_FROM entries through the hash index. */
 static pg_attribute_always_inline RiskAggEntry *
 risk_state_find(RiskAggState *state, const RiskKey *k)
 {
 	uint32		slot;
 	int			i;
 
-	if (likely(state->index == NULL))
-	{
-		RiskAggEntry *e = state->entries;
-		RiskAggEntry *end = e + state->nentries;
-		uint64		tail = 0;
-
-		/* an entry's span type tail (zeroes for none) rules most entries out in one compare */
-		if (k->type != NULL)
-			memcpy(&tail, k->type->data + 12, 8);
-		for (; e < end; e++)
-		{
-			uint64		t;
-
-			memcpy(&t, e->pair->key.span_type_id.data + 12, 8);
-			if (t == tail && risk_pair_is(e->pair, k))
-				return e;
-		}
-		return NULL;
-	}
+	if (likely(state->nentries <= RISK_INDEX_FROM))
+		return risk_state_scan(state, k);
 	if (state->last >= 0 && risk_pair_is(state->entries[state->last].pair, k))
 		return &state->entries[state->last];
 	slot = risk_key_hash(k) & (state->indexsize - 1);
@@ -404,22 +409,33 @@ PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
  * Transition of both aggregates: count one span by (span_type_id, revision).
  * After a group's first row the state is our read-write expanded object,
  * which only an aggregate holds (its own result), so the span is counted in
- * place (entries growing in the object's context, under the aggregate's);
- * anything else takes risk_state_trans_general.
+ * place when the group already counts its pair; anything else (the group's
+ * first row or first span of a pair, a state with an index, a flat state)
+ * takes risk_state_trans_general.  Nothing here calls out, so counting a row
+ * saves and restores no registers.
  */
 Datum
 prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
 {
-	if (!PG_ARGISNULL(0))
+	if (likely(!PG_ARGISNULL(0)))
 	{
 		bool		rw;
 		RiskStateObject *obj = risk_state_object(PG_GETARG_DATUM(0), &rw);
 
-		if (obj != NULL && rw)
+		if (likely(obj != NULL && rw))
 		{
-			risk_count_row(obj->hdr.eoh_context, &obj->state, fcinfo);
-			obj->flat = NULL;
-			return PG_GETARG_DATUM(0);
+			RiskKey		k;
+			RiskAggEntry *e;
+
+			k.type = PG_ARGISNULL(1) ? NULL : PG_GETARG_PFID_P(1);
+			k.revision = PG_ARGISNULL(2) ? NULL : PG_GETARG_PFID_P(2);
+			k.flags = (k.type ? RISK_HAS_TYPE : 0) | (k.revision ? RISK_HAS_REVISION : 0);
+			e = obj->state.nentries <= RISK_INDEX_FROM ? risk_state_scan(&obj->state, &k) : NULL;
+			if (likely(e != NULL))
+			{
+				e->count++;		/* one row: cannot reach 2^63 */
+				return PG_GETARG_DATUM(0);
+			}
 		}
 	}
 	return risk_state_trans_general(fcinfo);
@@ -512,9 +528,9 @@ risk_serial_revision(const Pfid **revisions, int32 *nrevisions, const Pfid *revi
 	return (*nrevisions)++;
 }
 
-/* The flat form of a state, sized exactly, in the current context. */
-bytea *
-risk_agg_serialize_state(const RiskAggState *state)
+/* Write the flat form of a state at out, unless NULL; returns its size. */
+static Size
+risk_agg_write_flat(const RiskAggState *state, char *out)
 {
 	const Pfid *revisions_local[RISK_INLINE_ENTRIES * 2];
 	int32		revindex_local[RISK_INLINE_ENTRIES * 2];
@@ -522,7 +538,6 @@ risk_agg_serialize_state(const RiskAggState *state)
 	int32	   *revindex = revindex_local;
 	int32		nrevisions = 0;
 	Size		size;
-	bytea	   *result;
 	char	   *p;
 	int			i;
 
@@ -548,9 +563,10 @@ risk_agg_serialize_state(const RiskAggState *state)
 	size += VARHDRSZ + risk_varint_len(nrevisions) + nrevisions * sizeof(Pfid) +
 		risk_varint_len(state->nentries);
 
-	result = (bytea *) palloc(size);
-	SET_VARSIZE(result, size);
-	p = VARDATA(result);
+	if (out == NULL)
+		goto done;
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
 	risk_put_varint(&p, nrevisions);
 	for (i = 0; i < nrevisions; i++)
 	{
@@ -572,12 +588,37 @@ risk_agg_serialize_state(const RiskAggState *state)
 			risk_put_varint(&p, revindex[i]);
 		risk_put_varint(&p, e->count);
 	}
-	Assert(p == (char *) result + size);
+	Assert(p == out + size);
+done:
 	if (revisions != revisions_local)
 	{
 		pfree(revisions);
 		pfree(revindex);
 	}
+	return size;
+}
+
+/* The size of a state's flat form. */
+Size
+risk_agg_flat_size(const RiskAggState *state)
+{
+	return risk_agg_write_flat(state, NULL);
+}
+
+/* Write a state's flat form at out (risk_agg_flat_size bytes). */
+void
+risk_agg_flatten(const RiskAggState *state, void *out)
+{
+	(void) risk_agg_write_flat(state, out);
+}
+
+/* The flat form of a state, in the current context. */
+bytea *
+risk_agg_serialize_state(const RiskAggState *state)
+{
+	bytea	   *result = palloc(risk_agg_flat_size(state));
+
+	risk_agg_flatten(state, result);
 	return result;
 }
 

@@ -48,7 +48,6 @@ typedef struct RiskStateObject
 {
 	ExpandedObjectHeader hdr;
 	RiskAggState state;
-	bytea	   *flat;			/* its flat form, or NULL when not made since the last change */
 } RiskStateObject;
 
 extern const ExpandedObjectMethods risk_state_methods;
@@ -84,6 +83,8 @@ extern RiskAggState *risk_agg_new(MemoryContext cxt);
 extern void risk_agg_count(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo);
 extern void risk_agg_merge(MemoryContext cxt, RiskAggState *into, const RiskAggState *from);
 extern void risk_agg_merge_flat(MemoryContext cxt, RiskAggState *into, const bytea *flat);
+extern Size risk_agg_flat_size(const RiskAggState *state);
+extern void risk_agg_flatten(const RiskAggState *state, void *out);
 extern bytea *risk_agg_serialize_state(const RiskAggState *state);
 extern Datum prefactor_risk_agg_score(PG_FUNCTION_ARGS);
 extern Datum prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS);

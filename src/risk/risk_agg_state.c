@@ -29,19 +29,11 @@ StaticAssertDecl(offsetof(RiskStateObject, state) == 48 && sizeof(RiskStateObjec
 #define RISK_OBJECT_SIZE		192
 #define RISK_OBJECTS_PER_BLOCK	64
 
+/* The flat form is written straight into the datum PostgreSQL makes (nothing cached). */
 static Size
 risk_state_flat_size(ExpandedObjectHeader *eohptr)
 {
-	RiskStateObject *obj = (RiskStateObject *) eohptr;
-
-	if (obj->flat == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(obj->hdr.eoh_context);
-
-		obj->flat = risk_agg_serialize_state(&obj->state);
-		MemoryContextSwitchTo(old);
-	}
-	return VARSIZE(obj->flat);
+	return risk_agg_flat_size(&((RiskStateObject *) eohptr)->state);
 }
 
 static void
@@ -49,8 +41,8 @@ risk_state_flatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_si
 {
 	RiskStateObject *obj = (RiskStateObject *) eohptr;
 
-	Assert(obj->flat != NULL && allocated_size == VARSIZE(obj->flat));
-	memcpy(result, obj->flat, allocated_size);
+	Assert(allocated_size == risk_agg_flat_size(&obj->state));
+	risk_agg_flatten(&obj->state, result);
 }
 
 const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_state_flatten};
@@ -130,7 +122,6 @@ risk_state_new_object(MemoryContext aggcxt)
 	shared->free += RISK_OBJECT_SIZE;
 	EOH_init_header(&obj->hdr, &risk_state_methods, shared->shared);
 	risk_agg_init(&obj->state);
-	obj->flat = NULL;
 	return obj;
 }
 
@@ -207,7 +198,6 @@ risk_state_trans_general(FunctionCallInfo fcinfo)
 	if (obj == NULL)
 		obj = risk_state_new_object(aggcxt);
 	risk_agg_count(obj->hdr.eoh_context, &obj->state, fcinfo);
-	obj->flat = NULL;
 	return EOHPGetRWDatum(&obj->hdr);
 }
 
@@ -234,7 +224,6 @@ prefactor_risk_agg_state_combine(PG_FUNCTION_ARGS)
 		risk_agg_merge(obj->hdr.eoh_context, &obj->state, &other->state);
 	else
 		risk_agg_merge_flat(obj->hdr.eoh_context, &obj->state, DatumGetByteaPP(PG_GETARG_DATUM(1)));
-	obj->flat = NULL;
 	return EOHPGetRWDatum(&obj->hdr);
 }
 
