@@ -7,10 +7,10 @@
  *	  type's text form; it cannot ship an internal one) and parallel plans
  *	  pass states between processes without serial functions.
  *
- *	  While a group is aggregated the state is an expanded object wrapping
- *	  the counting state of risk_agg.c, so a row costs what it cost with an
- *	  internal state; its flat form (on disk, between processes and nodes) is
- *	  risk_agg.c's serialized state, and its text form that in hex.
+ *	  While a group is aggregated its state is an expanded object holding
+ *	  risk_agg.c's counting state (RiskStateObject, risk_agg.h), changed in
+ *	  place row by row; its flat form (on disk, between processes and nodes)
+ *	  is written by risk_agg.c, and its text form is that in hex.
  */
 #include "postgres.h"
 
