@@ -368,6 +368,31 @@ RESET min_parallel_table_scan_size;
 DROP TABLE public.risk_bulk;
 
 ------------------------------------------------------------------------------
+-- The partial state's text form (Citus ships it between nodes): a group's state
+-- reads back to the same score and breakdown; malformed states are refused
+------------------------------------------------------------------------------
+CREATE AGGREGATE pg_temp.risk_state_of(pfid, pfid) (SFUNC = risk_agg_trans, STYPE = risk_agg_state);
+CREATE TEMP TABLE risk_states AS
+SELECT instance_id, pg_temp.risk_state_of(span_type_id, risk_profile_revision_id)::text AS state,
+	   risk_score(span_type_id, risk_profile_revision_id) AS score,
+	   risk_breakdown(span_type_id, risk_profile_revision_id) AS breakdown
+  FROM spans GROUP BY instance_id;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE risk_agg_score(state::risk_agg_state) IS NOT DISTINCT FROM score
+						  AND risk_agg_breakdown(state::risk_agg_state) = breakdown) AS read_back,
+	   count(*) FILTER (WHERE state::risk_agg_state::text = state) AS same_text
+  FROM risk_states;
+-- one span of no declared type in a run without a profile; an empty state
+SELECT risk_agg_score('\x00010001') AS score, risk_agg_breakdown('\x00010001') AS breakdown;
+SELECT risk_agg_score('\x0000') AS score, risk_agg_breakdown('\x0000') AS breakdown;
+SELECT '\x'::risk_agg_state;
+SELECT '\x00010000'::risk_agg_state;
+SELECT '\x00010401'::risk_agg_state;
+SELECT '\x0001000101'::risk_agg_state;
+SELECT '\x00010201'::risk_agg_state;
+SELECT '\x000100ffffffffffffffffff01'::risk_agg_state;
+
+------------------------------------------------------------------------------
 -- Fractional points: the breakdown ranks them with whole ones
 ------------------------------------------------------------------------------
 SELECT prefactor_create_risk_profile('acme', 'fractional',

@@ -97,7 +97,7 @@ COMMENT ON FUNCTION risk_agg_breakdown(risk_agg_state) IS 'risk_breakdown final:
 CREATE OR REPLACE AGGREGATE risk_score(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
 	STYPE = risk_agg_state,
-	SSPACE = 144,
+	SSPACE = 192,
 	FINALFUNC = risk_agg_score,
 	COMBINEFUNC = risk_agg_combine,
 	PARALLEL = SAFE
@@ -108,7 +108,7 @@ COMMENT ON AGGREGATE risk_score(pfid, pfid) IS
 CREATE OR REPLACE AGGREGATE risk_breakdown(span_type_id pfid, risk_profile_revision_id pfid) (
 	SFUNC = risk_agg_trans,
 	STYPE = risk_agg_state,
-	SSPACE = 144,
+	SSPACE = 192,
 	FINALFUNC = risk_agg_breakdown,
 	COMBINEFUNC = risk_agg_combine,
 	PARALLEL = SAFE

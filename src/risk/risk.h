@@ -78,9 +78,6 @@ extern void risk_notify_level_rise(const char *account_name, const char *agent_n
 								   const char *score_text, const char *level_name, bool terminated);
 extern void risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated);
 extern void risk_alert_send(const char *channel, const char *payload);
-extern void *risk_agg_count(MemoryContext aggcxt, void *state, FunctionCallInfo fcinfo);
-extern bytea *risk_agg_serialize_state(void *state);
-extern void *risk_agg_deserialize_state(bytea *bytes);
 
 extern const char *const risk_level_names[];
 extern uint64 risk_cache_generation;

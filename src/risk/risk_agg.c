@@ -8,22 +8,24 @@
  * arithmetic, no text and no lookups per row.  The final functions multiply each
  * count by the type's points, looked up once per (span type, revision) in
  * the backend cache, so results equal the live scores kept on instances.
- * States combine, serialize and deserialize for parallel and distributed
- * aggregation.
+ * States merge, and have a flat form, for parallel and distributed
+ * aggregation (risk_agg_state.c makes them a type of their own).
  *
- * With a parallel plan the leader deserializes, combines and finalizes every
- * group alone, after the workers are done, so that path is kept lean: the
- * interned pair remembers its cache lookups, deserialized states live in the
- * per-row context, and the breakdown's jsonb is assembled as one value tree
- * (keys already in jsonb order) rather than pushed item by item.
+ * A row costs a few word compares: the row's pfids are compared in place
+ * with the group's few entries (no key is built, nothing is hashed) and a
+ * pair is interned only when a group meets it first.  With a parallel plan
+ * the leader merges every group's flat states and finalizes it alone, after
+ * the workers are done (once per aggregate in the query), so the flat form
+ * is compact (varints, revisions listed once, totals derived) and is merged
+ * as it is read, without building a state from it first; the interned pair
+ * remembers its cache lookups, and the breakdown's jsonb is assembled as one
+ * value tree (keys already in jsonb order) rather than pushed item by item.
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
 
-#include "common/hashfn.h"
 #include "common/int.h"
-#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -33,13 +35,16 @@
 
 #include "access/account_access.h"
 #include "risk/risk.h"
+#include "risk/risk_agg.h"
 
 #define RISK_HAS_TYPE		0x01
 #define RISK_HAS_REVISION	0x02
 #define RISK_INDEX_FROM		8	/* build a hash index above this many entries */
 
-#define RISK_INLINE_ENTRIES	5	/* header + 5 entries fill a 128-byte chunk */
 #define RISK_MAX_PAIRS		(1 << 20)
+#define RISK_PAIR_CACHE		256 /* interned pairs remembered by key hash */
+
+StaticAssertDecl(PFID_LEN == 20, "risk_pfid_eq compares a pfid as 8 + 8 + 4 bytes");
 
 /* A (span type, revision) pair: the key spans are counted by. */
 typedef struct RiskPair
@@ -50,15 +55,29 @@ typedef struct RiskPair
 } RiskPair;
 
 /*
+ * A pair as it is read from a row or a flat state, without copying: the
+ * pfids are NULL when absent (and then their flag is unset).
+ */
+typedef struct RiskKey
+{
+	uint8		flags;
+	const Pfid *type;
+	const Pfid *revision;
+} RiskKey;
+
+/*
  * A pair interned for the backend, so that a group's state holds a pointer
  * and a count (16 bytes) instead of the 41-byte key, and equal pairs are the
  * same pointer.  It also keeps what the final functions look up for the pair
  * (points, name), valid while risk_cache_generation is unchanged, so that
  * finalizing a group costs no hash lookups.
  */
-typedef struct RiskPairEntry
+typedef struct RiskPairEntry RiskPairEntry;
+
+struct RiskPairEntry
 {
 	RiskPair	key;			/* hash key: must be first */
+	uint32		hash;			/* risk_key_hash of the key */
 	uint64		info_generation;	/* 0 = info not looked up yet */
 	uint64		name_generation;	/* 0 = name not looked up yet */
 	const RiskTypeInfo *info;
@@ -66,45 +85,98 @@ typedef struct RiskPairEntry
 	Oid			visible_to;		/* the role the visibility verdict is for */
 	uint64		visible_generation; /* access answers it holds under; 0 = none */
 	bool		visible;
-} RiskPairEntry;
+};
 
-/* Spans counted under one pair. */
-typedef struct RiskAggEntry
-{
-	RiskPairEntry *pair;
-	int64		count;
-} RiskAggEntry;
-
-typedef struct RiskAggState
-{
-	int64		nspans;			/* every span seen */
-	int64		nscored;		/* spans of runs with a profile revision */
-	int32		nentries;
-	int32		maxentries;
-	int32		last;			/* entry hit by the previous row */
-	int32		indexsize;		/* 0 or the size of index */
-	RiskAggEntry *entries;		/* inline_entries or a separate array */
-	int		   *index;			/* open addressing over entries, -1 = empty */
-	RiskAggEntry inline_entries[FLEXIBLE_ARRAY_MEMBER];
-} RiskAggState;
-
-#define RISK_STATE_SIZE	(offsetof(RiskAggState, inline_entries) + RISK_INLINE_ENTRIES * sizeof(RiskAggEntry))
 
 static HTAB *RiskPairs = NULL;
-static RiskPairEntry *RiskRecentPairs[8];
-static int	RiskRecentNext = 0;
+static RiskPairEntry *RiskPairCache[RISK_PAIR_CACHE];
+
+/* Whether two pfids are equal: the random tail first, where they differ soonest. */
+static inline bool
+risk_pfid_eq(const Pfid *a, const Pfid *b)
+{
+	uint64		x,
+				y;
+	uint32		u,
+				v;
+
+	memcpy(&x, a->data + 12, 8);
+	memcpy(&y, b->data + 12, 8);
+	if (x != y)
+		return false;
+	memcpy(&x, a->data, 8);
+	memcpy(&y, b->data, 8);
+	if (x != y)
+		return false;
+	memcpy(&u, a->data + 8, 4);
+	memcpy(&v, b->data + 8, 4);
+	return u == v;
+}
+
+/* Whether an interned pair is this key: the span type first, it differs soonest in a group. */
+static pg_attribute_always_inline bool
+risk_pair_is(const RiskPairEntry *pair, const RiskKey *k)
+{
+	return pair->key.flags == k->flags &&
+		(k->type == NULL || risk_pfid_eq(&pair->key.span_type_id, k->type)) &&
+		(k->revision == NULL || risk_pfid_eq(&pair->key.revision_id, k->revision));
+}
+
+/* The key of an interned pair. */
+static inline RiskKey
+risk_pair_key(const RiskPairEntry *pair)
+{
+	RiskKey		k;
+
+	k.flags = pair->key.flags;
+	k.type = (k.flags & RISK_HAS_TYPE) ? &pair->key.span_type_id : NULL;
+	k.revision = (k.flags & RISK_HAS_REVISION) ? &pair->key.revision_id : NULL;
+	return k;
+}
+
+/* Hash of a key, from the random tails of its pfids (80 random bits each). */
+static inline uint32
+risk_key_hash(const RiskKey *k)
+{
+	uint64		h = k->flags;
+	uint64		w;
+
+	if (k->type)
+	{
+		memcpy(&w, k->type->data + 12, 8);
+		h ^= w;
+	}
+	if (k->revision)
+	{
+		memcpy(&w, k->revision->data + 12, 8);
+		h ^= w * UINT64CONST(0x9e3779b97f4a7c15);
+	}
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
 
 /* The interned copy of a pair (backend lifetime, under TopMemoryContext). */
 static RiskPairEntry *
-risk_pair_intern(const RiskPair *key)
+risk_pair_intern(const RiskKey *k)
 {
+	uint32		hash = risk_key_hash(k);
+	RiskPairEntry **cached = &RiskPairCache[hash % RISK_PAIR_CACHE];
+	RiskPair	key;
 	bool		found;
 	RiskPairEntry *pair;
-	int			i;
 
-	for (i = 0; i < lengthof(RiskRecentPairs); i++)
-		if (RiskRecentPairs[i] && memcmp(&RiskRecentPairs[i]->key, key, sizeof(RiskPair)) == 0)
-			return RiskRecentPairs[i];
+	if (*cached != NULL && risk_pair_is(*cached, k))
+		return *cached;
+	memset(&key, 0, sizeof(key));
+	key.flags = k->flags;
+	if (k->type)
+		memcpy(&key.span_type_id, k->type, sizeof(Pfid));
+	if (k->revision)
+		memcpy(&key.revision_id, k->revision, sizeof(Pfid));
 	if (RiskPairs == NULL)
 	{
 		HASHCTL		ctl;
@@ -118,15 +190,16 @@ risk_pair_intern(const RiskPair *key)
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	if (hash_get_num_entries(RiskPairs) >= RISK_MAX_PAIRS &&
-		hash_search(RiskPairs, key, HASH_FIND, NULL) == NULL)
+		hash_search(RiskPairs, &key, HASH_FIND, NULL) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct (span type, risk profile revision) pairs in one backend: %d",
 						RISK_MAX_PAIRS),
 				 errhint("Reconnect, or aggregate fewer accounts at once.")));
-	pair = (RiskPairEntry *) hash_search(RiskPairs, key, HASH_ENTER, &found);
+	pair = (RiskPairEntry *) hash_search(RiskPairs, &key, HASH_ENTER, &found);
 	if (!found)
 	{
+		pair->hash = hash;
 		pair->info_generation = 0;
 		pair->name_generation = 0;
 		pair->info = NULL;
@@ -135,45 +208,30 @@ risk_pair_intern(const RiskPair *key)
 		pair->visible_generation = 0;
 		pair->visible = false;
 	}
-	RiskRecentPairs[RiskRecentNext] = pair;
-	RiskRecentNext = (RiskRecentNext + 1) % lengthof(RiskRecentPairs);
+	*cached = pair;				/* hash entries never move nor go away */
 	return pair;
 }
 
-/* One group's state in the aggregate context. */
-static RiskAggState *
-risk_state_new(MemoryContext aggcxt)
+/* An empty state. */
+void
+risk_agg_init(RiskAggState *state)
 {
-	RiskAggState *state = MemoryContextAlloc(aggcxt, RISK_STATE_SIZE);
-
-	state->nspans = 0;
-	state->nscored = 0;
 	state->nentries = 0;
 	state->maxentries = RISK_INLINE_ENTRIES;
 	state->last = -1;
 	state->indexsize = 0;
 	state->entries = state->inline_entries;
 	state->index = NULL;
+}
+
+/* A new empty state (not in an expanded object). */
+RiskAggState *
+risk_agg_new(MemoryContext cxt)
+{
+	RiskAggState *state = MemoryContextAlloc(cxt, sizeof(RiskAggState));
+
+	risk_agg_init(state);
 	return state;
-}
-
-/* Hash of a pair. */
-static inline uint32
-risk_pair_hash(const RiskPair *p)
-{
-	return hash_bytes((const unsigned char *) p, sizeof(RiskPair));
-}
-
-/*
- * Whether an entry counts this pair: an interned pair is compared by
- * pointer, a key by content.
- */
-static inline bool
-risk_entry_is(const RiskAggEntry *e, const RiskPair *key, const RiskPairEntry *interned)
-{
-	if (interned)
-		return e->pair == interned;
-	return memcmp(&e->pair->key, key, sizeof(RiskPair)) == 0;
 }
 
 /* Rebuild the hash index over all entries. */
@@ -192,7 +250,7 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 	state->indexsize = size;
 	for (i = 0; i < state->nentries; i++)
 	{
-		uint32		slot = risk_pair_hash(&state->entries[i].pair->key) & (size - 1);
+		uint32		slot = state->entries[i].pair->hash & (size - 1);
 
 		while (state->index[slot] >= 0)
 			slot = (slot + 1) & (size - 1);
@@ -201,48 +259,59 @@ risk_index_build(MemoryContext aggcxt, RiskAggState *state)
 }
 
 /*
- * Add count spans under a (type, revision) pair: a key, or an interned pair
- * (key NULL) when adding another state's entries.
+ * The entry counting a key, or NULL, in a state without an index (a
+ * handful of entries, scanned in order): an entry's span type tail (zeroes
+ * for none) rules most entries out in one compare.
  */
-static void
-risk_state_add(MemoryContext aggcxt, RiskAggState *state,
-			   const RiskPair *key, RiskPairEntry *interned, int64 count)
+static pg_attribute_always_inline RiskAggEntry *
+risk_state_scan(RiskAggState *state, const RiskKey *k)
 {
-	RiskAggEntry *e;
+	RiskAggEntry *e = state->entries;
+	RiskAggEntry *end = e + state->nentries;
+	uint64		tail = 0;
+
+	if (k->type != NULL)
+		memcpy(&tail, k->type->data + 12, 8);
+	for (; e < end; e++)
+	{
+		uint64		t;
+
+		memcpy(&t, e->pair->key.span_type_id.data + 12, 8);
+		if (t == tail && risk_pair_is(e->pair, k))
+			return e;
+	}
+	return NULL;
+}
+
+/* The entry counting a key, or NULL; past RISK_INDEX_FROM entries through the hash index. */
+static pg_attribute_always_inline RiskAggEntry *
+risk_state_find(RiskAggState *state, const RiskKey *k)
+{
+	uint32		slot;
 	int			i;
 
-	if (interned)
-		key = &interned->key;
-	if (state->last >= 0 && risk_entry_is(&state->entries[state->last], key, interned))
+	if (likely(state->nentries <= RISK_INDEX_FROM))
+		return risk_state_scan(state, k);
+	if (state->last >= 0 && risk_pair_is(state->entries[state->last].pair, k))
+		return &state->entries[state->last];
+	slot = risk_key_hash(k) & (state->indexsize - 1);
+	while ((i = state->index[slot]) >= 0)
 	{
-		state->entries[state->last].count += count;
-		return;
-	}
-	if (state->index)
-	{
-		uint32		slot = risk_pair_hash(key) & (state->indexsize - 1);
-
-		while ((i = state->index[slot]) >= 0)
+		if (risk_pair_is(state->entries[i].pair, k))
 		{
-			if (risk_entry_is(&state->entries[i], key, interned))
-			{
-				state->entries[i].count += count;
-				state->last = i;
-				return;
-			}
-			slot = (slot + 1) & (state->indexsize - 1);
+			state->last = i;
+			return &state->entries[i];
 		}
+		slot = (slot + 1) & (state->indexsize - 1);
 	}
-	else
-	{
-		for (i = 0; i < state->nentries; i++)
-			if (risk_entry_is(&state->entries[i], key, interned))
-			{
-				state->entries[i].count += count;
-				state->last = i;
-				return;
-			}
-	}
+	return NULL;
+}
+
+/* A new entry: count spans under an interned pair the state does not count yet. */
+static void
+risk_state_append(MemoryContext aggcxt, RiskAggState *state, RiskPairEntry *pair, int64 count)
+{
+	int			i;
 
 	if (state->nentries == state->maxentries)
 	{
@@ -255,13 +324,12 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 		state->maxentries *= 2;
 	}
 	i = state->nentries++;
-	e = &state->entries[i];
-	e->pair = interned ? interned : risk_pair_intern(key);
-	e->count = count;
+	state->entries[i].pair = pair;
+	state->entries[i].count = count;
 	state->last = i;
 	if (state->index && state->nentries * 2 <= state->indexsize)
 	{
-		uint32		slot = risk_pair_hash(key) & (state->indexsize - 1);
+		uint32		slot = pair->hash & (state->indexsize - 1);
 
 		while (state->index[slot] >= 0)
 			slot = (slot + 1) & (state->indexsize - 1);
@@ -271,203 +339,303 @@ risk_state_add(MemoryContext aggcxt, RiskAggState *state,
 		risk_index_build(aggcxt, state);
 }
 
-/* The aggregate context, or an error if not called as an aggregate. */
-static MemoryContext
-risk_agg_context(FunctionCallInfo fcinfo, const char *fname)
+/* Add two counts of spans. */
+static inline int64
+risk_add_spans(int64 a, int64 b)
 {
-	MemoryContext aggcxt;
+	int64		r;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
+	if (unlikely(pg_add_s64_overflow(a, b, &r)))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("%s called in non-aggregate context", fname)));
-	return aggcxt;
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("risk aggregate span count out of range")));
+	return r;
 }
 
 /*
- * Counts one span by (span_type_id, revision), the transition's arguments 1
- * and 2, into a state (a new one in aggcxt for NULL); returns the state.
- * Shared by the transition of the internal state and of risk_agg_state.
+ * A new entry for a key, interned (out of line, so that counting a row needs
+ * no key in memory: a group meets a pair once).
  */
-void *
-risk_agg_count(MemoryContext aggcxt, void *arg, FunctionCallInfo fcinfo)
+static pg_noinline void
+risk_state_add_new(MemoryContext aggcxt, RiskAggState *state,
+				   uint8 flags, const Pfid *type, const Pfid *revision, int64 count)
 {
-	RiskAggState *state = (RiskAggState *) arg;
-	RiskPair	key;
+	RiskKey		k;
 
-	if (state == NULL)
-		state = risk_state_new(aggcxt);
-	state->nspans++;
-	key.flags = 0;
-	if (PG_ARGISNULL(2))
-		memset(&key.revision_id, 0, sizeof(Pfid));
-	else
-	{
-		state->nscored++;
-		key.flags |= RISK_HAS_REVISION;
-		memcpy(&key.revision_id, PG_GETARG_PFID_P(2), sizeof(Pfid));
-	}
-	if (PG_ARGISNULL(1))
-		memset(&key.span_type_id, 0, sizeof(Pfid));
-	else
-	{
-		key.flags |= RISK_HAS_TYPE;
-		memcpy(&key.span_type_id, PG_GETARG_PFID_P(1), sizeof(Pfid));
-	}
-	risk_state_add(aggcxt, state, &key, NULL, 1);
-	return state;
+	k.flags = flags;
+	k.type = type;
+	k.revision = revision;
+	risk_state_append(aggcxt, state, risk_pair_intern(&k), count);
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_trans);
-/* Transition of both aggregates over the internal state. */
-Datum
-prefactor_risk_agg_trans(PG_FUNCTION_ARGS)
+/* Add count spans under a key. */
+static pg_attribute_always_inline void
+risk_state_add(MemoryContext aggcxt, RiskAggState *state,
+			   uint8 flags, const Pfid *type, const Pfid *revision, int64 count)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_trans");
+	RiskKey		k;
+	RiskAggEntry *e;
 
-	PG_RETURN_POINTER(risk_agg_count(aggcxt, PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0), fcinfo));
+	k.flags = flags;
+	k.type = type;
+	k.revision = revision;
+	e = risk_state_find(state, &k);
+	if (likely(e != NULL))
+		e->count = risk_add_spans(e->count, count);
+	else
+		risk_state_add_new(aggcxt, state, flags, type, revision, count);
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_combine);
-/* Merge the second partial state into the first. */
-Datum
-prefactor_risk_agg_combine(PG_FUNCTION_ARGS)
+/* Count one span by (span_type_id, revision), arguments 1 and 2, into a state. */
+static pg_attribute_always_inline void
+risk_count_row(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
 {
-	MemoryContext aggcxt = risk_agg_context(fcinfo, "risk_agg_combine");
-	RiskAggState *s1 = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
-	RiskAggState *s2 = PG_ARGISNULL(1) ? NULL : (RiskAggState *) PG_GETARG_POINTER(1);
+	const Pfid *type = PG_ARGISNULL(1) ? NULL : PG_GETARG_PFID_P(1);
+	const Pfid *revision = PG_ARGISNULL(2) ? NULL : PG_GETARG_PFID_P(2);
+
+	risk_state_add(cxt, state, (type ? RISK_HAS_TYPE : 0) | (revision ? RISK_HAS_REVISION : 0),
+				   type, revision, 1);
+}
+
+/* Counts one span (the transition's arguments 1 and 2) into a state, growing in cxt. */
+void
+risk_agg_count(MemoryContext cxt, RiskAggState *state, FunctionCallInfo fcinfo)
+{
+	risk_count_row(cxt, state, fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
+/*
+ * Transition of both aggregates: count one span by (span_type_id, revision).
+ * After a group's first row the state is our read-write expanded object,
+ * which only an aggregate holds (its own result), so the span is counted in
+ * place when the group already counts its pair; anything else (the group's
+ * first row or first span of a pair, a state with an index, a flat state)
+ * takes risk_state_trans_general.  Nothing here calls out, so counting a row
+ * saves and restores no registers.
+ */
+Datum
+prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
+{
+	if (likely(!PG_ARGISNULL(0)))
+	{
+		bool		rw;
+		RiskStateObject *obj = risk_state_object(PG_GETARG_DATUM(0), &rw);
+
+		if (likely(obj != NULL && rw))
+		{
+			RiskKey		k;
+			RiskAggEntry *e;
+
+			k.type = PG_ARGISNULL(1) ? NULL : PG_GETARG_PFID_P(1);
+			k.revision = PG_ARGISNULL(2) ? NULL : PG_GETARG_PFID_P(2);
+			k.flags = (k.type ? RISK_HAS_TYPE : 0) | (k.revision ? RISK_HAS_REVISION : 0);
+			e = obj->state.nentries <= RISK_INDEX_FROM ? risk_state_scan(&obj->state, &k) : NULL;
+			if (likely(e != NULL))
+			{
+				e->count++;		/* one row: cannot reach 2^63 */
+				return PG_GETARG_DATUM(0);
+			}
+		}
+	}
+	return risk_state_trans_general(fcinfo);
+}
+
+/* Merge the state s2 into s1 (growing in aggcxt); s2 is left as it was. */
+void
+risk_agg_merge(MemoryContext aggcxt, RiskAggState *s1, const RiskAggState *s2)
+{
 	int			i;
 
-	if (s2 == NULL)
-	{
-		if (s1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(s1);
-	}
-	if (s1 == NULL)
-		s1 = risk_state_new(aggcxt);
-	s1->nspans += s2->nspans;
-	s1->nscored += s2->nscored;
 	for (i = 0; i < s2->nentries; i++)
-		risk_state_add(aggcxt, s1, NULL, s2->entries[i].pair, s2->entries[i].count);
-	PG_RETURN_POINTER(s1);
+	{
+		RiskKey		k = risk_pair_key(s2->entries[i].pair);
+		RiskAggEntry *e = risk_state_find(s1, &k);
+
+		if (e != NULL)
+			e->count = risk_add_spans(e->count, s2->entries[i].count);
+		else
+			risk_state_append(aggcxt, s1, s2->entries[i].pair, s2->entries[i].count);
+	}
+}
+
+/* How many spans a state counts, and how many of them have a revision. */
+static void
+risk_state_totals(const RiskAggState *state, int64 *nspans, int64 *nscored)
+{
+	*nspans = 0;
+	*nscored = 0;
+	for (int i = 0; i < state->nentries; i++)
+	{
+		*nspans = risk_add_spans(*nspans, state->entries[i].count);
+		if (state->entries[i].pair->key.flags & RISK_HAS_REVISION)
+			*nscored = risk_add_spans(*nscored, state->entries[i].count);
+	}
 }
 
 /*
- * Serialized state, integers in network byte order:
+ * Flat form (the form of type risk_agg_state on disk, between processes and
+ * between nodes), unsigned LEB128 varints:
  *
- *	int64 nspans, int64 nscored,
- *	int32 nrevisions, nrevisions x pfid (the revisions entries refer to),
- *	int32 nentries, each: uint8 flags, pfid span type (if RISK_HAS_TYPE),
- *		int32 index into the revisions (if RISK_HAS_REVISION), int64 count.
+ *	varint nrevisions, nrevisions x pfid (the revisions entries refer to),
+ *	varint nentries, each: uint8 flags, pfid span type (if RISK_HAS_TYPE),
+ *		varint index into the revisions (if RISK_HAS_REVISION), varint count (> 0).
  *
- * A group's spans nearly always share one revision, so listing revisions once
- * keeps the state at about two thirds of the 49 bytes a full pair per entry
- * takes; with a parallel plan every group's state crosses a queue to the
- * leader (once per aggregate in the query) and is parsed there alone.
+ * The totals are the sums of the counts (all, and those with a revision).
+ * A group's spans nearly always share one revision, so an entry takes 23
+ * bytes (the 49-byte full pair and count); with a parallel plan every group's
+ * state crosses a queue to the leader once per aggregate in the query and
+ * is merged there alone.
  */
 #define RISK_SERIAL_REVISIONS	16	/* look for a repeated revision among this many */
+#define RISK_VARINT_MAX			10
 
-/* Append n bytes at *p. */
+static inline int
+risk_varint_len(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 static inline void
-risk_put(char **p, const void *src, size_t n)
+risk_put_varint(char **p, uint64 v)
 {
-	memcpy(*p, src, n);
-	*p += n;
+	while (v >= 0x80)
+	{
+		*(*p)++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*(*p)++ = (char) v;
 }
 
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_serialize);
-/* Partial state to bytea, sized exactly (see above). */
-Datum
-prefactor_risk_agg_serialize(PG_FUNCTION_ARGS)
+/* The index of a revision in the flat form's list, adding it if new. */
+static inline int32
+risk_serial_revision(const Pfid **revisions, int32 *nrevisions, const Pfid *revision)
 {
-	(void) risk_agg_context(fcinfo, "risk_agg_serialize");
-	PG_RETURN_BYTEA_P(risk_agg_serialize_state(PG_GETARG_POINTER(0)));
+	int32		j;
+
+	for (j = 0; j < *nrevisions && j < RISK_SERIAL_REVISIONS; j++)
+		if (risk_pfid_eq(revisions[j], revision))
+			return j;
+	/* past a few, repeats are just listed again */
+	revisions[*nrevisions] = revision;
+	return (*nrevisions)++;
 }
 
-/* The serialized form of a state (also the flat form of type risk_agg_state). */
-bytea *
-risk_agg_serialize_state(void *opaque)
+/* Write the flat form of a state at out, unless NULL; returns its size. */
+static Size
+risk_agg_write_flat(const RiskAggState *state, char *out)
 {
-	RiskAggState *state = (RiskAggState *) opaque;
-	const Pfid **revisions;
-	int32	   *revindex;
+	const Pfid *revisions_local[RISK_INLINE_ENTRIES * 2];
+	int32		revindex_local[RISK_INLINE_ENTRIES * 2];
+	const Pfid **revisions = revisions_local;
+	int32	   *revindex = revindex_local;
 	int32		nrevisions = 0;
 	Size		size;
-	bytea	   *result;
 	char	   *p;
-	int64		i64;
-	int32		i32;
-	int			i,
-				j;
+	int			i;
 
-	/* number the revisions; past a few, repeats are just listed again */
-	revisions = palloc(sizeof(Pfid *) * Max(state->nentries, 1));
-	revindex = palloc(sizeof(int32) * Max(state->nentries, 1));
-	size = VARHDRSZ + 2 * sizeof(int64) + 2 * sizeof(int32);
+	if (state->nentries > lengthof(revisions_local))
+	{
+		revisions = palloc(sizeof(Pfid *) * state->nentries);
+		revindex = palloc(sizeof(int32) * state->nentries);
+	}
+	size = 0;
 	for (i = 0; i < state->nentries; i++)
 	{
 		const RiskPair *key = &state->entries[i].pair->key;
 
-		size += 1 + sizeof(int64);
+		size += 1 + risk_varint_len(state->entries[i].count);
 		if (key->flags & RISK_HAS_TYPE)
 			size += sizeof(Pfid);
-		revindex[i] = -1;
-		if (!(key->flags & RISK_HAS_REVISION))
-			continue;
-		size += sizeof(int32);
-		for (j = 0; j < nrevisions && j < RISK_SERIAL_REVISIONS; j++)
-			if (memcmp(revisions[j], &key->revision_id, sizeof(Pfid)) == 0)
-				break;
-		if (j == nrevisions || j == RISK_SERIAL_REVISIONS)
+		if (key->flags & RISK_HAS_REVISION)
 		{
-			j = nrevisions++;
-			revisions[j] = &key->revision_id;
-			size += sizeof(Pfid);
+			revindex[i] = risk_serial_revision(revisions, &nrevisions, &key->revision_id);
+			size += risk_varint_len(revindex[i]);
 		}
-		revindex[i] = j;
 	}
+	size += VARHDRSZ + risk_varint_len(nrevisions) + nrevisions * sizeof(Pfid) +
+		risk_varint_len(state->nentries);
 
-	result = (bytea *) palloc(size);
-	SET_VARSIZE(result, size);
-	p = VARDATA(result);
-	i64 = pg_hton64(state->nspans);
-	risk_put(&p, &i64, sizeof(i64));
-	i64 = pg_hton64(state->nscored);
-	risk_put(&p, &i64, sizeof(i64));
-	i32 = pg_hton32(nrevisions);
-	risk_put(&p, &i32, sizeof(i32));
-	for (j = 0; j < nrevisions; j++)
-		risk_put(&p, revisions[j], sizeof(Pfid));
-	i32 = pg_hton32(state->nentries);
-	risk_put(&p, &i32, sizeof(i32));
+	if (out == NULL)
+		goto done;
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	risk_put_varint(&p, nrevisions);
+	for (i = 0; i < nrevisions; i++)
+	{
+		memcpy(p, revisions[i], sizeof(Pfid));
+		p += sizeof(Pfid);
+	}
+	risk_put_varint(&p, state->nentries);
 	for (i = 0; i < state->nentries; i++)
 	{
 		const RiskAggEntry *e = &state->entries[i];
 
 		*p++ = (char) e->pair->key.flags;
 		if (e->pair->key.flags & RISK_HAS_TYPE)
-			risk_put(&p, &e->pair->key.span_type_id, sizeof(Pfid));
-		if (e->pair->key.flags & RISK_HAS_REVISION)
 		{
-			i32 = pg_hton32(revindex[i]);
-			risk_put(&p, &i32, sizeof(i32));
+			memcpy(p, &e->pair->key.span_type_id, sizeof(Pfid));
+			p += sizeof(Pfid);
 		}
-		i64 = pg_hton64(e->count);
-		risk_put(&p, &i64, sizeof(i64));
+		if (e->pair->key.flags & RISK_HAS_REVISION)
+			risk_put_varint(&p, revindex[i]);
+		risk_put_varint(&p, e->count);
 	}
-	Assert(p == (char *) result + size);
-	pfree(revisions);
-	pfree(revindex);
+	Assert(p == out + size);
+done:
+	if (revisions != revisions_local)
+	{
+		pfree(revisions);
+		pfree(revindex);
+	}
+	return size;
+}
+
+/* The size of a state's flat form. */
+Size
+risk_agg_flat_size(const RiskAggState *state)
+{
+	return risk_agg_write_flat(state, NULL);
+}
+
+/* Write a state's flat form at out (risk_agg_flat_size bytes). */
+void
+risk_agg_flatten(const RiskAggState *state, void *out)
+{
+	(void) risk_agg_write_flat(state, out);
+}
+
+/* The flat form of a state, in the current context. */
+bytea *
+risk_agg_serialize_state(const RiskAggState *state)
+{
+	bytea	   *result = palloc(risk_agg_flat_size(state));
+
+	risk_agg_flatten(state, result);
 	return result;
 }
 
-/* A serialized state being read. */
+/* A flat state being read. */
 typedef struct RiskReader
 {
 	const char *p;
 	const char *end;
 } RiskReader;
+
+static void
+risk_flat_invalid(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid risk aggregate state: %s", what)));
+}
 
 /* Take n bytes, or fail on a truncated state. */
 static inline const char *
@@ -476,103 +644,80 @@ risk_take(RiskReader *r, size_t n)
 	const char *at = r->p;
 
 	if ((size_t) (r->end - r->p) < n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: truncated")));
+		risk_flat_invalid("truncated");
 	r->p += n;
 	return at;
 }
 
-static inline int64
-risk_take_int64(RiskReader *r)
+/* A varint up to max. */
+static inline uint64
+risk_take_varint(RiskReader *r, uint64 max)
 {
-	int64		v;
+	uint64		v = 0;
+	int			shift = 0;
 
-	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
-	return pg_ntoh64(v);
+	for (;;)
+	{
+		uint8		b = (uint8) *risk_take(r, 1);
+
+		if (shift == 63 && b > 1)
+			risk_flat_invalid("number out of range");
+		v |= (uint64) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+		shift += 7;
+		if (shift > 63)
+			risk_flat_invalid("number out of range");
+	}
+	if (v > max)
+		risk_flat_invalid("number out of range");
+	return v;
 }
 
-static inline int32
-risk_take_int32(RiskReader *r)
-{
-	int32		v;
-
-	memcpy(&v, risk_take(r, sizeof(v)), sizeof(v));
-	return pg_ntoh32(v);
-}
-
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_deserialize);
 /*
- * Partial state from bytea.  Like the built-in deserializers it allocates in
- * the current (per-row) context: the state only feeds the combine function,
- * which copies what it keeps, so nothing accumulates in the aggregate context
- * (which would inflate the leader's hash table until it spills).
+ * Read a flat state, checking it (raises invalid_binary_representation on a
+ * malformed one), and merge it into a state growing in aggcxt (with state
+ * NULL it is only checked).  Its entries are merged as they are read, so a
+ * state is not built from it first.
  */
-Datum
-prefactor_risk_agg_deserialize(PG_FUNCTION_ARGS)
+void
+risk_agg_merge_flat(MemoryContext aggcxt, RiskAggState *state, const bytea *flat)
 {
-	(void) risk_agg_context(fcinfo, "risk_agg_deserialize");
-	PG_RETURN_POINTER(risk_agg_deserialize_state(PG_GETARG_BYTEA_PP(0)));
-}
-
-/* A state from its serialized form, in the current context; raises on a malformed one. */
-void *
-risk_agg_deserialize_state(bytea *bytes)
-{
-	RiskAggState *state;
 	RiskReader	r;
 	const char *revisions;
-	int32		nrevisions;
-	int32		n;
-	int			i;
+	uint64		nrevisions;
+	uint64		n;
 
-	state = risk_state_new(CurrentMemoryContext);
-	r.p = VARDATA_ANY(bytes);
-	r.end = r.p + VARSIZE_ANY_EXHDR(bytes);
-	state->nspans = risk_take_int64(&r);
-	state->nscored = risk_take_int64(&r);
-	nrevisions = risk_take_int32(&r);
-	if (nrevisions < 0 || nrevisions > (r.end - r.p) / (int) sizeof(Pfid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d revisions", nrevisions)));
-	revisions = risk_take(&r, (size_t) nrevisions * sizeof(Pfid));
-	n = risk_take_int32(&r);
-	if (n < 0 || n > r.end - r.p)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d entries", n)));
-	for (i = 0; i < n; i++)
+	r.p = VARDATA_ANY(flat);
+	r.end = r.p + VARSIZE_ANY_EXHDR(flat);
+	nrevisions = risk_take_varint(&r, (r.end - r.p) / sizeof(Pfid));
+	revisions = risk_take(&r, nrevisions * sizeof(Pfid));
+	n = risk_take_varint(&r, (r.end - r.p) / 2);	/* an entry takes 2 bytes or more */
+	for (uint64 i = 0; i < n; i++)
 	{
-		RiskPair	key;
+		uint8		flags = (uint8) *risk_take(&r, 1);
+		const Pfid *type = NULL;
+		const Pfid *revision = NULL;
 		int64		count;
 
-		memset(&key, 0, sizeof(key));
-		key.flags = (uint8) *risk_take(&r, 1);
-		if (key.flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid risk aggregate state: flags %d", key.flags)));
-		if (key.flags & RISK_HAS_TYPE)
-			memcpy(&key.span_type_id, risk_take(&r, sizeof(Pfid)), sizeof(Pfid));
-		if (key.flags & RISK_HAS_REVISION)
+		if (flags & ~(RISK_HAS_TYPE | RISK_HAS_REVISION))
+			risk_flat_invalid("unknown flags");
+		if (flags & RISK_HAS_TYPE)
+			type = (const Pfid *) risk_take(&r, sizeof(Pfid));
+		if (flags & RISK_HAS_REVISION)
 		{
-			int32		rev = risk_take_int32(&r);
-
-			if (rev < 0 || rev >= nrevisions)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("invalid risk aggregate state: revision %d of %d", rev, nrevisions)));
-			memcpy(&key.revision_id, revisions + (size_t) rev * sizeof(Pfid), sizeof(Pfid));
+			if (nrevisions == 0)
+				risk_flat_invalid("revision out of range");
+			revision = (const Pfid *) (revisions + risk_take_varint(&r, nrevisions - 1) * sizeof(Pfid));
 		}
-		count = risk_take_int64(&r);
-		risk_state_add(CurrentMemoryContext, state, NULL, risk_pair_intern(&key), count);
+		count = (int64) risk_take_varint(&r, PG_INT64_MAX);
+		if (count == 0)
+			risk_flat_invalid("empty entry");
+		if (state != NULL)
+			risk_state_add(aggcxt, state, flags, type, revision, count);
 	}
 	if (r.p != r.end)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid risk aggregate state: %d bytes left over", (int) (r.end - r.p))));
-	return state;
+		risk_flat_invalid("bytes left over");
 }
 
 /* A sum of points: whole numbers in int64 while they fit, the rest in numeric. */
@@ -718,9 +863,14 @@ prefactor_risk_agg_score(PG_FUNCTION_ARGS)
 {
 	RiskAggState *state = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
 	RiskSum		total = {false, 0, NULL};
+	int64		nspans;
+	int64		nscored;
 	int			i;
 
-	if (state == NULL || state->nscored == 0)
+	if (state == NULL)
+		PG_RETURN_NULL();
+	risk_state_totals(state, &nspans, &nscored);
+	if (nscored == 0)
 		PG_RETURN_NULL();
 	for (i = 0; i < state->nentries; i++)
 		risk_sum_entry(&total, &state->entries[i]);
@@ -868,37 +1018,131 @@ risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const
 	}
 }
 
-/* Set a jsonb string value (key or value). */
-static inline void
-risk_jsonb_string(JsonbValue *v, const char *s)
+/*
+ * The breakdown is written directly in jsonb's binary form (the on-disk
+ * format, documented in utils/jsonb.h), as JsonbValueToJsonb would write it
+ * for the same value: converting a value tree costs several times what the
+ * rest of finalizing a group costs, and a parallel plan's leader finalizes
+ * every group alone.  A container is aligned to 4 bytes and starts with its
+ * header (count and kind) and one JEntry per child (an object's keys first,
+ * then its values), each the child's type and the length of its data, or
+ * every JB_OFFSET_STRIDE'th the end offset of its data; a numeric is aligned
+ * to 4 bytes, the padding counted in its length.  Object keys are sorted
+ * shorter first, then bytewise: "spans" < "total" < "types" and "count" <
+ * "share" < "points" < "span_type".
+ */
+typedef struct RiskJsonbWriter
 {
-	v->type = jbvString;
-	v->val.string.val = (char *) s;
-	v->val.string.len = strlen(s);
+	char	   *data;
+	int			len;
+} RiskJsonbWriter;
+
+/* A container being written: where its JEntries go and its data so far. */
+typedef struct RiskJsonbContainer
+{
+	int			start;			/* where it starts, before its padding */
+	int			jentries;		/* offset of its JEntry array */
+	int			nchildren;		/* an object's pairs or an array's elements */
+	uint32		datalen;		/* its children's data so far */
+} RiskJsonbContainer;
+
+static inline void
+risk_jsonb_pad(RiskJsonbWriter *w)
+{
+	while (w->len % 4 != 0)
+		w->data[w->len++] = '\0';
 }
 
-/* Set a jsonb numeric value, or null. */
+/* Start a container of n pairs (JB_FOBJECT) or elements (JB_FARRAY). */
 static inline void
-risk_jsonb_numeric(JsonbValue *v, Numeric n)
+risk_jsonb_open(RiskJsonbWriter *w, RiskJsonbContainer *c, uint32 kind, int n)
 {
-	if (n == NULL)
-		v->type = jbvNull;
-	else
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = n;
-	}
+	uint32		header = (uint32) n | kind;
+
+	c->start = w->len;
+	risk_jsonb_pad(w);
+	memcpy(w->data + w->len, &header, sizeof(header));
+	w->len += sizeof(header);
+	c->jentries = w->len;
+	c->nchildren = n;
+	c->datalen = 0;
+	w->len += sizeof(JEntry) * (kind == JB_FOBJECT ? 2 * n : n);
 }
+
+/*
+ * Record the JEntry of child slot i (an object's key i is slot i, its value
+ * i is slot n + i) whose data was just written.
+ */
+static inline void
+risk_jsonb_child(RiskJsonbWriter *w, RiskJsonbContainer *c, int slot, bool stride, JEntry e)
+{
+	c->datalen += JBE_OFFLENFLD(e);
+	if (stride)
+		e = (e & JENTRY_TYPEMASK) | c->datalen | JENTRY_HAS_OFF;
+	memcpy(w->data + c->jentries + slot * sizeof(JEntry), &e, sizeof(JEntry));
+}
+
+/* The JEntry of a finished container, for its parent. */
+static inline JEntry
+risk_jsonb_close(RiskJsonbWriter *w, RiskJsonbContainer *c)
+{
+	return JENTRY_ISCONTAINER | (uint32) (w->len - c->start);
+}
+
+static inline JEntry
+risk_jsonb_string(RiskJsonbWriter *w, const char *s, int len)
+{
+	memcpy(w->data + w->len, s, len);
+	w->len += len;
+	return JENTRY_ISSTRING | (uint32) len;
+}
+
+/* A numeric, or null for NULL. */
+static inline JEntry
+risk_jsonb_numeric(RiskJsonbWriter *w, Numeric n)
+{
+	int			start = w->len;
+	int			size;
+
+	if (n == NULL)
+		return JENTRY_ISNULL;
+	risk_jsonb_pad(w);
+	size = VARSIZE_ANY(n);
+	memcpy(w->data + w->len, n, size);
+	w->len += size;
+	return JENTRY_ISNUMERIC | (uint32) (w->len - start);
+}
+
+/* Room a numeric takes at most (with its padding). */
+static inline Size
+risk_jsonb_numeric_room(Numeric n)
+{
+	return n == NULL ? 0 : 3 + VARSIZE_ANY(n);
+}
+
+/* Keys of an object in jsonb order: key i is slot i (stride when i % JB_OFFSET_STRIDE == 0). */
+static inline void
+risk_jsonb_keys(RiskJsonbWriter *w, RiskJsonbContainer *c, const char *const *keys)
+{
+	for (int i = 0; i < c->nchildren; i++)
+		risk_jsonb_child(w, c, i, i % JB_OFFSET_STRIDE == 0,
+						 risk_jsonb_string(w, keys[i], strlen(keys[i])));
+}
+
+/* Value i of an object: slot n + i. */
+static inline void
+risk_jsonb_value(RiskJsonbWriter *w, RiskJsonbContainer *c, int i, JEntry e)
+{
+	risk_jsonb_child(w, c, c->nchildren + i, (c->nchildren + i) % JB_OFFSET_STRIDE == 0, e);
+}
+
+static const char *const risk_breakdown_keys[] = {"spans", "total", "types"};
+static const char *const risk_line_keys[] = {"count", "share", "points", "span_type"};
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_breakdown);
 /*
- * risk_breakdown final: {total, spans, types: [{span_type, count, share, points}]}.
- *
- * The result is assembled as a JsonbValue tree and converted once.  The
- * converter writes object keys in the order given, and jsonb requires them
- * sorted (shorter first, then bytewise), so the keys below are listed in that
- * order: "spans" < "total" < "types" and "count" < "share" < "points" <
- * "span_type".
+ * risk_breakdown final: {spans, total, types: [{count, share, points, span_type}]},
+ * lines by most points, then by name.
  */
 Datum
 prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
@@ -909,15 +1153,23 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	RiskSum		total = {false, 0, NULL};
 	bool		scored;
 	bool		mixed = false;
-	JsonbValue	root;
-	JsonbPair  *top;
-	JsonbValue *elems;
-	JsonbPair  *pairs;
+	Numeric		spans;
+	Numeric		total_value;
+	Numeric    *values;
+	Size		room;
+	RiskJsonbWriter w;
+	RiskJsonbContainer root;
+	RiskJsonbContainer types;
+	int64		nspans;
+	int64		nscored;
 	int			i;
 
-	if (state == NULL || state->nspans == 0)
+	if (state == NULL)
 		PG_RETURN_NULL();
-	scored = state->nscored > 0;
+	risk_state_totals(state, &nspans, &nscored);
+	if (nspans == 0)
+		PG_RETURN_NULL();
+	scored = nscored > 0;
 	risk_numerics_init();
 
 	/* one line per entry, then merged by name */
@@ -979,56 +1231,59 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 				lines[i].points = int64_to_numeric(lines[i].ipoints);
 	risk_sort_lines(lines, nlines, risk_line_points_cmp);
 
-	top = palloc(sizeof(JsonbPair) * 3);
-	elems = palloc(sizeof(JsonbValue) * Max(nlines, 1));
-	pairs = palloc(sizeof(JsonbPair) * 4 * Max(nlines, 1));
-
-	risk_jsonb_string(&top[0].key, "spans");
-	risk_jsonb_numeric(&top[0].value, risk_int_numeric(state->nspans));
-	risk_jsonb_string(&top[1].key, "total");
+	spans = risk_int_numeric(nspans);
 	if (!scored)
-		risk_jsonb_numeric(&top[1].value, NULL);
+		total_value = NULL;
 	else if (total.n == NULL)
-		risk_jsonb_numeric(&top[1].value, risk_int_numeric(total.i));
+		total_value = risk_int_numeric(total.i);
 	else
 	{
 		total.any = true;
-		risk_jsonb_numeric(&top[1].value, risk_sum_value(&total));
+		total_value = risk_sum_value(&total);
 	}
-	risk_jsonb_string(&top[2].key, "types");
-	top[2].value.type = jbvArray;
-	top[2].value.val.array.nElems = nlines;
-	top[2].value.val.array.elems = elems;
-	top[2].value.val.array.rawScalar = false;
-	for (i = 0; i < 3; i++)
-		top[i].order = i;
 
+	/* the values, and the room they take at most */
+	values = palloc(sizeof(Numeric) * 3 * Max(nlines, 1));
+	room = VARHDRSZ + 3 + 4 + 6 * sizeof(JEntry) + 15 + risk_jsonb_numeric_room(spans) +
+		risk_jsonb_numeric_room(total_value) + 3 + 4 + (Size) nlines * sizeof(JEntry);
 	for (i = 0; i < nlines; i++)
 	{
-		JsonbPair  *p = &pairs[4 * i];
-		int			k;
+		Numeric    *v = &values[3 * i];
 
-		risk_jsonb_string(&p[0].key, "count");
-		risk_jsonb_numeric(&p[0].value, risk_int_numeric(lines[i].count));
-		risk_jsonb_string(&p[1].key, "share");
-		risk_jsonb_numeric(&p[1].value, risk_share(lines[i].count, state->nspans));
-		risk_jsonb_string(&p[2].key, "points");
-		risk_jsonb_numeric(&p[2].value,
-						   lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points);
-		risk_jsonb_string(&p[3].key, "span_type");
-		if (lines[i].name)
-			risk_jsonb_string(&p[3].value, lines[i].name);
-		else
-			p[3].value.type = jbvNull;
-		for (k = 0; k < 4; k++)
-			p[k].order = k;
-		elems[i].type = jbvObject;
-		elems[i].val.object.nPairs = 4;
-		elems[i].val.object.pairs = p;
+		v[0] = risk_int_numeric(lines[i].count);
+		v[1] = risk_share(lines[i].count, nspans);
+		v[2] = lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points;
+		room += 3 + 4 + 8 * sizeof(JEntry) + 25 + risk_jsonb_numeric_room(v[0]) +
+			risk_jsonb_numeric_room(v[1]) + risk_jsonb_numeric_room(v[2]) +
+			(lines[i].name ? strlen(lines[i].name) : 0);
 	}
+	if (room > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("risk breakdown of %d span types exceeds the maximum jsonb size", nlines)));
 
-	root.type = jbvObject;
-	root.val.object.nPairs = 3;
-	root.val.object.pairs = top;
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(&root));
+	w.data = palloc(room);
+	w.len = VARHDRSZ;
+	risk_jsonb_open(&w, &root, JB_FOBJECT, 3);
+	risk_jsonb_keys(&w, &root, risk_breakdown_keys);
+	risk_jsonb_value(&w, &root, 0, risk_jsonb_numeric(&w, spans));
+	risk_jsonb_value(&w, &root, 1, risk_jsonb_numeric(&w, total_value));
+	risk_jsonb_open(&w, &types, JB_FARRAY, nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		RiskJsonbContainer line;
+
+		risk_jsonb_open(&w, &line, JB_FOBJECT, 4);
+		risk_jsonb_keys(&w, &line, risk_line_keys);
+		for (int k = 0; k < 3; k++)
+			risk_jsonb_value(&w, &line, k, risk_jsonb_numeric(&w, values[3 * i + k]));
+		risk_jsonb_value(&w, &line, 3,
+						 lines[i].name ? risk_jsonb_string(&w, lines[i].name, strlen(lines[i].name))
+						 : JENTRY_ISNULL);
+		risk_jsonb_child(&w, &types, i, i % JB_OFFSET_STRIDE == 0, risk_jsonb_close(&w, &line));
+	}
+	risk_jsonb_value(&w, &root, 2, risk_jsonb_close(&w, &types));
+	Assert(w.len <= room);
+	SET_VARSIZE(w.data, w.len);
+	PG_RETURN_JSONB_P((Jsonb *) w.data);
 }

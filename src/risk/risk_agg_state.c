@@ -7,10 +7,10 @@
  *	  type's text form; it cannot ship an internal one) and parallel plans
  *	  pass states between processes without serial functions.
  *
- *	  While a group is aggregated the state is an expanded object wrapping
- *	  the counting state of risk_agg.c, so a row costs what it cost with an
- *	  internal state; its flat form (on disk, between processes and nodes) is
- *	  risk_agg.c's serialized state, and its text form that in hex.
+ *	  While a group is aggregated its state is an expanded object holding
+ *	  risk_agg.c's counting state (RiskStateObject, risk_agg.h), changed in
+ *	  place row by row; its flat form (on disk, between processes and nodes)
+ *	  is written by risk_agg.c, and its text form is that in hex.
  */
 #include "postgres.h"
 
@@ -21,32 +21,19 @@
 #include "utils/memutils.h"
 
 #include "risk/risk.h"
+#include "risk/risk_agg.h"
 
-/* risk_agg.c's transition, combine and final functions over the internal state */
-extern Datum prefactor_risk_agg_combine(PG_FUNCTION_ARGS);
-extern Datum prefactor_risk_agg_score(PG_FUNCTION_ARGS);
-extern Datum prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS);
+StaticAssertDecl(offsetof(RiskStateObject, state) == 48 && sizeof(RiskStateObject) <= 192,
+				 "a group's object is three cache lines, the state's first fields in the header's");
 
-typedef struct RiskStateObject
-{
-	ExpandedObjectHeader hdr;
-	void	   *state;			/* risk_agg.c's state, in the aggregate's context */
-	bytea	   *flat;			/* its serialized form, or NULL when not made since the last change */
-} RiskStateObject;
+#define RISK_OBJECT_SIZE		192
+#define RISK_OBJECTS_PER_BLOCK	64
 
+/* The flat form is written straight into the datum PostgreSQL makes (nothing cached). */
 static Size
 risk_state_flat_size(ExpandedObjectHeader *eohptr)
 {
-	RiskStateObject *obj = (RiskStateObject *) eohptr;
-
-	if (obj->flat == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(obj->hdr.eoh_context);
-
-		obj->flat = risk_agg_serialize_state(obj->state);
-		MemoryContextSwitchTo(old);
-	}
-	return VARSIZE(obj->flat);
+	return risk_agg_flat_size(&((RiskStateObject *) eohptr)->state);
 }
 
 static void
@@ -54,39 +41,28 @@ risk_state_flatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_si
 {
 	RiskStateObject *obj = (RiskStateObject *) eohptr;
 
-	Assert(obj->flat != NULL && allocated_size == VARSIZE(obj->flat));
-	memcpy(result, obj->flat, allocated_size);
+	Assert(allocated_size == risk_agg_flat_size(&obj->state));
+	risk_agg_flatten(&obj->state, result);
 }
 
-static const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_state_flatten};
-
-/* The expanded object of a datum of ours, or NULL for a flat one. */
-static RiskStateObject *
-risk_state_object(Datum d)
-{
-	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)))
-	{
-		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
-
-		if (eoh->eoh_methods == &risk_state_methods)
-			return (RiskStateObject *) eoh;
-	}
-	return NULL;
-}
+const ExpandedObjectMethods risk_state_methods = {risk_state_flat_size, risk_state_flatten};
 
 /*
  * The groups' expanded objects share one context under the aggregate's (a
- * context per group would take a kilobyte per group where the state takes
- * 144 bytes). The aggregate keeps an object as its transition value
- * without copying it because that context's parent is the aggregate's
- * context; it never deletes one, since the transition and combine functions
- * return the object they were given. The shared context is forgotten when
- * the aggregate's context is reset or deleted (with it).
+ * context per group would take a kilobyte per group where the object takes
+ * 192 bytes), carved from blocks there at cache-line boundaries. The
+ * aggregate keeps an object as its transition value without copying it
+ * because that context's parent is the aggregate's context; it never deletes
+ * one, since the transition and combine functions return the object they
+ * were given. The shared context is forgotten when the aggregate's context
+ * is reset or deleted (with it).
  */
 typedef struct RiskSharedContext
 {
 	MemoryContext aggcxt;
 	MemoryContext shared;
+	char	   *free;			/* the current block's next object */
+	char	   *end;			/* the current block's end */
 	MemoryContextCallback forget;
 	struct RiskSharedContext *next;
 } RiskSharedContext;
@@ -106,36 +82,47 @@ risk_shared_context_forget(void *arg)
 		}
 }
 
-static MemoryContext
+static RiskSharedContext *
 risk_shared_context(MemoryContext aggcxt)
 {
 	RiskSharedContext *entry;
 
 	for (entry = risk_shared_contexts; entry != NULL; entry = entry->next)
 		if (entry->aggcxt == aggcxt)
-			return entry->shared;
+			return entry;
 	entry = MemoryContextAlloc(aggcxt, sizeof(RiskSharedContext));
 	entry->aggcxt = aggcxt;
 	entry->shared = AllocSetContextCreate(aggcxt, "prefactor risk states", ALLOCSET_DEFAULT_SIZES);
+	entry->free = NULL;
+	entry->end = NULL;
 	entry->forget.func = risk_shared_context_forget;
 	entry->forget.arg = entry;
 	MemoryContextRegisterResetCallback(aggcxt, &entry->forget);
 	entry->next = risk_shared_contexts;
 	risk_shared_contexts = entry;
-	return entry->shared;
+	return entry;
 }
 
-/* A new expanded object for a state, in the shared context under the aggregate's. */
-static Datum
-risk_state_wrap(MemoryContext aggcxt, void *state)
+/* A new expanded object holding an empty state, in the shared context under the aggregate's. */
+static RiskStateObject *
+risk_state_new_object(MemoryContext aggcxt)
 {
-	MemoryContext cxt = risk_shared_context(aggcxt);
-	RiskStateObject *obj = MemoryContextAlloc(cxt, sizeof(RiskStateObject));
+	RiskSharedContext *shared = risk_shared_context(aggcxt);
+	RiskStateObject *obj;
 
-	EOH_init_header(&obj->hdr, &risk_state_methods, cxt);
-	obj->state = state;
-	obj->flat = NULL;
-	return EOHPGetRWDatum(&obj->hdr);
+	if (shared->free == NULL || shared->end - shared->free < RISK_OBJECT_SIZE)
+	{
+		char	   *block = MemoryContextAlloc(shared->shared,
+											   RISK_OBJECTS_PER_BLOCK * RISK_OBJECT_SIZE + 64);
+
+		shared->free = (char *) TYPEALIGN(64, block);
+		shared->end = shared->free + RISK_OBJECTS_PER_BLOCK * RISK_OBJECT_SIZE;
+	}
+	obj = (RiskStateObject *) shared->free;
+	shared->free += RISK_OBJECT_SIZE;
+	EOH_init_header(&obj->hdr, &risk_state_methods, shared->shared);
+	risk_agg_init(&obj->state);
+	return obj;
 }
 
 static MemoryContext
@@ -151,132 +138,110 @@ risk_state_aggcontext(FunctionCallInfo fcinfo, const char *fname)
 }
 
 /*
- * Argument argno as risk_agg.c's state (NULL for NULL): the wrapped state of
- * an expanded object, or a flat one read into the current context.
+ * Argument argno as a state to read (NULL for NULL): an expanded object's,
+ * or a flat one read into the current context.
  */
-static void *
-risk_state_arg(FunctionCallInfo fcinfo, int argno, RiskStateObject **obj)
+static RiskAggState *
+risk_state_arg(FunctionCallInfo fcinfo, int argno)
 {
-	Datum		d;
+	RiskStateObject *obj;
+	RiskAggState *state;
+	bool		rw;
 
-	*obj = NULL;
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	d = PG_GETARG_DATUM(argno);
-	*obj = risk_state_object(d);
-	if (*obj != NULL)
-		return (*obj)->state;
-	return risk_agg_deserialize_state(DatumGetByteaPP(d));
-}
-
-/* Calls one of risk_agg.c's functions with argument 0 (and 1) replaced by states. */
-static Datum
-risk_state_call(FunctionCallInfo fcinfo, PGFunction fn, int nstates, void **states, bool *isnull)
-{
-	Datum		saved[2];
-	bool		saved_null[2];
-	Datum		result;
-
-	for (int i = 0; i < nstates; i++)
-	{
-		saved[i] = fcinfo->args[i].value;
-		saved_null[i] = fcinfo->args[i].isnull;
-		fcinfo->args[i].value = PointerGetDatum(states[i]);
-		fcinfo->args[i].isnull = states[i] == NULL;
-	}
-	fcinfo->isnull = false;
-	result = fn(fcinfo);
-	*isnull = fcinfo->isnull;
-	for (int i = 0; i < nstates; i++)
-	{
-		fcinfo->args[i].value = saved[i];
-		fcinfo->args[i].isnull = saved_null[i];
-	}
-	return result;
+	obj = risk_state_object(PG_GETARG_DATUM(argno), &rw);
+	if (obj != NULL)
+		return &obj->state;
+	state = risk_agg_new(CurrentMemoryContext);
+	risk_agg_merge_flat(CurrentMemoryContext, state, DatumGetByteaPP(PG_GETARG_DATUM(argno)));
+	return state;
 }
 
 /*
- * The state to change: the expanded object's own, or else (NULL, or a flat
- * state) a new state in the aggregate's context, the flat one merged into it.
+ * The state argument 0 as an object to change: our own read-write expanded
+ * object, else (a flat state or a read-only pointer) a new object holding its
+ * spans; NULL for NULL.
  */
-static void *
-risk_state_for_update(FunctionCallInfo fcinfo, RiskStateObject **obj)
+static RiskStateObject *
+risk_state_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
-	void	   *state = risk_state_arg(fcinfo, 0, obj);
-	void	   *states[2];
-	bool		isnull;
+	RiskStateObject *other;
+	RiskStateObject *obj;
 	Datum		d;
+	bool		rw;
 
-	if (*obj != NULL || state == NULL)
-		return state;
-	/* risk_agg.c's combine of (NULL, flat) copies it into the aggregate's context */
-	states[0] = NULL;
-	states[1] = state;
-	d = risk_state_call(fcinfo, prefactor_risk_agg_combine, 2, states, &isnull);
-	return isnull ? NULL : DatumGetPointer(d);
+	if (PG_ARGISNULL(0))
+		return NULL;
+	d = PG_GETARG_DATUM(0);
+	other = risk_state_object(d, &rw);
+	if (other != NULL && rw)
+		return other;
+	obj = risk_state_new_object(aggcxt);
+	if (other != NULL)
+		risk_agg_merge(obj->hdr.eoh_context, &obj->state, &other->state);
+	else
+		risk_agg_merge_flat(obj->hdr.eoh_context, &obj->state, DatumGetByteaPP(d));
+	return obj;
 }
 
-/* The result: the same expanded object (changed in place) or a new one. */
-static Datum
-risk_state_result(FunctionCallInfo fcinfo, RiskStateObject *obj, void *state)
-{
-	if (state == NULL)
-		PG_RETURN_NULL();
-	if (obj != NULL)
-	{
-		obj->state = state;
-		obj->flat = NULL;
-		return EOHPGetRWDatum(&obj->hdr);
-	}
-	return risk_state_wrap(risk_state_aggcontext(fcinfo, "risk_agg_state"), state);
-}
-
-PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_trans);
-/* Transition: count one span by (span_type_id, revision). */
+/*
+ * Transition (prefactor_risk_agg_state_trans in risk_agg.c) when the state
+ * is not our read-write object: the group's first row, or a flat state.
+ */
 Datum
-prefactor_risk_agg_state_trans(PG_FUNCTION_ARGS)
+risk_state_trans_general(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_trans");
-	RiskStateObject *obj;
-	void	   *state = risk_state_for_update(fcinfo, &obj);
+	RiskStateObject *obj = risk_state_for_update(fcinfo, aggcxt);
 
-	/* counted in place, without a second call through fmgr */
-	return risk_state_result(fcinfo, obj, risk_agg_count(aggcxt, state, fcinfo));
+	if (obj == NULL)
+		obj = risk_state_new_object(aggcxt);
+	risk_agg_count(obj->hdr.eoh_context, &obj->state, fcinfo);
+	return EOHPGetRWDatum(&obj->hdr);
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_combine);
-/* Combine: the second state merged into the first. */
+/* Combine: the second state merged into the first; a flat one is merged as it is read. */
 Datum
 prefactor_risk_agg_state_combine(PG_FUNCTION_ARGS)
 {
-	RiskStateObject *obj;
+	MemoryContext aggcxt = risk_state_aggcontext(fcinfo, "risk_agg_combine");
+	RiskStateObject *obj = risk_state_for_update(fcinfo, aggcxt);
 	RiskStateObject *other;
-	void	   *states[2];
-	bool		isnull;
-	Datum		d;
+	bool		rw;
 
-	(void) risk_state_aggcontext(fcinfo, "risk_agg_combine");
-	states[0] = risk_state_for_update(fcinfo, &obj);
-	states[1] = risk_state_arg(fcinfo, 1, &other);
-	d = risk_state_call(fcinfo, prefactor_risk_agg_combine, 2, states, &isnull);
-	return risk_state_result(fcinfo, obj, isnull ? NULL : DatumGetPointer(d));
+	if (PG_ARGISNULL(1))
+	{
+		if (obj == NULL)
+			PG_RETURN_NULL();
+		return EOHPGetRWDatum(&obj->hdr);
+	}
+	if (obj == NULL)
+		obj = risk_state_new_object(aggcxt);
+	other = risk_state_object(PG_GETARG_DATUM(1), &rw);
+	if (other != NULL)
+		risk_agg_merge(obj->hdr.eoh_context, &obj->state, &other->state);
+	else
+		risk_agg_merge_flat(obj->hdr.eoh_context, &obj->state, DatumGetByteaPP(PG_GETARG_DATUM(1)));
+	return EOHPGetRWDatum(&obj->hdr);
 }
 
-/* A final function over the state. */
+/* A final function over the state: one of risk_agg.c's, given the state as argument 0. */
 static Datum
 risk_state_final(FunctionCallInfo fcinfo, PGFunction fn)
 {
-	RiskStateObject *obj;
-	void	   *state = risk_state_arg(fcinfo, 0, &obj);
-	bool		isnull;
-	Datum		d;
+	RiskAggState *state = risk_state_arg(fcinfo, 0);
+	Datum		saved = fcinfo->args[0].value;
+	Datum		result;
 
 	if (state == NULL)
 		PG_RETURN_NULL();
-	d = risk_state_call(fcinfo, fn, 1, &state, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	return d;
+	fcinfo->args[0].value = PointerGetDatum(state);
+	fcinfo->isnull = false;
+	result = fn(fcinfo);
+	fcinfo->args[0].value = saved;
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_state_score);
@@ -299,8 +264,9 @@ Datum
 prefactor_risk_agg_state_out(PG_FUNCTION_ARGS)
 {
 	Datum		d = PG_GETARG_DATUM(0);
-	RiskStateObject *obj = risk_state_object(d);
-	bytea	   *flat = obj != NULL ? risk_agg_serialize_state(obj->state) : DatumGetByteaPP(d);
+	bool		rw;
+	RiskStateObject *obj = risk_state_object(d, &rw);
+	bytea	   *flat = obj != NULL ? risk_agg_serialize_state(&obj->state) : DatumGetByteaPP(d);
 
 	return DirectFunctionCall1(byteaout, PointerGetDatum(flat));
 }
@@ -312,6 +278,6 @@ prefactor_risk_agg_state_in(PG_FUNCTION_ARGS)
 {
 	bytea	   *flat = DatumGetByteaPP(DirectFunctionCall1(byteain, PG_GETARG_DATUM(0)));
 
-	(void) risk_agg_deserialize_state(flat);	/* checks it */
+	risk_agg_merge_flat(NULL, NULL, flat);	/* checks it */
 	PG_RETURN_BYTEA_P(flat);
 }
