@@ -32,9 +32,9 @@ ALTER INDEX spans_parent RENAME TO spans_0_1_0_parent;
 CREATE TABLE spans (
 	account_id		pfid NOT NULL,
 	id				pfid NOT NULL,
-	instance_id		pfid NOT NULL,
 	span_type_id	pfid,
 	risk_profile_revision_id pfid,
+	instance_id		pfid NOT NULL,
 	parent_span_id	pfid,
 	started_at		timestamptz NOT NULL DEFAULT now(),
 	finished_at		timestamptz,
