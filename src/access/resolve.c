@@ -70,9 +70,9 @@ prefactor_resolve_account(const char *account, const char *level, Pfid *found)
 		bool		isnull;
 
 		SPI_connect();
-		prefactor_spi_execute(&by_name,
-							  "SELECT a.account_id FROM prefactor.accounts a WHERE a.name OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1);
+		prefactor_spi_execute_generic(&by_name,
+									  "SELECT a.account_id FROM prefactor.accounts a WHERE a.name OPERATOR(pg_catalog.=) $1",
+									  1, argtypes, values, NULL, true, 1);
 		if (SPI_processed == 1)
 		{
 			memcpy(id.data, DatumGetPfidP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))->data,
@@ -138,14 +138,14 @@ resolve_named(NamedKind *kind, const Pfid *account, const char *value, Pfid *fou
 	if (pfid_try_parse(value, strlen(value), &id))
 	{
 		values[1] = PfidPGetDatum(&id);
-		prefactor_spi_execute(&kind->by_id, kind->by_id_sql, 2, argtypes, values, nulls, true, 1);
+		prefactor_spi_execute_generic(&kind->by_id, kind->by_id_sql, 2, argtypes, values, nulls, true, 1);
 		hit = SPI_processed == 1;
 	}
 	if (!hit)
 	{
 		argtypes[1] = TEXTOID;
 		values[1] = CStringGetTextDatum(value);
-		prefactor_spi_execute(&kind->by_name, kind->by_name_sql, 2, argtypes, values, nulls, true, 1);
+		prefactor_spi_execute_generic(&kind->by_name, kind->by_name_sql, 2, argtypes, values, nulls, true, 1);
 		hit = SPI_processed == 1;
 	}
 	if (hit)

@@ -164,20 +164,20 @@ find_versions(RunStart *r)
 	{
 		/* the latest version (of this metadata, if sent) with its own schema version */
 		if (metadata == (Datum) 0)
-			prefactor_spi_execute(&latest_version_plan,
-								  "SELECT v.id, v.schema_version_id FROM prefactor.agent_versions v"
-								  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
-								  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
-								  2, types, values, NULL, true, 1);
+			prefactor_spi_execute_generic(&latest_version_plan,
+										  "SELECT v.id, v.schema_version_id FROM prefactor.agent_versions v"
+										  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
+										  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
+										  2, types, values, NULL, true, 1);
 		else
 		{
 			values[2] = DirectFunctionCall1(prefactor_canonical_digest, metadata);
-			prefactor_spi_execute(&latest_of_metadata_plan,
-								  "SELECT v.id, v.schema_version_id FROM prefactor.agent_versions v"
-								  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
-								  " AND v.metadata_digest OPERATOR(pg_catalog.=) $3"
-								  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
-								  3, types, values, NULL, true, 1);
+			prefactor_spi_execute_generic(&latest_of_metadata_plan,
+										  "SELECT v.id, v.schema_version_id FROM prefactor.agent_versions v"
+										  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
+										  " AND v.metadata_digest OPERATOR(pg_catalog.=) $3"
+										  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
+										  3, types, values, NULL, true, 1);
 		}
 		if (spi_pfid(1, &r->version))
 		{
@@ -191,11 +191,11 @@ find_versions(RunStart *r)
 							prefactor_excerpt(r->agent_name)),
 					 errhint("Send the version and schema with the agent's first run.")));
 		/* an unseen version without a schema: paired with the agent's latest schema version */
-		prefactor_spi_execute(&latest_schema_plan,
-							  "SELECT s.id FROM prefactor.activity_schema_versions s"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.agent_id OPERATOR(prefactor.=) $2"
-							  " ORDER BY s.number DESC LIMIT 1",
-							  2, types, values, NULL, true, 1);
+		prefactor_spi_execute_generic(&latest_schema_plan,
+									  "SELECT s.id FROM prefactor.activity_schema_versions s"
+									  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.agent_id OPERATOR(prefactor.=) $2"
+									  " ORDER BY s.number DESC LIMIT 1",
+									  2, types, values, NULL, true, 1);
 		if (!spi_pfid(1, &r->schema_version))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
@@ -209,17 +209,17 @@ find_versions(RunStart *r)
 
 		/* the schema version of this content, created if unseen (ensure_schema_version) */
 		values[2] = DirectFunctionCall1(prefactor_canonical_digest, r->schema_doc);
-		prefactor_spi_execute(&schema_plan,
-							  "SELECT s.id FROM prefactor.activity_schema_versions s"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.agent_id OPERATOR(prefactor.=) $2"
-							  " AND s.content_digest OPERATOR(pg_catalog.=) $3",
-							  3, types, values, NULL, true, 1);
+		prefactor_spi_execute_generic(&schema_plan,
+									  "SELECT s.id FROM prefactor.activity_schema_versions s"
+									  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.agent_id OPERATOR(prefactor.=) $2"
+									  " AND s.content_digest OPERATOR(pg_catalog.=) $3",
+									  3, types, values, NULL, true, 1);
 		if (!spi_pfid(1, &r->schema_version))
 		{
 			values[2] = r->schema_doc;
-			prefactor_spi_execute(&ensure_schema_plan,
-								  "SELECT prefactor.ensure_schema_version($1, $2, $3)",
-								  3, ensure_types, values, NULL, false, 1);
+			prefactor_spi_execute_generic(&ensure_schema_plan,
+										  "SELECT prefactor.ensure_schema_version($1, $2, $3)",
+										  3, ensure_types, values, NULL, false, 1);
 			spi_pfid(1, &r->schema_version);
 		}
 		if (metadata == (Datum) 0)
@@ -227,11 +227,11 @@ find_versions(RunStart *r)
 			/* the latest version's metadata, paired with the schema the client sent */
 			static SPIPlanPtr latest_metadata_plan = NULL;
 
-			prefactor_spi_execute(&latest_metadata_plan,
-								  "SELECT v.metadata FROM prefactor.agent_versions v"
-								  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
-								  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
-								  2, types, values, NULL, true, 1);
+			prefactor_spi_execute_generic(&latest_metadata_plan,
+										  "SELECT v.metadata FROM prefactor.agent_versions v"
+										  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
+										  " ORDER BY v.created_at DESC, v.id DESC LIMIT 1",
+										  2, types, values, NULL, true, 1);
 			if (SPI_processed != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_NO_DATA_FOUND),
@@ -244,12 +244,12 @@ find_versions(RunStart *r)
 		/* the version of this metadata and schema version, created if unseen (ensure_version) */
 		values[2] = DirectFunctionCall1(prefactor_canonical_digest, metadata);
 		values[3] = PfidPGetDatum(&r->schema_version);
-		prefactor_spi_execute(&version_plan,
-							  "SELECT v.id FROM prefactor.agent_versions v"
-							  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
-							  " AND v.metadata_digest OPERATOR(pg_catalog.=) $3"
-							  " AND v.schema_version_id OPERATOR(prefactor.=) $4",
-							  4, types, values, NULL, true, 1);
+		prefactor_spi_execute_generic(&version_plan,
+									  "SELECT v.id FROM prefactor.agent_versions v"
+									  " WHERE v.account_id OPERATOR(prefactor.=) $1 AND v.agent_id OPERATOR(prefactor.=) $2"
+									  " AND v.metadata_digest OPERATOR(pg_catalog.=) $3"
+									  " AND v.schema_version_id OPERATOR(prefactor.=) $4",
+									  4, types, values, NULL, true, 1);
 		if (spi_pfid(1, &r->version))
 			return;
 	}
@@ -258,9 +258,9 @@ find_versions(RunStart *r)
 
 		values[2] = metadata;
 		values[3] = PfidPGetDatum(&r->schema_version);
-		prefactor_spi_execute(&ensure_version_plan,
-							  "SELECT prefactor.ensure_version($1, $2, $3, $4)",
-							  4, ensure_types, values, NULL, false, 1);
+		prefactor_spi_execute_generic(&ensure_version_plan,
+									  "SELECT prefactor.ensure_version($1, $2, $3, $4)",
+									  4, ensure_types, values, NULL, false, 1);
 		spi_pfid(1, &r->version);
 	}
 }
@@ -274,16 +274,16 @@ find_revision(RunStart *r)
 	Oid			types[2] = {pf, pf};
 	Datum		values[2] = {PfidPGetDatum(&r->account), PfidPGetDatum(&r->agent)};
 
-	prefactor_spi_execute(&plan,
-						  "SELECT r.id FROM prefactor.agents g"
-						  " JOIN prefactor.risk_profiles p ON p.account_id OPERATOR(prefactor.=) g.account_id"
-						  "  AND p.id OPERATOR(prefactor.=) g.risk_profile_id"
-						  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) p.account_id"
-						  "  AND r.risk_profile_id OPERATOR(prefactor.=) p.id"
-						  " WHERE g.account_id OPERATOR(prefactor.=) $1 AND g.id OPERATOR(prefactor.=) $2"
-						  " AND p.deleted_at IS NULL"
-						  " ORDER BY r.revision DESC LIMIT 1",
-						  2, types, values, NULL, true, 1);
+	prefactor_spi_execute_generic(&plan,
+								  "SELECT r.id FROM prefactor.agents g"
+								  " JOIN prefactor.risk_profiles p ON p.account_id OPERATOR(prefactor.=) g.account_id"
+								  "  AND p.id OPERATOR(prefactor.=) g.risk_profile_id"
+								  " JOIN prefactor.risk_profile_revisions r ON r.account_id OPERATOR(prefactor.=) p.account_id"
+								  "  AND r.risk_profile_id OPERATOR(prefactor.=) p.id"
+								  " WHERE g.account_id OPERATOR(prefactor.=) $1 AND g.id OPERATOR(prefactor.=) $2"
+								  " AND p.deleted_at IS NULL"
+								  " ORDER BY r.revision DESC LIMIT 1",
+								  2, types, values, NULL, true, 1);
 	r->has_revision = spi_pfid(1, &r->revision);
 }
 
@@ -349,13 +349,13 @@ insert_run(const RunStart *r, Pfid *id)
 		Oid			types[RI_RISK_LEVEL + 1] = {pf, pf, pf, pf, pf, TEXTOID, TEXTOID, TIMESTAMPTZOID, pf,
 		NUMERICOID, TEXTOID};
 
-		prefactor_spi_execute(&plan,
-							  "INSERT INTO prefactor.instances (account_id, agent_id, version_id, schema_version_id,"
-							  " environment_id, purpose, status, started_at, risk_profile_revision_id, risk_score,"
-							  " risk_level)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::prefactor.risk_level)"
-							  " RETURNING id",
-							  RI_RISK_LEVEL + 1, types, v, n, false, 0);
+		prefactor_spi_execute_generic(&plan,
+									  "INSERT INTO prefactor.instances (account_id, agent_id, version_id, schema_version_id,"
+									  " environment_id, purpose, status, started_at, risk_profile_revision_id, risk_score,"
+									  " risk_level)"
+									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::prefactor.risk_level)"
+									  " RETURNING id",
+									  RI_RISK_LEVEL + 1, types, v, n, false, 0);
 		if (!spi_pfid(1, id))
 			elog(ERROR, "a trigger skipped the insert of the run");
 	}
@@ -423,11 +423,11 @@ create_instance(const char *operation, const char *account, const Datum *args, c
 		values[RS_AGENT] = PfidPGetDatum(&r.agent);
 		values[RS_ENVIRONMENT] = PfidPGetDatum(&r.environment);
 		values[RS_OPERATION] = CStringGetTextDatum(operation);
-		prefactor_spi_execute(&claim_plan,
-							  "SELECT (prefactor.idempotency_claim($1, $8, $9, pg_catalog.jsonb_build_object("
-							  "'agent', $2, 'environment', $3, 'version', $4, 'schema', $5, 'purpose', $6,"
-							  " 'started_at', $7)) OPERATOR(pg_catalog.->>) 'instance_id')::prefactor.pfid",
-							  RS_NARGS, types, values, claim_nulls, false, 1);
+		prefactor_spi_execute_generic(&claim_plan,
+									  "SELECT (prefactor.idempotency_claim($1, $8, $9, pg_catalog.jsonb_build_object("
+									  "'agent', $2, 'environment', $3, 'version', $4, 'schema', $5, 'purpose', $6,"
+									  " 'started_at', $7)) OPERATOR(pg_catalog.->>) 'instance_id')::prefactor.pfid",
+									  RS_NARGS, types, values, claim_nulls, false, 1);
 		if (spi_pfid(1, &id))
 		{
 			SPI_finish();
@@ -454,9 +454,9 @@ create_instance(const char *operation, const char *account, const Datum *args, c
 		Oid			types[3] = {prefactor_pfid_oid(), TEXTOID, prefactor_pfid_oid()};
 		Datum		values[3] = {PfidPGetDatum(&r.account), r.key, PfidPGetDatum(&id)};
 
-		prefactor_spi_execute(&answer_plan,
-							  "SELECT prefactor.idempotency_answer($1, $2, pg_catalog.jsonb_build_object('instance_id', $3))",
-							  3, types, values, NULL, false, 1);
+		prefactor_spi_execute_generic(&answer_plan,
+									  "SELECT prefactor.idempotency_answer($1, $2, pg_catalog.jsonb_build_object('instance_id', $3))",
+									  3, types, values, NULL, false, 1);
 	}
 	SPI_finish();
 	prefactor_citus_scope_end(scope);
@@ -583,11 +583,11 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 	SPI_connect();
 	if (!key_null)
 	{
-		prefactor_spi_execute(&claim_plan,
-							  "SELECT prefactor.idempotency_claim($1, $6, $7, pg_catalog.jsonb_build_object("
-							  "'instance', $2, 'status', $3, 'finished_at', $4, 'reason', $5))"
-							  " OPERATOR(pg_catalog.->>) 'status'",
-							  7, types, values, nulls, false, 1);
+		prefactor_spi_execute_generic(&claim_plan,
+									  "SELECT prefactor.idempotency_claim($1, $6, $7, pg_catalog.jsonb_build_object("
+									  "'instance', $2, 'status', $3, 'finished_at', $4, 'reason', $5))"
+									  " OPERATOR(pg_catalog.->>) 'status'",
+									  7, types, values, nulls, false, 1);
 		answer = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		if (answer != NULL)
 		{
@@ -633,11 +633,11 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 		bool		isnull;
 		Datum		latest;
 
-		prefactor_spi_execute(&open_spans_plan,
-							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-							  2, types, values, nulls, true, 1);
+		prefactor_spi_execute_generic(&open_spans_plan,
+									  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+									  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+									  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+									  2, types, values, nulls, true, 1);
 		latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		finish_time = Max(GetCurrentTimestamp(), run.started_at);
 		if (!isnull)
@@ -679,18 +679,18 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 			values[4]};
 			char		update_nulls[5] = {' ', ' ', ' ', ' ', reason ? ' ' : 'n'};
 
-			prefactor_spi_execute(&update_plan,
-								  "UPDATE prefactor.instances i SET status = $3,"
-								  " started_at = coalesce(i.started_at, $4), finished_at = $4,"
-								  " termination_reason = $5"
-								  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
-								  5, update_types, update_values, update_nulls, false, 0);
+			prefactor_spi_execute_generic(&update_plan,
+										  "UPDATE prefactor.instances i SET status = $3,"
+										  " started_at = coalesce(i.started_at, $4), finished_at = $4,"
+										  " termination_reason = $5"
+										  " WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2",
+										  5, update_types, update_values, update_nulls, false, 0);
 		}
 	}
 	if (!key_null)
-		prefactor_spi_execute(&answer_plan,
-							  "SELECT prefactor.idempotency_answer($1, $6, pg_catalog.jsonb_build_object('status', $3))",
-							  7, types, values, nulls, false, 1);
+		prefactor_spi_execute_generic(&answer_plan,
+									  "SELECT prefactor.idempotency_answer($1, $6, pg_catalog.jsonb_build_object('status', $3))",
+									  7, types, values, nulls, false, 1);
 	SPI_finish();
 	prefactor_citus_scope_end(scope);
 	return CStringGetTextDatum(status);
