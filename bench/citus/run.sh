@@ -79,6 +79,11 @@ script=${PREFACTOR_BENCH_SCRIPT:-api-account-id}
 acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 'bench'"; }
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
 protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
+# with the extended protocol the ids are parameters ($1), not text in quotes
+if [ "$protocol" != simple ]; then
+	sed "s/':\([a-z]*\)'/:\1/g" "$work/$script.pgbench" > "$work/$script-$protocol.pgbench"
+	script=$script-$protocol
+fi
 bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # warm up: versions exist, caches filled, statistics
