@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "access/account_access.h"
@@ -379,6 +380,9 @@ create_instance(const char *operation, const char *account, const Datum *args, c
 	bool		scoped = false;
 	MemoryContext caller = CurrentMemoryContext;
 
+	/* each lookup sees what committed before the call, as a statement would */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	memset(&r, 0, sizeof(r));
 	r.operation = operation;
 	r.agent_name = nulls[RS_AGENT] == 'n' ? NULL : TextDatumGetCString(args[RS_AGENT]);
@@ -431,6 +435,7 @@ create_instance(const char *operation, const char *account, const Datum *args, c
 		if (spi_pfid(1, &id))
 		{
 			SPI_finish();
+			PopActiveSnapshot();
 			prefactor_citus_scope_end(scope);
 			return pfid_datum(&id);
 		}
@@ -459,6 +464,7 @@ create_instance(const char *operation, const char *account, const Datum *args, c
 									  3, types, values, NULL, false, 1);
 	}
 	SPI_finish();
+	PopActiveSnapshot();
 	prefactor_citus_scope_end(scope);
 	{
 		Pfid	   *result = MemoryContextAlloc(caller, sizeof(Pfid));
@@ -609,6 +615,14 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 
 	/* waits for spans being written to this run, and makes later ones wait for us */
 	prefactor_lock_run(account, instance, &run);
+
+	/*
+	 * What follows sees what committed while we waited (as a statement
+	 * after the lock would): the spans stored meanwhile are closed by the
+	 * finish. The run guard's queries read this snapshot too.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	if (!prefactor_status_open(run.status))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -691,6 +705,7 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 		prefactor_spi_execute_generic(&answer_plan,
 									  "SELECT prefactor.idempotency_answer($1, $6, pg_catalog.jsonb_build_object('status', $3))",
 									  7, types, values, nulls, false, 1);
+	PopActiveSnapshot();
 	SPI_finish();
 	prefactor_citus_scope_end(scope);
 	return CStringGetTextDatum(status);
