@@ -66,18 +66,17 @@ SELECT p.proname, p.prosecdef AS definer, array_to_string(p.proconfig, ',') AS c
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.proname LIKE 'prefactor\_%'
  GROUP BY p.proname, p.prosecdef, p.proconfig ORDER BY p.proname;
 -- Every SECURITY DEFINER function reaches an access check (directly or through
--- the shared bodies, which start with one); the C span calls check in
--- src/api/span_api.c (owning_account, through prefactor_require_access), listed here
--- so a new one shows up.
+-- the shared bodies, which start with one); the C span and run calls and the
+-- run calls' shared bodies create_instance and end_instance check in
+-- src/api/span_api.c and src/api/run_api.c (resolve_account or owning_account,
+-- through prefactor_require_access), listed here so a new one shows up.
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
    AND (NOT pg_get_functiondef(p.oid) ~ 'resolve_account\(|owning_account\(|ingest_token_row\(|lock_ingest_token\(|create_instance\(|insert_span\(|end_instance\(|sdk_call\('
 		OR NOT p.proconfig @> '{"search_path=pg_catalog, prefactor, pg_temp"}');
 SELECT p.proname, p.prosrc AS c_symbol FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
- WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname = 'c' ORDER BY 1;
-SELECT p.proname FROM pg_proc p
- WHERE p.pronamespace = 'prefactor'::regnamespace AND p.proname IN ('create_instance', 'insert_span', 'end_instance')
-   AND NOT pg_get_functiondef(p.oid) ~ 'DECLARE\s+account_id prefactor.pfid := prefactor.(resolve_account|owning_account)\(';
+ WHERE p.pronamespace = 'prefactor'::regnamespace AND l.lanname = 'c'
+   AND (p.prosecdef OR p.proname IN ('create_instance', 'end_instance')) ORDER BY 1, 2;
 -- PL/pgSQL functions all have a fixed search_path too (triggers run as the writer).
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'prefactor'::regnamespace AND l.lanname = 'plpgsql'

@@ -6,7 +6,11 @@
 # each and the median ratio citus/plain over the rounds (alternated, so that
 # noise on a shared machine hits both alike).
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
-# (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id)
+# (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
+# PREFACTOR_BENCH_PROTOCOL=prepared: pgbench -M prepared on both sides, as
+# drivers send calls with the extended protocol and prepared statements;
+# PREFACTOR_BENCH_CALLS=1: then each call's latency at 1 client through the
+# coordinator, on the account's worker and on the plain node, pgbench -r)
 # (after make install; PREFACTOR_DESTDIR for an extension installed with
 # DESTDIR; PREFACTOR_BENCH_PORT: the first of four ports, default 55340).
 # Runs the servers as the postgres user when started as root.
@@ -25,7 +29,9 @@ if [ ! -f "$(pg_config --pkglibdir)/citus.so" ]; then
 fi
 if [ "$(id -u)" -eq 0 ]; then
 	exec runuser -u postgres -- env PATH="$PATH" PREFACTOR_DESTDIR="${PREFACTOR_DESTDIR:-}" \
-		PREFACTOR_BENCH_PORT="$port" PREFACTOR_BENCH_SCRIPT="${PREFACTOR_BENCH_SCRIPT:-}" "$0" "$secs" "$rounds" "${clients[@]}"
+		PREFACTOR_BENCH_PORT="$port" PREFACTOR_BENCH_SCRIPT="${PREFACTOR_BENCH_SCRIPT:-}" \
+		PREFACTOR_BENCH_PROTOCOL="${PREFACTOR_BENCH_PROTOCOL:-}" PREFACTOR_BENCH_CALLS="${PREFACTOR_BENCH_CALLS:-}" \
+		"$0" "$secs" "$rounds" "${clients[@]}"
 fi
 work=$(mktemp -d /tmp/prefactor-bench-citus.XXXXXX)
 sock=$work
@@ -72,7 +78,13 @@ done
 script=${PREFACTOR_BENCH_SCRIPT:-api-account-id}
 acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 'bench'"; }
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
-bench() { pgbench -n -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
+# with the extended protocol the ids are parameters ($1), not text in quotes
+if [ "$protocol" != simple ]; then
+	sed "s/':\([a-z]*\)'/:\1/g" "$work/$script.pgbench" > "$work/$script-$protocol.pgbench"
+	script=$script-$protocol
+fi
+bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
@@ -88,4 +100,28 @@ for c in "${clients[@]}"; do
 	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f   %s\n' "$c" "$cm" "$pm" \
 		"$(awk -v r="$cm" 'BEGIN { print r * 20 }')" "$(awk -v r="$pm" 'BEGIN { print r * 20 }')" \
 		"$(printf '%s\n' "${rs[@]}" | median)" "${rs[*]}"
+done
+
+[ -n "${PREFACTOR_BENCH_CALLS:-}" ] || exit 0
+# each call's latency (ms) at 1 client: the script's statements are the run
+# start, 20 times span start and finish, and the run finish
+worker=$(q -p "$coord" -Atc "SELECT nodeport FROM pg_dist_shard_placement WHERE shardid =
+	get_shard_id_for_distribution_column('prefactor.instances', '${account[$coord]}'::prefactor.pfid)")
+account[$worker]=${account[$coord]}
+calls() {
+	pgbench -n -M "$protocol" -r -h "$sock" -p "$1" -T "$secs" -c 1 -j 1 -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null |
+		awk '/^ *[0-9.]+ +[0-9]+ +(SELECT|INSERT|UPDATE)/ { n++; if (n == 1) rs = $1; else if (n == 42) rf = $1;
+			else if (n % 2 == 0) { ss += $1; ns++ } else { sf += $1; nf++ } }
+			/^tps/ { tps = $3 } END { printf "%.3f %.3f %.3f %.3f %.1f\n", rs, ss / ns, sf / nf, rf, tps }'
+}
+declare -A lat
+for _ in $(seq 1 "$rounds"); do
+	for p in "$coord" "$worker" "$plain"; do lat[$p]+="$(calls "$p")"$'\n'; done
+done
+printf '\n%-28s %12s %12s %12s %12s %8s\n' "ms per call, 1 client" "run start" "span start" "span finish" "run finish" runs/s
+for p in "$coord" "$worker" "$plain"; do
+	name=$([ "$p" = "$coord" ] && echo "through the coordinator" || { [ "$p" = "$worker" ] && echo "on the account's worker" || echo "plain node"; })
+	printf '%-28s' "$name"
+	for f in 1 2 3 4; do printf ' %12.3f' "$(printf '%s' "${lat[$p]}" | awk -v f="$f" 'NF { print $f }' | median)"; done
+	printf ' %8.1f\n' "$(printf '%s' "${lat[$p]}" | awk 'NF { print $5 }' | median)"
 done

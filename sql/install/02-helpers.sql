@@ -39,20 +39,9 @@ COMMENT ON FUNCTION check_name(text, text) IS
 	'Returns a name if it has 1 to 200 characters and is not blank; null_value_not_allowed if null, invalid_parameter_value otherwise';
 
 -- Passes a looked-up id through; raises when the name or id was null or found nothing.
+-- (C, src/access/resolve.c: the one message, shared with the C resolvers.)
 CREATE OR REPLACE FUNCTION require_found(what text, value text, found_id pfid, hint text) RETURNS pfid
-	LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-	IF value IS NULL THEN
-		RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF found_id IS NULL THEN
-		RAISE EXCEPTION '% "%" does not exist in this account', what, prefactor.excerpt(value)
-			USING ERRCODE = 'no_data_found', HINT = hint;
-	END IF;
-	RETURN found_id;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_require_found_sql' LANGUAGE C IMMUTABLE;
 COMMENT ON FUNCTION require_found(text, text, pfid, text) IS
 	'The id found for a name or id; null_value_not_allowed or no_data_found (with the hint) otherwise';
 

@@ -70,27 +70,9 @@ COMMENT ON FUNCTION account_of(pfid) IS 'The account whose partition the id carr
 -- are where the caller's access is checked (prefactor.require_access, in
 -- 03-access.sql). To a caller without access an unknown account and another
 -- account's look the same: insufficient_privilege.
+-- C (src/access/resolve.c): the run start resolves its account there too.
 CREATE OR REPLACE FUNCTION resolve_account(account text, level text DEFAULT 'admin') RETURNS pfid
-	LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-	found_id prefactor.pfid;
-BEGIN
-	IF account IS NULL THEN
-		RAISE EXCEPTION 'account must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT a.account_id INTO found_id FROM prefactor.accounts a
-	 WHERE a.account_id = prefactor.try_pfid(account) OR a.name = account
-	 ORDER BY a.account_id = prefactor.try_pfid(account) DESC NULLS LAST LIMIT 1;
-	PERFORM prefactor.require_access(found_id, level, format('account "%s"', prefactor.excerpt(account)));
-	IF found_id IS NULL THEN
-		RAISE EXCEPTION 'account "%" does not exist', prefactor.excerpt(account)
-			USING ERRCODE = 'no_data_found',
-				  HINT = 'Create it with prefactor.prefactor_create_account(name).';
-	END IF;
-	RETURN found_id;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_resolve_account_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve_account(text, text) IS
 	'The id of the account named by id or name, if the caller has the access level there; insufficient_privilege if not, no_data_found if none';
 

@@ -22,18 +22,9 @@ CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON environments FOR EACH ROW E
 SELECT pg_catalog.pg_extension_config_dump('environments', '');
 SELECT prefactor.secure_table('environments', '{}', '{INSERT,UPDATE,DELETE}');
 
+-- C (src/access/resolve.c): the run start resolves its environment there too.
 CREATE OR REPLACE FUNCTION resolve_environment(account pfid, environment text) RETURNS pfid
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	RETURN prefactor.require_found('environment', environment,
-		(SELECT e.id FROM prefactor.environments e
-		  WHERE e.account_id = resolve_environment.account
-		    AND (e.id = prefactor.try_pfid(environment) OR e.name = environment)
-		  ORDER BY e.id = prefactor.try_pfid(environment) DESC NULLS LAST LIMIT 1),
-		'Create it with prefactor.prefactor_create_environment(account, name).');
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_resolve_environment_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve_environment(pfid, text) IS
 	'The id of the account''s environment named by id or name; no_data_found if none';
 

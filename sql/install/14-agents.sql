@@ -26,18 +26,9 @@ CREATE OR REPLACE TRIGGER assign_id BEFORE INSERT ON agents FOR EACH ROW EXECUTE
 SELECT pg_catalog.pg_extension_config_dump('agents', '');
 SELECT prefactor.secure_table('agents', '{}', '{INSERT,UPDATE,DELETE}');
 
+-- C (src/access/resolve.c): the run start resolves its agent there too.
 CREATE OR REPLACE FUNCTION resolve_agent(account pfid, agent text) RETURNS pfid
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	RETURN prefactor.require_found('agent', agent,
-		(SELECT g.id FROM prefactor.agents g
-		  WHERE g.account_id = resolve_agent.account
-		    AND (g.id = prefactor.try_pfid(agent) OR g.name = agent)
-		  ORDER BY g.id = prefactor.try_pfid(agent) DESC NULLS LAST LIMIT 1),
-		'Register it with prefactor.prefactor_register_agent(account, name).');
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_resolve_agent_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve_agent(pfid, text) IS
 	'The id of the account''s agent named by id or name; no_data_found if none';
 

@@ -273,7 +273,10 @@ $$;
 COMMENT ON FUNCTION check_schema_document(jsonb) IS
 	'Raises invalid_parameter_value unless the activity schema document has the expected shape';
 
--- The agent's schema version for this content, created (numbered by arrival) if unseen.
+-- The agent's schema version for this content, created (numbered by arrival) if
+-- unseen. The run start (create_instance, src/api/run_api.c) looks the content
+-- up first and calls this when it found none: it checks the document, then
+-- looks again under the agent's lock, so two first runs make one version.
 CREATE OR REPLACE FUNCTION ensure_schema_version(account pfid, agent pfid, schema jsonb) RETURNS pfid
 	LANGUAGE plpgsql
 AS $$
@@ -281,11 +284,6 @@ DECLARE
 	digest bytea := prefactor.canonical_digest(schema);
 	found_id prefactor.pfid;
 BEGIN
-	SELECT s.id INTO found_id FROM prefactor.activity_schema_versions s
-	 WHERE s.account_id = account AND s.agent_id = agent AND s.content_digest = digest;
-	IF found_id IS NOT NULL THEN
-		RETURN found_id;
-	END IF;
 	PERFORM prefactor.check_schema_document(schema);
 	-- Serialise creation per agent; a concurrent creator's row is visible once we hold the lock.
 	PERFORM 1 FROM prefactor.agents g WHERE g.account_id = account AND g.id = agent FOR NO KEY UPDATE;

@@ -68,6 +68,9 @@ COMMENT ON FUNCTION check_version_document(jsonb) IS
 	'Raises invalid_parameter_value unless the version document has the expected shape';
 
 -- The agent's version for this metadata and schema version, created if unseen.
+-- The run start (create_instance, src/api/run_api.c) looks it up first and
+-- calls this when it found none: it checks the document, then looks again
+-- under the agent's lock, so two first runs make one version.
 CREATE OR REPLACE FUNCTION ensure_version(account pfid, agent pfid, version jsonb, schema_version pfid) RETURNS pfid
 	LANGUAGE plpgsql
 AS $$
@@ -75,12 +78,6 @@ DECLARE
 	digest bytea := prefactor.canonical_digest(version);
 	found_id prefactor.pfid;
 BEGIN
-	SELECT v.id INTO found_id FROM prefactor.agent_versions v
-	 WHERE v.account_id = account AND v.agent_id = agent
-	   AND v.metadata_digest = digest AND v.schema_version_id = schema_version;
-	IF found_id IS NOT NULL THEN
-		RETURN found_id;
-	END IF;
 	PERFORM prefactor.check_version_document(version);
 	PERFORM 1 FROM prefactor.agents g WHERE g.account_id = account AND g.id = agent FOR NO KEY UPDATE;
 	SELECT v.id INTO found_id FROM prefactor.agent_versions v

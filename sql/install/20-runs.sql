@@ -140,105 +140,21 @@ COMMENT ON FUNCTION duration(instances) IS 'Run duration (finished_at - started_
 -- The run API
 ------------------------------------------------------------------------------
 
--- Registers a run as pending or active; shared by start_run and register_run.
+-- The run start and end are C (src/api/run_api.c), like the span calls: on
+-- a Citus worker holding the account (a call Citus delegated there, or a
+-- client connected there) their queries run on the account's shards in the
+-- shard scope (doc/scale-out.md), and on a plain node the run row is written
+-- through the table AM with its triggers, constraints and foreign keys.
+-- create_instance is the shared body of the run starts: the agent's version
+-- and schema version from what the client sent (created on first sight by
+-- ensure_version and ensure_schema_version) or, left out, from what was
+-- recorded; the risk profile revision the run is scored under; idempotent
+-- retries.
 CREATE OR REPLACE FUNCTION create_instance(operation text, account text, agent text, environment text,
 								version jsonb, schema jsonb, purpose text, idempotency_key text,
 								started_at timestamptz)
 	RETURNS pfid
-	LANGUAGE plpgsql
-AS $$
-<<create_instance>>
-DECLARE
-	account_id prefactor.pfid := prefactor.resolve_account(account, 'ingest');
-	agent_id prefactor.pfid := prefactor.resolve_agent(account_id, agent);
-	environment_id prefactor.pfid := prefactor.resolve_environment(account_id, environment);
-	prior jsonb;
-	latest_metadata jsonb;
-	schema_version_id prefactor.pfid;
-	version_id prefactor.pfid;
-	revision_id prefactor.pfid;
-	new_id prefactor.pfid;
-BEGIN
-	prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
-		jsonb_build_object('agent', agent_id, 'environment', environment_id, 'version', version,
-						   'schema', schema, 'purpose', purpose, 'started_at', started_at));
-	IF prior IS NOT NULL THEN
-		RETURN (prior->>'instance_id')::prefactor.pfid;
-	END IF;
-	IF purpose IS NULL THEN
-		RAISE EXCEPTION 'purpose must not be null' USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Leave it out for live, or send live, smoke_test or eval.';
-	END IF;
-	IF purpose NOT IN ('live', 'smoke_test', 'eval') THEN
-		RAISE EXCEPTION 'purpose must be live, smoke_test or eval, not %', prefactor.excerpt(purpose)
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-
-	-- What the client left out comes from what was recorded, as it was
-	-- recorded: nothing is created that no client reported.
-	IF schema IS NULL THEN
-		-- the latest version (of this metadata, if sent) with its own schema version
-		SELECT v.id, v.schema_version_id INTO version_id, schema_version_id
-		  FROM prefactor.agent_versions v
-		 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
-		   AND (version IS NULL OR v.metadata_digest = prefactor.canonical_digest(version))
-		 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
-		IF NOT FOUND AND version IS NULL THEN
-			RAISE EXCEPTION 'agent "%" has no version yet, so version and schema cannot be omitted', prefactor.excerpt(agent)
-				USING ERRCODE = 'no_data_found',
-					  HINT = 'Send the version and schema with the agent''s first run.';
-		ELSIF NOT FOUND THEN
-			-- an unseen version without a schema: paired with the agent's latest schema version
-			SELECT s.id INTO schema_version_id FROM prefactor.activity_schema_versions s
-			 WHERE s.account_id = create_instance.account_id AND s.agent_id = create_instance.agent_id
-			 ORDER BY s.number DESC LIMIT 1;
-			IF NOT FOUND THEN
-				RAISE EXCEPTION 'agent "%" has no schema version yet, so the schema cannot be omitted', prefactor.excerpt(agent)
-					USING ERRCODE = 'no_data_found',
-						  HINT = 'Send the schema with the agent''s first run.';
-			END IF;
-			version_id := prefactor.ensure_version(account_id, agent_id, version, schema_version_id);
-		END IF;
-	ELSE
-		schema_version_id := prefactor.ensure_schema_version(account_id, agent_id, schema);
-		IF version IS NULL THEN
-			-- the latest version's metadata, paired with the schema the client sent
-			SELECT v.metadata INTO latest_metadata
-			  FROM prefactor.agent_versions v
-			 WHERE v.account_id = create_instance.account_id AND v.agent_id = create_instance.agent_id
-			 ORDER BY v.created_at DESC, v.id DESC LIMIT 1;
-			IF NOT FOUND THEN
-				RAISE EXCEPTION 'agent "%" has no version yet, so the version cannot be omitted', prefactor.excerpt(agent)
-					USING ERRCODE = 'no_data_found',
-						  HINT = 'Send the version with the agent''s first run.';
-			END IF;
-		END IF;
-		version_id := prefactor.ensure_version(account_id, agent_id, coalesce(version, latest_metadata),
-											   schema_version_id);
-	END IF;
-
-	-- the risk profile revision this run is scored under, if the agent has a live profile
-	SELECT r.id INTO revision_id
-	  FROM prefactor.agents g
-	  JOIN prefactor.risk_profiles p ON p.account_id = g.account_id AND p.id = g.risk_profile_id
-	  JOIN prefactor.risk_profile_revisions r ON r.account_id = p.account_id AND r.risk_profile_id = p.id
-	 WHERE g.account_id = create_instance.account_id AND g.id = create_instance.agent_id
-	   AND p.deleted_at IS NULL
-	 ORDER BY r.revision DESC LIMIT 1;
-
-	INSERT INTO prefactor.instances
-		(account_id, agent_id, version_id, schema_version_id, environment_id, purpose, status,
-		 started_at, risk_profile_revision_id, risk_score, risk_level)
-	VALUES (account_id, agent_id, version_id, schema_version_id, environment_id, purpose,
-			CASE WHEN operation = 'start_run' THEN 'active' ELSE 'pending' END,
-			CASE WHEN operation = 'start_run' THEN coalesce(started_at, now()) END,
-			revision_id, CASE WHEN revision_id IS NOT NULL THEN 0 END,
-			CASE WHEN revision_id IS NOT NULL THEN 'low'::prefactor.risk_level END)
-	RETURNING id INTO new_id;
-	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('instance_id', new_id));
-	RETURN new_id;
-END create_instance
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_create_instance' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION create_instance(text, text, text, text, jsonb, jsonb, text, text, timestamptz) IS
 	'Shared body of prefactor_start_run and prefactor_register_run';
 
@@ -246,13 +162,7 @@ CREATE OR REPLACE FUNCTION prefactor_start_run(account text, agent text, environ
 									purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL,
 									started_at timestamptz DEFAULT NULL)
 	RETURNS pfid
-	LANGUAGE plpgsql	-- not SQL: as SECURITY DEFINER it would be planned on every call
-AS $$
-BEGIN
-	RETURN prefactor.create_instance('start_run', account, agent, environment, version, schema, purpose,
-									 idempotency_key, started_at);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_start_run' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_start_run(text, text, text, jsonb, jsonb, text, text, timestamptz) IS
 	'Starts a run (status active) of the agent in the environment; creates the version and schema version on first sight; returns the instance id. started_at NULL means now().';
 
@@ -267,26 +177,14 @@ CREATE OR REPLACE FUNCTION prefactor_start_run(account pfid, agent text, environ
 									purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL,
 									started_at timestamptz DEFAULT NULL)
 	RETURNS pfid
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	RETURN prefactor.create_instance('start_run', account::text, agent, environment, version, schema, purpose,
-									 idempotency_key, started_at);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_start_run_by_id' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_start_run(pfid, text, text, jsonb, jsonb, text, text, timestamptz) IS
 	'Starts a run as prefactor_start_run(account text, ...) does, naming the account by its id: on Citus the call runs whole on the worker holding the account (prefactor.distribute())';
 
 CREATE OR REPLACE FUNCTION prefactor_register_run(account text, agent text, environment text, version jsonb, schema jsonb,
 									   purpose text DEFAULT 'live', idempotency_key text DEFAULT NULL)
 	RETURNS pfid
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	RETURN prefactor.create_instance('register_run', account, agent, environment, version, schema, purpose,
-									 idempotency_key, NULL);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_register_run' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_register_run(text, text, text, jsonb, jsonb, text, text) IS
 	'Registers a run (status pending) for a client that starts it later with prefactor_begin_run; returns the instance id';
 
@@ -344,94 +242,28 @@ $$;
 COMMENT ON FUNCTION prefactor_begin_run(pfid, timestamptz, text) IS
 	'Starts a pending run (status active); started_at NULL means now(); returns the new status';
 
--- Ends a run: cancels its unfinished spans, then sets the final status.
+-- Ends a run (C, src/api/run_api.c, as the run start): checks the status
+-- change, takes the run lock, chooses the finish time and sets the final
+-- status; the run's guard cancels its unfinished spans and stamps its final
+-- risk score. Shared by prefactor_finish_run, prefactor_terminate_run and
+-- the SDK and OTLP calls.
 CREATE OR REPLACE FUNCTION end_instance(operation text, instance pfid, status text, finished_at timestamptz,
 							 reason text, idempotency_key text)
 	RETURNS text
-	LANGUAGE plpgsql
-AS $$
-<<end_instance>>
-DECLARE
-	account_id prefactor.pfid := prefactor.owning_account(instance, 'instance', 'ingest');
-	run prefactor.instances;
-	prior jsonb;
-	finish_time timestamptz;
-BEGIN
-	prior := prefactor.idempotency_claim(account_id, idempotency_key, operation,
-		jsonb_build_object('instance', instance, 'status', status, 'finished_at', finished_at, 'reason', reason));
-	IF prior IS NOT NULL THEN
-		RETURN prior->>'status';
-	END IF;
-	IF status IS NULL THEN
-		RAISE EXCEPTION 'status must not be null' USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Leave it out for complete, or send complete, failed or cancelled.';
-	END IF;
-	IF status NOT IN ('complete', 'failed', 'cancelled', 'terminated') THEN
-		RAISE EXCEPTION 'a run finishes as complete, failed or cancelled, not %', prefactor.excerpt(status)
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- Waits for spans being written to this run, and makes later ones wait for us.
-	run := prefactor.lock_instance(account_id, instance);
-	IF NOT prefactor.status_open(run.status) THEN
-		RAISE EXCEPTION 'instance % is already finished (%)', instance, run.status
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'A finished run cannot change; retry with the same idempotency key to get the first answer.';
-	END IF;
-	IF run.status = 'pending' AND status NOT IN ('cancelled', 'terminated') THEN
-		RAISE EXCEPTION 'instance % has not started, so it can only be cancelled', instance
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Start it with prefactor.prefactor_begin_run() first.';
-	END IF;
-	-- A finish time the caller left out is taken once the lock is held, and
-	-- never precedes an open span's start; a caller's time is kept as sent
-	-- (the guard refuses one before an open span's start). The guard closes
-	-- the open spans at this time.
-	finish_time := finished_at;
-	IF finish_time IS NULL THEN
-		SELECT greatest(clock_timestamp(), run.started_at, max(s.started_at)) INTO finish_time FROM prefactor.spans s
-		 WHERE s.account_id = end_instance.account_id AND s.instance_id = instance
-		   AND prefactor.status_open(s.status);
-	END IF;
-	UPDATE prefactor.instances i
-	   SET status = end_instance.status,
-		   started_at = coalesce(i.started_at, finish_time),
-		   finished_at = finish_time,
-		   termination_reason = reason
-	 WHERE i.account_id = end_instance.account_id AND i.id = instance;
-	PERFORM prefactor.idempotency_answer(account_id, idempotency_key, jsonb_build_object('status', status));
-	RETURN status;
-END end_instance
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_end_instance' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION end_instance(text, pfid, text, timestamptz, text, text) IS
 	'Shared body of prefactor_finish_run and prefactor_terminate_run';
 
 CREATE OR REPLACE FUNCTION prefactor_finish_run(instance pfid, status text DEFAULT 'complete',
 									 finished_at timestamptz DEFAULT NULL, idempotency_key text DEFAULT NULL)
 	RETURNS text
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	IF status = 'terminated' THEN
-		RAISE EXCEPTION 'use prefactor_terminate_run to terminate a run'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	RETURN prefactor.end_instance('finish_run', instance, status, finished_at, NULL, idempotency_key);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_finish_run' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_finish_run(pfid, text, timestamptz, text) IS
 	'Finishes a run as complete, failed or cancelled (cancelled also from pending); unfinished spans are cancelled at the same time; returns the status';
 
 CREATE OR REPLACE FUNCTION prefactor_terminate_run(instance pfid, reason text, idempotency_key text DEFAULT NULL)
 	RETURNS text
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	IF reason IS NULL OR btrim(reason) = '' THEN
-		RAISE EXCEPTION 'a termination needs a reason' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	RETURN prefactor.end_instance('terminate_run', instance, 'terminated', NULL, reason, idempotency_key);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'prefactor_terminate_run' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION prefactor_terminate_run(pfid, text, text) IS
 	'Ends a run as terminated with its reason; later span calls store nothing and answer terminate = true with the reason';
 

@@ -232,6 +232,10 @@ prefactor_has_access(const Pfid *account, const char *level)
 void
 prefactor_require_access(const Pfid *account, const char *level, const char *subject)
 {
+	if (level == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access level must be reader, ingest or admin, not null")));
 	if (!prefactor_has_access(account, level))
 		prefactor_access_denied(level, subject);
 }
@@ -389,12 +393,8 @@ PG_FUNCTION_INFO_V1(prefactor_require_access_sql);
 Datum
 prefactor_require_access_sql(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("access level must be reader, ingest or admin, not null")));
 	prefactor_require_access(PG_ARGISNULL(0) ? NULL : PG_GETARG_PFID_P(0),
-							 text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 							 PG_ARGISNULL(2) ? "the account" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	PG_RETURN_VOID();
 }

@@ -175,10 +175,13 @@ prefactor_caches_check(Oid pfid_type)
 	cached_pfid_type = pfid_type;
 }
 
-/* Runs a plan saved for the backend's life, preparing it on first use. */
-int
-prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
-					  Datum *values, const char *nulls, bool read_only, long count)
+/*
+ * Runs a plan saved for the backend's life, preparing it on first use with
+ * the cursor options given (the shard scope's plan of it takes the same).
+ */
+static int
+spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+			Datum *values, const char *nulls, bool read_only, long count, int cursor_options)
 {
 	int			rc;
 	int			citus_nest;
@@ -186,7 +189,14 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		/*
+		 * With Citus loaded, the query may run through Citus's executor
+		 * (outside a shard scope), which plans some distributed queries
+		 * only with the parameters' values: a generic plan is for the
+		 * shard scope's plan of it then.
+		 */
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, prefactor_citus_loaded() ?
+										   cursor_options & ~CURSOR_OPT_GENERIC_PLAN : cursor_options);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
@@ -199,13 +209,36 @@ prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtype
 	}
 	citus_nest = prefactor_citus_local_begin();
 	/* on the Citus worker holding the call's account: its shards, directly */
-	scoped = prefactor_citus_scoped_plan(plan, sql, nargs, argtypes);
+	scoped = prefactor_citus_scoped_plan_options(plan, sql, nargs, argtypes, cursor_options);
 	rc = SPI_execute_plan(scoped ? scoped : *plan, values, nulls, read_only, count);
 	prefactor_citus_local_end(citus_nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
 	return rc;
+}
+
+/* Runs a plan saved for the backend's life, preparing it on first use. */
+int
+prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+					  Datum *values, const char *nulls, bool read_only, long count)
+{
+	return spi_execute(plan, sql, nargs, argtypes, values, nulls, read_only, count, 0);
+}
+
+/*
+ * The same with a generic plan, never a custom one: for a query that names
+ * its rows by key, so that one plan fits every call. Where the statistics
+ * make a parameter's value look special (a Citus shard's spans of one run
+ * against the statistics of many), the plan cache would otherwise keep
+ * choosing a custom plan, planning the query again at every call.
+ */
+int
+prefactor_spi_execute_generic(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+							  Datum *values, const char *nulls, bool read_only, long count)
+{
+	return spi_execute(plan, sql, nargs, argtypes, values, nulls, read_only, count,
+					   CURSOR_OPT_GENERIC_PLAN);
 }
 
 /* The account owning a partition; NULL when no account has it. */

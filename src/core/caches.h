@@ -60,5 +60,9 @@ extern bool prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_v
 extern int	prefactor_spi_execute(SPIPlanPtr *plan, const char *sql, int nargs,
 								  Oid *argtypes, Datum *values, const char *nulls,
 								  bool read_only, long count);
+/* The same, always with the generic plan (a query naming its rows by key). */
+extern int	prefactor_spi_execute_generic(SPIPlanPtr *plan, const char *sql, int nargs,
+										  Oid *argtypes, Datum *values, const char *nulls,
+										  bool read_only, long count);
 
 #endif

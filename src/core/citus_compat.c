@@ -598,6 +598,22 @@ scope_sql(const ScopeMap *map, const char *sql)
 SPIPlanPtr
 prefactor_citus_scoped_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 {
+	List	   *sources = *slot ? SPI_plan_get_plan_sources(*slot) : NIL;
+
+	/* the options the call site's plan was made with */
+	return prefactor_citus_scoped_plan_options(slot, sql, nargs, argtypes, list_length(sources) == 1 ?
+											   ((CachedPlanSource *) linitial(sources))->cursor_options : 0);
+}
+
+/*
+ * The same, prepared with the cursor options given: CURSOR_OPT_GENERIC_PLAN
+ * for a query on the shards that the coordinator's executor could not run
+ * with a generic plan (Citus refuses some distributed ones).
+ */
+SPIPlanPtr
+prefactor_citus_scoped_plan_options(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes,
+									int cursor_options)
+{
 	struct
 	{
 		SPIPlanPtr *slot;
@@ -617,7 +633,7 @@ prefactor_citus_scoped_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *a
 	if (entry == NULL)
 	{
 		char	   *shard_sql = scope_sql(current_scope, sql);
-		SPIPlanPtr	p = SPI_prepare(shard_sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(shard_sql, nargs, argtypes, cursor_options);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s", shard_sql,

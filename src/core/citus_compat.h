@@ -22,6 +22,8 @@ extern Pfid *prefactor_new_row_id(Relation rel, int32 partition);
 extern void *prefactor_citus_scope_begin(const Pfid *account);
 extern void prefactor_citus_scope_end(void *previous);
 extern SPIPlanPtr prefactor_citus_scoped_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr prefactor_citus_scoped_plan_options(SPIPlanPtr *slot, const char *sql, int nargs,
+													  Oid *argtypes, int cursor_options);
 extern SPIPlanPtr prefactor_citus_scoped_saved(SPIPlanPtr *slot);
 
 #endif

@@ -214,11 +214,19 @@ pfid_try_text(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	Pfid	   *id = (Pfid *) palloc(sizeof(Pfid));
-	int			bad;
 
-	if (!pfid_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id, &bad))
+	if (!pfid_try_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id))
 		PG_RETURN_NULL();
 	PG_RETURN_PFID_P(id);
+}
+
+/* try_pfid for C: whether str (len bytes) is a pfid's text, parsed into *id. */
+bool
+pfid_try_parse(const char *str, size_t len, Pfid *id)
+{
+	int			bad;
+
+	return pfid_parse(str, len, id, &bad);
 }
 
 PG_FUNCTION_INFO_V1(pfid_out);

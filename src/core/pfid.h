@@ -31,5 +31,6 @@ extern Pfid *pfid_make_random(int64 ms, int32 partition);
 extern int32 pfid_get_partition(const Pfid *id);
 extern int64 pfid_now_ms(void);
 extern char *pfid_text(const Pfid *id);
+extern bool pfid_try_parse(const char *str, size_t len, Pfid *id);
 
 #endif

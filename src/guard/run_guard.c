@@ -166,12 +166,12 @@ finish_run(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 	if (isnull)
 		return newtup;			/* reported by instances_finished_when_done */
 	SPI_connect();
-	prefactor_spi_execute(&spans_plan,
-						  "SELECT pg_catalog.max(s.started_at) FILTER (WHERE s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")),"
-						  " pg_catalog.max(s.risk_total)"
-						  " FROM prefactor.spans s"
-						  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2",
-						  2, types, values, NULL, true, 1);
+	prefactor_spi_execute_generic(&spans_plan,
+								  "SELECT pg_catalog.max(s.started_at) FILTER (WHERE s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")),"
+								  " pg_catalog.max(s.risk_total)"
+								  " FROM prefactor.spans s"
+								  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2",
+								  2, types, values, NULL, true, 1);
 	latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	total = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &total_null);
 	if (!isnull && DatumGetTimestampTz(latest) > DatumGetTimestampTz(values[2]))
@@ -194,11 +194,11 @@ finish_run(Relation rel, HeapTuple newtup, const InstanceColumns *c)
 		}
 	}
 	if (!isnull)
-		prefactor_spi_execute(&close_plan,
-							  "UPDATE prefactor.spans s SET status = 'cancelled', finished_at = $3"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-							  3, types, values, NULL, false, 0);
+		prefactor_spi_execute_generic(&close_plan,
+									  "UPDATE prefactor.spans s SET status = 'cancelled', finished_at = $3"
+									  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+									  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+									  3, types, values, NULL, false, 0);
 	SPI_finish();
 	return newtup;
 }

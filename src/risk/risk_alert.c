@@ -173,23 +173,28 @@ forward_alerts_callback(XactEvent event, void *arg)
 static char *
 coordinator_conninfo_if_worker(void)
 {
+	/* saved plans: a worker asks at every alert of a delegated span call */
+	static SPIPlanPtr citus_plan = NULL;
+	static SPIPlanPtr conninfo_plan = NULL;
 	char	   *result = NULL;
 	bool		isnull;
 
 	SPI_connect();
-	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
-					true, 1) == SPI_OK_SELECT &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
-		SPI_execute("SELECT pg_catalog.concat_ws(' ', 'host=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(n.nodename),"
-					" 'port=' OPERATOR(pg_catalog.||) n.nodeport,"
-					" 'dbname=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(pg_catalog.current_database()),"
-					" 'user=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(CURRENT_USER::pg_catalog.text),"
-					" 'application_name=prefactor_risk_alerts connect_timeout=2',"
-					" pg_catalog.current_setting('citus.node_conninfo', true))"
-					" FROM pg_catalog.pg_dist_node n, pg_catalog.pg_dist_local_group l"
-					" WHERE l.groupid OPERATOR(pg_catalog.<>) 0 AND n.groupid OPERATOR(pg_catalog.=) 0"
-					" AND n.noderole OPERATOR(pg_catalog.=) 'primary' AND n.isactive",
-					true, 1) == SPI_OK_SELECT &&
+	prefactor_spi_execute(&citus_plan,
+						  "SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
+						  0, NULL, NULL, NULL, true, 1);
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		prefactor_spi_execute(&conninfo_plan,
+							  "SELECT pg_catalog.concat_ws(' ', 'host=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(n.nodename),"
+							  " 'port=' OPERATOR(pg_catalog.||) n.nodeport,"
+							  " 'dbname=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(pg_catalog.current_database()),"
+							  " 'user=' OPERATOR(pg_catalog.||) pg_catalog.quote_literal(CURRENT_USER::pg_catalog.text),"
+							  " 'application_name=prefactor_risk_alerts connect_timeout=2',"
+							  " pg_catalog.current_setting('citus.node_conninfo', true))"
+							  " FROM pg_catalog.pg_dist_node n, pg_catalog.pg_dist_local_group l"
+							  " WHERE l.groupid OPERATOR(pg_catalog.<>) 0 AND n.groupid OPERATOR(pg_catalog.=) 0"
+							  " AND n.noderole OPERATOR(pg_catalog.=) 'primary' AND n.isactive",
+							  0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 		result = MemoryContextStrdup(TopMemoryContext,
 									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
