@@ -151,7 +151,7 @@ DECLARE
 	account prefactor.pfid := prefactor.account_of(instance);
 BEGIN
 	RETURN QUERY
-	-- The run's spans are read once through spans_run_risk_total, then walked from the roots.
+	-- The run's spans are read once through spans_instance_started, then walked from the roots.
 	WITH RECURSIVE run_spans AS MATERIALIZED (
 		SELECT s.id, s.parent_span_id, s.span_type, s.status, s.started_at, s.finished_at,
 			   s.payload_conforms, s.result_conforms, s.validation, s.span_type_id, s.payload_errors, s.result_errors
