@@ -561,7 +561,6 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 {
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr answer_plan = NULL;
-	static SPIPlanPtr open_spans_plan = NULL;
 	static SPIPlanPtr update_plan = NULL;
 	const Pfid *account = prefactor_owning_account(instance_null ? NULL : DatumGetPfidP(instance_arg),
 												   "instance", "ingest");
@@ -644,18 +643,11 @@ end_instance(const char *operation, Datum instance_arg, bool instance_null, cons
 		finish_time = DatumGetTimestampTz(finished_arg);
 	else
 	{
-		bool		isnull;
-		Datum		latest;
+		TimestampTz latest;
 
-		prefactor_spi_execute_generic(&open_spans_plan,
-									  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-									  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-									  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-									  2, types, values, nulls, true, 1);
-		latest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		finish_time = Max(GetCurrentTimestamp(), run.started_at);
-		if (!isnull)
-			finish_time = Max(finish_time, DatumGetTimestampTz(latest));
+		if (prefactor_open_spans_latest_start(account, instance, &latest))
+			finish_time = Max(finish_time, latest);
 	}
 
 	{

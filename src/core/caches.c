@@ -358,3 +358,34 @@ prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,
 		memcpy(span_type, &entry->span_type, sizeof(Pfid));
 	return entry->declared;
 }
+
+/* A hash table in TopMemoryContext, keyed by the key's bytes: the backend caches of every module. */
+HTAB *
+prefactor_backend_hash(const char *name, long nelem, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = TopMemoryContext;
+	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * *table, made on first use; once it holds max entries it is made again,
+ * empty: for memos of what a statement touched (runs of a bulk load), whose
+ * entries are only worth keeping while the statement goes on.
+ */
+HTAB *
+prefactor_bounded_hash(HTAB **table, const char *name, Size keysize, Size entrysize, long max)
+{
+	if (*table != NULL && hash_get_num_entries(*table) >= max)
+	{
+		hash_destroy(*table);
+		*table = NULL;
+	}
+	if (*table == NULL)
+		*table = prefactor_backend_hash(name, 256, keysize, entrysize);
+	return *table;
+}

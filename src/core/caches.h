@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include "utils/hsearch.h"
+
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 
@@ -43,6 +45,11 @@ extern bool prefactor_installation_changed(InstallationWatch *watch);
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);
+
+/* A hash table in TopMemoryContext keyed by the key's bytes: the backend caches of every module. */
+extern HTAB *prefactor_backend_hash(const char *name, long nelem, Size keysize, Size entrysize);
+/* *table, made on first use, and made again empty once it holds max entries. */
+extern HTAB *prefactor_bounded_hash(HTAB **table, const char *name, Size keysize, Size entrysize, long max);
 
 /*
  * The longest span type name, in characters (the one limit: the guard's

@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/relcache.h"
 
+#include "core/caches.h"
 #include "core/citus_compat.h"
 #include "core/pfid.h"
 
@@ -88,19 +89,6 @@ bool
 prefactor_citus_is_shard(Relation rel, const char *table_name)
 {
 	return prefactor_citus_loaded() && strcmp(RelationGetRelationName(rel), table_name) != 0;
-}
-
-/* A hash table in TopMemoryContext, keyed by the key's bytes: the module's backend caches. */
-static HTAB *
-backend_hash(const char *name, long nelem, Size keysize, Size entrysize)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = keysize;
-	ctl.entrysize = entrysize;
-	ctl.hcxt = TopMemoryContext;
-	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /* Answers of prefactor_citus_table, dropped at any relcache invalidation. */
@@ -162,7 +150,7 @@ prefactor_citus_table(Oid relid)
 	SPI_finish();
 	register_relcache_callback();
 	if (citus_table_answers == NULL)
-		citus_table_answers = backend_hash("prefactor Citus tables", 16, sizeof(Oid), sizeof(CitusTableAnswer));
+		citus_table_answers = prefactor_backend_hash("prefactor Citus tables", 16, sizeof(Oid), sizeof(CitusTableAnswer));
 	answer = hash_search(citus_table_answers, &relid, HASH_ENTER, &found);
 	answer->citus_table = result;
 	return result;
@@ -287,7 +275,7 @@ shard_range(Relation rel, int32 *min, int32 *max)
 		/* made after the query: an invalidation on the way drops the table */
 		register_relcache_callback();
 		if (shard_ranges == NULL)
-			shard_ranges = backend_hash("prefactor Citus shard ranges", 16, sizeof(Oid), sizeof(ShardRange));
+			shard_ranges = prefactor_backend_hash("prefactor Citus shard ranges", 16, sizeof(Oid), sizeof(ShardRange));
 		entry = hash_search(shard_ranges, &relid, HASH_ENTER, &found);
 		*entry = answer;
 	}
@@ -530,7 +518,7 @@ prefactor_citus_scope_begin(const Pfid *account)
 		if (scope_stale)
 			scope_reset();
 		if (scope_maps == NULL)
-			scope_maps = backend_hash("prefactor shard scopes", 16, sizeof(Pfid), sizeof(ScopeMap));
+			scope_maps = prefactor_backend_hash("prefactor shard scopes", 16, sizeof(Pfid), sizeof(ScopeMap));
 		map = hash_search(scope_maps, account, HASH_ENTER, &found);
 		if (!found)
 			scope_map_fill(map);
@@ -625,7 +613,7 @@ prefactor_citus_scoped_plan_options(SPIPlanPtr *slot, const char *sql, int nargs
 	if (current_scope == NULL)
 		return NULL;
 	if (scoped_plans == NULL)
-		scoped_plans = backend_hash("prefactor scoped plans", 64, sizeof(key), sizeof(ScopedPlan));
+		scoped_plans = prefactor_backend_hash("prefactor scoped plans", 64, sizeof(key), sizeof(ScopedPlan));
 	memset(&key, 0, sizeof(key));
 	key.slot = slot;
 	key.anchor = current_scope->anchor;

@@ -61,6 +61,13 @@ extern void prefactor_check_times(Relation rel, const char *finite_rule, const c
 extern void prefactor_check_id_partition(Relation rel, const char *rule, HeapTuple tuple,
 										 int id_att, int account_att);
 
+/*
+ * The latest start among a run's open spans, false when it has none: a run
+ * that ends (finished or terminated) ends no earlier (run_guard.c; call
+ * within SPI).
+ */
+extern bool prefactor_open_spans_latest_start(const Pfid *account, const Pfid *instance, TimestampTz *latest);
+
 /* Moves an active run's start back to a span that starts before it (run_guard.c). */
 extern void prefactor_move_run_start(const Pfid *account, const Pfid *instance, TimestampTz started);
 

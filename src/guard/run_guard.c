@@ -220,6 +220,32 @@ prefactor_instances_before_insert(PG_FUNCTION_ARGS)
  * time while an agent stamps its first span on its own clock, a few
  * milliseconds earlier (the SDK's start call carries no time).
  */
+/*
+ * The latest start among a run's open spans (see guard.h). Asked by itself,
+ * not inside the run row's update: each statement reads one table of one
+ * account, which Citus routes to that account's shard even as a prepared
+ * statement.
+ */
+bool
+prefactor_open_spans_latest_start(const Pfid *account, const Pfid *instance, TimestampTz *latest)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+	Datum		values[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
+	bool		isnull;
+	Datum		d;
+
+	prefactor_spi_execute_generic(&plan,
+								  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
+								  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
+								  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
+								  2, types, values, NULL, true, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		*latest = DatumGetTimestampTz(d);
+	return !isnull;
+}
+
 void
 prefactor_move_run_start(const Pfid *account, const Pfid *instance, TimestampTz started)
 {

@@ -398,20 +398,8 @@ locked_run_remember(const Pfid *account, const Pfid *instance, Oid relfilenode, 
 	LockedRunKey key;
 	LockedRun  *entry;
 
-	if (locked_runs != NULL && hash_get_num_entries(locked_runs) >= LOCKED_RUNS_MAX)
-	{
-		hash_destroy(locked_runs);
-		locked_runs = NULL;
-	}
-	if (locked_runs == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(LockedRunKey);
-		ctl.entrysize = sizeof(LockedRun);
-		ctl.hcxt = TopMemoryContext;
-		locked_runs = hash_create("prefactor locked runs", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+	prefactor_bounded_hash(&locked_runs, "prefactor locked runs", sizeof(LockedRunKey), sizeof(LockedRun),
+						   LOCKED_RUNS_MAX);
 	memset(&key, 0, sizeof(key));
 	key.account = *account;
 	key.instance = *instance;

@@ -309,7 +309,6 @@ raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunSt
 	char	   *score_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(total)));
 	RunRaise	raise = {0};
 	Pfid		agent;
-	bool		isnull;
 
 	raise.total = total;
 	raise.classification = info->classification > run->max_classification ? info->classification_name : NULL;
@@ -318,32 +317,18 @@ raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunSt
 	SPI_connect();
 	if (raise.terminate)
 	{
-		static SPIPlanPtr plan_open = NULL;
-		Oid			open_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
-		Datum		open_args[2] = {PfidPGetDatum(account), PfidPGetDatum(instance)};
-		Datum		open_max;
+		TimestampTz open_max;
 
 		raise.reason = psprintf("risk level %s reached: score %s under risk profile \"%s\" revision %d, which stops runs at %s",
 								risk_level_names[level], score_text, rev->profile_name, rev->revision,
 								risk_level_names[rev->terminate_at]);
 
-		/*
-		 * The run ends when the latest of the span, its own start and its
-		 * open spans' starts began. The open spans are asked apart from the
-		 * update: each statement reads one table of one account, which Citus
-		 * routes to that account's shard even as a prepared statement.
-		 */
-		prefactor_spi_execute(&plan_open,
-							  "SELECT pg_catalog.max(s.started_at) FROM prefactor.spans s"
-							  " WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.instance_id OPERATOR(prefactor.=) $2"
-							  " AND s.status OPERATOR(pg_catalog.=) ANY (" PREFACTOR_OPEN_STATUSES ")",
-							  2, open_types, open_args, NULL, true, 1);
-		open_max = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		/* the run ends when the latest of the span, its own start and its open spans' starts began */
 		raise.finished_at = started_at;
 		if (run->started_at != DT_NOBEGIN && run->started_at > raise.finished_at)
 			raise.finished_at = run->started_at;
-		if (!isnull && DatumGetTimestampTz(open_max) > raise.finished_at)
-			raise.finished_at = DatumGetTimestampTz(open_max);
+		if (prefactor_open_spans_latest_start(account, instance, &open_max) && open_max > raise.finished_at)
+			raise.finished_at = open_max;
 	}
 	if (!raise_write_direct(spans, account, instance, run, &raise, finished_at, &agent))
 		raise_write_statement(account, instance, &raise, level, finished_at, &agent);

@@ -38,6 +38,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
+#include "core/caches.h"
 #include "risk/risk.h"
 
 /* more runs than a bulk load scores at once; beyond it the table starts over */
@@ -290,20 +291,8 @@ risk_totals_judged(Relation spans, const Pfid *account, const Pfid *instance, co
 	if (span_id == NULL || inserts_seen < 0 || memcmp(&scope, &seen_scope, sizeof(scope)) != 0 ||
 		VARSIZE_ANY(total) > TOTAL_BYTES)
 		return;
-	if (run_totals != NULL && hash_get_num_entries(run_totals) >= RUN_TOTALS_MAX)
-	{
-		hash_destroy(run_totals);
-		run_totals = NULL;
-	}
-	if (run_totals == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(RunTotalKey);
-		ctl.entrysize = sizeof(RunTotal);
-		ctl.hcxt = TopMemoryContext;
-		run_totals = hash_create("prefactor run totals", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+	prefactor_bounded_hash(&run_totals, "prefactor run totals", sizeof(RunTotalKey), sizeof(RunTotal),
+						   RUN_TOTALS_MAX);
 	pending.key = key_of(account, instance);
 	pending.id = *span_id;
 	memcpy(pending.total.bytes, total, VARSIZE_ANY(total));
