@@ -514,6 +514,40 @@ SELECT i.id = :'r13' AS read_committed, i.status, i.risk_score, i.risk_level, i.
  GROUP BY i.id, i.status, i.risk_score, i.risk_level, i.max_classification, i.termination_reason, i.finished_at, i.started_at
  ORDER BY 1 DESC;
 
+-- Raises through the table AM keep every trigger of the run row: a second raise of a run in the
+-- same transaction does not check the run's foreign keys again (its first raise did, and a
+-- raise sets no key column), but a DBA's AFTER UPDATE trigger on instances still sees every
+-- raise, in the same statement and in later ones.
+SELECT prefactor_create_risk_profile('again', 'steps',
+	category_weights => '{"personal_identifiers": 3}', action_multipliers => '{"read_data": 1}',
+	medium_threshold => 3, high_threshold => 6, critical_threshold => 12) IS NOT NULL AS created;
+SELECT prefactor_register_agent('again', 'stepper', risk_profile => 'steps') IS NOT NULL AS agent_created;
+CREATE TEMP TABLE step_runs AS
+SELECT prefactor_start_run('again', 'stepper', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}]}') AS id
+  FROM generate_series(1, 3);
+CREATE TEMP TABLE run_updates (id pfid, risk_level text);
+GRANT INSERT ON run_updates TO PUBLIC;
+CREATE FUNCTION pg_temp.seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO run_updates VALUES (NEW.id, NEW.risk_level);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER zz_seen AFTER UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION pg_temp.seen();
+BEGIN;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now()
+  FROM generate_series(1, 3) g, step_runs b JOIN instances i ON i.id = b.id;
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM step_runs b JOIN instances i ON i.id = b.id;
+COMMIT;
+DROP TRIGGER zz_seen ON instances;
+SELECT count(DISTINCT s.instance_id) AS runs, count(*) FILTER (WHERE s.raised_run_risk) AS raises,
+	   (SELECT count(*) FROM run_updates WHERE id IN (SELECT id FROM step_runs)) AS updates_seen,
+	   (SELECT string_agg(DISTINCT risk_level, ', ') FROM run_updates) AS levels_seen
+  FROM spans s WHERE s.instance_id IN (SELECT id FROM step_runs);
+
 -- Within one statement or transaction, a run's previous total is the one this subtransaction
 -- stored last (src/risk/risk_totals.c), trusted only once its span is seen stored and while
 -- every span stored since went through the guard. Each case below leaves every total exact:

@@ -72,7 +72,11 @@ CREATE TABLE IF NOT EXISTS instances (
 		REFERENCES activity_schema_versions (account_id, agent_id, id),
 	FOREIGN KEY (account_id, environment_id) REFERENCES environments,
 	FOREIGN KEY (account_id, risk_profile_revision_id) REFERENCES risk_profile_revisions
-);
+)
+-- A run row is written several times while it runs (its start, each rise of
+-- its risk level or classification, its end): the room left on each page
+-- keeps those updates on the page (HOT updates), so they add no index entries.
+WITH (fillfactor = 70);
 COMMENT ON TABLE instances IS
 	'One per agent run, stamped with agent, version, schema version, environment and purpose';
 COMMENT ON COLUMN instances.account_id IS 'The account the row belongs to; every reference is an (account_id, id) pair, so no row points across accounts';

@@ -41,7 +41,8 @@ read_snapshot_done(Snapshot given, Snapshot used)
 
 /*
  * The first row, in the given direction, of an index whose two leading
- * columns are pfids equal to first and second, read with the snapshot given
+ * columns are pfids equal to first and second (second NULL: whose leading
+ * column equals first), read with the snapshot given
  * (NULL: the latest, see read_snapshot); false if none. The row is stored in
  * slot, which the caller made for heap (table_slot_create).
  */
@@ -61,9 +62,10 @@ prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfi
 	if (!RegProcedureIsValid(eq))
 		elog(ERROR, "index \"%s\" does not lead with pfid columns", RelationGetRelationName(index));
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, eq, PfidPGetDatum(first));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, eq, PfidPGetDatum(second));
-	scan = index_beginscan(heap, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
+	if (second != NULL)
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, eq, PfidPGetDatum(second));
+	scan = index_beginscan(heap, index, snapshot, second ? 2 : 1, 0);
+	index_rescan(scan, keys, second ? 2 : 1, NULL, 0);
 	found = index_getnext_slot(scan, direction, slot);
 	index_endscan(scan);
 	read_snapshot_done(given, snapshot);

@@ -178,6 +178,74 @@ prefactor_lock_latest(Relation rel, ItemPointer tid, TupleTableSlot *slot)
 }
 
 /*
+ * Whether the foreign keys of rel are all checked by the time a write ends
+ * (prefactor_row_write_end, or a statement): none of them is deferrable.
+ */
+bool
+prefactor_row_keys_checked_at_end(Relation rel)
+{
+	TriggerDesc *trig = rel->trigdesc;
+
+	for (int i = 0; trig != NULL && i < trig->numtriggers; i++)
+		if (RI_FKey_trigger_type(trig->triggers[i].tgfoid) == RI_TRIGGER_FK && trig->triggers[i].tgdeferrable)
+			return false;
+	return true;
+}
+
+/* Whether the update sets a column of one of the table's foreign keys. */
+static bool
+sets_key_column(Relation rel, int n, const int *attnums)
+{
+	ListCell   *lc;
+
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+
+		if (fk->conrelid != RelationGetRelid(rel))
+			continue;
+		for (int k = 0; k < fk->nkeys; k++)
+			for (int i = 0; i < n; i++)
+				if (fk->conkey[k] == attnums[i])
+					return true;
+	}
+	return false;
+}
+
+/*
+ * Leaves out the foreign-key checks of an update (w->keys_checked): PostgreSQL
+ * checks the keys again whenever the version replaced was written by the
+ * same transaction, because that version's own check may still be queued
+ * (and is skipped once it is replaced). When the caller knows the check of
+ * that version has run, and the update sets no key column, the new version
+ * has the same, checked keys, and the parent rows stay locked by the first
+ * check until the transaction ends.
+ */
+static void
+skip_checked_keys(RowWrite *w, int n, const int *attnums)
+{
+	TriggerDesc *trig = w->rri->ri_TrigDesc;
+	TriggerDesc *kept;
+
+	if (trig == NULL || sets_key_column(w->rel, n, attnums) || !prefactor_row_keys_checked_at_end(w->rel))
+		return;
+	kept = MemoryContextAlloc(w->estate->es_query_cxt, sizeof(TriggerDesc));
+	memcpy(kept, trig, sizeof(TriggerDesc));
+	kept->triggers = MemoryContextAlloc(w->estate->es_query_cxt, sizeof(Trigger) * Max(trig->numtriggers, 1));
+	kept->numtriggers = 0;
+	for (int i = 0; i < trig->numtriggers; i++)
+		if (RI_FKey_trigger_type(trig->triggers[i].tgfoid) != RI_TRIGGER_FK)
+			kept->triggers[kept->numtriggers++] = trig->triggers[i];
+	w->rri->ri_TrigDesc = kept;
+	/* the functions and WHEN clauses are cached by trigger position: start them afresh */
+	w->rri->ri_TrigFunctions = MemoryContextAllocZero(w->estate->es_query_cxt,
+													  sizeof(FmgrInfo) * Max(kept->numtriggers, 1));
+	w->rri->ri_TrigWhenExprs = MemoryContextAllocZero(w->estate->es_query_cxt,
+													  sizeof(ExprState *) * Max(kept->numtriggers, 1));
+	w->rri->ri_TrigInstrument = NULL;
+}
+
+/*
  * Updates the row prefactor_row_lock locked: its values with the n columns
  * attnums[] set. Returns the row as stored, or NULL when a BEFORE trigger
  * skipped the update.
@@ -202,6 +270,8 @@ prefactor_row_update(RowWrite *w, int n, const int *attnums, const Datum *values
 	}
 	ExecStoreVirtualTuple(slot);
 	ItemPointerSetInvalid(&slot->tts_tid);
+	if (w->keys_checked)
+		skip_checked_keys(w, n, attnums);
 	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->old, slot);
 	if (!ItemPointerIsValid(&slot->tts_tid))
 		return NULL;

@@ -23,6 +23,13 @@ typedef struct RowWrite
 	TupleTableSlot *row;		/* the row as written (after BEFORE triggers) */
 	TupleTableSlot *old;		/* update: the locked current version */
 	CmdType		cmd;
+
+	/*
+	 * update: the version replaced is one this transaction wrote and whose
+	 * foreign keys it has checked (prefactor_row_keys_checked_at_end): an
+	 * update that changes no key column then skips checking them again
+	 */
+	bool		keys_checked;
 } RowWrite;
 
 extern bool prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd);
@@ -34,5 +41,6 @@ extern bool prefactor_row_lock_at(RowWrite *w, ItemPointer tid);
 extern TupleTableSlot *prefactor_row_update(RowWrite *w, int n, const int *attnums,
 											const Datum *values, const bool *nulls);
 extern void prefactor_row_write_end(RowWrite *w);
+extern bool prefactor_row_keys_checked_at_end(Relation rel);
 
 #endif

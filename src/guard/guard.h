@@ -31,14 +31,18 @@ typedef struct RunState
 	int			risk_level;		/* RISK_LEVEL_NONE when unscored */
 	int			max_classification; /* 0 = none, 1 = public .. 5 = secret */
 	ItemPointerData tid;		/* the locked version; invalid when locked by a query */
+	bool		keys_checked;	/* that version is this subtransaction's raise, its foreign keys checked */
 } RunState;
 
 /* Locks a run row for a span (raises if it does not exist) and reads its state. */
 extern void prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run);
 
-/* A run row locked by prefactor_lock_run was updated in this subtransaction: its new place. */
+/*
+ * A run row locked by prefactor_lock_run was updated in this subtransaction:
+ * its new place, and whether that version's foreign keys have been checked.
+ */
 extern void prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *instance,
-									ItemPointer tid);
+									ItemPointer tid, bool keys_checked);
 
 /* How long before its run a span may start (ms): clock skew between hosts. */
 extern int	prefactor_span_clock_skew;

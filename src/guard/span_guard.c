@@ -24,10 +24,12 @@
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "access/account_access.h"
@@ -318,14 +320,55 @@ find_run_table(Oid namespace)
 	run_table_of = namespace;
 }
 
-/* An enum column's label, or NULL. */
-static char *
-enum_label(TupleTableSlot *slot, AttrNumber attnum)
+/*
+ * The ranks of the run row's enum values (risk level, classification) by
+ * value: every span reads both, and enum_out asks the syscache for the
+ * label each time. Forgotten when any enum value changes (a renamed label).
+ */
+typedef struct EnumRank
+{
+	Oid			value;
+	int			rank;
+} EnumRank;
+
+#define ENUM_RANKS_MAX 16
+static EnumRank enum_ranks[ENUM_RANKS_MAX];
+static int	enum_ranks_count = 0;
+static bool enum_ranks_watched = false;
+
+static void
+enum_ranks_invalidated(Datum arg, int cacheid, uint32 hashvalue)
+{
+	enum_ranks_count = 0;
+}
+
+/* An enum column's rank by rank_of(label); rank_of(NULL) when it is NULL. */
+static int
+enum_rank(TupleTableSlot *slot, AttrNumber attnum, int (*rank_of) (const char *))
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, attnum, &isnull);
+	Oid			value;
+	int			rank;
 
-	return isnull ? NULL : DatumGetCString(DirectFunctionCall1(enum_out, d));
+	if (isnull)
+		return rank_of(NULL);
+	value = DatumGetObjectId(d);
+	for (int i = 0; i < enum_ranks_count; i++)
+		if (enum_ranks[i].value == value)
+			return enum_ranks[i].rank;
+	if (!enum_ranks_watched)
+	{
+		CacheRegisterSyscacheCallback(ENUMOID, enum_ranks_invalidated, (Datum) 0);
+		enum_ranks_watched = true;
+	}
+	rank = rank_of(DatumGetCString(DirectFunctionCall1(enum_out, d)));
+	if (enum_ranks_count < ENUM_RANKS_MAX)
+	{
+		enum_ranks[enum_ranks_count].value = value;
+		enum_ranks[enum_ranks_count++].rank = rank;
+	}
+	return rank;
 }
 
 /* The columns of the run row a span insert reads, found once per instances table. */
@@ -365,6 +408,7 @@ typedef struct LockedRun
 	SubTransactionId subxid;
 	Oid			relfilenode;
 	ItemPointerData tid;
+	bool		keys_checked;	/* the version there is a raise whose foreign keys were checked */
 } LockedRun;
 
 /* more runs than a bulk load locks at once; beyond it the table starts over */
@@ -393,7 +437,8 @@ locked_run_find(const Pfid *account, const Pfid *instance, Oid relfilenode)
 
 /* Remembers where this subtransaction locked (or wrote) a run's row. */
 static void
-locked_run_remember(const Pfid *account, const Pfid *instance, Oid relfilenode, ItemPointer tid)
+locked_run_remember(const Pfid *account, const Pfid *instance, Oid relfilenode, ItemPointer tid,
+					bool keys_checked)
 {
 	LockedRunKey key;
 	LockedRun  *entry;
@@ -408,6 +453,7 @@ locked_run_remember(const Pfid *account, const Pfid *instance, Oid relfilenode, 
 	entry->subxid = GetCurrentSubTransactionId();
 	entry->relfilenode = relfilenode;
 	entry->tid = *tid;
+	entry->keys_checked = keys_checked;
 }
 
 /* Forgets a run's place, when it could not be locked this way. */
@@ -463,8 +509,8 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	bool		isnull;
 	bool		locked;
 	Datum		d;
-	char	   *label;
 	LockedRun  *place;
+	bool		keys_checked = false;
 
 	/*
 	 * Only a role that may store spans in the run's account locks its run
@@ -490,8 +536,13 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	if (place != NULL)
 	{
 		/* a version this subtransaction updated since is not locked this way: then search */
-		tid = place->tid;
+		ItemPointerData at = place->tid;
+		bool		checked = place->keys_checked;
+
+		tid = at;
 		locked = lock_run_version(instances, &tid, slot, account, instance);
+		/* still the version a raise of this subtransaction wrote */
+		keys_checked = locked && checked && ItemPointerEquals(&slot->tts_tid, &at);
 	}
 	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, NULL, slot))
 	{
@@ -505,8 +556,9 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		table_close(instances, RowShareLock);
 		return false;
 	}
-	locked_run_remember(account, instance, instances->rd_node.relNode, &slot->tts_tid);
+	locked_run_remember(account, instance, instances->rd_node.relNode, &slot->tts_tid, keys_checked);
 	run->tid = slot->tts_tid;
+	run->keys_checked = keys_checked;
 
 	run->status = TextDatumGetCString(slot_getattr(slot, run_column[RUN_STATUS], &isnull));
 	memcpy(&run->schema_version, DatumGetPfidP(slot_getattr(slot, run_column[RUN_SCHEMA_VERSION], &isnull)),
@@ -521,10 +573,8 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	run->started_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 	d = slot_getattr(slot, run_column[RUN_RISK_SCORE], &isnull);
 	run->risk_score = isnull ? NULL : DatumGetNumericCopy(d);
-	label = enum_label(slot, run_column[RUN_RISK_LEVEL]);
-	run->risk_level = risk_level_from_name(label);
-	label = enum_label(slot, run_column[RUN_CLASSIFICATION]);
-	run->max_classification = risk_classification_rank(label);
+	run->risk_level = enum_rank(slot, run_column[RUN_RISK_LEVEL], risk_level_from_name);
+	run->max_classification = enum_rank(slot, run_column[RUN_CLASSIFICATION], risk_classification_rank);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(instances, RowShareLock);
 	return true;
@@ -544,6 +594,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 	MemoryContext outer = CurrentMemoryContext;
 
 	ItemPointerSetInvalid(&run->tid);
+	run->keys_checked = false;
 	/* a repeatable-read transaction gets the executor's serialization checks */
 	if (!IsolationUsesXactSnapshot() && lock_run_direct(account, instance, run))
 		return;
@@ -594,9 +645,10 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
  * raise of its risk): the next lock of the run starts from there.
  */
 void
-prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *instance, ItemPointer tid)
+prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *instance, ItemPointer tid,
+						bool keys_checked)
 {
-	locked_run_remember(account, instance, instances->rd_node.relNode, tid);
+	locked_run_remember(account, instance, instances->rd_node.relNode, tid, keys_checked);
 }
 
 /* lock_run(account, instance): the run lock for SQL (see prefactor_lock_run). */

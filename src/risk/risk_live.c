@@ -180,6 +180,7 @@ raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, co
 	int			n = 0;
 	bool		isnull;
 	ItemPointerData tid;
+	bool		keys_checked;
 
 	if (!ItemPointerIsValid(&run->tid))
 		return false;			/* locked by a query: Citus or repeatable read */
@@ -197,6 +198,8 @@ raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, co
 		prefactor_row_write_end(&w);
 		return false;
 	}
+	/* a raise sets no key column: after this subtransaction's own raise, the keys need no new check */
+	w.keys_checked = run->keys_checked && ItemPointerEquals(&w.old->tts_tid, (ItemPointer) &run->tid);
 	attnums[n] = raise_column[RAISE_SCORE];
 	values[n] = NumericGetDatum(raise->total);
 	nulls[n++] = false;
@@ -234,7 +237,9 @@ raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, co
 		*finished_at = DatumGetTimestampTz(slot_getattr(row, raise_column[RAISE_FINISHED], &isnull));
 	memcpy(agent, DatumGetPfidP(slot_getattr(row, raise_column[RAISE_AGENT], &isnull)), sizeof(Pfid));
 	tid = row->tts_tid;
-	prefactor_run_row_moved(w.rel, account, instance, &tid);
+	/* its keys are checked at the write's end (unless deferred): a failed check ends the subtransaction */
+	keys_checked = prefactor_row_keys_checked_at_end(w.rel);
+	prefactor_run_row_moved(w.rel, account, instance, &tid, keys_checked);
 	prefactor_row_write_end(&w);
 	return true;
 }
@@ -294,6 +299,64 @@ raise_write_statement(const Pfid *account, const Pfid *instance, const RunRaise 
 }
 
 /*
+ * The name column of the row with this primary key, NULL if there is none:
+ * read through the index, as the run lock reads the run (no planned query).
+ */
+static char *
+name_by_key(Oid relid, const Pfid *first, const Pfid *second)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	char	   *name = NULL;
+	bool		isnull;
+
+	if (prefactor_index_first(rel, RelationGetPrimaryKeyIndex(rel), first, second, ForwardScanDirection, NULL,
+							  slot))
+	{
+		Datum		d = slot_getattr(slot, attnameAttNum(rel, "name", false), &isnull);
+
+		if (!isnull)
+			name = TextDatumGetCString(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return name;
+}
+
+/*
+ * The account's and the agent's names for a rise's alert. The guard checked
+ * that the role may store spans in the account. Read through the primary
+ * keys on a single node; by a query on Citus (the tables' rows are in shards).
+ */
+static void
+alert_names(Relation spans, const Pfid *account, const Pfid *agent, char **account_name, char **agent_name)
+{
+	static SPIPlanPtr plan_names = NULL;
+	Oid			name_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
+	Datum		name_args[2];
+	Oid			accounts = get_relname_relid("accounts", RelationGetNamespace(spans));
+	Oid			agents = get_relname_relid("agents", RelationGetNamespace(spans));
+
+	if (OidIsValid(accounts) && OidIsValid(agents) &&
+		!prefactor_citus_table(accounts) && !prefactor_citus_table(agents))
+	{
+		*account_name = name_by_key(accounts, account, NULL);
+		*agent_name = name_by_key(agents, account, agent);
+		return;
+	}
+	/* asked separately: one account's rows (co-located on Citus) */
+	name_args[0] = PfidPGetDatum(account);
+	name_args[1] = PfidPGetDatum(agent);
+	prefactor_spi_execute(&plan_names,
+						  "SELECT a.name, g.name FROM prefactor.accounts a, prefactor.agents g"
+						  " WHERE a.account_id OPERATOR(prefactor.=) $1 AND g.account_id OPERATOR(prefactor.=) $1"
+						  " AND g.id OPERATOR(prefactor.=) $2",
+						  2, name_types, name_args, NULL, true, 1);
+	*account_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	*agent_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : NULL;
+}
+
+/*
  * Writes a raise to the run row (locked by the guard, state in run): score,
  * classification and level, and when the level reaches the profile's
  * terminate_at_level, the termination (the run guard closes its open
@@ -334,22 +397,10 @@ raise_run(Relation spans, const Pfid *account, const Pfid *instance, const RunSt
 		raise_write_statement(account, instance, &raise, level, finished_at, &agent);
 	if (rose && notify)
 	{
-		static SPIPlanPtr plan_names = NULL;
-		Oid			name_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
-		Datum		name_args[2];
-		char	   *account_name;
-		char	   *agent_name;
+		char	   *account_name = NULL;
+		char	   *agent_name = NULL;
 
-		/* the names for the alert, asked separately: one account's rows (co-located on Citus) */
-		name_args[0] = PfidPGetDatum(account);
-		name_args[1] = PfidPGetDatum(&agent);
-		prefactor_spi_execute(&plan_names,
-							  "SELECT a.name, g.name FROM prefactor.accounts a, prefactor.agents g"
-							  " WHERE a.account_id OPERATOR(prefactor.=) $1 AND g.account_id OPERATOR(prefactor.=) $1"
-							  " AND g.id OPERATOR(prefactor.=) $2",
-							  2, name_types, name_args, NULL, true, 1);
-		account_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
-		agent_name = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : NULL;
+		alert_names(spans, account, &agent, &account_name, &agent_name);
 		risk_notify_level_rise(account_name, agent_name, instance, score_text, risk_level_names[level],
 							   raise.terminate);
 	}

@@ -9,6 +9,9 @@ ALTER TABLE instances
 	DROP CONSTRAINT instances_started_unless_pending,
 	DROP CONSTRAINT instances_id_partition;
 
+-- Room on each page for a run's updates (the reason: sql/install/20-runs.sql).
+ALTER TABLE instances SET (fillfactor = 70);
+
 -- Names are not blank (0.1.0 refused only the empty string). NOT VALID: an
 -- upgraded database keeps a blank name it already has, new rows are checked.
 ALTER TABLE accounts ADD CONSTRAINT accounts_name_not_blank CHECK (btrim(name) <> '') NOT VALID;
