@@ -51,7 +51,7 @@ CREATE TABLE spans (
 	result_errors	jsonb,
 	parent_ref		text
 )
-WITH (fillfactor = 80);		-- room for a span's finish on its page (sql/install/21-spans.sql)
+WITH (fillfactor = 70);		-- room for a span's finish on its page (sql/install/21-spans.sql)
 INSERT INTO spans (account_id, id, instance_id, parent_span_id, started_at, finished_at,
 				   payload_conforms, result_conforms, span_type, status, validation,
 				   payload, result, payload_errors, result_errors)
