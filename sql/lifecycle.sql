@@ -153,8 +153,25 @@ SELECT payload, status, result, validation, payload_conforms, result_conforms, s
 -- a column default the call leaves to the table: a NULL payload is stored as {}
 SELECT (prefactor_start_span(:'run1', 'llm', NULL)).span_id AS default_span \gset
 SELECT payload FROM spans WHERE id = :'default_span';
+-- Foreign keys hold for a row written through the table AM: the keys of (account_id, id) pairs
+-- are checked through their indexes (src/core/key_check.c) instead of by the RI triggers, except
+-- the run's, which the call holds locked. A DBA's trigger that points the span elsewhere is
+-- refused with the constraint's own error, and so is a run that is not there.
+CREATE FUNCTION public.repoint_span() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.payload ? 'type' THEN NEW.span_type_id := pfid_generate(pfid_partition(NEW.account_id)); END IF;
+	IF NEW.payload ? 'run' THEN NEW.instance_id := pfid_generate(pfid_partition(NEW.account_id)); END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_repoint_span BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION public.repoint_span();
+\set VERBOSITY terse
+SELECT * FROM prefactor_start_span(:'run1', 'llm', '{"type": true}');
+SELECT * FROM prefactor_start_span(:'run1', 'llm', '{"run": true}');
+\set VERBOSITY default
+SELECT (prefactor_start_span(:'run1', 'llm', '{"n": 5}')).span_id IS NOT NULL AS stored_unchanged;
+DROP TRIGGER zz_repoint_span ON spans;
 DROP TABLE public.span_audit;
-DROP FUNCTION public.audit_span(), public.skip_span();
+DROP FUNCTION public.audit_span(), public.skip_span(), public.repoint_span();
 -- An undeclared span type is stored with no span type.
 SELECT (prefactor_record_span(:'run1', 'tool:unknown', '{}')).terminate;
 SELECT span_type_id IS NULL AS undeclared FROM spans WHERE span_type = 'tool:unknown';

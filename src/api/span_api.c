@@ -201,6 +201,9 @@ insert_span_direct(const Datum *args, const char *arg_nulls, SpanAck *ack, bool 
 	prefactor_lock_run(DatumGetPfidP(args[NS_ACCOUNT]), DatumGetPfidP(args[NS_INSTANCE]), &run);
 	if (strcmp(run.status, "terminated") != 0)
 	{
+		/* the run stays locked until the transaction ends: the span's key to it needs no check */
+		prefactor_row_write_holds(&w, get_relname_relid("instances", RelationGetNamespace(w.rel)),
+								  DatumGetPfidP(args[NS_ACCOUNT]), DatumGetPfidP(args[NS_INSTANCE]));
 		natts = RelationGetDescr(w.rel)->natts;
 		values = palloc0(sizeof(Datum) * natts);
 		nulls = palloc0(sizeof(bool) * natts);

@@ -14,6 +14,7 @@
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -40,6 +41,32 @@ read_snapshot_done(Snapshot given, Snapshot used)
 }
 
 /*
+ * The pfid equality function of an index's leading column's operator family,
+ * looked up once per family (every read of a row by its key asks for it).
+ */
+static FmgrInfo *
+pfid_equality(Relation index)
+{
+	static Oid	family = InvalidOid;
+	static Oid	pfid_of = InvalidOid;
+	static FmgrInfo eq;
+	Oid			pfid = prefactor_pfid_oid();
+
+	if (index->rd_opfamily[0] != family || pfid != pfid_of)
+	{
+		RegProcedure proc = get_opcode(get_opfamily_member(index->rd_opfamily[0], pfid, pfid,
+														   BTEqualStrategyNumber));
+
+		if (!RegProcedureIsValid(proc))
+			elog(ERROR, "index \"%s\" does not lead with pfid columns", RelationGetRelationName(index));
+		fmgr_info_cxt(proc, &eq, TopMemoryContext);
+		family = index->rd_opfamily[0];
+		pfid_of = pfid;
+	}
+	return &eq;
+}
+
+/*
  * The first row, in the given direction, of an index whose two leading
  * columns are pfids equal to first and second (second NULL: whose leading
  * column equals first), read with the snapshot given
@@ -51,19 +78,17 @@ prefactor_index_first(Relation heap, Oid index_oid, const Pfid *first, const Pfi
 					  ScanDirection direction, Snapshot given, TupleTableSlot *slot)
 {
 	Relation	index = index_open(index_oid, AccessShareLock);
-	Oid			pfid = prefactor_pfid_oid();
-	RegProcedure eq = get_opcode(get_opfamily_member(index->rd_opfamily[0], pfid, pfid,
-													 BTEqualStrategyNumber));
+	FmgrInfo   *eq = pfid_equality(index);
 	ScanKeyData keys[2];
 	Snapshot	snapshot = read_snapshot(given);
 	IndexScanDesc scan;
 	bool		found;
 
-	if (!RegProcedureIsValid(eq))
-		elog(ERROR, "index \"%s\" does not lead with pfid columns", RelationGetRelationName(index));
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, eq, PfidPGetDatum(first));
+	ScanKeyEntryInitializeWithInfo(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid, InvalidOid, eq,
+								   PfidPGetDatum(first));
 	if (second != NULL)
-		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, eq, PfidPGetDatum(second));
+		ScanKeyEntryInitializeWithInfo(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid, InvalidOid, eq,
+									   PfidPGetDatum(second));
 	scan = index_beginscan(heap, index, snapshot, second ? 2 : 1, 0);
 	index_rescan(scan, keys, second ? 2 : 1, NULL, 0);
 	found = index_getnext_slot(scan, direction, slot);

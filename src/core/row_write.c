@@ -30,6 +30,7 @@
 
 #include "core/citus_compat.h"
 #include "core/index_read.h"
+#include "core/key_check.h"
 #include "core/row_write.h"
 
 /* Triggers that only a statement fires, for INSERT or UPDATE. */
@@ -44,6 +45,9 @@ statement_only_triggers(TriggerDesc *trig, CmdType cmd)
 	return trig->trig_update_before_statement || trig->trig_update_after_statement ||
 		trig->trig_update_instead_row || trig->trig_update_old_table || trig->trig_update_new_table;
 }
+
+static void drop_triggers(RowWrite *w, bool (*drop) (RowWrite *w, const Trigger *trigger));
+static bool take_direct_key(RowWrite *w, const Trigger *trigger);
 
 /*
  * Opens a table for one row write; false (nothing opened) when the caller
@@ -89,6 +93,38 @@ prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd)
 }
 
 /*
+ * The caller holds the row of relid with this two-pfid key locked FOR NO KEY
+ * UPDATE (or stronger) until the transaction ends, as the span calls hold
+ * their run: a new row referencing it needs no key check, which would only
+ * find it and lock it again, more weakly.
+ */
+void
+prefactor_row_write_holds(RowWrite *w, Oid relid, const Pfid *first, const Pfid *second)
+{
+	w->held_relid = relid;
+	w->held_key[0] = *first;
+	w->held_key[1] = *second;
+}
+
+/* Whether a key of the stored row references the row the caller holds. */
+static bool
+key_held(RowWrite *w, const DirectKey *key, TupleTableSlot *row)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (!OidIsValid(w->held_relid) || key->confrelid != w->held_relid)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		d = slot_getattr(row, key->conkey[i], &isnull);
+		if (isnull || memcmp(DatumGetPointer(d), &w->held_key[i], sizeof(Pfid)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Inserts a row: values[i] for the columns given[i], the column default
  * for the others. Returns the row as stored (after the BEFORE triggers), or
  * NULL when a BEFORE trigger skipped it.
@@ -123,9 +159,16 @@ prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls, const 
 	}
 	ExecStoreVirtualTuple(slot);
 	ItemPointerSetInvalid(&slot->tts_tid);
+	/* the two-pfid keys are checked through their indexes (key_check.c), not by the RI trigger */
+	w->ndirect_keys = 0;
+	if (w->rri->ri_TrigDesc != NULL && w->rri->ri_TrigDesc->trig_insert_after_row)
+		drop_triggers(w, take_direct_key);
 	ExecSimpleRelationInsert(w->rri, w->estate, slot);
 	if (!ItemPointerIsValid(&slot->tts_tid))
 		return NULL;
+	for (int i = 0; i < w->ndirect_keys; i++)
+		if (!key_held(w, w->direct_keys[i], slot))
+			prefactor_key_check(w->rel, w->direct_keys[i], slot);
 	w->row = slot;
 	return slot;
 }
@@ -213,6 +256,37 @@ sets_key_column(Relation rel, int n, const int *attnums)
 }
 
 /*
+ * Keeps in the write's trigger list only the triggers for which drop says
+ * false (the list is the ResultRelInfo's own copy; the functions and WHEN
+ * clauses it caches by position start afresh).
+ */
+static void
+drop_triggers(RowWrite *w, bool (*drop) (RowWrite *w, const Trigger *trigger))
+{
+	TriggerDesc *trig = w->rri->ri_TrigDesc;
+	TriggerDesc *kept;
+	MemoryContext cxt = w->estate->es_query_cxt;
+
+	kept = MemoryContextAlloc(cxt, sizeof(TriggerDesc));
+	memcpy(kept, trig, sizeof(TriggerDesc));
+	kept->triggers = MemoryContextAlloc(cxt, sizeof(Trigger) * Max(trig->numtriggers, 1));
+	kept->numtriggers = 0;
+	for (int i = 0; i < trig->numtriggers; i++)
+		if (!drop(w, &trig->triggers[i]))
+			kept->triggers[kept->numtriggers++] = trig->triggers[i];
+	w->rri->ri_TrigDesc = kept;
+	w->rri->ri_TrigFunctions = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * Max(kept->numtriggers, 1));
+	w->rri->ri_TrigWhenExprs = MemoryContextAllocZero(cxt, sizeof(ExprState *) * Max(kept->numtriggers, 1));
+	w->rri->ri_TrigInstrument = NULL;
+}
+
+static bool
+is_key_check(RowWrite *w, const Trigger *trigger)
+{
+	return RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_FK;
+}
+
+/*
  * Leaves out the foreign-key checks of an update (w->keys_checked): PostgreSQL
  * checks the keys again whenever the version replaced was written by the
  * same transaction, because that version's own check may still be queued
@@ -224,25 +298,22 @@ sets_key_column(Relation rel, int n, const int *attnums)
 static void
 skip_checked_keys(RowWrite *w, int n, const int *attnums)
 {
-	TriggerDesc *trig = w->rri->ri_TrigDesc;
-	TriggerDesc *kept;
-
-	if (trig == NULL || sets_key_column(w->rel, n, attnums) || !prefactor_row_keys_checked_at_end(w->rel))
+	if (w->rri->ri_TrigDesc == NULL || sets_key_column(w->rel, n, attnums) ||
+		!prefactor_row_keys_checked_at_end(w->rel))
 		return;
-	kept = MemoryContextAlloc(w->estate->es_query_cxt, sizeof(TriggerDesc));
-	memcpy(kept, trig, sizeof(TriggerDesc));
-	kept->triggers = MemoryContextAlloc(w->estate->es_query_cxt, sizeof(Trigger) * Max(trig->numtriggers, 1));
-	kept->numtriggers = 0;
-	for (int i = 0; i < trig->numtriggers; i++)
-		if (RI_FKey_trigger_type(trig->triggers[i].tgfoid) != RI_TRIGGER_FK)
-			kept->triggers[kept->numtriggers++] = trig->triggers[i];
-	w->rri->ri_TrigDesc = kept;
-	/* the functions and WHEN clauses are cached by trigger position: start them afresh */
-	w->rri->ri_TrigFunctions = MemoryContextAllocZero(w->estate->es_query_cxt,
-													  sizeof(FmgrInfo) * Max(kept->numtriggers, 1));
-	w->rri->ri_TrigWhenExprs = MemoryContextAllocZero(w->estate->es_query_cxt,
-													  sizeof(ExprState *) * Max(kept->numtriggers, 1));
-	w->rri->ri_TrigInstrument = NULL;
+	drop_triggers(w, is_key_check);
+}
+
+/* An insert's key check that key_check.c does instead: noted in w->direct_keys. */
+static bool
+take_direct_key(RowWrite *w, const Trigger *trigger)
+{
+	const DirectKey *key = prefactor_direct_key_of(w->rel, trigger);
+
+	if (key == NULL || w->ndirect_keys == PREFACTOR_DIRECT_KEYS_MAX)
+		return false;
+	w->direct_keys[w->ndirect_keys++] = key;
+	return true;
 }
 
 /*

@@ -12,6 +12,7 @@
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
 
+#include "core/key_check.h"
 #include "core/pfid.h"
 
 typedef struct RowWrite
@@ -30,6 +31,12 @@ typedef struct RowWrite
 	 * update that changes no key column then skips checking them again
 	 */
 	bool		keys_checked;
+	/* insert: the foreign keys checked through the index AM (key_check.c) */
+	const DirectKey *direct_keys[PREFACTOR_DIRECT_KEYS_MAX];
+	int			ndirect_keys;
+	/* insert: a row the caller holds locked, whose key needs no check (prefactor_row_write_holds) */
+	Oid			held_relid;
+	Pfid		held_key[2];
 } RowWrite;
 
 extern bool prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd);
@@ -42,5 +49,6 @@ extern TupleTableSlot *prefactor_row_update(RowWrite *w, int n, const int *attnu
 											const Datum *values, const bool *nulls);
 extern void prefactor_row_write_end(RowWrite *w);
 extern bool prefactor_row_keys_checked_at_end(Relation rel);
+extern void prefactor_row_write_holds(RowWrite *w, Oid relid, const Pfid *first, const Pfid *second);
 
 #endif
