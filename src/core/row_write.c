@@ -167,8 +167,8 @@ prefactor_row_insert(RowWrite *w, const Datum *values, const bool *nulls, const 
 	if (!ItemPointerIsValid(&slot->tts_tid))
 		return NULL;
 	for (int i = 0; i < w->ndirect_keys; i++)
-		if (!key_held(w, w->direct_keys[i], slot))
-			prefactor_key_check(w->rel, w->direct_keys[i], slot);
+		if (!key_held(w, &w->direct_keys[i], slot))
+			prefactor_key_check(w->rel, &w->direct_keys[i], slot);
 	w->row = slot;
 	return slot;
 }
@@ -312,7 +312,7 @@ take_direct_key(RowWrite *w, const Trigger *trigger)
 
 	if (key == NULL || w->ndirect_keys == PREFACTOR_DIRECT_KEYS_MAX)
 		return false;
-	w->direct_keys[w->ndirect_keys++] = key;
+	w->direct_keys[w->ndirect_keys++] = *key;
 	return true;
 }
 

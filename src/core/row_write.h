@@ -32,7 +32,7 @@ typedef struct RowWrite
 	 */
 	bool		keys_checked;
 	/* insert: the foreign keys checked through the index AM (key_check.c) */
-	const DirectKey *direct_keys[PREFACTOR_DIRECT_KEYS_MAX];
+	DirectKey	direct_keys[PREFACTOR_DIRECT_KEYS_MAX];	/* copies: the cache may start over */
 	int			ndirect_keys;
 	/* insert: a row the caller holds locked, whose key needs no check (prefactor_row_write_holds) */
 	Oid			held_relid;
