@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -308,8 +309,12 @@ skip_checked_keys(RowWrite *w, int n, const int *attnums)
 static bool
 take_direct_key(RowWrite *w, const Trigger *trigger)
 {
-	const DirectKey *key = prefactor_direct_key_of(w->rel, trigger);
+	const DirectKey *key;
 
+	/* a key has a check trigger for INSERT and one for UPDATE: only the first fires here */
+	if (!TRIGGER_FOR_INSERT(trigger->tgtype))
+		return false;
+	key = prefactor_direct_key_of(w->rel, trigger);
 	if (key == NULL || w->ndirect_keys == PREFACTOR_DIRECT_KEYS_MAX)
 		return false;
 	w->direct_keys[w->ndirect_keys++] = *key;
