@@ -548,6 +548,26 @@ SELECT count(DISTINCT s.instance_id) AS runs, count(*) FILTER (WHERE s.raised_ru
 	   (SELECT string_agg(DISTINCT risk_level, ', ') FROM run_updates) AS levels_seen
   FROM spans s WHERE s.instance_id IN (SELECT id FROM step_runs);
 
+-- Not when a DBA's BEFORE UPDATE trigger on instances could change a key: then every raise's keys
+-- are checked as PostgreSQL checks them. A trigger that points the run at a missing environment
+-- on its second raise (to high, in the same statement as the first) is refused.
+CREATE FUNCTION pg_temp.repoint_run() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.risk_level = 'high' THEN NEW.environment_id := pfid_generate(pfid_partition(NEW.account_id)); END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_repoint_run BEFORE UPDATE ON instances FOR EACH ROW EXECUTE FUNCTION pg_temp.repoint_run();
+SELECT prefactor_start_run('again', 'stepper', 'production', '{"external_identifier": "v1"}',
+	'{"span_type_schemas": [{"name": "lookup", "data_risk": {"action_profile": {"read_data": "allowed"},
+	  "params_data_categories": {"personal_identifiers": "included"}}}]}') AS repointed_run \gset
+\set VERBOSITY terse
+INSERT INTO spans (account_id, instance_id, span_type, status, payload, started_at, finished_at)
+SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now()
+  FROM generate_series(1, 2) g, instances i WHERE i.id = :'repointed_run';
+\set VERBOSITY default
+DROP TRIGGER zz_repoint_run ON instances;
+SELECT count(*) AS spans_of_refused_statement FROM spans WHERE instance_id = :'repointed_run';
+
 -- Within one statement or transaction, a run's previous total is the one this subtransaction
 -- stored last (src/risk/risk_totals.c), trusted only once its span is seen stored and while
 -- every span stored since went through the guard. Each case below leaves every total exact:
