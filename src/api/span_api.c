@@ -202,8 +202,9 @@ insert_span_direct(const Datum *args, const char *arg_nulls, SpanAck *ack, bool 
 	if (strcmp(run.status, "terminated") != 0)
 	{
 		/* the run stays locked until the transaction ends: the span's key to it needs no check */
-		prefactor_row_write_holds(&w, get_relname_relid("instances", RelationGetNamespace(w.rel)),
-								  DatumGetPfidP(args[NS_ACCOUNT]), DatumGetPfidP(args[NS_INSTANCE]));
+		if (OidIsValid(run.relid))
+			prefactor_row_write_holds(&w, run.relid, DatumGetPfidP(args[NS_ACCOUNT]),
+									  DatumGetPfidP(args[NS_INSTANCE]));
 		natts = RelationGetDescr(w.rel)->natts;
 		values = palloc0(sizeof(Datum) * natts);
 		nulls = palloc0(sizeof(bool) * natts);

@@ -16,6 +16,10 @@
  *	  NULL column is not checked (MATCH SIMPLE); no row, or a row deleted
  *	  meanwhile, is a foreign_key_violation with the trigger's message. Like
  *	  the trigger, the check reads as the system (no row-level security).
+ *
+ *	  The same per-table entry answers whether a table's BEFORE UPDATE
+ *	  triggers are all the extension's own, which row_write.c needs before it
+ *	  skips a second check of keys an update does not set.
  */
 #include "postgres.h"
 
@@ -24,8 +28,10 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
@@ -47,6 +53,7 @@ typedef struct TableKeys
 	Oid			relid;
 	int			nkeys;
 	DirectKey	keys[PREFACTOR_DIRECT_KEYS_MAX];
+	bool		only_own_update_triggers;	/* see prefactor_only_own_update_triggers */
 } TableKeys;
 
 #define TABLE_KEYS_MAX 8
@@ -77,6 +84,25 @@ index_is_exactly(Oid index_oid, AttrNumber first, AttrNumber second)
 		heap_attisnull(tuple, Anum_pg_index_indpred, NULL);
 	ReleaseSysCache(tuple);
 	return exact;
+}
+
+static bool
+own_update_triggers(Relation rel)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	Oid			extension = getExtensionOfObject(RelationRelationId, RelationGetRelid(rel));
+
+	if (!OidIsValid(extension))
+		return false;
+	for (int i = 0; trig != NULL && i < trig->numtriggers; i++)
+	{
+		int16		type = trig->triggers[i].tgtype;
+
+		if (TRIGGER_FOR_ROW(type) && TRIGGER_FOR_BEFORE(type) && TRIGGER_FOR_UPDATE(type) &&
+			getExtensionOfObject(ProcedureRelationId, trig->triggers[i].tgfoid) != extension)
+			return false;
+	}
+	return true;
 }
 
 /* The keys of rel checked here (see the file's header), found once per table. */
@@ -126,12 +152,28 @@ keys_of(Relation rel)
 			key->conindid = con->conindid;
 			key->conkey[0] = fk->conkey[0];
 			key->conkey[1] = fk->conkey[1];
+			key->confkey[0] = fk->confkey[0];
+			key->confkey[1] = fk->confkey[1];
 		}
 		ReleaseSysCache(tuple);
 	}
+	entry->only_own_update_triggers = own_update_triggers(rel);
 	entry->relid = RelationGetRelid(rel);
 	table_keys_count++;
 	return entry;
+}
+
+/*
+ * Whether every BEFORE UPDATE row trigger of rel calls a function of the
+ * extension that owns rel: then no DBA's trigger can set a key column in an
+ * update whose own columns are none (row_write.c's skip_checked_keys).
+ * Adding or dropping a trigger invalidates the table's relcache entry, and
+ * with it this answer.
+ */
+bool
+prefactor_only_own_update_triggers(Relation rel)
+{
+	return keys_of(rel)->only_own_update_triggers;
 }
 
 /* Whether a trigger fires under the session's replication role (as TriggerEnabled decides). */
@@ -182,7 +224,6 @@ prefactor_key_check(Relation rel, const DirectKey *key, TupleTableSlot *row)
 	Datum		first = slot_getattr(row, key->conkey[0], &null1);
 	Datum		second = slot_getattr(row, key->conkey[1], &null2);
 	Relation	referenced;
-	Relation	index;
 	TupleTableSlot *slot;
 	bool		found;
 
@@ -198,14 +239,12 @@ prefactor_key_check(Relation rel, const DirectKey *key, TupleTableSlot *row)
 		TM_FailureData tmfd;
 		bool		isnull;
 
-		index = index_open(key->conindid, AccessShareLock);
 		found = table_tuple_lock(referenced, &tid, GetLatestSnapshot(), slot, GetCurrentCommandId(false),
 								 LockTupleKeyShare, LockWaitBlock,
 								 TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS | TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 								 &tmfd) == TM_Ok &&
-			same_pfid_datum(slot_getattr(slot, index->rd_index->indkey.values[0], &isnull), first) &&
-			same_pfid_datum(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull), second);
-		index_close(index, AccessShareLock);
+			same_pfid_datum(slot_getattr(slot, key->confkey[0], &isnull), first) &&
+			same_pfid_datum(slot_getattr(slot, key->confkey[1], &isnull), second);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	if (!found)

@@ -20,15 +20,12 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "rewrite/rewriteHandler.h"
-#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -290,51 +287,6 @@ is_key_check(RowWrite *w, const Trigger *trigger)
 	return RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_FK;
 }
 
-/* only_own_update_triggers' answer, for one table until its relcache entry goes */
-static Oid	own_triggers_of = InvalidOid;
-static bool own_triggers_answer;
-static bool own_triggers_watched = false;
-
-static void
-own_triggers_invalidated(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == own_triggers_of)
-		own_triggers_of = InvalidOid;
-}
-
-/*
- * Whether every BEFORE UPDATE row trigger of rel calls a function of the
- * extension that owns rel: then no DBA's trigger can set a key column in an
- * update whose own columns are none. (Adding or dropping a trigger
- * invalidates the table's relcache entry, and with it the answer.)
- */
-static bool
-only_own_update_triggers(Relation rel)
-{
-	TriggerDesc *trig = rel->trigdesc;
-	Oid			extension;
-
-	if (own_triggers_of == RelationGetRelid(rel))
-		return own_triggers_answer;
-	if (!own_triggers_watched)
-	{
-		CacheRegisterRelcacheCallback(own_triggers_invalidated, (Datum) 0);
-		own_triggers_watched = true;
-	}
-	extension = getExtensionOfObject(RelationRelationId, RelationGetRelid(rel));
-	own_triggers_answer = OidIsValid(extension);
-	for (int i = 0; own_triggers_answer && trig != NULL && i < trig->numtriggers; i++)
-	{
-		int16		type = trig->triggers[i].tgtype;
-
-		if (TRIGGER_FOR_ROW(type) && TRIGGER_FOR_BEFORE(type) && TRIGGER_FOR_UPDATE(type) &&
-			getExtensionOfObject(ProcedureRelationId, trig->triggers[i].tgfoid) != extension)
-			own_triggers_answer = false;
-	}
-	own_triggers_of = RelationGetRelid(rel);
-	return own_triggers_answer;
-}
-
 /*
  * Leaves out the foreign-key checks of an update (w->keys_checked): PostgreSQL
  * checks the keys again whenever the version replaced was written by the
@@ -343,13 +295,13 @@ only_own_update_triggers(Relation rel)
  * that version has run, and the update sets no key column, the new version
  * has the same, checked keys, and the parent rows stay locked by the first
  * check until the transaction ends. Not when a BEFORE UPDATE trigger of
- * someone else's could change a key (only_own_update_triggers).
+ * someone else's could change a key (prefactor_only_own_update_triggers).
  */
 static void
 skip_checked_keys(RowWrite *w, int n, const int *attnums)
 {
 	if (w->rri->ri_TrigDesc == NULL || sets_key_column(w->rel, n, attnums) ||
-		!prefactor_row_keys_checked_at_end(w->rel) || !only_own_update_triggers(w->rel))
+		!prefactor_row_keys_checked_at_end(w->rel) || !prefactor_only_own_update_triggers(w->rel))
 		return;
 	drop_triggers(w, is_key_check);
 }

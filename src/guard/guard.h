@@ -30,6 +30,7 @@ typedef struct RunState
 	Numeric		risk_score;		/* as last rolled up; NULL when unscored */
 	int			risk_level;		/* RISK_LEVEL_NONE when unscored */
 	int			max_classification; /* 0 = none, 1 = public .. 5 = secret */
+	Oid			relid;			/* the runs table locked in; invalid when locked by a query */
 	ItemPointerData tid;		/* the locked version; invalid when locked by a query */
 	bool		keys_checked;	/* that version is this subtransaction's raise, its foreign keys checked */
 } RunState;

@@ -558,6 +558,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	}
 	locked_run_remember(account, instance, instances->rd_node.relNode, &slot->tts_tid, keys_checked);
 	run->tid = slot->tts_tid;
+	run->relid = run_table;
 	run->keys_checked = keys_checked;
 
 	run->status = TextDatumGetCString(slot_getattr(slot, run_column[RUN_STATUS], &isnull));
@@ -594,6 +595,7 @@ prefactor_lock_run(const Pfid *account, const Pfid *instance, RunState *run)
 	MemoryContext outer = CurrentMemoryContext;
 
 	ItemPointerSetInvalid(&run->tid);
+	run->relid = InvalidOid;
 	run->keys_checked = false;
 	/* a repeatable-read transaction gets the executor's serialization checks */
 	if (!IsolationUsesXactSnapshot() && lock_run_direct(account, instance, run))
