@@ -110,7 +110,7 @@ access_cache_find(Oid user, const Pfid *account, int level, bool *found)
 
 	if (!access_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(access_invalidate, (Datum) 0);
+		prefactor_on_relcache_invalidation(access_invalidate, (Datum) 0);
 		access_callback_registered = true;
 	}
 	if (access_answers == NULL || hash_get_num_entries(access_answers) >= ACCESS_CACHE_MAX)

@@ -124,7 +124,11 @@ static const char *const span_arg_columns[NS_NARGS] = {
 	"started_at", "finished_at"
 };
 
-/* The spans table and its columns, found again after a relcache invalidation of it. */
+/*
+ * The spans table and its columns, and those of the relation a span was last
+ * written in (on Citus, the account's shard here, whose column numbers may
+ * differ), found again after a relcache invalidation of either.
+ */
 typedef struct SpansTable
 {
 	Oid			relid;
@@ -134,12 +138,15 @@ typedef struct SpansTable
 } SpansTable;
 
 static SpansTable spans_table = {InvalidOid};
+static SpansTable spans_written = {InvalidOid};
 
 static void
 spans_table_forget(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == spans_table.relid)
 		spans_table.relid = InvalidOid;
+	if (relid == InvalidOid || relid == spans_written.relid)
+		spans_written.relid = InvalidOid;
 }
 
 static AttrNumber
@@ -152,28 +159,48 @@ spans_column(Oid relid, const char *name)
 	return attnum;
 }
 
-static const SpansTable *
-spans(void)
+static void
+spans_columns_fill(SpansTable *t, Oid relid)
 {
 	static bool registered = false;
-	Oid			relid;
 
 	if (!registered)
 	{
-		CacheRegisterRelcacheCallback(spans_table_forget, (Datum) 0);
+		prefactor_on_relcache_invalidation(spans_table_forget, (Datum) 0);
 		registered = true;
 	}
+	for (int i = 0; i < NS_NARGS; i++)
+		t->arg[i] = spans_column(relid, span_arg_columns[i]);
+	t->id = spans_column(relid, "id");
+	t->raised_run_risk = spans_column(relid, "raised_run_risk");
+	t->relid = relid;
+}
+
+static const SpansTable *
+spans(void)
+{
+	Oid			relid;
+
 	if (OidIsValid(spans_table.relid))
 		return &spans_table;
 	relid = get_relname_relid("spans", get_namespace_oid("prefactor", false));
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation prefactor.spans is missing");
-	for (int i = 0; i < NS_NARGS; i++)
-		spans_table.arg[i] = spans_column(relid, span_arg_columns[i]);
-	spans_table.id = spans_column(relid, "id");
-	spans_table.raised_run_risk = spans_column(relid, "raised_run_risk");
-	spans_table.relid = relid;
+	spans_columns_fill(&spans_table, relid);
 	return &spans_table;
+}
+
+/* The columns of the relation a row write opened: the spans table or its shard here. */
+static const SpansTable *
+spans_written_in(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if (relid == spans()->relid)
+		return &spans_table;
+	if (spans_written.relid != relid)
+		spans_columns_fill(&spans_written, relid);
+	return &spans_written;
 }
 
 /*
@@ -197,6 +224,7 @@ insert_span_direct(const Datum *args, const char *arg_nulls, SpanAck *ack, bool 
 
 	if (!prefactor_row_write_begin(&w, t->relid, CMD_INSERT))
 		return false;
+	t = spans_written_in(w.rel);
 	/* the run's lock first, as the insert plan's FOR NO KEY UPDATE takes it */
 	prefactor_lock_run(DatumGetPfidP(args[NS_ACCOUNT]), DatumGetPfidP(args[NS_INSTANCE]), &run);
 	if (strcmp(run.status, "terminated") != 0)
@@ -501,13 +529,17 @@ finish_span_direct(const Datum *args, const char *arg_nulls)
 	RowWrite	w;
 	bool		isnull;
 	bool		open = false;
-	int			attnums[3] = {t->arg[NS_STATUS], t->arg[NS_RESULT], t->arg[NS_FINISHED]};
 	Datum		values[3] = {args[2], args[3], args[4]};
 	bool		nulls[3] = {arg_nulls[2] == 'n', arg_nulls[3] == 'n', arg_nulls[4] == 'n'};
 	int			finished = 0;
+	int			attnums[3];
 
 	if (!prefactor_row_write_begin(&w, t->relid, CMD_UPDATE))
 		return -1;
+	t = spans_written_in(w.rel);
+	attnums[0] = t->arg[NS_STATUS];
+	attnums[1] = t->arg[NS_RESULT];
+	attnums[2] = t->arg[NS_FINISHED];
 	if (prefactor_row_lock(&w, RelationGetPrimaryKeyIndex(w.rel), DatumGetPfidP(args[0]), DatumGetPfidP(args[1])))
 	{
 		Datum		status = slot_getattr(w.old, t->arg[NS_STATUS], &isnull);

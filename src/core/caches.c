@@ -112,6 +112,34 @@ prefactor_pfid_changed(Oid *built_for)
 	return changed;
 }
 
+/* The modules' relcache callbacks, called from prefactor's one slot. */
+#define RELCACHE_CALLBACKS_MAX 8
+static struct
+{
+	RelcacheCallbackFunction func;
+	Datum		arg;
+}			relcache_callbacks[RELCACHE_CALLBACKS_MAX];
+static int	relcache_callbacks_count = 0;
+
+static void
+relcache_invalidated(Datum arg, Oid relid)
+{
+	for (int i = 0; i < relcache_callbacks_count; i++)
+		relcache_callbacks[i].func(relcache_callbacks[i].arg, relid);
+}
+
+void
+prefactor_on_relcache_invalidation(RelcacheCallbackFunction func, Datum arg)
+{
+	if (relcache_callbacks_count >= RELCACHE_CALLBACKS_MAX)
+		elog(FATAL, "out of prefactor relcache callback slots");
+	if (relcache_callbacks_count == 0)
+		CacheRegisterRelcacheCallback(relcache_invalidated, (Datum) 0);
+	relcache_callbacks[relcache_callbacks_count].func = func;
+	relcache_callbacks[relcache_callbacks_count].arg = arg;
+	relcache_callbacks_count++;
+}
+
 /* A watched installation's pg_type callback: look again on next use. */
 static void
 installation_watch_invalidated(Datum arg, int cacheid, uint32 hashvalue)

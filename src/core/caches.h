@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -45,6 +46,14 @@ extern bool prefactor_installation_changed(InstallationWatch *watch);
 
 /* The account owning a partition (accounts never change partition); NULL if none. */
 extern Pfid *prefactor_account_for_partition(int32 partition);
+
+/*
+ * A module's relcache invalidation callback. PostgreSQL gives a backend ten
+ * relcache callback slots, shared with the core and other extensions (Citus
+ * takes five), so prefactor's modules share one slot: each registers its own
+ * callback here, once.
+ */
+extern void prefactor_on_relcache_invalidation(RelcacheCallbackFunction func, Datum arg);
 
 /* A hash table in TopMemoryContext keyed by the key's bytes: the backend caches of every module. */
 extern HTAB *prefactor_backend_hash(const char *name, long nelem, Size keysize, Size entrysize);

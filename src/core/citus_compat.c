@@ -110,7 +110,7 @@ register_relcache_callback(void)
 
 	if (!registered)
 	{
-		CacheRegisterRelcacheCallback(citus_relcache_callback, (Datum) 0);
+		prefactor_on_relcache_invalidation(citus_relcache_callback, (Datum) 0);
 		registered = true;
 	}
 }
@@ -340,6 +340,8 @@ typedef struct ScopeMap
 	int			ntables;
 	char	  **tables;			/* prefactor table names */
 	char	  **shards;			/* their shard relations' names here */
+	Oid		   *table_relids;	/* the tables' oids */
+	Oid		   *shard_relids;	/* their shards' oids here */
 	int64		anchor;			/* a distributed shard of the group: the lock */
 } ScopeMap;
 
@@ -459,8 +461,12 @@ scope_map_fill(ScopeMap *map)
 							  1, argtypes, args, NULL, true, 0) == SPI_OK_SELECT &&
 		SPI_processed == (uint64) ntables)
 	{
+		Oid			namespace = get_namespace_oid("prefactor", false);
+
 		map->tables = MemoryContextAlloc(TopMemoryContext, sizeof(char *) * ntables);
 		map->shards = MemoryContextAlloc(TopMemoryContext, sizeof(char *) * ntables);
+		map->table_relids = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * ntables);
+		map->shard_relids = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * ntables);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	row = SPI_tuptable->vals[i];
@@ -468,6 +474,9 @@ scope_map_fill(ScopeMap *map)
 
 			map->tables[i] = MemoryContextStrdup(TopMemoryContext, SPI_getvalue(row, desc, 1));
 			map->shards[i] = MemoryContextStrdup(TopMemoryContext, SPI_getvalue(row, desc, 3));
+			/* shards live in their table's schema */
+			map->table_relids[i] = get_relname_relid(map->tables[i], namespace);
+			map->shard_relids[i] = get_relname_relid(map->shards[i], namespace);
 			if (DatumGetBool(SPI_getbinval(row, desc, 4, &isnull)) && map->anchor == 0)
 				map->anchor = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
 		}
@@ -544,6 +553,38 @@ void
 prefactor_citus_scope_end(void *previous)
 {
 	current_scope = (ScopeMap *) previous;
+}
+
+/*
+ * The relation holding relid's rows that prefactor may read and write
+ * directly (index reads, the table AM): relid itself when it is not a Citus
+ * table; in the current shard scope, the account's shard of it on this node
+ * (a plain table with the table's triggers, constraints and indexes, and
+ * foreign keys to its co-located shards); InvalidOid otherwise, when only a
+ * statement, which Citus routes, will do.
+ */
+Oid
+prefactor_citus_local_relid(Oid relid)
+{
+	if (!prefactor_citus_table(relid))
+		return relid;
+	if (current_scope == NULL)
+		return InvalidOid;
+	for (int i = 0; i < current_scope->ntables; i++)
+		if (current_scope->table_relids[i] == relid)
+			return current_scope->shard_relids[i];
+	return InvalidOid;
+}
+
+/*
+ * Whether a call is in its account's shard scope: it reads and writes the
+ * account's shards here directly, and its span triggers run here as on a
+ * single node (they send the level-rise alert themselves).
+ */
+bool
+prefactor_citus_in_scope(void)
+{
+	return current_scope != NULL;
 }
 
 /* sql with each prefactor table the scope maps named by its shard here. */

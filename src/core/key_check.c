@@ -118,7 +118,7 @@ keys_of(Relation rel)
 			return &table_keys[i];
 	if (!table_keys_watched)
 	{
-		CacheRegisterRelcacheCallback(table_keys_invalidated, (Datum) 0);
+		prefactor_on_relcache_invalidation(table_keys_invalidated, (Datum) 0);
 		table_keys_watched = true;
 	}
 	if (table_keys_count == TABLE_KEYS_MAX)

@@ -10,7 +10,8 @@
  *
  *	  prefactor_row_write_begin says when a statement must be run instead:
  *	  in a repeatable-read or serializable transaction (the executor's
- *	  serialization checks), for a Citus table (its rows are in shards), and
+ *	  serialization checks), for a Citus table outside its account's shard
+ *	  scope (citus_compat.c; inside it, the shard here is written), and
  *	  for a table with statement-level or INSTEAD OF triggers or transition
  *	  tables (which only a statement fires).
  */
@@ -61,7 +62,11 @@ prefactor_row_write_begin(RowWrite *w, Oid relid, CmdType cmd)
 	RangeTblEntry *rte;
 
 	memset(w, 0, sizeof(*w));
-	if (IsolationUsesXactSnapshot() || prefactor_citus_table(relid))
+	if (IsolationUsesXactSnapshot())
+		return false;
+	/* a Citus table's rows are written in the account's shard here, in its shard scope */
+	relid = prefactor_citus_local_relid(relid);
+	if (!OidIsValid(relid))
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION || statement_only_triggers(rel->trigdesc, cmd))

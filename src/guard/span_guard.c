@@ -511,6 +511,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	Datum		d;
 	LockedRun  *place;
 	bool		keys_checked = false;
+	Oid			relid;
 
 	/*
 	 * Only a role that may store spans in the run's account locks its run
@@ -520,15 +521,16 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	if (!prefactor_has_access(account, "ingest"))
 		return false;
 	find_run_table(get_namespace_oid("prefactor", false));
-	/* on Citus the runs are in shards: the executor finds them */
-	if (prefactor_citus_table(run_table))
+	/* on Citus the runs are in shards: the account's shard here, else the executor finds them */
+	relid = prefactor_citus_local_relid(run_table);
+	if (!OidIsValid(relid))
 		return false;
-	instances = table_open(run_table, RowShareLock);
-	if (run_columns_of != run_table)
+	instances = table_open(relid, RowShareLock);
+	if (run_columns_of != relid)
 	{
 		for (int i = 0; i < RUN_NCOLUMNS; i++)
 			run_column[i] = attnameAttNum(instances, run_column_names[i], false);
-		run_columns_of = run_table;
+		run_columns_of = relid;
 	}
 	slot = table_slot_create(instances, NULL);
 	locked = false;
@@ -544,7 +546,8 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		/* still the version a raise of this subtransaction wrote */
 		keys_checked = locked && checked && ItemPointerEquals(&slot->tts_tid, &at);
 	}
-	if (!locked && prefactor_index_first(instances, run_pkey, account, instance, ForwardScanDirection, NULL, slot))
+	if (!locked && prefactor_index_first(instances, relid == run_table ? run_pkey : RelationGetPrimaryKeyIndex(instances),
+										 account, instance, ForwardScanDirection, NULL, slot))
 	{
 		tid = slot->tts_tid;
 		locked = lock_run_version(instances, &tid, slot, account, instance);
@@ -558,7 +561,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	}
 	locked_run_remember(account, instance, instances->rd_node.relNode, &slot->tts_tid, keys_checked);
 	run->tid = slot->tts_tid;
-	run->relid = run_table;
+	run->relid = relid;
 	run->keys_checked = keys_checked;
 
 	run->status = TextDatumGetCString(slot_getattr(slot, run_column[RUN_STATUS], &isnull));
@@ -871,11 +874,13 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 	Relation	instances;
 	TupleTableSlot *slot;
 	char	   *status = NULL;
+	Oid			relid;
 
 	find_run_table(RelationGetNamespace(rel));
-	if (prefactor_citus_table(run_table))
+	relid = prefactor_citus_local_relid(run_table);
+	if (!OidIsValid(relid))
 	{
-		/* on Citus the runs are in shards: asked through the executor (one account's shard) */
+		/* on Citus outside the account's shard scope: asked through the executor (one account's shard) */
 		static SPIPlanPtr plan = NULL;
 		Oid			types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
 		Datum		values[2];
@@ -898,9 +903,9 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 	}
 	else
 	{
-		instances = table_open(run_table, AccessShareLock);
+		instances = table_open(relid, AccessShareLock);
 		slot = table_slot_create(instances, NULL);
-		if (prefactor_index_first(instances, run_pkey,
+		if (prefactor_index_first(instances, relid == run_table ? run_pkey : RelationGetPrimaryKeyIndex(instances),
 								  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
 								  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
 								  ForwardScanDirection, NULL, slot))

@@ -2,22 +2,24 @@
  * risk_alert.c
  *	  The level-rise alert of a span stored through a Citus coordinator.
  *	  On a single node the span guard notifies channel prefactor_risk as it
- *	  raises the run (risk_live.c). On Citus the guard runs on the worker
- *	  holding the account's shards, whose notifications reach only listeners
- *	  on that worker (and a worker's part of a two-phase commit may not
- *	  notify at all), so it leaves the alert to the API call that sent the
- *	  span: the span calls run on the coordinator, see that the stored span
- *	  raised its run (RETURNING raised_run_risk), and ask here whether its
- *	  level rose; if so they notify in their own transaction, so a LISTEN on
- *	  the coordinator receives the alert when the span commits, with the same
- *	  payload as on a single node. Spans loaded by plain INSERT or COPY
- *	  through the coordinator raise their runs but send no alert
- *	  (doc/scale-out.md).
+ *	  raises the run (risk_live.c). On Citus, a span the coordinator's
+ *	  executor stores on a worker's shard (a span call Citus does not
+ *	  delegate, such as one in a transaction block) is judged by the guard
+ *	  on that worker, whose notifications reach only listeners there (and a
+ *	  worker's part of a two-phase commit may not notify at all), so the
+ *	  guard leaves the alert to the API call on the coordinator: it sees
+ *	  that the stored span raised its run (RETURNING raised_run_risk), asks
+ *	  here whether its level rose, and if so notifies in its own
+ *	  transaction, so a LISTEN on the coordinator receives the alert when
+ *	  the span commits, with the same payload as on a single node. Spans
+ *	  loaded by plain INSERT or COPY through the coordinator raise their
+ *	  runs but send no alert (doc/scale-out.md).
  *
  *	  A span call Citus delegated to the worker holding the account (the
  *	  span functions are distributed functions, see prefactor.distribute())
- *	  runs there, and so does its alert: risk_alert_send then keeps the
- *	  payload until the worker's transaction commits and sends it to the
+ *	  runs there in the account's shard scope, where the guard sends the
+ *	  alert as on a single node: risk_alert_send then keeps the payload
+ *	  until the worker's transaction commits and sends it to the
  *	  coordinator over a connection of its own (pg_notify there), so that
  *	  the LISTEN on the coordinator receives it all the same.
  */
@@ -54,7 +56,8 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 	Pfid	   *instance;
 	bool		isnull;
 
-	if (!prefactor_citus_distributed("spans"))
+	/* on a single node, and in the account's shard scope on Citus, the span guard notified */
+	if (!prefactor_citus_distributed("spans") || prefactor_citus_in_scope())
 		return;
 	types[0] = types[1] = prefactor_pfid_oid();
 	args[0] = PfidPGetDatum(account);
@@ -91,7 +94,16 @@ risk_alert_after_span(const Pfid *account, const Pfid *span, bool terminated)
 	risk_notify_level_rise(account_name, agent_name, instance, score_text, level_name, terminated);
 }
 
-/* Alerts of this transaction for the coordinator: conninfo and payload pairs. */
+/* An alert for the coordinator, kept until its transaction ends. */
+typedef struct ForwardedAlert
+{
+	int			nest_level;		/* the (sub)transaction that sent it */
+	char	   *conninfo;
+	char	   *channel;
+	char	   *payload;
+} ForwardedAlert;
+
+/* Alerts of this transaction for the coordinator, in TopMemoryContext. */
 static List *alerts_to_forward = NIL;
 static bool forward_callback_registered = false;
 /* The connection to the coordinator, kept for the next alerts. */
@@ -106,22 +118,22 @@ forward_alerts(void)
 
 	foreach(lc, alerts_to_forward)
 	{
-		char	  **alert = (char **) lfirst(lc);
-		const char *params[2] = {"prefactor_risk", alert[1]};
+		ForwardedAlert *alert = (ForwardedAlert *) lfirst(lc);
+		const char *params[2] = {alert->channel, alert->payload};
 		PGresult   *res;
 
 		if (coordinator_conn != NULL &&
-			(PQstatus(coordinator_conn) != CONNECTION_OK || strcmp(coordinator_conninfo, alert[0]) != 0))
+			(PQstatus(coordinator_conn) != CONNECTION_OK || strcmp(coordinator_conninfo, alert->conninfo) != 0))
 		{
 			PQfinish(coordinator_conn);
 			coordinator_conn = NULL;
 		}
 		if (coordinator_conn == NULL)
 		{
-			coordinator_conn = PQconnectdb(alert[0]);
+			coordinator_conn = PQconnectdb(alert->conninfo);
 			if (coordinator_conninfo)
 				pfree(coordinator_conninfo);
-			coordinator_conninfo = MemoryContextStrdup(TopMemoryContext, alert[0]);
+			coordinator_conninfo = MemoryContextStrdup(TopMemoryContext, alert->conninfo);
 		}
 		if (PQstatus(coordinator_conn) != CONNECTION_OK)
 		{
@@ -129,7 +141,7 @@ forward_alerts(void)
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not send a risk alert to the Citus coordinator: %s",
 							PQerrorMessage(coordinator_conn)),
-					 errdetail("Payload: %s", alert[1])));
+					 errdetail("Payload: %s", alert->payload)));
 			PQfinish(coordinator_conn);
 			coordinator_conn = NULL;
 			continue;
@@ -141,8 +153,28 @@ forward_alerts(void)
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not send a risk alert to the Citus coordinator: %s",
 							PQerrorMessage(coordinator_conn)),
-					 errdetail("Payload: %s", alert[1])));
+					 errdetail("Payload: %s", alert->payload)));
 		PQclear(res);
+	}
+}
+
+/* Forgets the alerts sent at or below a (sub)transaction nesting level. */
+static void
+drop_alerts(int from_level)
+{
+	ListCell   *lc;
+
+	foreach(lc, alerts_to_forward)
+	{
+		ForwardedAlert *alert = (ForwardedAlert *) lfirst(lc);
+
+		if (alert->nest_level < from_level)
+			continue;
+		pfree(alert->conninfo);
+		pfree(alert->channel);
+		pfree(alert->payload);
+		pfree(alert);
+		alerts_to_forward = foreach_delete_current(alerts_to_forward, lc);
 	}
 }
 
@@ -158,8 +190,7 @@ forward_alerts_callback(XactEvent event, void *arg)
 			forward_alerts();
 			/* fall through */
 		case XACT_EVENT_ABORT:
-			list_free_deep(alerts_to_forward);
-			alerts_to_forward = NIL;
+			drop_alerts(0);
 			break;
 		default:
 			break;
@@ -167,18 +198,63 @@ forward_alerts_callback(XactEvent event, void *arg)
 }
 
 /*
- * The coordinator's connection string when this node is a Citus worker
- * (its group is not the coordinator's, 0), else NULL.
+ * A subtransaction's alerts go with it: rolled back, they are never sent
+ * (as its notifications would not be); committed, they become its parent's.
  */
-static char *
+static void
+forward_alerts_subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (alerts_to_forward == NIL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		drop_alerts(level);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		foreach(lc, alerts_to_forward)
+		{
+			ForwardedAlert *alert = (ForwardedAlert *) lfirst(lc);
+
+			if (alert->nest_level >= level)
+				alert->nest_level = level - 1;
+		}
+}
+
+/*
+ * The coordinator's connection string for the current user when this node
+ * is a Citus worker (its group is not the coordinator's, 0), else NULL.
+ * Kept until Citus's metadata or any relation changes (a relcache
+ * invalidation): a worker asks at every alert of a delegated span call.
+ */
+static bool conninfo_known = false;
+static Oid	conninfo_user = InvalidOid;
+static char *conninfo_answer = NULL;
+
+static void
+conninfo_forget(Datum arg, Oid relid)
+{
+	conninfo_known = false;
+}
+
+static const char *
 coordinator_conninfo_if_worker(void)
 {
-	/* saved plans: a worker asks at every alert of a delegated span call */
 	static SPIPlanPtr citus_plan = NULL;
 	static SPIPlanPtr conninfo_plan = NULL;
-	char	   *result = NULL;
+	static bool registered = false;
 	bool		isnull;
 
+	if (conninfo_known && conninfo_user == GetUserId())
+		return conninfo_answer;
+	if (!registered)
+	{
+		prefactor_on_relcache_invalidation(conninfo_forget, (Datum) 0);
+		registered = true;
+	}
+	if (conninfo_answer)
+		pfree(conninfo_answer);
+	conninfo_answer = NULL;
 	SPI_connect();
 	prefactor_spi_execute(&citus_plan,
 						  "SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
@@ -196,10 +272,12 @@ coordinator_conninfo_if_worker(void)
 							  " AND n.noderole OPERATOR(pg_catalog.=) 'primary' AND n.isactive",
 							  0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
-		result = MemoryContextStrdup(TopMemoryContext,
-									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		conninfo_answer = MemoryContextStrdup(TopMemoryContext,
+											  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	SPI_finish();
-	return result;
+	conninfo_user = GetUserId();
+	conninfo_known = true;
+	return conninfo_answer;
 }
 
 /*
@@ -210,8 +288,8 @@ coordinator_conninfo_if_worker(void)
 void
 risk_alert_send(const char *channel, const char *payload)
 {
-	char	   *conninfo;
-	char	  **alert;
+	const char *conninfo;
+	ForwardedAlert *alert;
 	MemoryContext old;
 
 	if (!prefactor_citus_loaded() || (conninfo = coordinator_conninfo_if_worker()) == NULL)
@@ -222,12 +300,15 @@ risk_alert_send(const char *channel, const char *payload)
 	if (!forward_callback_registered)
 	{
 		RegisterXactCallback(forward_alerts_callback, NULL);
+		RegisterSubXactCallback(forward_alerts_subxact_callback, NULL);
 		forward_callback_registered = true;
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	alert = palloc(2 * sizeof(char *));
-	alert[0] = conninfo;
-	alert[1] = pstrdup(payload);
+	alert = palloc(sizeof(ForwardedAlert));
+	alert->nest_level = GetCurrentTransactionNestLevel();
+	alert->conninfo = pstrdup(conninfo);
+	alert->channel = pstrdup(channel);
+	alert->payload = pstrdup(payload);
 	alerts_to_forward = lappend(alerts_to_forward, alert);
 	MemoryContextSwitchTo(old);
 }

@@ -183,8 +183,9 @@ raise_write_direct(Relation spans, const Pfid *account, const Pfid *instance, co
 	bool		keys_checked;
 
 	if (!ItemPointerIsValid(&run->tid))
-		return false;			/* locked by a query: Citus or repeatable read */
-	relid = get_relname_relid("instances", RelationGetNamespace(spans));
+		return false;			/* locked by a query: Citus outside a shard scope, or repeatable read */
+	/* the relation the run was locked in: the runs table, or on Citus its shard here */
+	relid = run->relid;
 	if (!OidIsValid(relid) || !prefactor_row_write_begin(&w, relid, CMD_UPDATE))
 		return false;
 	if (raise_columns_of != relid)
@@ -326,7 +327,8 @@ name_by_key(Oid relid, const Pfid *first, const Pfid *second)
 /*
  * The account's and the agent's names for a rise's alert. The guard checked
  * that the role may store spans in the account. Read through the primary
- * keys on a single node; by a query on Citus (the tables' rows are in shards).
+ * keys (on Citus, of the account's shards here); by a query on Citus
+ * outside the account's shard scope.
  */
 static void
 alert_names(Relation spans, const Pfid *account, const Pfid *agent, char **account_name, char **agent_name)
@@ -334,11 +336,11 @@ alert_names(Relation spans, const Pfid *account, const Pfid *agent, char **accou
 	static SPIPlanPtr plan_names = NULL;
 	Oid			name_types[2] = {prefactor_pfid_oid(), prefactor_pfid_oid()};
 	Datum		name_args[2];
-	Oid			accounts = get_relname_relid("accounts", RelationGetNamespace(spans));
-	Oid			agents = get_relname_relid("agents", RelationGetNamespace(spans));
+	/* on Citus, their shards here in the account's shard scope */
+	Oid			accounts = prefactor_citus_local_relid(get_relname_relid("accounts", RelationGetNamespace(spans)));
+	Oid			agents = prefactor_citus_local_relid(get_relname_relid("agents", RelationGetNamespace(spans)));
 
-	if (OidIsValid(accounts) && OidIsValid(agents) &&
-		!prefactor_citus_table(accounts) && !prefactor_citus_table(agents))
+	if (OidIsValid(accounts) && OidIsValid(agents))
 	{
 		*account_name = name_by_key(accounts, account, NULL);
 		*agent_name = name_by_key(agents, account, agent);
@@ -516,7 +518,7 @@ risk_score_span(Relation spans, const Pfid *account, const Pfid *instance, const
 	if (score.raises)
 		score.terminated = raise_run(spans, account, instance, run, started_at, rev, info, score.total,
 									 Max(level, run->risk_level), &score.finished_at,
-									 /* on a Citus shard, the API call on the coordinator notifies */
-									 !prefactor_citus_is_shard(spans, "spans"));
+									 /* on a Citus shard outside a shard scope, the API call on the coordinator notifies */
+									 !prefactor_citus_is_shard(spans, "spans") || prefactor_citus_in_scope());
 	return score;
 }

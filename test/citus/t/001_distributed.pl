@@ -134,6 +134,43 @@ like($pout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"account": "acme", "agent": "strict-bot".*"level": "high", "terminated": true\}"/,
 	 'the termination alert reaches the LISTEN on the coordinator');
 
+# A client on the account's worker: its span calls run there in the account's
+# shard scope, where the guard sends the level-rise alert to the coordinator
+# when the transaction commits. An alert of a subtransaction rolled back is
+# never sent, as its notification would not be on a single node.
+{
+	my $acme_port = $coord->safe_psql('postgres', q{
+		SELECT nodeport FROM pg_dist_shard_placement
+		 WHERE shardid = get_shard_id_for_distribution_column('prefactor.instances',
+			   (SELECT account_id FROM prefactor.accounts WHERE name = 'acme'))});
+	my ($acme_worker) = grep { $_->port == $acme_port } @workers;
+	my $listener = $coord->background_psql('postgres', extra_params => ['-U', 'ci_reader']);
+	$listener->query_safe('LISTEN prefactor_risk');
+	my ($wrc, $wout, $werr) = $acme_worker->psql('postgres', q{
+		SET search_path = prefactor, public;
+		SELECT prefactor_start_run('acme', 'support-bot', 'production', NULL, NULL) AS r \gset
+		SELECT 'run=' || :'r';
+		SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"q": "12 points, low"}');
+		BEGIN;
+		SAVEPOINT a;
+		SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"q": "24 points, medium, rolled back"}');
+		ROLLBACK TO SAVEPOINT a;
+		COMMIT;
+		SELECT 'score=' || risk_score FROM instances WHERE id = :'r';
+		SELECT terminate FROM prefactor_record_span(:'r', 'lookup', '{"q": "24 points, medium"}');
+	}, extra_params => ['-U', 'ci_ingest', '-At']);
+	is($wrc, 0, 'span calls on the account\'s worker succeed') or diag($werr);
+	my ($run) = $wout =~ /^run=(\S+)$/m;
+	my ($score_after_rollback) = $wout =~ /^score=(\S+)$/m;
+	is($score_after_rollback, '12', 'the rolled-back span added nothing');
+	my $heard = $listener->query_safe('SELECT 1');
+	my @alerts = grep { /"instance": "\Q$run\E"/ } split /\n/, $heard;
+	is(scalar(@alerts), 1, 'one alert of the worker\'s run reaches the LISTEN on the coordinator')
+	  or diag($heard);
+	like($alerts[0] // '', qr/"score": 24, "level": "medium", "terminated": false/, 'the alert is the committed rise to medium');
+	$listener->quit;
+}
+
 # the risk aggregates grouped across accounts: partial aggregates on the workers, combined on the coordinator
 like($coord->safe_psql('postgres', q{
 	EXPLAIN (VERBOSE, COSTS OFF) SELECT s.span_type, prefactor.risk_score(s.span_type_id, s.risk_profile_revision_id),
