@@ -168,6 +168,18 @@ SELECT * FROM pg_temp.scans($$
 	 WHERE agent_id = (SELECT id FROM prefactor.agents WHERE name = 'support-chatbot'
 						  AND account_id = prefactor.resolve_account('plans'))
 	 ORDER BY started_at DESC LIMIT 20$$);
+-- A query that reads no name reads no name table: the views left-join them (the same rows: every
+-- key is NOT NULL with a foreign key), so the planner removes the joins a query does not need and
+-- weighs far fewer join orders than for inner joins on (account_id, id).
+SELECT id AS chatbot FROM agents WHERE name = 'support-chatbot' AND account_id = resolve_account('plans') \gset
+SELECT count(*) FILTER (WHERE node ~ ' on (agents|agent_versions|activity_schema_versions|environments)( |$)')
+	   AS name_tables_read
+  FROM pg_temp.plan_of(format($$
+	SELECT instance_id, status, risk_score, spans FROM prefactor.instance_summary
+	 WHERE agent_id = %L ORDER BY started_at DESC LIMIT 20$$, :'chatbot'));
+SELECT count(*) FILTER (WHERE node ~ ' on (agents|agent_versions|activity_schema_versions|environments)( |$)')
+	   AS name_tables_read
+  FROM pg_temp.plan_of($$SELECT deployment_id, live FROM prefactor.deployment_history$$);
 SELECT i.id AS plan_run FROM instances i JOIN agents g ON g.account_id = i.account_id AND g.id = i.agent_id
  WHERE g.name = 'research-agent' AND i.status = 'complete' AND i.account_id = resolve_account('plans')
  ORDER BY i.started_at DESC LIMIT 1 \gset
