@@ -185,6 +185,8 @@ SELECT prefactor_risk_level(41, risk_profile_revision_id) FROM instances WHERE i
 \c - ci_reader
 SELECT agent, environment, version FROM live_deployments;
 \c - ci_reader
+SELECT agent, environment, version, live FROM deployment_history ORDER BY agent, environment, deployed_at;
+\c - ci_reader
 SELECT count(*) AS accounts_seen FROM accounts;
 \c - ci_reader
 SELECT span_type, points FROM span_risk WHERE instance_id = :'r1' ORDER BY span_type, points;
