@@ -113,7 +113,7 @@ prefactor_pfid_changed(Oid *built_for)
 }
 
 /* The modules' relcache callbacks, called from prefactor's one slot. */
-#define RELCACHE_CALLBACKS_MAX 8
+#define RELCACHE_CALLBACKS_MAX 16
 static struct
 {
 	RelcacheCallbackFunction func;

@@ -384,6 +384,14 @@ static const char *const run_column_names[RUN_NCOLUMNS] = {
 static Oid	run_columns_of = InvalidOid;
 static AttrNumber run_column[RUN_NCOLUMNS];
 
+/* The columns are found again after their relation (the runs table or a shard of it) changes. */
+static void
+run_columns_forget(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == run_columns_of)
+		run_columns_of = InvalidOid;
+}
+
 /*
  * Where this subtransaction locked each run: locking a run again (the API
  * locks it before its insert, the guard as it judges the row, and a bulk
@@ -528,6 +536,13 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	instances = table_open(relid, RowShareLock);
 	if (run_columns_of != relid)
 	{
+		static bool registered = false;
+
+		if (!registered)
+		{
+			prefactor_on_relcache_invalidation(run_columns_forget, (Datum) 0);
+			registered = true;
+		}
 		for (int i = 0; i < RUN_NCOLUMNS; i++)
 			run_column[i] = attnameAttNum(instances, run_column_names[i], false);
 		run_columns_of = relid;

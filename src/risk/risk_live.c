@@ -60,9 +60,18 @@ static SPIPlanPtr plan_raise = NULL;
 static InstallationWatch live_watch = INSTALLATION_WATCH_INIT;
 
 /* Forgets the saved plan and the index found for another installation. */
+static void relation_changed(Datum arg, Oid relid);
+
 static void
 risk_live_check(void)
 {
+	static bool registered = false;
+
+	if (!registered)
+	{
+		prefactor_on_relcache_invalidation(relation_changed, (Datum) 0);
+		registered = true;
+	}
 	if (!prefactor_installation_changed(&live_watch))
 		return;
 	if (plan_raise)
@@ -139,6 +148,21 @@ static const char *const raise_column_names[RAISE_NCOLUMNS] = {
 };
 static Oid	raise_columns_of = InvalidOid;
 static int	raise_column[RAISE_NCOLUMNS];
+
+/*
+ * Column numbers and the index are found again after their relation (the
+ * table or, on Citus, a shard of it) changes.
+ */
+static void
+relation_changed(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == raise_columns_of)
+		raise_columns_of = InvalidOid;
+	if (relid == InvalidOid || relid == spans_relid)
+		spans_relid = InvalidOid;
+	if (relid == InvalidOid || relid == total_index_of)
+		total_index_of = InvalidOid;
+}
 
 /* What a raise writes to the run row. */
 typedef struct RunRaise
