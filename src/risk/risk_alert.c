@@ -19,9 +19,10 @@
  *	  span functions are distributed functions, see prefactor.distribute())
  *	  runs there in the account's shard scope, where the guard sends the
  *	  alert as on a single node: risk_alert_send then keeps the payload
- *	  until the worker's transaction commits and sends it to the
- *	  coordinator over a connection of its own (pg_notify there), so that
- *	  the LISTEN on the coordinator receives it all the same.
+ *	  until the worker's transaction has committed and released its locks,
+ *	  and sends it to the coordinator over a connection of its own
+ *	  (pg_notify there), so that the LISTEN on the coordinator receives it
+ *	  all the same.
  */
 #include "postgres.h"
 
@@ -33,6 +34,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "core/caches.h"
 #include "core/citus_compat.h"
@@ -178,23 +180,19 @@ drop_alerts(int from_level)
 	}
 }
 
+/*
+ * At the end of the transaction, once its locks are released: a run's next
+ * span waits on this transaction until then, so the round trip to the
+ * coordinator (or a coordinator that cannot be reached) must not hold it.
+ */
 static void
-forward_alerts_callback(XactEvent event, void *arg)
+forward_alerts_callback(ResourceReleasePhase phase, bool is_commit, bool is_top_level, void *arg)
 {
-	if (alerts_to_forward == NIL)
+	if (alerts_to_forward == NIL || phase != RESOURCE_RELEASE_AFTER_LOCKS || !is_top_level)
 		return;
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
-			forward_alerts();
-			/* fall through */
-		case XACT_EVENT_ABORT:
-			drop_alerts(0);
-			break;
-		default:
-			break;
-	}
+	if (is_commit)
+		forward_alerts();
+	drop_alerts(0);
 }
 
 /*
@@ -299,7 +297,7 @@ risk_alert_send(const char *channel, const char *payload)
 	}
 	if (!forward_callback_registered)
 	{
-		RegisterXactCallback(forward_alerts_callback, NULL);
+		RegisterResourceReleaseCallback(forward_alerts_callback, NULL);
 		RegisterSubXactCallback(forward_alerts_subxact_callback, NULL);
 		forward_callback_registered = true;
 	}
