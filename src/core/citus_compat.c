@@ -359,8 +359,12 @@ static ScopeMap *current_scope = NULL;
 
 /*
  * Any relcache invalidation (Citus's metadata changes send them): the
- * answers about Citus tables and shards are read again, and the shard scope
- * is left and its placements read again.
+ * answers about Citus tables and shards are read again, and the next call's
+ * shard scope reads its placements again. A call keeps the scope it is in:
+ * it holds the shard group's metadata lock until its transaction ends, so
+ * no move or split changes those placements under it, and leaving the scope
+ * halfway would split a span call's decisions (the guard's alert in the
+ * scope, the call's own outside it: two alerts).
  */
 static void
 citus_relcache_callback(Datum arg, Oid relid)
@@ -376,7 +380,6 @@ citus_relcache_callback(Datum arg, Oid relid)
 		shard_ranges = NULL;
 	}
 	scope_stale = true;
-	current_scope = NULL;
 }
 
 /* An error leaves the scope: later queries go through Citus (always correct). */
@@ -524,6 +527,9 @@ prefactor_citus_scope_begin(const Pfid *account)
 	}
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
+		/* the maps are dropped only outside any scope (an outer call's map stays valid) */
+		if (scope_stale && current_scope != NULL)
+			break;
 		if (scope_stale)
 			scope_reset();
 		if (scope_maps == NULL)

@@ -144,6 +144,20 @@ like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 		 WHERE shardid = get_shard_id_for_distribution_column('prefactor.instances',
 			   (SELECT account_id FROM prefactor.accounts WHERE name = 'acme'))});
 	my ($acme_worker) = grep { $_->port == $acme_port } @workers;
+	# a DBA's AFTER INSERT trigger that sends a relcache invalidation in the middle of each span
+	# call: the call keeps its shard scope, so its alert is still sent once
+	$coord->safe_psql('postgres', q{
+		CREATE FUNCTION public.analyze_after_span() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+			SET search_path = pg_catalog AS $$
+		BEGIN
+			CREATE TEMP TABLE IF NOT EXISTS span_scratch (x int);
+			ALTER TABLE span_scratch SET (fillfactor = 90);
+			PERFORM 1;
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER zz_analyze_after_span AFTER INSERT ON prefactor.spans
+			FOR EACH ROW EXECUTE FUNCTION public.analyze_after_span();
+	});
 	my $listener = $coord->background_psql('postgres', extra_params => ['-U', 'ci_reader']);
 	$listener->query_safe('LISTEN prefactor_risk');
 	my ($wrc, $wout, $werr) = $acme_worker->psql('postgres', q{
@@ -169,6 +183,10 @@ like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 	  or diag($heard);
 	like($alerts[0] // '', qr/"score": 24, "level": "medium", "terminated": false/, 'the alert is the committed rise to medium');
 	$listener->quit;
+	$coord->safe_psql('postgres', q{
+		DROP TRIGGER zz_analyze_after_span ON prefactor.spans;
+		DROP FUNCTION public.analyze_after_span();
+	});
 }
 
 # the risk aggregates grouped across accounts: partial aggregates on the workers, combined on the coordinator
