@@ -189,6 +189,32 @@ like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 	});
 }
 
+# Parallel tool calls: four clients of the ingest role record spans into one run through the
+# coordinator at once (each call delegated to the account's worker, which locks, scores and writes
+# in the account's shards directly). No point is lost: the run's score is exact.
+{
+	my $run = $coord->safe_psql('postgres', q{SELECT prefactor.prefactor_start_run('acme', 'support-bot',
+		'production', NULL, NULL)}, extra_params => ['-U', 'ci_ingest']);
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/parallel_spans.pgbench";
+	PostgreSQL::Test::Utils::append_to_file($script,
+		qq{SELECT terminate FROM prefactor.prefactor_record_span(':run', 'lookup', '{"q": "parallel"}');\n});
+	my ($out, $err) = ('', '');
+	IPC::Run::run(['pgbench', '-n', '-c', '4', '-j', '4', '-t', '25', '-D', "run=$run", '-f', $script,
+				   '-h', $coord->host, '-p', $coord->port, '-U', 'ci_ingest', 'postgres'], '>', \$out, '2>', \$err);
+	like($out, qr/number of failed transactions: 0/, 'four clients record 100 spans into one run at once')
+	  or diag($out . $err);
+	# the live score is exact in instance_summary; the run row holds the score of its last rise
+	# (critical at the ninth span, 108) until the run ends
+	is($coord->safe_psql('postgres', qq{
+		SELECT spans || ' ' || risk_score || ' ' || risk_level FROM prefactor.instance_summary
+		 WHERE instance_id = '$run'}, extra_params => ['-U', 'ci_reader']),
+	   '100 1200 critical', 'each span adds its 12 points: the live score is 1200, critical');
+	$coord->safe_psql('postgres', qq{SELECT prefactor.prefactor_finish_run('$run')}, extra_params => ['-U', 'ci_ingest']);
+	is($coord->safe_psql('postgres', qq{SELECT risk_score || ' ' || status FROM prefactor.instances WHERE id = '$run'},
+						 extra_params => ['-U', 'ci_reader']),
+	   '1200 complete', 'the finished run stores the final score, 1200');
+}
+
 # the risk aggregates grouped across accounts: partial aggregates on the workers, combined on the coordinator
 like($coord->safe_psql('postgres', q{
 	EXPLAIN (VERBOSE, COSTS OFF) SELECT s.span_type, prefactor.risk_score(s.span_type_id, s.risk_profile_revision_id),
