@@ -88,10 +88,11 @@ COMMENT ON FUNCTION prefactor_deploy(text, text, text, text, text) IS
 CREATE OR REPLACE VIEW live_deployments WITH (security_invoker = true) AS
 SELECT d.account_id, d.agent_id, g.name AS agent, d.environment_id, e.name AS environment,
 	   d.version_id, v.external_identifier AS version, v.schema_version_id, d.id AS deployment_id, d.deployed_at
+  -- left joins to the name tables, as in 70-views.sql (same rows, fewer join orders to plan)
   FROM prefactor.agent_deployments d
-  JOIN prefactor.agents g ON g.account_id = d.account_id AND g.id = d.agent_id
-  JOIN prefactor.environments e ON e.account_id = d.account_id AND e.id = d.environment_id
-  JOIN prefactor.agent_versions v ON v.account_id = d.account_id AND v.id = d.version_id
+  LEFT JOIN prefactor.agents g ON g.account_id = d.account_id AND g.id = d.agent_id
+  LEFT JOIN prefactor.environments e ON e.account_id = d.account_id AND e.id = d.environment_id
+  LEFT JOIN prefactor.agent_versions v ON v.account_id = d.account_id AND v.id = d.version_id
  WHERE d.retired_at IS NULL;
 COMMENT ON VIEW live_deployments IS 'What is live where: the active deployment of each agent in each environment';
 COMMENT ON COLUMN live_deployments.account_id IS 'Account of the deployment';

@@ -6,7 +6,13 @@
 -- indexes: per-row figures come from LATERAL subqueries driven by the outer
 -- row, never from aggregates or window functions over whole tables. The span
 -- timeline needs a recursive walk, which a view cannot restrict to one run,
--- so it is a function of the run.
+-- so it is a function of the run. The name tables (agents, versions,
+-- schema versions, environments) are left-joined: every key to them is NOT
+-- NULL with a foreign key, so the rows are those of inner joins, but inner
+-- joins on (account_id, id) put every relation in one account_id
+-- equivalence class and the planner weighs every join order (3-5 ms of
+-- planning for instance_summary, against about 1 ms), and a left join that
+-- a query does not read is removed.
 ------------------------------------------------------------------------------
 
 -- How a span compared with its declared shape, in one word.
@@ -83,10 +89,6 @@ SELECT i.account_id, i.id AS instance_id,
 	   CASE WHEN i.risk_profile_revision_id IS NOT NULL THEN greatest(i.risk_score, c.risk_total) END AS risk_score,
 	   i.risk_level,
 	   i.status = 'terminated' AS terminated, i.termination_reason
-  -- Left joins return the same rows here (each key is NOT NULL with a foreign key), but inner
-  -- joins on (account_id, id) put every relation in one account_id equivalence class, and the
-  -- planner then weighs every join order: 3-5 ms of planning against about 1 ms. A query that
-  -- does not read a name also skips its join (join removal).
   FROM prefactor.instances i
   LEFT JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
   LEFT JOIN prefactor.agent_versions v ON v.account_id = i.account_id AND v.id = i.version_id
@@ -192,7 +194,7 @@ SELECT sv.account_id, sv.agent_id, g.name AS agent,
 	   round(c.mismatches::numeric / c.spans, 4) AS mismatch_rate,
 	   c.last_mismatch_at, c.last_seen_at
   FROM prefactor.activity_schema_versions sv
-  JOIN prefactor.agents g ON g.account_id = sv.account_id AND g.id = sv.agent_id
+  LEFT JOIN prefactor.agents g ON g.account_id = sv.account_id AND g.id = sv.agent_id
  CROSS JOIN LATERAL (
 	SELECT s.span_type,
 		   bool_or(s.span_type_id IS NOT NULL) AS declared,
@@ -243,8 +245,8 @@ SELECT i.account_id, i.environment_id, e.name AS environment, i.agent_id, g.name
 	   max(i.risk_score) AS peak_score,
 	   round(avg(i.risk_score), 2) AS mean_score
   FROM prefactor.instances i
-  JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
-  JOIN prefactor.environments e ON e.account_id = i.account_id AND e.id = i.environment_id
+  LEFT JOIN prefactor.agents g ON g.account_id = i.account_id AND g.id = i.agent_id
+  LEFT JOIN prefactor.environments e ON e.account_id = i.account_id AND e.id = i.environment_id
  CROSS JOIN (VALUES ('hour'), ('day')) AS b (bucket)
  WHERE i.started_at IS NOT NULL
  GROUP BY i.account_id, i.environment_id, e.name, i.agent_id, g.name, b.bucket, date_trunc(b.bucket, i.started_at);
@@ -302,7 +304,6 @@ SELECT d.account_id, d.id AS deployment_id, d.agent_id, g.name AS agent, d.envir
 	   v.schema_version_id, sv.number AS schema_version,
 	   d.deployed_at, d.retired_at, d.retired_at IS NULL AS live,
 	   coalesce(d.retired_at, now()) - d.deployed_at AS live_for
-  -- left joins for the planner, as in instance_summary (every key NOT NULL with a foreign key)
   FROM prefactor.agent_deployments d
   LEFT JOIN prefactor.agents g ON g.account_id = d.account_id AND g.id = d.agent_id
   LEFT JOIN prefactor.environments e ON e.account_id = d.account_id AND e.id = d.environment_id
@@ -337,14 +338,14 @@ SELECT v.account_id, v.agent_id, g.name AS agent, v.id AS version_id, v.external
 	   coalesce(r.first_run_at, v.created_at) AS first_seen_at,
 	   coalesce(r.last_run_at, v.created_at) AS last_seen_at
   FROM prefactor.agent_versions v
-  JOIN prefactor.agents g ON g.account_id = v.account_id AND g.id = v.agent_id
-  JOIN prefactor.activity_schema_versions sv ON sv.account_id = v.account_id AND sv.id = v.schema_version_id
- CROSS JOIN LATERAL (
+  LEFT JOIN prefactor.agents g ON g.account_id = v.account_id AND g.id = v.agent_id
+  LEFT JOIN prefactor.activity_schema_versions sv ON sv.account_id = v.account_id AND sv.id = v.schema_version_id
+  LEFT JOIN LATERAL (
 	SELECT count(*) AS runs, min(coalesce(i.started_at, i.registered_at)) AS first_run_at,
 		   max(coalesce(i.started_at, i.registered_at)) AS last_run_at
 	  FROM prefactor.instances i
 	 WHERE i.account_id = v.account_id AND i.agent_id = v.agent_id AND i.version_id = v.id
- ) r;
+ ) r ON true;
 COMMENT ON VIEW version_history IS
 	'Every version of every agent with the schema version paired with it, its runs and when it was first and last seen';
 COMMENT ON COLUMN version_history.account_id IS 'Account of the agent';

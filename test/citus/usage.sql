@@ -187,6 +187,8 @@ SELECT agent, environment, version FROM live_deployments;
 \c - ci_reader
 SELECT agent, environment, version, live FROM deployment_history ORDER BY agent, environment, deployed_at;
 \c - ci_reader
+SELECT agent, version, schema_version, runs FROM version_history ORDER BY agent, version, schema_version;
+\c - ci_reader
 SELECT count(*) AS accounts_seen FROM accounts;
 \c - ci_reader
 SELECT span_type, points FROM span_risk WHERE instance_id = :'r1' ORDER BY span_type, points;
