@@ -74,7 +74,6 @@ static const char *const access_level_names[] = {"reader", "ingest", "admin"};
 static HTAB *access_answers = NULL;
 static uint64 access_generation = 1;	/* moves on whenever the answers are forgotten */
 static Oid	members_relid = InvalidOid;	/* account_members, when the answers were begun */
-static bool access_callback_registered = false;
 
 /*
  * A relcache invalidation of account_members (or of everything): forget
@@ -108,17 +107,13 @@ access_cache_find(Oid user, const Pfid *account, int level, bool *found)
 {
 	AccessKey	key;
 
-	if (!access_callback_registered)
-	{
-		prefactor_on_relcache_invalidation(access_invalidate, (Datum) 0);
-		access_callback_registered = true;
-	}
 	if (access_answers == NULL || hash_get_num_entries(access_answers) >= ACCESS_CACHE_MAX)
 	{
 		HASHCTL		ctl;
 		/* looked up first: a lookup may process invalidations, which reset the answers */
 		Oid			members = get_relname_relid("account_members", get_namespace_oid("prefactor", false));
 
+		prefactor_on_relcache_invalidation(access_invalidate, (Datum) 0);
 		if (access_answers != NULL)
 			hash_destroy(access_answers);
 		access_generation++;

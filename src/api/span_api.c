@@ -162,13 +162,7 @@ spans_column(Oid relid, const char *name)
 static void
 spans_columns_fill(SpansTable *t, Oid relid)
 {
-	static bool registered = false;
-
-	if (!registered)
-	{
-		prefactor_on_relcache_invalidation(spans_table_forget, (Datum) 0);
-		registered = true;
-	}
+	prefactor_on_relcache_invalidation(spans_table_forget, (Datum) 0);
 	for (int i = 0; i < NS_NARGS; i++)
 		t->arg[i] = spans_column(relid, span_arg_columns[i]);
 	t->id = spans_column(relid, "id");

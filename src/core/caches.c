@@ -131,6 +131,9 @@ relcache_invalidated(Datum arg, Oid relid)
 void
 prefactor_on_relcache_invalidation(RelcacheCallbackFunction func, Datum arg)
 {
+	for (int i = 0; i < relcache_callbacks_count; i++)
+		if (relcache_callbacks[i].func == func && relcache_callbacks[i].arg == arg)
+			return;
 	if (relcache_callbacks_count >= RELCACHE_CALLBACKS_MAX)
 		elog(FATAL, "out of prefactor relcache callback slots");
 	if (relcache_callbacks_count == 0)

@@ -51,7 +51,7 @@ extern Pfid *prefactor_account_for_partition(int32 partition);
  * A module's relcache invalidation callback. PostgreSQL gives a backend ten
  * relcache callback slots, shared with the core and other extensions (Citus
  * takes five), so prefactor's modules share one slot: each registers its own
- * callback here, once.
+ * callback here when it fills its cache (registering it again does nothing).
  */
 extern void prefactor_on_relcache_invalidation(RelcacheCallbackFunction func, Datum arg);
 

@@ -106,13 +106,7 @@ static void citus_relcache_callback(Datum arg, Oid relid);
 static void
 register_relcache_callback(void)
 {
-	static bool registered = false;
-
-	if (!registered)
-	{
-		prefactor_on_relcache_invalidation(citus_relcache_callback, (Datum) 0);
-		registered = true;
-	}
+	prefactor_on_relcache_invalidation(citus_relcache_callback, (Datum) 0);
 }
 
 /*

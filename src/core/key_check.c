@@ -59,7 +59,6 @@ typedef struct TableKeys
 #define TABLE_KEYS_MAX 8
 static TableKeys table_keys[TABLE_KEYS_MAX];
 static int	table_keys_count = 0;
-static bool table_keys_watched = false;
 
 static void
 table_keys_invalidated(Datum arg, Oid relid)
@@ -116,11 +115,7 @@ keys_of(Relation rel)
 	for (int i = 0; i < table_keys_count; i++)
 		if (table_keys[i].relid == RelationGetRelid(rel))
 			return &table_keys[i];
-	if (!table_keys_watched)
-	{
-		prefactor_on_relcache_invalidation(table_keys_invalidated, (Datum) 0);
-		table_keys_watched = true;
-	}
+	prefactor_on_relcache_invalidation(table_keys_invalidated, (Datum) 0);
 	if (table_keys_count == TABLE_KEYS_MAX)
 		table_keys_count = 0;
 	entry = &table_keys[table_keys_count];

@@ -299,24 +299,18 @@ check_span_row(Relation rel, HeapTuple tuple, const SpanColumns *c, bool insert)
  * stored one transaction at a time (and the rare run update that follows a
  * level rise cannot deadlock with another span's shared lock).
  */
-/* The instances table beside a spans table, and its primary key (found once). */
+/* The instances table beside a spans table (found once). */
 static Oid	run_table_of = InvalidOid;
 static Oid	run_table = InvalidOid;
-static Oid	run_pkey = InvalidOid;
 
 static void
 find_run_table(Oid namespace)
 {
-	Relation	instances;
-
 	if (run_table_of == namespace)
 		return;
 	run_table = get_relname_relid("instances", namespace);
 	if (!OidIsValid(run_table))
 		elog(ERROR, "relation prefactor.instances is missing");
-	instances = table_open(run_table, AccessShareLock);
-	run_pkey = RelationGetPrimaryKeyIndex(instances);
-	table_close(instances, AccessShareLock);
 	run_table_of = namespace;
 }
 
@@ -536,13 +530,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 	instances = table_open(relid, RowShareLock);
 	if (run_columns_of != relid)
 	{
-		static bool registered = false;
-
-		if (!registered)
-		{
-			prefactor_on_relcache_invalidation(run_columns_forget, (Datum) 0);
-			registered = true;
-		}
+		prefactor_on_relcache_invalidation(run_columns_forget, (Datum) 0);
 		for (int i = 0; i < RUN_NCOLUMNS; i++)
 			run_column[i] = attnameAttNum(instances, run_column_names[i], false);
 		run_columns_of = relid;
@@ -561,7 +549,7 @@ lock_run_direct(const Pfid *account, const Pfid *instance, RunState *run)
 		/* still the version a raise of this subtransaction wrote */
 		keys_checked = locked && checked && ItemPointerEquals(&slot->tts_tid, &at);
 	}
-	if (!locked && prefactor_index_first(instances, relid == run_table ? run_pkey : RelationGetPrimaryKeyIndex(instances),
+	if (!locked && prefactor_index_first(instances, RelationGetPrimaryKeyIndex(instances),
 										 account, instance, ForwardScanDirection, NULL, slot))
 	{
 		tid = slot->tts_tid;
@@ -920,7 +908,7 @@ require_run_open(Relation rel, HeapTuple span, const SpanColumns *c)
 	{
 		instances = table_open(relid, AccessShareLock);
 		slot = table_slot_create(instances, NULL);
-		if (prefactor_index_first(instances, relid == run_table ? run_pkey : RelationGetPrimaryKeyIndex(instances),
+		if (prefactor_index_first(instances, RelationGetPrimaryKeyIndex(instances),
 								  DatumGetPfidP(heap_getattr(span, c->account_id, desc, &isnull)),
 								  DatumGetPfidP(heap_getattr(span, c->instance_id, desc, &isnull)),
 								  ForwardScanDirection, NULL, slot))

@@ -240,16 +240,11 @@ coordinator_conninfo_if_worker(void)
 {
 	static SPIPlanPtr citus_plan = NULL;
 	static SPIPlanPtr conninfo_plan = NULL;
-	static bool registered = false;
 	bool		isnull;
 
 	if (conninfo_known && conninfo_user == GetUserId())
 		return conninfo_answer;
-	if (!registered)
-	{
-		prefactor_on_relcache_invalidation(conninfo_forget, (Datum) 0);
-		registered = true;
-	}
+	prefactor_on_relcache_invalidation(conninfo_forget, (Datum) 0);
 	if (conninfo_answer)
 		pfree(conninfo_answer);
 	conninfo_answer = NULL;

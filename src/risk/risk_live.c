@@ -65,15 +65,10 @@ static void relation_changed(Datum arg, Oid relid);
 static void
 risk_live_check(void)
 {
-	static bool registered = false;
-
-	if (!registered)
-	{
-		prefactor_on_relcache_invalidation(relation_changed, (Datum) 0);
-		registered = true;
-	}
 	if (!prefactor_installation_changed(&live_watch))
 		return;
+	/* the first call finds the installation changed too (the watch starts stale) */
+	prefactor_on_relcache_invalidation(relation_changed, (Datum) 0);
 	if (plan_raise)
 		SPI_freeplan(plan_raise);
 	plan_raise = NULL;
