@@ -652,3 +652,18 @@ SELECT i.account_id, i.id, 'lookup', 'complete', '{}', now(), now() FROM bulk_ru
 COMMIT;
 SELECT count(*) AS runs, count(*) FILTER (WHERE top = 503) AS continued_from_500
   FROM (SELECT instance_id, max(risk_total) AS top FROM spans WHERE instance_id IN (SELECT id FROM bulk_runs) GROUP BY 1) t;
+
+------------------------------------------------------------------------------
+-- A breakdown has one line per span type: a type met twice in a group is one
+-- line, whether the group has a handful of lines (merged by a scan) or more
+-- than 16 (merged after sorting by name)
+------------------------------------------------------------------------------
+CREATE TEMP TABLE breakdown_types AS SELECT pfid_generate(1) AS t, g FROM generate_series(1, 20) g;
+SELECT jsonb_array_length(b -> 'types') AS lines, b -> 'spans' AS spans,
+	   (SELECT count(*) FROM jsonb_array_elements(b -> 'types') x WHERE (x ->> 'count')::int = 2) AS met_twice
+  FROM (SELECT risk_breakdown(t, NULL) b
+		  FROM (SELECT t FROM breakdown_types UNION ALL SELECT t FROM breakdown_types WHERE g <= 10) s) q;
+SELECT jsonb_array_length(b -> 'types') AS lines, b -> 'spans' AS spans,
+	   (SELECT count(*) FROM jsonb_array_elements(b -> 'types') x WHERE (x ->> 'count')::int = 2) AS met_twice
+  FROM (SELECT risk_breakdown(t, NULL) b
+		  FROM (SELECT t FROM breakdown_types WHERE g <= 5 UNION ALL SELECT t FROM breakdown_types WHERE g <= 3) s) q;

@@ -738,21 +738,41 @@ risk_sum_numeric(RiskSum *sum, Numeric x)
 }
 
 /*
+ * Who is asking, looked up once per final call: the pairs' verdicts below
+ * are kept per role, and a group asks for every pair twice.
+ */
+typedef struct RiskViewer
+{
+	Oid			user;
+	bool		superuser;		/* asked anew at every call: it is not kept */
+	uint64		generation;		/* of the access answers */
+} RiskViewer;
+
+static RiskViewer
+risk_viewer(void)
+{
+	RiskViewer	v;
+
+	v.user = GetOuterUserId();
+	v.superuser = superuser_arg(v.user);
+	v.generation = prefactor_access_generation();
+	return v;
+}
+
+/*
  * Whether the calling role may read the account of a pair's span type. The
  * pairs outlive queries, so the verdict is kept for the role it was given to
  * and only while the access answers it came from hold.
  */
 static bool
-risk_pair_visible(RiskPairEntry *pair)
+risk_pair_visible(RiskPairEntry *pair, const RiskViewer *viewer)
 {
-	Oid			user = GetOuterUserId();
-
-	if (superuser_arg(user))
+	if (viewer->superuser)
 		return true;
-	if (pair->visible_generation != prefactor_access_generation() || pair->visible_to != user)
+	if (pair->visible_generation != viewer->generation || pair->visible_to != viewer->user)
 	{
 		pair->visible = risk_type_visible(&pair->key.span_type_id);
-		pair->visible_to = user;
+		pair->visible_to = viewer->user;
 		pair->visible_generation = prefactor_access_generation();
 	}
 	return pair->visible;
@@ -760,12 +780,12 @@ risk_pair_visible(RiskPairEntry *pair)
 
 /* Points of a pair's span type under its revision (NULL if unknown). */
 static const RiskTypeInfo *
-risk_pair_info(RiskPairEntry *pair)
+risk_pair_info(RiskPairEntry *pair, const RiskViewer *viewer)
 {
 	const RiskTypeInfo *info;
 
 	/* the pair cache outlives the query: whoever asks now must see the account */
-	if (!risk_pair_visible(pair))
+	if (!risk_pair_visible(pair, viewer))
 		return NULL;
 	if (pair->info_generation == risk_cache_generation)
 		return pair->info;
@@ -781,14 +801,14 @@ risk_pair_info(RiskPairEntry *pair)
 
 /* Name of a pair's span type (NULL for spans without one). */
 static const char *
-risk_pair_name(RiskPairEntry *pair)
+risk_pair_name(RiskPairEntry *pair, const RiskViewer *viewer)
 {
 	const char *name;
 	bool		cached;
 
 	if (!(pair->key.flags & RISK_HAS_TYPE))
 		return NULL;
-	if (!risk_pair_visible(pair))
+	if (!risk_pair_visible(pair, viewer))
 		return pfid_text(&pair->key.span_type_id);	/* as for a span type that does not exist */
 	if (pair->name_generation == risk_cache_generation)
 		return pair->name;
@@ -803,7 +823,7 @@ risk_pair_name(RiskPairEntry *pair)
 
 /* Add the points of an entry's spans (count x type points) to a sum. */
 static void
-risk_sum_entry(RiskSum *sum, const RiskAggEntry *e)
+risk_sum_entry(RiskSum *sum, const RiskAggEntry *e, const RiskViewer *viewer)
 {
 	const RiskTypeInfo *info;
 	int64		m;
@@ -811,7 +831,7 @@ risk_sum_entry(RiskSum *sum, const RiskAggEntry *e)
 	if (e->pair->key.flags != (RISK_HAS_TYPE | RISK_HAS_REVISION))
 		return;
 	sum->any = true;
-	info = risk_pair_info(e->pair);
+	info = risk_pair_info(e->pair, viewer);
 	if (info == NULL || !info->scores)
 		return;
 	if (info->integral && !pg_mul_s64_overflow(e->count, info->ipoints, &m) &&
@@ -863,6 +883,7 @@ prefactor_risk_agg_score(PG_FUNCTION_ARGS)
 {
 	RiskAggState *state = PG_ARGISNULL(0) ? NULL : (RiskAggState *) PG_GETARG_POINTER(0);
 	RiskSum		total = {false, 0, NULL};
+	RiskViewer	viewer;
 	int64		nspans;
 	int64		nscored;
 	int			i;
@@ -872,8 +893,9 @@ prefactor_risk_agg_score(PG_FUNCTION_ARGS)
 	risk_state_totals(state, &nspans, &nscored);
 	if (nscored == 0)
 		PG_RETURN_NULL();
+	viewer = risk_viewer();
 	for (i = 0; i < state->nentries; i++)
-		risk_sum_entry(&total, &state->entries[i]);
+		risk_sum_entry(&total, &state->entries[i], &viewer);
 	total.any = true;
 	PG_RETURN_NUMERIC(risk_sum_value(&total));
 }
@@ -950,6 +972,7 @@ risk_share(int64 count, int64 total)
 typedef struct RiskBreakdownLine
 {
 	const char *name;			/* NULL: spans of undeclared types */
+	int			namelen;
 	int64		count;
 	RiskSum		sum;
 	bool		isint;			/* points are the whole number ipoints */
@@ -964,13 +987,6 @@ risk_name_cmp(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return (a == NULL) - (b == NULL);
 	return strcmp(a, b);
-}
-
-/* By name. */
-static int
-risk_line_name_cmp(const void *a, const void *b)
-{
-	return risk_name_cmp(((const RiskBreakdownLine *) a)->name, ((const RiskBreakdownLine *) b)->name);
 }
 
 /*
@@ -996,6 +1012,15 @@ risk_line_points_cmp(const void *a, const void *b)
 	return c != 0 ? c : risk_name_cmp(x->name, y->name);
 }
 
+/* By name. */
+static int
+risk_line_name_cmp(const void *a, const void *b)
+{
+	return risk_name_cmp(((const RiskBreakdownLine *) a)->name, ((const RiskBreakdownLine *) b)->name);
+}
+
+#define RISK_FEW_LINES 16		/* insertion sort and scans up to this many lines */
+
 /* Sort lines: insertion sort for the usual handful, qsort beyond. */
 static void
 risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const void *))
@@ -1003,7 +1028,7 @@ risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const
 	int			i,
 				j;
 
-	if (n > 16)
+	if (n > RISK_FEW_LINES)
 	{
 		qsort(lines, n, sizeof(RiskBreakdownLine), cmp);
 		return;
@@ -1016,6 +1041,51 @@ risk_sort_lines(RiskBreakdownLine *lines, int n, int (*cmp) (const void *, const
 			lines[j] = lines[j - 1];
 		lines[j] = tmp;
 	}
+}
+
+/* Whether two lines have one name (or are both undeclared). */
+static inline bool
+risk_same_name(const RiskBreakdownLine *a, const RiskBreakdownLine *b)
+{
+	return a->name == b->name ||
+		(a->name != NULL && b->name != NULL && a->namelen == b->namelen &&
+		 memcmp(a->name, b->name, a->namelen) == 0);
+}
+
+/*
+ * Merge the lines of one name (a span type's revisions) into one; returns
+ * how many are left, in no particular order.  A group has a handful of lines
+ * and the names of one span type are one cached string, so each line is
+ * looked for among the merged ones; past RISK_FEW_LINES they are sorted by
+ * name first.
+ */
+static int
+risk_merge_lines(RiskBreakdownLine *lines, int n)
+{
+	int			out = 0;
+	bool		sorted = n > RISK_FEW_LINES;
+
+	if (sorted)
+		risk_sort_lines(lines, n, risk_line_name_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		int			at = -1;
+
+		if (sorted)
+			at = out > 0 && risk_same_name(&lines[out - 1], &lines[i]) ? out - 1 : -1;
+		else
+			for (int j = 0; j < out && at < 0; j++)
+				if (risk_same_name(&lines[j], &lines[i]))
+					at = j;
+		if (at < 0)
+			lines[out++] = lines[i];
+		else
+		{
+			lines[at].count += lines[i].count;	/* <= the group's spans, checked */
+			risk_sum_add(&lines[at].sum, &lines[i].sum);
+		}
+	}
+	return out;
 }
 
 /*
@@ -1121,12 +1191,20 @@ risk_jsonb_numeric_room(Numeric n)
 }
 
 /* Keys of an object in jsonb order: key i is slot i (stride when i % JB_OFFSET_STRIDE == 0). */
+typedef struct RiskJsonbKey
+{
+	const char *s;
+	int			len;
+} RiskJsonbKey;
+
+#define RISK_JSONB_KEY(s) {s, sizeof(s) - 1}
+
 static inline void
-risk_jsonb_keys(RiskJsonbWriter *w, RiskJsonbContainer *c, const char *const *keys)
+risk_jsonb_keys(RiskJsonbWriter *w, RiskJsonbContainer *c, const RiskJsonbKey *keys)
 {
 	for (int i = 0; i < c->nchildren; i++)
 		risk_jsonb_child(w, c, i, i % JB_OFFSET_STRIDE == 0,
-						 risk_jsonb_string(w, keys[i], strlen(keys[i])));
+						 risk_jsonb_string(w, keys[i].s, keys[i].len));
 }
 
 /* Value i of an object: slot n + i. */
@@ -1136,8 +1214,12 @@ risk_jsonb_value(RiskJsonbWriter *w, RiskJsonbContainer *c, int i, JEntry e)
 	risk_jsonb_child(w, c, c->nchildren + i, (c->nchildren + i) % JB_OFFSET_STRIDE == 0, e);
 }
 
-static const char *const risk_breakdown_keys[] = {"spans", "total", "types"};
-static const char *const risk_line_keys[] = {"count", "share", "points", "span_type"};
+static const RiskJsonbKey risk_breakdown_keys[] = {
+	RISK_JSONB_KEY("spans"), RISK_JSONB_KEY("total"), RISK_JSONB_KEY("types")
+};
+static const RiskJsonbKey risk_line_keys[] = {
+	RISK_JSONB_KEY("count"), RISK_JSONB_KEY("share"), RISK_JSONB_KEY("points"), RISK_JSONB_KEY("span_type")
+};
 
 PG_FUNCTION_INFO_V1(prefactor_risk_agg_breakdown);
 /*
@@ -1160,6 +1242,7 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 	RiskJsonbWriter w;
 	RiskJsonbContainer root;
 	RiskJsonbContainer types;
+	RiskViewer	viewer;
 	int64		nspans;
 	int64		nscored;
 	int			i;
@@ -1171,37 +1254,23 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	scored = nscored > 0;
 	risk_numerics_init();
+	viewer = risk_viewer();
 
-	/* one line per entry, then merged by name */
+	/* one line per entry, then one per span type name (its revisions merged) */
 	lines = palloc(sizeof(RiskBreakdownLine) * Max(state->nentries, 1));
 	for (i = 0; i < state->nentries; i++)
 	{
 		RiskAggEntry *e = &state->entries[i];
+		RiskBreakdownLine *l = &lines[nlines++];
 
-		lines[nlines].name = risk_pair_name(e->pair);
-		lines[nlines].count = e->count;
-		memset(&lines[nlines].sum, 0, sizeof(RiskSum));
-		risk_sum_entry(&lines[nlines].sum, e);
-		risk_sum_add(&total, &lines[nlines].sum);
-		nlines++;
+		l->name = risk_pair_name(e->pair, &viewer);
+		l->namelen = l->name ? strlen(l->name) : 0;
+		l->count = e->count;
+		memset(&l->sum, 0, sizeof(RiskSum));
+		risk_sum_entry(&l->sum, e, &viewer);
+		risk_sum_add(&total, &l->sum);
 	}
-	risk_sort_lines(lines, nlines, risk_line_name_cmp);
-	if (nlines > 1)
-	{
-		int			out = 0;
-
-		for (i = 1; i < nlines; i++)
-		{
-			if (risk_name_cmp(lines[i].name, lines[out].name) == 0)
-			{
-				lines[out].count += lines[i].count;
-				risk_sum_add(&lines[out].sum, &lines[i].sum);
-			}
-			else
-				lines[++out] = lines[i];
-		}
-		nlines = out + 1;
-	}
+	nlines = risk_merge_lines(lines, nlines);
 	for (i = 0; i < nlines; i++)
 	{
 		RiskBreakdownLine *l = &lines[i];
@@ -1255,7 +1324,7 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 		v[2] = lines[i].isint ? risk_int_numeric(lines[i].ipoints) : lines[i].points;
 		room += 3 + 4 + 8 * sizeof(JEntry) + 25 + risk_jsonb_numeric_room(v[0]) +
 			risk_jsonb_numeric_room(v[1]) + risk_jsonb_numeric_room(v[2]) +
-			(lines[i].name ? strlen(lines[i].name) : 0);
+			lines[i].namelen;
 	}
 	if (room > JENTRY_OFFLENMASK)
 		ereport(ERROR,
@@ -1278,7 +1347,7 @@ prefactor_risk_agg_breakdown(PG_FUNCTION_ARGS)
 		for (int k = 0; k < 3; k++)
 			risk_jsonb_value(&w, &line, k, risk_jsonb_numeric(&w, values[3 * i + k]));
 		risk_jsonb_value(&w, &line, 3,
-						 lines[i].name ? risk_jsonb_string(&w, lines[i].name, strlen(lines[i].name))
+						 lines[i].name ? risk_jsonb_string(&w, lines[i].name, lines[i].namelen)
 						 : JENTRY_ISNULL);
 		risk_jsonb_child(&w, &types, i, i % JB_OFFSET_STRIDE == 0, risk_jsonb_close(&w, &line));
 	}
