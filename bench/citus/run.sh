@@ -7,6 +7,8 @@
 # noise on a shared machine hits both alike).
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
 # (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
+# PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
+# token, as prefactor-gateway calls it;
 # PREFACTOR_BENCH_PROTOCOL=prepared: pgbench -M prepared on both sides, as
 # drivers send calls with the extended protocol and prepared statements;
 # PREFACTOR_BENCH_CALLS=1: then each call's latency at 1 client through the
@@ -78,13 +80,15 @@ done
 script=${PREFACTOR_BENCH_SCRIPT:-api-account-id}
 acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 'bench'"; }
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
+tok() { q -p "$1" -Atc "SELECT prefactor.prefactor_create_ingest_token('bench', 'bench-bot', 'production')"; }
+declare -A token=(["$plain"]=$(tok "$plain") ["$coord"]=$(tok "$coord"))
 protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
 # with the extended protocol the ids are parameters ($1), not text in quotes
 if [ "$protocol" != simple ]; then
 	sed "s/':\([a-z]*\)'/:\1/g" "$work/$script.pgbench" > "$work/$script-$protocol.pgbench"
 	script=$script-$protocol
 fi
-bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
@@ -107,9 +111,9 @@ done
 # start, 20 times span start and finish, and the run finish
 worker=$(q -p "$coord" -Atc "SELECT nodeport FROM pg_dist_shard_placement WHERE shardid =
 	get_shard_id_for_distribution_column('prefactor.instances', '${account[$coord]}'::prefactor.pfid)")
-account[$worker]=${account[$coord]}
+account[$worker]=${account[$coord]} token[$worker]=${token[$coord]}
 calls() {
-	pgbench -n -M "$protocol" -r -h "$sock" -p "$1" -T "$secs" -c 1 -j 1 -D acct="${account[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null |
+	pgbench -n -M "$protocol" -r -h "$sock" -p "$1" -T "$secs" -c 1 -j 1 -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null |
 		awk '/^ *[0-9.]+ +[0-9]+ +(SELECT|INSERT|UPDATE)/ { n++; if (n == 1) rs = $1; else if (n == 42) rf = $1;
 			else if (n % 2 == 0) { ss += $1; ns++ } else { sf += $1; nf++ } }
 			/^tps/ { tps = $3 } END { printf "%.3f %.3f %.3f %.3f %.1f\n", rs, ss / ns, sf / nf, rf, tps }'

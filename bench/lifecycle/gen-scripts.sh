@@ -23,6 +23,17 @@ schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm"
 # on Citus the whole run start is delegated to the account's worker
 sed "s/prefactor_start_run('bench',/prefactor_start_run(':acct'::prefactor.pfid,/" "$out/api.pgbench" > "$out/api-account-id.pgbench"
 
+# the same run through the SDK protocol, as prefactor-gateway calls it (-D tok=<ingest
+# token>): register (with the schema) and start, 20 spans recorded done, finish
+{
+	echo "SELECT (prefactor.prefactor_sdk_register(':tok', '{\"agent_version\": {\"external_identifier\": \"v1\"}, \"agent_schema_version\": $schema}')).body->'details'->>'id' AS run \\gset"
+	echo "SELECT (prefactor.prefactor_sdk_start(':tok', ':run', '{}')).http_status;"
+	for i in $(seq 1 20); do
+		echo "SELECT (prefactor.prefactor_sdk_create_span(':tok', jsonb_build_object('details', jsonb_build_object('agent_instance_id', ':run', 'schema_name', 'llm', 'status', 'complete', 'payload', '$payload'::jsonb, 'result', '$result'::jsonb, 'started_at', now(), 'finished_at', now())))).http_status;"
+	done
+	echo "SELECT (prefactor.prefactor_sdk_finish(':tok', ':run', '{\"status\": \"complete\"}')).http_status;"
+} > "$out/sdk.pgbench"
+
 {
 	echo "INSERT INTO baseline_instances (account_id, id, agent_id, version_id, schema_version_id, environment_id, status, started_at) VALUES (':acct', prefactor.pfid_generate(:part), ':agent', ':ver', ':sv', ':env', 'active', now()) RETURNING id AS run \\gset"
 	for i in $(seq 1 20); do

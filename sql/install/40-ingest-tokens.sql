@@ -162,6 +162,7 @@ AS $$
 DECLARE
 	parts text[];
 	token_id prefactor.pfid;
+	account prefactor.pfid;
 	row prefactor.ingest_tokens;
 BEGIN
 	IF token IS NULL THEN
@@ -171,10 +172,13 @@ BEGIN
 	IF parts IS NOT NULL AND length(token) = 101 THEN
 		token_id := parts[1]::prefactor.pfid;
 		-- the token is the caller's credential: its account is found from the
-		-- partition directly (account_of answers only members of the account)
-		SELECT t.* INTO row FROM prefactor.accounts a
-		  JOIN prefactor.ingest_tokens t ON t.account_id = a.account_id
-		 WHERE a.partition = prefactor.pfid_partition(token_id) AND t.id = token_id;
+		-- partition directly (account_of answers only members of the account),
+		-- then the row by (account, id): one account's shard on Citus, where a
+		-- join on the partition alone would read every shard
+		SELECT a.account_id INTO account FROM prefactor.accounts a
+		 WHERE a.partition = prefactor.pfid_partition(token_id);
+		SELECT t.* INTO row FROM prefactor.ingest_tokens t
+		 WHERE t.account_id = account AND t.id = token_id;
 	END IF;
 	-- digests of equal length, compared in constant time
 	IF row.id IS NULL

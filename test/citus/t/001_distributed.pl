@@ -134,6 +134,32 @@ like($pout, qr/Asynchronous notification "prefactor_risk" with payload "\{"accou
 like($cout, qr/Asynchronous notification "prefactor_risk" with payload "\{"account": "acme", "agent": "strict-bot".*"level": "high", "terminated": true\}"/,
 	 'the termination alert reaches the LISTEN on the coordinator');
 
+# The SDK protocol through the coordinator touches one account's shards per
+# query: with Citus told to refuse any query that spans several shards, a
+# run registered, started, given a span and finished by its token succeeds
+# (the token's row is read by its account, not by a join over every shard).
+{
+	my $token = $coord->safe_psql('postgres',
+		q{SELECT prefactor.prefactor_create_ingest_token('acme', 'support-bot', 'production')});
+	my ($src, $sout, $serr) = $coord->psql('postgres', qq{
+SET citus.multi_task_query_log_level = error;
+SELECT (prefactor.prefactor_sdk_register('$token', '{"agent_version": {"external_identifier": "v1"}}')).body->'details'->>'id' AS run \\gset
+SELECT (prefactor.prefactor_sdk_start('$token', :'run', '{}')).http_status;
+SELECT (prefactor.prefactor_sdk_create_span('$token', jsonb_build_object('details', jsonb_build_object(
+	'agent_instance_id', :'run', 'schema_name', 'lookup', 'status', 'complete',
+	'payload', '{"span_id": "one-shard-1", "inputs": {"q": "x"}}'::jsonb, 'started_at', now(), 'finished_at', now())))).http_status;
+SELECT (prefactor.prefactor_sdk_finish('$token', :'run', '{"status": "complete"}')).http_status;
+SELECT (prefactor.prefactor_otlp_export('$token', '{"resourceSpans": [{"resource": {"attributes": [
+	{"key": "service.name", "value": {"stringValue": "support-bot"}}]}, "scopeSpans": [{"spans": [
+	{"traceId": "1af7651916cd43dd8448eb211c80319c", "spanId": "c7ad6b7169203331", "name": "agent",
+	 "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000", "status": {}}]}]}]}')).http_status;
+RESET citus.multi_task_query_log_level;
+SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
+}, extra_params => ['-U', 'ci_ingest']);
+	is($src . ' ' . join(',', split(/\n/, $sout)), '0 200,200,200,200,1',
+	   'the SDK calls and an OTLP export through the coordinator run single-shard queries only') or diag($serr);
+}
+
 # A client on the account's worker: its span calls run there in the account's
 # shard scope, where the guard sends the level-rise alert to the coordinator
 # when the transaction commits. An alert of a subtransaction rolled back is
