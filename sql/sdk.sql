@@ -232,6 +232,33 @@ SELECT pg_temp.counts() = :'before' AS nothing_stored, pg_temp.counts();
 \c - regress_sdk_other
 SELECT (prefactor.prefactor_sdk_register(:'tok', '{}')).http_status;
 
+-- By account (prefactor_sdk_call, what the gateway calls once it knows the
+-- token's account from prefactor_token_account): the same answers; a token
+-- of another account, an unknown operation and an invalid token are refused.
+\c - regress_sdk_ingest
+SELECT prefactor.prefactor_token_account(:'tok') IS NOT NULL AS known,
+	   prefactor.prefactor_token_account(:'tok') = prefactor.prefactor_token_account(:'tok_dev') AS same_account,
+	   prefactor.prefactor_token_account(:'tok_globex') <> prefactor.prefactor_token_account(:'tok') AS other_account,
+	   prefactor.prefactor_token_account(overlay(:'tok' PLACING 'ffff' FROM 98)) IS NULL AS wrong_secret_unknown,
+	   prefactor.prefactor_token_account(:'tok_revoked') IS NULL AS revoked_unknown,
+	   prefactor.prefactor_token_account(NULL) IS NULL AS null_unknown;
+SELECT prefactor.prefactor_token_account(:'tok') AS acme \gset
+SELECT (prefactor.prefactor_sdk_call(:'acme', 'register', :'tok', NULL, jsonb_build_object(
+		'agent_version', '{"external_identifier": "v1"}'::jsonb))).body->'details'->>'id' AS run4 \gset
+SELECT a.http_status, a.body->>'status' AS status
+  FROM prefactor.prefactor_sdk_call(:'acme', 'start', :'tok', :'run4', '{}') a;
+SELECT a.http_status, a.body->>'status' AS status
+  FROM prefactor.prefactor_sdk_call(:'acme', 'create_span', :'tok', NULL, jsonb_build_object('details', jsonb_build_object(
+	'agent_instance_id', :'run4', 'schema_name', 'agent', 'status', 'complete', 'payload', '{"span_id": "by-account-1"}'::jsonb,
+	'started_at', now(), 'finished_at', now()))) a;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acme', 'finish', :'tok', :'run4', '{"status": "complete"}') a;
+SELECT a.http_status, a.body->>'code' AS code
+  FROM prefactor.prefactor_sdk_call(prefactor.prefactor_token_account(:'tok_globex'), 'register', :'tok', NULL, '{}') a;
+SELECT a.http_status, a.body->>'code' AS code
+  FROM prefactor.prefactor_sdk_call(:'acme', 'drop_everything', :'tok', NULL, '{}') a;
+SELECT a.http_status, a.body->>'code' AS code
+  FROM prefactor.prefactor_sdk_call(:'acme', 'register', overlay(:'tok' PLACING 'ffff' FROM 98), NULL, '{}') a;
+
 \c - :superuser
 SET client_min_messages = warning;
 DROP EXTENSION prefactor CASCADE;

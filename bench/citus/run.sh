@@ -8,7 +8,8 @@
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
 # (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
 # PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
-# token, as prefactor-gateway calls it;
+# token, as prefactor-gateway's routes name them; sdk-account: by account, through
+# prefactor_sdk_call, which Citus delegates whole to the account's worker;
 # PREFACTOR_BENCH_PROTOCOL=prepared: pgbench -M prepared on both sides, as
 # drivers send calls with the extended protocol and prepared statements;
 # PREFACTOR_BENCH_CALLS=1: then each call's latency at 1 client through the

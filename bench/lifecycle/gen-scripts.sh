@@ -34,6 +34,17 @@ sed "s/prefactor_start_run('bench',/prefactor_start_run(':acct'::prefactor.pfid,
 	echo "SELECT (prefactor.prefactor_sdk_finish(':tok', ':run', '{\"status\": \"complete\"}')).http_status;"
 } > "$out/sdk.pgbench"
 
+# the same by account (-D acct=<id>), as prefactor-gateway calls it once it knows the token's
+# account: prefactor_sdk_call, which Citus delegates whole to the account's worker
+{
+	echo "SELECT a.body->'details'->>'id' AS run FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'register', ':tok', NULL, '{\"agent_version\": {\"external_identifier\": \"v1\"}, \"agent_schema_version\": $schema}') a \\gset"
+	echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'start', ':tok', ':run', '{}') a;"
+	for i in $(seq 1 20); do
+		echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'create_span', ':tok', NULL, jsonb_build_object('details', jsonb_build_object('agent_instance_id', ':run', 'schema_name', 'llm', 'status', 'complete', 'payload', '$payload'::jsonb, 'result', '$result'::jsonb, 'started_at', now(), 'finished_at', now()))) a;"
+	done
+	echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'finish', ':tok', ':run', '{\"status\": \"complete\"}') a;"
+} > "$out/sdk-account.pgbench"
+
 {
 	echo "INSERT INTO baseline_instances (account_id, id, agent_id, version_id, schema_version_id, environment_id, status, started_at) VALUES (':acct', prefactor.pfid_generate(:part), ':agent', ':ver', ':sv', ':env', 'active', now()) RETURNING id AS run \\gset"
 	for i in $(seq 1 20); do

@@ -485,7 +485,8 @@ COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of pref
 -- The one way an SDK call is answered: no token is 401; the token row binds
 -- the call; an error the protocol knows becomes its answer (sdk_error_answer),
 -- any other is raised for the gateway's 500.
-CREATE OR REPLACE FUNCTION sdk_call(operation text, token text, id text, body jsonb) RETURNS sdk_answer
+CREATE OR REPLACE FUNCTION sdk_call(operation text, token text, id text, body jsonb, account pfid DEFAULT NULL)
+	RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -495,7 +496,14 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
+	IF operation IS NULL OR operation NOT IN ('register', 'start', 'finish', 'create_span', 'finish_span') THEN
+		RAISE EXCEPTION 'unknown SDK operation "%"', left(operation, 40) USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'One of register, start, finish, create_span, finish_span.';
+	END IF;
 	t := prefactor.ingest_token_row(token);
+	IF account IS NOT NULL AND t.account_id <> account THEN
+		RAISE EXCEPTION 'the ingest token is not one of this account''s' USING ERRCODE = 'invalid_authorization_specification';
+	END IF;
 	RETURN CASE operation
 		WHEN 'register' THEN prefactor.sdk_register(t, body)
 		WHEN 'start' THEN prefactor.sdk_start(t, id, body)
@@ -510,8 +518,39 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN answer;
 END
 $$;
-COMMENT ON FUNCTION sdk_call(text, text, text, jsonb) IS
-	'Shared body of the prefactor_sdk_* functions: checks the token, calls the operation, answers known errors in the SDK''s error envelope';
+COMMENT ON FUNCTION sdk_call(text, text, text, jsonb, pfid) IS
+	'Shared body of the prefactor_sdk_* functions: checks the token (and that it is the given account''s, if one is given), calls the operation, answers known errors in the SDK''s error envelope';
+
+-- The SDK protocol by account: what a caller that knows the token's account
+-- (prefactor-gateway, after prefactor_token_account) calls. On Citus it is a
+-- distributed function by the account (prefactor.distribute()), so the whole
+-- call runs on the account's worker in one round trip; the prefactor_sdk_*
+-- functions by token alone cannot be delegated.
+CREATE OR REPLACE FUNCTION prefactor_sdk_call(account pfid, operation text, token text, id text, body jsonb)
+	RETURNS sdk_answer
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	RETURN prefactor.sdk_call(operation, token, id, body, account);
+END
+$$;
+COMMENT ON FUNCTION prefactor_sdk_call(pfid, text, text, text, jsonb) IS
+	'SDK protocol by account: operation register, start, finish, create_span or finish_span with the token, the path''s id (start, finish: the run; finish_span: the span; else NULL) and the body, as the prefactor_sdk_* functions; a token of another account answers 401. On Citus delegated whole to the account''s worker.';
+
+-- The account of a valid token, NULL for any other text: a caller routes the
+-- token's calls by it (prefactor_sdk_call). The secret is checked, so the
+-- answer tells nothing to someone without the token.
+CREATE OR REPLACE FUNCTION prefactor_token_account(token text) RETURNS pfid
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RETURN (prefactor.ingest_token_row(token)).account_id;
+EXCEPTION WHEN invalid_authorization_specification OR null_value_not_allowed THEN
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION prefactor_token_account(text) IS
+	'The account of a valid ingest token (unknown, wrong, revoked or expired: NULL), to route its calls by (prefactor_sdk_call)';
 
 CREATE OR REPLACE FUNCTION prefactor_sdk_register(token text, body jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql

@@ -113,8 +113,8 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- The run start by account id names the account; the span calls and the
-	-- run finish name a run or a span, whose id hashes into the shard of its
+	-- The run start by account id and prefactor_sdk_call name the account;
+	-- the span calls and the run finish name a run or a span, whose id hashes into the shard of its
 	-- account (ids are drawn so on the shards, src/core/citus_compat.c): as
 	-- distributed functions by that argument,
 	-- Citus delegates each top-level call to the worker holding the account,
@@ -132,7 +132,8 @@ BEGIN
 			('prefactor.prefactor_start_span(prefactor.pfid, text, jsonb, prefactor.pfid, timestamptz, text)', 'instance'),
 			('prefactor.prefactor_record_span(prefactor.pfid, text, jsonb, jsonb, text, prefactor.pfid, timestamptz, timestamptz, text)', 'instance'),
 			('prefactor.prefactor_finish_span(prefactor.pfid, text, jsonb, timestamptz, text)', 'span'),
-			('prefactor.prefactor_finish_run(prefactor.pfid, text, timestamptz, text)', 'instance')) v(f, a)
+			('prefactor.prefactor_finish_run(prefactor.pfid, text, timestamptz, text)', 'instance'),
+			('prefactor.prefactor_sdk_call(prefactor.pfid, text, text, text, jsonb)', 'account')) v(f, a)
 	LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_object o
 						WHERE o.classid = 'pg_catalog.pg_proc'::regclass AND o.objid = fn
@@ -143,4 +144,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION distribute() IS
-	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the run start by account id, the span calls and prefactor_finish_run distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';
+	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the run start by account id, the span calls, prefactor_finish_run and prefactor_sdk_call distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';

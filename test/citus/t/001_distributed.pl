@@ -158,6 +158,27 @@ SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 }, extra_params => ['-U', 'ci_ingest']);
 	is($src . ' ' . join(',', split(/\n/, $sout)), '0 200,200,200,200,1',
 	   'the SDK calls and an OTLP export through the coordinator run single-shard queries only') or diag($serr);
+
+	# by account (prefactor_sdk_call, as the gateway calls it): Citus delegates
+	# each call whole to the account's worker, one statement per call
+	($src, $sout, $serr) = $coord->psql('postgres', qq{
+SELECT prefactor.prefactor_token_account('$token') AS acct \\gset
+SET citus.log_remote_commands = on;
+SELECT a.body->'details'->>'id' AS run
+  FROM prefactor.prefactor_sdk_call(:'acct', 'register', '$token', NULL, '{"agent_version": {"external_identifier": "v1"}}') a \\gset
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'start', '$token', :'run', '{}') a;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'create_span', '$token', NULL, ('{"details": {"agent_instance_id": "'
+	|| :'run' || '", "schema_name": "lookup", "status": "complete", "payload": {"span_id": "by-account-1", "inputs": {"q": "x"}}}}')::jsonb) a;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'finish', '$token', :'run', '{"status": "complete"}') a;
+RESET citus.log_remote_commands;
+SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
+}, extra_params => ['-U', 'ci_ingest']);
+	my @issued = ($serr =~ /issuing (\S+)/g);
+	is($src . ' ' . join(',', split(/\n/, $sout)) . ' ' . join(',', @issued), '0 200,200,200,1 '
+	   . join(',', ('SELECT') x 4), 'the SDK calls by account are delegated whole: four calls, four statements to the worker')
+	  or diag($serr);
+	is(scalar(() = $serr =~ /issuing SELECT [^\n]* FROM prefactor\.prefactor_sdk_call\(/g), 4,
+	   'what is sent is each call itself') or diag($serr);
 }
 
 # A client on the account's worker: its span calls run there in the account's

@@ -103,7 +103,7 @@ is($rc, 0, 'the ingest role records a run with spans after the update') or diag(
 is($out, "f\nt\ncomplete\ncomplete|2|1", 'the run and its spans are stored and validated (one mismatch), and finished') or diag($out);
 is($coord->safe_psql('postgres', q{
 SELECT count(*) FROM pg_dist_object WHERE classid = 'pg_proc'::regclass AND distribution_argument_index IS NOT NULL}),
-	'5', 'the run start by account id, the span calls and prefactor_finish_run are distributed functions');
+	'6', 'the run start by account id, the span calls, prefactor_finish_run and prefactor_sdk_call are distributed functions');
 is($coord->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE get_shard_id_for_distribution_column('prefactor.spans', s.id)
 						  = get_shard_id_for_distribution_column('prefactor.spans', s.account_id)) || '/' || count(*)
