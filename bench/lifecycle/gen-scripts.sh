@@ -23,27 +23,29 @@ schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm"
 # on Citus the whole run start is delegated to the account's worker
 sed "s/prefactor_start_run('bench',/prefactor_start_run(':acct'::prefactor.pfid,/" "$out/api.pgbench" > "$out/api-account-id.pgbench"
 
-# the same run through the SDK protocol, as prefactor-gateway calls it (-D tok=<ingest
-# token>): register (with the schema) and start, 20 spans recorded done, finish
-{
-	echo "SELECT (prefactor.prefactor_sdk_register(':tok', '{\"agent_version\": {\"external_identifier\": \"v1\"}, \"agent_schema_version\": $schema}')).body->'details'->>'id' AS run \\gset"
-	echo "SELECT (prefactor.prefactor_sdk_start(':tok', ':run', '{}')).http_status;"
-	for i in $(seq 1 20); do
-		echo "SELECT (prefactor.prefactor_sdk_create_span(':tok', jsonb_build_object('details', jsonb_build_object('agent_instance_id', ':run', 'schema_name', 'llm', 'status', 'complete', 'payload', '$payload'::jsonb, 'result', '$result'::jsonb, 'started_at', now(), 'finished_at', now())))).http_status;"
-	done
-	echo "SELECT (prefactor.prefactor_sdk_finish(':tok', ':run', '{\"status\": \"complete\"}')).http_status;"
-} > "$out/sdk.pgbench"
-
-# the same by account (-D acct=<id>), as prefactor-gateway calls it once it knows the token's
-# account: prefactor_sdk_call, which Citus delegates whole to the account's worker
-{
-	echo "SELECT a.body->'details'->>'id' AS run FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'register', ':tok', NULL, '{\"agent_version\": {\"external_identifier\": \"v1\"}, \"agent_schema_version\": $schema}') a \\gset"
-	echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'start', ':tok', ':run', '{}') a;"
-	for i in $(seq 1 20); do
-		echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'create_span', ':tok', NULL, jsonb_build_object('details', jsonb_build_object('agent_instance_id', ':run', 'schema_name', 'llm', 'status', 'complete', 'payload', '$payload'::jsonb, 'result', '$result'::jsonb, 'started_at', now(), 'finished_at', now()))) a;"
-	done
-	echo "SELECT a.http_status FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, 'finish', ':tok', ':run', '{\"status\": \"complete\"}') a;"
-} > "$out/sdk-account.pgbench"
+# the same run through the SDK protocol (-D tok=<ingest token>): register (with the
+# schema) and start, 20 spans recorded done, finish; by token, as prefactor-gateway's
+# routes name them (sdk.pgbench), and by account (-D acct=<id>) through
+# prefactor_sdk_call, which Citus delegates whole to the account's worker (sdk-account.pgbench)
+# sdk_call <token|account> <operation> <path id or ''> <body> <what to select> <end>
+sdk_call() {
+	if [ "$1" = token ]; then
+		echo "SELECT (prefactor.prefactor_sdk_$2(':tok', ${3:+$3, }$4)).$5$6"
+	else
+		echo "SELECT a.$5 FROM prefactor.prefactor_sdk_call(':acct'::prefactor.pfid, '$2', ':tok', ${3:-NULL}, $4) a$6"
+	fi
+}
+for form in token account; do
+	span="jsonb_build_object('details', jsonb_build_object('agent_instance_id', ':run', 'schema_name', 'llm', 'status', 'complete', 'payload', '$payload'::jsonb, 'result', '$result'::jsonb, 'started_at', now(), 'finished_at', now()))"
+	{
+		sdk_call $form register '' "'{\"agent_version\": {\"external_identifier\": \"v1\"}, \"agent_schema_version\": $schema}'" "body->'details'->>'id' AS run" ' \gset'
+		sdk_call $form start "':run'" "'{}'" http_status ';'
+		for i in $(seq 1 20); do
+			sdk_call $form create_span '' "$span" http_status ';'
+		done
+		sdk_call $form finish "':run'" "'{\"status\": \"complete\"}'" http_status ';'
+	} > "$out/$([ $form = token ] && echo sdk || echo sdk-account).pgbench"
+done
 
 {
 	echo "INSERT INTO baseline_instances (account_id, id, agent_id, version_id, schema_version_id, environment_id, status, started_at) VALUES (':acct', prefactor.pfid_generate(:part), ':agent', ':ver', ':sv', ':env', 'active', now()) RETURNING id AS run \\gset"

@@ -496,20 +496,19 @@ BEGIN
 	IF token IS NULL THEN
 		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
 	END IF;
-	IF operation IS NULL OR operation NOT IN ('register', 'start', 'finish', 'create_span', 'finish_span') THEN
-		RAISE EXCEPTION 'unknown SDK operation "%"', left(operation, 40) USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'One of register, start, finish, create_span, finish_span.';
-	END IF;
 	t := prefactor.ingest_token_row(token);
 	IF account IS NOT NULL AND t.account_id <> account THEN
 		RAISE EXCEPTION 'the ingest token is not one of this account''s' USING ERRCODE = 'invalid_authorization_specification';
 	END IF;
-	RETURN CASE operation
-		WHEN 'register' THEN prefactor.sdk_register(t, body)
-		WHEN 'start' THEN prefactor.sdk_start(t, id, body)
-		WHEN 'finish' THEN prefactor.sdk_finish(t, id, body)
-		WHEN 'create_span' THEN prefactor.sdk_create_span(t, body)
-		WHEN 'finish_span' THEN prefactor.sdk_finish_span(t, id, body) END;
+	CASE operation
+		WHEN 'register' THEN RETURN prefactor.sdk_register(t, body);
+		WHEN 'start' THEN RETURN prefactor.sdk_start(t, id, body);
+		WHEN 'finish' THEN RETURN prefactor.sdk_finish(t, id, body);
+		WHEN 'create_span' THEN RETURN prefactor.sdk_create_span(t, body);
+		WHEN 'finish_span' THEN RETURN prefactor.sdk_finish_span(t, id, body);
+		ELSE RAISE EXCEPTION 'unknown SDK operation "%"', left(operation, 40) USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'One of register, start, finish, create_span, finish_span.';
+	END CASE;
 EXCEPTION WHEN OTHERS THEN
 	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
 	IF answer IS NULL THEN
