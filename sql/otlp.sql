@@ -288,6 +288,27 @@ SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok_revoked', :'one')) AS 
 SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok_expired', :'one')) AS expired;
 SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok_globex', :'one')) AS other_account;
 
+-- By account (prefactor_sdk_call with operation otlp_export, as the gateway
+-- calls it once it knows the token's account): the same answers and rows as
+-- by token; a token of another account, or none, answers OTLP's 401.
+SELECT prefactor.prefactor_token_account(:'tok') AS acme \gset
+SELECT pg_temp.show(prefactor.prefactor_sdk_call(prefactor.prefactor_token_account(:'tok_globex'), 'otlp_export', :'tok', NULL, :'one')) AS by_other_account,
+	   pg_temp.show(prefactor.prefactor_sdk_call(:'acme', 'otlp_export', NULL, NULL, :'one')) AS by_account_no_token,
+	   pg_temp.show(prefactor.prefactor_sdk_call(:'acme', 'otlp_export', :'tok_revoked', NULL, :'one')) AS by_account_revoked;
+SELECT c.t, c.n AS before, s.n AS after FROM counts c JOIN pg_temp.counts() s USING (t) WHERE c.n <> s.n;
+SELECT pg_temp.show(a) AS by_account FROM prefactor.prefactor_sdk_call(:'acme', 'otlp_export', :'tok', NULL, pg_temp.req(jsonb_build_array(
+	pg_temp.span('ab', 'b2', 'b1', 'execute_tool search', 10, 20, jsonb_build_array(
+		pg_temp.kv('gen_ai.operation.name', 'execute_tool'), pg_temp.kv('gen_ai.tool.name', 'search'))),
+	pg_temp.span('ab', 'b1', NULL, 'invoke_agent bot', 0, 30)))) a;
+SELECT * FROM pg_temp.tree('ab');
+-- redelivered by token: nothing stored twice
+SELECT pg_temp.show(prefactor.prefactor_otlp_export(:'tok', pg_temp.req(jsonb_build_array(
+	pg_temp.span('ab', 'b2', 'b1', 'execute_tool search', 10, 20), pg_temp.span('ab', 'b1', NULL, 'invoke_agent bot', 0, 30))))) AS by_token_again;
+SELECT spans FROM pg_temp.run('ab');
+SELECT pg_temp.show(a) AS by_account_bad_request FROM prefactor.prefactor_sdk_call(:'acme', 'otlp_export', :'tok', NULL, '{"resourceSpans": {}}') a;
+DELETE FROM counts;
+INSERT INTO counts SELECT * FROM pg_temp.counts();
+
 ------------------------------------------------------------------------------
 -- Requests that do not decode: 400 naming where; nothing stored.
 ------------------------------------------------------------------------------

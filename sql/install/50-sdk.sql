@@ -482,9 +482,10 @@ COMMENT ON FUNCTION sdk_finish_span(ingest_tokens, text, jsonb) IS 'Body of pref
 -- The public functions: the errors the protocol knows become its error
 -- envelope (with nothing stored); any other error is raised.
 ------------------------------------------------------------------------------
--- The one way an SDK call is answered: no token is 401; the token row binds
--- the call; an error the protocol knows becomes its answer (sdk_error_answer),
--- any other is raised for the gateway's 500.
+-- The one way a call by ingest token is answered, for the SDK protocol and
+-- OTLP (operation otlp_export) alike: no token is 401; the token row binds
+-- the call; an error the protocol knows becomes its answer (sdk_error_answer,
+-- or otlp_error_answer for OTLP), any other is raised for the gateway's 500.
 CREATE OR REPLACE FUNCTION sdk_call(operation text, token text, id text, body jsonb, account pfid DEFAULT NULL)
 	RETURNS sdk_answer
 	LANGUAGE plpgsql
@@ -494,7 +495,9 @@ DECLARE
 	t prefactor.ingest_tokens;
 BEGIN
 	IF token IS NULL THEN
-		RETURN ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer;
+		RETURN CASE WHEN operation = 'otlp_export'
+			THEN ROW(401, '{"code": 16, "message": "an ingest token is required (Authorization: Bearer pft_...)"}')::prefactor.sdk_answer
+			ELSE ROW(401, '{"status": "error", "code": "not_authenticated", "message": "an ingest token is required"}')::prefactor.sdk_answer END;
 	END IF;
 	t := prefactor.ingest_token_row(token);
 	IF account IS NOT NULL AND t.account_id <> account THEN
@@ -506,11 +509,13 @@ BEGIN
 		WHEN 'finish' THEN RETURN prefactor.sdk_finish(t, id, body);
 		WHEN 'create_span' THEN RETURN prefactor.sdk_create_span(t, body);
 		WHEN 'finish_span' THEN RETURN prefactor.sdk_finish_span(t, id, body);
+		WHEN 'otlp_export' THEN RETURN prefactor.otlp_export(t, body);
 		ELSE RAISE EXCEPTION 'unknown SDK operation "%"', left(operation, 40) USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'One of register, start, finish, create_span, finish_span.';
+			HINT = 'One of register, start, finish, create_span, finish_span, otlp_export.';
 	END CASE;
 EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.sdk_error_answer(SQLSTATE, SQLERRM);
+	answer := CASE WHEN operation = 'otlp_export' THEN prefactor.otlp_error_answer(SQLSTATE, SQLERRM)
+				   ELSE prefactor.sdk_error_answer(SQLSTATE, SQLERRM) END;
 	IF answer IS NULL THEN
 		RAISE;
 	END IF;
@@ -518,10 +523,10 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 COMMENT ON FUNCTION sdk_call(text, text, text, jsonb, pfid) IS
-	'Shared body of the prefactor_sdk_* functions: checks the token (and that it is the given account''s, if one is given), calls the operation, answers known errors in the SDK''s error envelope';
+	'Shared body of the prefactor_sdk_* functions and prefactor_otlp_export: checks the token (and that it is the given account''s, if one is given), calls the operation, answers known errors in the protocol''s error envelope (the SDK''s, or OTLP''s Status)';
 
--- The SDK protocol by account: what a caller that knows the token's account
--- (prefactor-gateway, after prefactor_token_account) calls. On Citus it is a
+-- The SDK protocol and OTLP by account: what a caller that knows the token's
+-- account (prefactor-gateway, after prefactor_token_account) calls. On Citus it is a
 -- distributed function by the account (prefactor.distribute()), so the whole
 -- call runs on the account's worker in one round trip; the prefactor_sdk_*
 -- functions by token alone cannot be delegated.
@@ -534,7 +539,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prefactor_sdk_call(pfid, text, text, text, jsonb) IS
-	'SDK protocol by account: operation register, start, finish, create_span or finish_span with the token, the path''s id (start, finish: the run; finish_span: the span; else NULL) and the body, as the prefactor_sdk_* functions; a token of another account answers 401. On Citus delegated whole to the account''s worker.';
+	'SDK protocol and OTLP by account: operation register, start, finish, create_span or finish_span with the token, the path''s id (start, finish: the run; finish_span: the span; else NULL) and the body, as the prefactor_sdk_* functions, or otlp_export with the request, as prefactor_otlp_export; a token of another account answers 401. On Citus delegated whole to the account''s worker.';
 
 -- The account of a valid token, NULL for any other text: a caller routes the
 -- token's calls by it (prefactor_sdk_call). The secret is checked, so the

@@ -450,19 +450,8 @@ COMMENT ON FUNCTION otlp_export(ingest_tokens, jsonb) IS 'Body of prefactor_otlp
 CREATE OR REPLACE FUNCTION prefactor_otlp_export(token text, request jsonb) RETURNS sdk_answer
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	answer prefactor.sdk_answer;
 BEGIN
-	IF token IS NULL THEN
-		RETURN ROW(401, '{"code": 16, "message": "an ingest token is required (Authorization: Bearer pft_...)"}')::prefactor.sdk_answer;
-	END IF;
-	RETURN prefactor.otlp_export(prefactor.ingest_token_row(token), request);
-EXCEPTION WHEN OTHERS THEN
-	answer := prefactor.otlp_error_answer(SQLSTATE, SQLERRM);
-	IF answer IS NULL THEN
-		RAISE;
-	END IF;
-	RETURN answer;
+	RETURN prefactor.sdk_call('otlp_export', token, NULL, request);
 END
 $$;
 COMMENT ON FUNCTION prefactor_otlp_export(text, jsonb) IS

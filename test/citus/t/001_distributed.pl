@@ -159,8 +159,9 @@ SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 	is($src . ' ' . join(',', split(/\n/, $sout)), '0 200,200,200,200,1',
 	   'the SDK calls and an OTLP export through the coordinator run single-shard queries only') or diag($serr);
 
-	# by account (prefactor_sdk_call, as the gateway calls it): Citus delegates
-	# each call whole to the account's worker, one statement per call
+	# by account (prefactor_sdk_call, as the gateway calls it; OTLP too):
+	# Citus delegates each call whole to the account's worker, one statement
+	# per call
 	($src, $sout, $serr) = $coord->psql('postgres', qq{
 SELECT prefactor.prefactor_token_account('$token') AS acct \\gset
 SET citus.log_remote_commands = on;
@@ -170,14 +171,18 @@ SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'start', '$token
 SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'create_span', '$token', NULL, ('{"details": {"agent_instance_id": "'
 	|| :'run' || '", "schema_name": "lookup", "status": "complete", "payload": {"span_id": "by-account-1", "inputs": {"q": "x"}}}}')::jsonb) a;
 SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'finish', '$token', :'run', '{"status": "complete"}') a;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acct', 'otlp_export', '$token', NULL, '{"resourceSpans": [{"resource": {"attributes": [
+	{"key": "service.name", "value": {"stringValue": "support-bot"}}]}, "scopeSpans": [{"spans": [
+	{"traceId": "2af7651916cd43dd8448eb211c80319c", "spanId": "d7ad6b7169203331", "name": "agent",
+	 "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000", "status": {}}]}]}]}') a;
 RESET citus.log_remote_commands;
 SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 }, extra_params => ['-U', 'ci_ingest']);
 	my @issued = ($serr =~ /issuing (\S+)/g);
-	is($src . ' ' . join(',', split(/\n/, $sout)) . ' ' . join(',', @issued), '0 200,200,200,1 '
-	   . join(',', ('SELECT') x 4), 'the SDK calls by account are delegated whole: four calls, four statements to the worker')
+	is($src . ' ' . join(',', split(/\n/, $sout)) . ' ' . join(',', @issued), '0 200,200,200,200,1 '
+	   . join(',', ('SELECT') x 5), 'the SDK calls and an OTLP export by account are delegated whole: five calls, five statements to the worker')
 	  or diag($serr);
-	is(scalar(() = $serr =~ /issuing SELECT [^\n]* FROM prefactor\.prefactor_sdk_call\(/g), 4,
+	is(scalar(() = $serr =~ /issuing SELECT [^\n]* FROM prefactor\.prefactor_sdk_call\(/g), 5,
 	   'what is sent is each call itself') or diag($serr);
 }
 
