@@ -184,6 +184,19 @@ SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 	  or diag($serr);
 	is(scalar(() = $serr =~ /issuing SELECT [^\n]* FROM prefactor\.prefactor_sdk_call\(/g), 5,
 	   'what is sent is each call itself') or diag($serr);
+
+	# the node holding the account's shards, for a client that sends the
+	# account's calls there: Citus's placement of the account's shard; none for
+	# a role without ingest access to the account
+	my $acct = $coord->safe_psql('postgres', qq{SELECT prefactor.prefactor_token_account('$token')});
+	my $placed = $coord->safe_psql('postgres', qq{SELECT nodename || ':' || nodeport FROM pg_dist_shard_placement
+		WHERE shardid = get_shard_id_for_distribution_column('prefactor.instances', '$acct'::prefactor.pfid)});
+	is($coord->safe_psql('postgres', qq{SELECT node_name || ':' || node_port FROM prefactor.prefactor_account_node('$acct')},
+						 extra_params => ['-U', 'ci_ingest']),
+	   $placed, 'prefactor_account_node names the node holding the account\'s shards');
+	is($coord->safe_psql('postgres', qq{SELECT count(*) FROM prefactor.prefactor_account_node('$acct')},
+						 extra_params => ['-U', 'ci_other']),
+	   '0', 'and nothing to a role without ingest access to the account');
 }
 
 # A client on the account's worker: its span calls run there in the account's
