@@ -372,8 +372,9 @@ static const pool_statement statements[] = {
 };
 
 /*
- * OTLP export: not prepared, since its function comes with another part of
- * the extension and may be missing from the installed version (answered 501).
+ * OTLP export by token alone (a token without an account): not prepared,
+ * since its function comes with another part of the extension and may be
+ * missing from the installed version (answered 501).
  */
 static const char otlp_sql[] =
 	"SELECT a.http_status, a.body::text FROM prefactor.prefactor_otlp_export($1, $2::jsonb) a";
@@ -541,17 +542,18 @@ sqlstate_of(const PGresult *res)
 	return s ? s : "";
 }
 
-/* The operation of an SDK route, as prefactor_sdk_call names it. */
+/* The operation of a route by token, as prefactor_sdk_call names it. */
 static const char *const sdk_operations[] = {
 	[ROUTE_REGISTER] = "register",
 	[ROUTE_START] = "start",
 	[ROUTE_FINISH] = "finish",
 	[ROUTE_CREATE_SPAN] = "create_span",
 	[ROUTE_FINISH_SPAN] = "finish_span",
+	[ROUTE_OTLP_TRACES] = "otlp_export",
 };
 
 /*
- * The SQL call of an SDK route: by the token's account (kept in the token
+ * The SQL call of an SDK route or an OTLP export: by the token's account (kept in the token
  * cache, else looked up on this connection), else by the token alone, whose
  * answer is then the client's: a token without an account (no token, or one
  * unknown, wrong, revoked or expired) is answered by the function by token as
@@ -601,6 +603,8 @@ call_sdk(PGconn *conn, request *req, const char *token)
 	if (has_id)
 		params[nparams++] = req->id;
 	params[nparams++] = body;
+	if (req->route == ROUTE_OTLP_TRACES)
+		return PQexecParams(conn, otlp_sql, nparams, NULL, params, NULL, NULL, 0);
 	return PQexecPrepared(conn, statements[req->route - ROUTE_HEALTH].name, nparams, params, NULL, NULL, 0);
 }
 
@@ -608,8 +612,6 @@ call_sdk(PGconn *conn, request *req, const char *token)
 static enum MHD_Result
 call_database(struct MHD_Connection *connection, request *req)
 {
-	const char *params[2];
-	int			nparams = 0;
 	bool		unreachable;
 	bool		broken = false;
 	pool_slot  *slot;
@@ -625,13 +627,6 @@ call_database(struct MHD_Connection *connection, request *req)
 
 	if (req->route == ROUTE_HEALTH)
 		res = PQexecPrepared(slot->conn, "health", 0, NULL, NULL, NULL, 0);
-	else if (req->route == ROUTE_OTLP_TRACES)
-	{
-		params[nparams++] = bearer_token(connection);
-		/* an empty body is NULL, which the function reads as {} */
-		params[nparams++] = req->body_len > 0 ? req->body : NULL;
-		res = PQexecParams(slot->conn, otlp_sql, nparams, NULL, params, NULL, NULL, 0);
-	}
 	else
 		res = call_sdk(slot->conn, req, bearer_token(connection));
 
