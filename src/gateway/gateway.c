@@ -30,6 +30,7 @@
  * connection events. Never a body, a token or SQL error text (which can quote
  * client data); SQL errors are logged by SQLSTATE only.
  */
+#include "node_route.h"
 #include "pool.h"
 #include "log.h"
 #include "token_cache.h"
@@ -79,6 +80,7 @@ typedef struct gateway_config
 	bool		access_log;
 	int			token_cache_size;
 	int			token_cache_ttl_s;
+	bool		route_by_node;
 } gateway_config;
 
 static gateway_config cfg = {
@@ -135,6 +137,11 @@ usage(FILE *out)
 			"      --token-cache-ttl=S    seconds a token's account is kept, 1..86400; routing only: every\n"
 			"                             call checks its token, so a token revoked meanwhile is refused\n"
 			"                             [PREFACTOR_GATEWAY_TOKEN_CACHE_TTL] (default: %d)\n"
+			"      --route-by-node        on Citus: send each account's calls to the node holding its\n"
+			"                             shards (prefactor_account_node, kept for the token cache's TTL)\n"
+			"                             instead of through the coordinator; the connection string's\n"
+			"                             host and port are replaced by the node's\n"
+			"                             [PREFACTOR_GATEWAY_ROUTE_BY_NODE=on]\n"
 			"  -h, --help                 this help\n"
 			"  -V, --version              the version\n"
 			"\n"
@@ -146,7 +153,8 @@ usage(FILE *out)
 			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_call(account, 'finish_span', token, id, body)\n"
 			"    (account: prefactor_token_account(token), kept for --token-cache-ttl; a token without\n"
 			"    one is called by token alone, prefactor_sdk_register(token, body) and so on)\n"
-			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP JSON)\n"
+			"  POST /v1/traces                            prefactor_sdk_call(account, 'otlp_export', token, NULL, body)\n"
+			"                                             (OTLP/HTTP JSON; by token: prefactor_otlp_export(token, body))\n"
 			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
 			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
 			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
@@ -226,7 +234,8 @@ read_config(int argc, char **argv)
 {
 	enum
 	{
-		OPT_TLS_CERT = 1000, OPT_TLS_KEY, OPT_NO_ACCESS_LOG, OPT_TOKEN_CACHE_SIZE, OPT_TOKEN_CACHE_TTL
+		OPT_TLS_CERT = 1000, OPT_TLS_KEY, OPT_NO_ACCESS_LOG, OPT_TOKEN_CACHE_SIZE, OPT_TOKEN_CACHE_TTL,
+		OPT_ROUTE_BY_NODE
 	};
 	static const struct option options[] = {
 		{"db", required_argument, NULL, 'd'},
@@ -243,6 +252,7 @@ read_config(int argc, char **argv)
 		{"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
 		{"token-cache-size", required_argument, NULL, OPT_TOKEN_CACHE_SIZE},
 		{"token-cache-ttl", required_argument, NULL, OPT_TOKEN_CACHE_TTL},
+		{"route-by-node", no_argument, NULL, OPT_ROUTE_BY_NODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -279,6 +289,8 @@ read_config(int argc, char **argv)
 		cfg.token_cache_size = parse_number("PREFACTOR_GATEWAY_TOKEN_CACHE_SIZE", v, 0, 1000000, false);
 	if ((v = getenv("PREFACTOR_GATEWAY_TOKEN_CACHE_TTL")) != NULL)
 		cfg.token_cache_ttl_s = parse_number("PREFACTOR_GATEWAY_TOKEN_CACHE_TTL", v, 1, 86400, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_ROUTE_BY_NODE")) != NULL)
+		cfg.route_by_node = parse_onoff("PREFACTOR_GATEWAY_ROUTE_BY_NODE", v);
 
 	while ((opt = getopt_long(argc, argv, "d:l:p:n:b:t:c:m:u:hV", options, NULL)) != -1)
 	{
@@ -326,6 +338,9 @@ read_config(int argc, char **argv)
 			case OPT_TOKEN_CACHE_TTL:
 				cfg.token_cache_ttl_s = parse_number("--token-cache-ttl", optarg, 1, 86400, false);
 				break;
+			case OPT_ROUTE_BY_NODE:
+				cfg.route_by_node = true;
+				break;
 			case 'h':
 				usage(stdout);
 				exit(0);
@@ -369,7 +384,13 @@ static const pool_statement statements[] = {
 	/* by account: in FROM, the one form Citus delegates to the account's worker */
 	{"token_account", "SELECT prefactor.prefactor_token_account($1)", 1},
 	{"sdk_call", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_call($1::prefactor.pfid, $2, $3, $4, $5::jsonb) a", 5},
+	/* last: prepared only with --route-by-node */
+	{NODE_ROUTE_STATEMENT_NAME, NODE_ROUTE_STATEMENT_SQL, 1},
 };
+#define NSTATEMENTS ((int) (sizeof(statements) / sizeof(statements[0])) - (cfg.route_by_node ? 0 : 1))
+
+/* The configured database's connections. */
+static gw_pool *db_pool;
 
 /*
  * OTLP export by token alone (a token without an account): not prepared,
@@ -553,38 +574,48 @@ static const char *const sdk_operations[] = {
 };
 
 /*
- * The SQL call of an SDK route or an OTLP export: by the token's account (kept in the token
- * cache, else looked up on this connection), else by the token alone, whose
- * answer is then the client's: a token without an account (no token, or one
- * unknown, wrong, revoked or expired) is answered by the function by token as
- * ever, and so is one whose call by account was refused with 401 (revoked or
- * expired since its account was kept; it is forgotten). The result of the
- * lookup if that failed.
+ * The account of a token (kept in the token cache, else looked up on conn)
+ * into account, "" when it has none (no token, or one unknown, wrong,
+ * revoked or expired: not kept, so a token made valid later is seen at
+ * once). NULL, or the result of the lookup if that failed.
  */
 static PGresult *
-call_sdk(PGconn *conn, request *req, const char *token)
+token_account(PGconn *conn, const char *token, char account[TOKEN_CACHE_ACCOUNT_SIZE])
+{
+	PGresult   *res;
+
+	account[0] = '\0';
+	if (token == NULL || token_cache_get(token, account))
+		return NULL;
+	res = PQexecPrepared(conn, "token_account", 1, &token, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 1)
+		return res;
+	if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) < TOKEN_CACHE_ACCOUNT_SIZE)
+	{
+		memcpy(account, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0) + 1);
+		token_cache_put(token, account);
+	}
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * The SQL call of an SDK route or an OTLP export: by the token's account
+ * ("" for none), else by the token alone, whose answer is then the
+ * client's: a token without an account is answered by the function by token
+ * as ever, and so is one whose call by account was refused with 401 (revoked
+ * or expired since its account was kept; it is forgotten).
+ */
+static PGresult *
+call_sdk(PGconn *conn, request *req, const char *token, const char *account)
 {
 	const char *params[5];
 	int			nparams = 0;
 	bool		has_id = req->route == ROUTE_START || req->route == ROUTE_FINISH || req->route == ROUTE_FINISH_SPAN;
 	/* an empty body is NULL, which the functions read as {} */
 	const char *body = req->body_len > 0 ? req->body : NULL;
-	char		account[TOKEN_CACHE_ACCOUNT_SIZE] = "";
 	PGresult   *res;
 
-	if (token != NULL && !token_cache_get(token, account))
-	{
-		res = PQexecPrepared(conn, "token_account", 1, &token, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 1)
-			return res;
-		/* NULL: not a valid token; not kept, so a token made valid later is seen at once */
-		if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) < TOKEN_CACHE_ACCOUNT_SIZE)
-		{
-			memcpy(account, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0) + 1);
-			token_cache_put(token, account);
-		}
-		PQclear(res);
-	}
 	if (account[0] != '\0')
 	{
 		params[0] = account;
@@ -608,6 +639,33 @@ call_sdk(PGconn *conn, request *req, const char *token)
 	return PQexecPrepared(conn, statements[req->route - ROUTE_HEALTH].name, nparams, params, NULL, NULL, 0);
 }
 
+/*
+ * With --route-by-node, the slot of a call by account: one of its node's
+ * pool if it has a node and a connection there becomes free in time (the
+ * configured database's slot, held for the lookups, is given back then),
+ * else the configured database's.
+ */
+static pool_slot *
+route_to_node(pool_slot *slot, const char *account)
+{
+	gw_pool    *node;
+	pool_slot  *there;
+	bool		unreachable;
+
+	if (!cfg.route_by_node || account[0] == '\0' ||
+		(node = node_route_pool(slot->conn, account)) == NULL)
+		return slot;
+	there = pool_acquire(node, cfg.request_timeout_ms, &unreachable);
+	if (there == NULL)
+	{
+		if (unreachable)
+			node_route_unreachable(node);
+		return slot;
+	}
+	pool_release(slot, PQstatus(slot->conn) != CONNECTION_OK);
+	return there;
+}
+
 /* Runs the one SQL call of a request and answers what it answered. */
 static enum MHD_Result
 call_database(struct MHD_Connection *connection, request *req)
@@ -619,7 +677,7 @@ call_database(struct MHD_Connection *connection, request *req)
 	enum MHD_Result ret;
 	const char *state;
 
-	slot = pool_acquire(cfg.request_timeout_ms, &unreachable);
+	slot = pool_acquire(db_pool, cfg.request_timeout_ms, &unreachable);
 	if (slot == NULL)
 		return unreachable
 			? answer_error(connection, req, 503, "unavailable", "the database cannot be reached", NULL)
@@ -628,7 +686,17 @@ call_database(struct MHD_Connection *connection, request *req)
 	if (req->route == ROUTE_HEALTH)
 		res = PQexecPrepared(slot->conn, "health", 0, NULL, NULL, NULL, 0);
 	else
-		res = call_sdk(slot->conn, req, bearer_token(connection));
+	{
+		const char *token = bearer_token(connection);
+		char		account[TOKEN_CACHE_ACCOUNT_SIZE];
+
+		res = token_account(slot->conn, token, account);
+		if (res == NULL)
+		{
+			slot = route_to_node(slot, account);
+			res = call_sdk(slot->conn, req, token, account);
+		}
+	}
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 1)
 	{
@@ -937,9 +1005,10 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!pool_init(cfg.conninfo, cfg.pool_size, cfg.request_timeout_ms, statements,
-				   (int) (sizeof(statements) / sizeof(statements[0]))) ||
-		!token_cache_init(cfg.token_cache_size, cfg.token_cache_ttl_s))
+	db_pool = pool_create(cfg.conninfo, NULL, NULL, cfg.pool_size, cfg.request_timeout_ms, statements, NSTATEMENTS);
+	if (db_pool == NULL || !token_cache_init(cfg.token_cache_size, cfg.token_cache_ttl_s) ||
+		(cfg.route_by_node && !node_route_init(cfg.conninfo, cfg.pool_size, cfg.request_timeout_ms,
+											   statements, NSTATEMENTS, cfg.token_cache_ttl_s)))
 		die("out of memory");
 
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
@@ -948,7 +1017,7 @@ main(int argc, char **argv)
 		flags |= MHD_USE_IPv6;
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
-	left = pool_warm();
+	left = pool_warm(db_pool);
 	daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
 							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							  MHD_OPTION_LISTEN_SOCKET, fd,
@@ -986,7 +1055,9 @@ main(int argc, char **argv)
 	if (left > 0)
 		gw_log("%d requests still in flight at the deadline; closing them", left);
 	MHD_stop_daemon(daemon);
-	pool_close();
+	if (cfg.route_by_node)
+		node_route_close();
+	pool_destroy(db_pool);
 	token_cache_close();
 	free(cert);
 	free(key);
