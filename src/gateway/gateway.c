@@ -24,6 +24,8 @@
  */
 #include "pool.h"
 #include "log.h"
+#include "gunzip.h"
+#include "otlp_proto.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -403,6 +405,8 @@ typedef struct request
 	struct timespec started;
 	int			status;			/* answered status, 0 until answered */
 	bool		answered;
+	bool		gzip;			/* Content-Encoding: gzip */
+	bool		protobuf;		/* OTLP as protobuf: decoded to JSON, answered in protobuf */
 } request;
 
 static volatile sig_atomic_t stopping;
@@ -424,11 +428,25 @@ answer(struct MHD_Connection *connection, request *req, int status, const char *
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
+	uint8_t    *proto;
+	size_t		proto_len;
 
-	response = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+	/* a protobuf client reads its answer, and any error, as protobuf */
+	if (req != NULL && req->protobuf && otlp_proto_answer(status, body, &proto, &proto_len) == 0)
+	{
+		response = MHD_create_response_from_buffer(proto_len, proto, MHD_RESPMEM_MUST_FREE);
+		if (response == NULL)
+			free(proto);
+	}
+	else
+	{
+		proto = NULL;
+		response = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+	}
 	if (response == NULL)
 		return MHD_NO;
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+							proto ? "application/x-protobuf" : "application/json");
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == 401)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -476,6 +494,124 @@ is_json_content_type(const char *ct)
 	if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
 		return true;
 	return len > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* Whether a header's value, less parameters and blanks, is the given token (any case). */
+static bool
+header_is(const char *value, const char *token)
+{
+	size_t		len;
+	const char *end;
+
+	if (value == NULL)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	end = strchr(value, ';');
+	len = end ? (size_t) (end - value) : strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	return len == strlen(token) && strncasecmp(value, token, len) == 0;
+}
+
+/*
+ * The format of a POST's body from its Content-Type (JSON; for OTLP also
+ * protobuf) and Content-Encoding (none, identity or gzip) into req; NULL if
+ * taken, else why not (answered 415).
+ */
+static const char *
+body_format(struct MHD_Connection *connection, request *req)
+{
+	const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *encoding = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													   MHD_HTTP_HEADER_CONTENT_ENCODING);
+
+	if (req->route == ROUTE_OTLP_TRACES && header_is(type, "application/x-protobuf"))
+		req->protobuf = true;
+	else if (!is_json_content_type(type))
+		return req->route == ROUTE_OTLP_TRACES
+			? "send OTLP as JSON (Content-Type: application/json) or protobuf (application/x-protobuf)"
+			: "send the body as JSON (Content-Type: application/json)";
+	if (header_is(encoding, "gzip") || header_is(encoding, "x-gzip"))
+		req->gzip = true;
+	else if (encoding != NULL && !header_is(encoding, "identity") && !header_is(encoding, ""))
+		return "the body must be sent uncompressed or with Content-Encoding: gzip";
+	return NULL;
+}
+
+/*
+ * The body of a request as its SQL call takes it: inflated when gzip (at
+ * most --max-body inflated), an OTLP protobuf request decoded to OTLP/JSON
+ * (at most 8 times --max-body); JSON without NUL bytes. False with the
+ * answer queued (into *ret) when it is refused.
+ */
+#define PROTOBUF_JSON_FACTOR 8
+
+static bool
+prepare_body(struct MHD_Connection *connection, request *req, enum MHD_Result *ret)
+{
+	char	   *decoded;
+	size_t		decoded_len;
+
+	if (req->gzip && req->body_len > 0)
+	{
+		switch (gunzip(req->body, req->body_len, (size_t) cfg.max_body, &decoded, &decoded_len))
+		{
+			case GUNZIP_OK:
+				free(req->body);
+				req->body = decoded;
+				req->body_len = decoded_len;
+				req->body_cap = decoded_len + 1;
+				break;
+			case GUNZIP_TOO_LARGE:
+				*ret = answer_error(connection, req, 413, "payload_too_large",
+									"the request body is too large once inflated", NULL);
+				return false;
+			case GUNZIP_NO_MEMORY:
+				*ret = answer_error(connection, req, 503, "unavailable", "out of memory; retry", NULL);
+				return false;
+			default:
+				*ret = answer_error(connection, req, 400, "bad_request",
+									"the request body is not valid gzip (Content-Encoding: gzip)", NULL);
+				return false;
+		}
+	}
+	if (req->protobuf)
+	{
+		char		err[200];
+		char		message[320];
+
+		switch (otlp_proto_request_to_json((const uint8_t *) req->body, req->body_len,
+										   (size_t) cfg.max_body * PROTOBUF_JSON_FACTOR, &decoded, &decoded_len,
+										   err, sizeof(err)))
+		{
+			case OTLP_PROTO_OK:
+				free(req->body);
+				req->body = decoded;
+				req->body_len = decoded_len;
+				req->body_cap = decoded_len + 1;
+				return true;
+			case OTLP_PROTO_TOO_LARGE:
+				*ret = answer_error(connection, req, 413, "payload_too_large",
+									"the request is too large once decoded to JSON", NULL);
+				return false;
+			case OTLP_PROTO_NO_MEMORY:
+				*ret = answer_error(connection, req, 503, "unavailable", "out of memory; retry", NULL);
+				return false;
+			default:
+				/* err names messages and fields only, never the body's content */
+				snprintf(message, sizeof(message), "the request body is not a valid OTLP protobuf "
+						 "ExportTraceServiceRequest: %s", err);
+				*ret = answer_error(connection, req, 400, "bad_request", message, NULL);
+				return false;
+		}
+	}
+	if (req->body_len > 0 && memchr(req->body, '\0', req->body_len) != NULL)
+	{
+		*ret = answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+		return false;
+	}
+	return true;
 }
 
 /* The token of "Authorization: Bearer <token>", or NULL. */
@@ -597,6 +733,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 			   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	request    *req = *con_cls;
+	enum MHD_Result ret;
 
 	(void) cls;
 	(void) version;
@@ -604,6 +741,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 	{
 		/* headers are in: route, and refuse what needs no body to refuse */
 		const char *length;
+		const char *refused;
 		bool		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 		bool		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
@@ -629,12 +767,8 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 				: answer_error(connection, req, 405, "method_not_allowed", "use GET", "GET");
 		if (!is_post)
 			return answer_error(connection, req, 405, "method_not_allowed", "use POST", "POST");
-		if (!is_json_content_type(MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-															  MHD_HTTP_HEADER_CONTENT_TYPE)))
-			return answer_error(connection, req, 415, "unsupported_media_type",
-								req->route == ROUTE_OTLP_TRACES
-								? "send OTLP as JSON (Content-Type: application/json); protobuf is not supported"
-								: "send the body as JSON (Content-Type: application/json)", NULL);
+		if ((refused = body_format(connection, req)) != NULL)
+			return answer_error(connection, req, 415, "unsupported_media_type", refused, NULL);
 		length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > (unsigned long long) cfg.max_body)
 			return answer_error(connection, req, 413, "payload_too_large", "the request body is too large", NULL);
@@ -683,8 +817,8 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 	if (req->answered)
 		return MHD_YES;
 	/* the whole body is in */
-	if (req->body_len > 0 && memchr(req->body, '\0', req->body_len) != NULL)
-		return answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+	if (!prepare_body(connection, req, &ret))
+		return ret;
 	if (elapsed_ms(&req->started) > cfg.request_timeout_ms)
 		return answer_error(connection, req, 408, "request_timeout", "the request body took too long to arrive",
 							NULL);
