@@ -8,11 +8,19 @@
  * body as jsonb; the function checks the token and answers (http_status,
  * body), which is sent back as it is. The gateway itself answers only what
  * never reaches a function: unknown paths (404), wrong methods (405), wrong
- * content types (415), bodies over the limit (413), a body PostgreSQL does not
- * read as JSON (400: the jsonb parameter is refused before any function runs),
+ * content types or encodings (415), bodies over the limit (413, also once
+ * inflated from gzip), gzip or OTLP protobuf that does not decode (400), a
+ * body PostgreSQL does not read as JSON (400: the jsonb parameter is refused
+ * before any function runs),
  * timeouts (504, 408), an unreachable or busy database (503) and SQL errors
  * the functions do not map (500, generic). Every answer it makes is a short
  * JSON error in the SDK's envelope {"status": "error", "code", "message"}.
+ *
+ * OTLP protobuf (application/x-protobuf on /v1/traces) is decoded to the
+ * OTLP/JSON the function takes (otlp_proto.h), and every answer to such a
+ * request, the function's and the gateway's own, is sent in protobuf
+ * (ExportTraceServiceResponse, google.rpc.Status). Content-Encoding: gzip
+ * bodies are inflated first (gunzip.h), on every route.
  *
  * Threads: libmicrohttpd runs one thread per client connection, so a slow
  * client holds only its own thread; a pooled database connection is borrowed
@@ -89,7 +97,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 			"Usage: prefactor-gateway [OPTION]...\n"
-			"Serves Prefactor's SDK protocol (@prefactor/core) and OTLP/HTTP JSON traces over HTTP,\n"
+			"Serves Prefactor's SDK protocol (@prefactor/core) and OTLP/HTTP traces (JSON or protobuf) over HTTP,\n"
 			"one SQL call of the prefactor extension per request. Each option can also be set by\n"
 			"the environment variable in brackets; a flag wins over the variable.\n"
 			"\n"
@@ -102,8 +110,8 @@ usage(FILE *out)
 			"  -n, --pool-size=N          pooled database connections, 1..1000 [PREFACTOR_GATEWAY_POOL_SIZE]\n"
 			"                             (default: %d)\n"
 			"  -b, --max-body=BYTES       largest request body; a larger one is answered 413 without\n"
-			"                             being read (K and M suffixes) [PREFACTOR_GATEWAY_MAX_BODY]\n"
-			"                             (default: 1M)\n"
+			"                             being read (K and M suffixes); a gzip body inflated past it 413\n"
+			"                             too [PREFACTOR_GATEWAY_MAX_BODY] (default: 1M)\n"
 			"  -t, --request-timeout=MS   statement_timeout of each SQL call (answered 504), the longest\n"
 			"                             wait for a pooled connection (503) and for a body to arrive\n"
 			"                             (408, or the connection is closed while it still trickles in)\n"
@@ -121,13 +129,16 @@ usage(FILE *out)
 			"  -h, --help                 this help\n"
 			"  -V, --version              the version\n"
 			"\n"
-			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json):\n"
+			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json, optionally\n"
+			"with Content-Encoding: gzip):\n"
 			"  POST /api/v1/agent_instance/register       prefactor_sdk_register(token, body)\n"
 			"  POST /api/v1/agent_instance/{id}/start     prefactor_sdk_start(token, id, body)\n"
 			"  POST /api/v1/agent_instance/{id}/finish    prefactor_sdk_finish(token, id, body)\n"
 			"  POST /api/v1/agent_spans                   prefactor_sdk_create_span(token, body)\n"
 			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_finish_span(token, id, body)\n"
-			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP JSON)\n"
+			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP: JSON,\n"
+			"                                             or application/x-protobuf decoded to JSON and\n"
+			"                                             answered in protobuf)\n"
 			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
 			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
 			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
