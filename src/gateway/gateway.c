@@ -32,8 +32,6 @@
  */
 #include "pool.h"
 #include "log.h"
-#include "gunzip.h"
-#include "otlp_proto.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -58,6 +56,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "gunzip.h"
+#include "otlp_proto.h"
 
 #define GATEWAY_VERSION "0.2.0"
 
@@ -129,17 +130,16 @@ usage(FILE *out)
 			"  -h, --help                 this help\n"
 			"  -V, --version              the version\n"
 			"\n"
-			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json, optionally\n"
-			"with Content-Encoding: gzip):\n"
+			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json):\n"
 			"  POST /api/v1/agent_instance/register       prefactor_sdk_register(token, body)\n"
 			"  POST /api/v1/agent_instance/{id}/start     prefactor_sdk_start(token, id, body)\n"
 			"  POST /api/v1/agent_instance/{id}/finish    prefactor_sdk_finish(token, id, body)\n"
 			"  POST /api/v1/agent_spans                   prefactor_sdk_create_span(token, body)\n"
 			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_finish_span(token, id, body)\n"
-			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP: JSON,\n"
-			"                                             or application/x-protobuf decoded to JSON and\n"
-			"                                             answered in protobuf)\n"
+			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP JSON)\n"
 			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
+			"OTLP may also come as protobuf (Content-Type: application/x-protobuf): decoded to JSON for the\n"
+			"call, answered in protobuf. Any body may come with Content-Encoding: gzip.\n"
 			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
 			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
 			cfg.client_timeout_s, cfg.max_connections);
