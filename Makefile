@@ -84,7 +84,7 @@ GATEWAY_HDRS = $(wildcard src/gateway/*.h)
 all: $(GATEWAY)
 $(GATEWAY): $(GATEWAY_SRCS) $(GATEWAY_HDRS)
 	$(CC) $(filter-out -fPIC -fvisibility=hidden,$(CFLAGS)) -Werror=implicit-function-declaration \
-		-I$(includedir) -o $@ $(GATEWAY_SRCS) -L$(libdir) -lpq -lmicrohttpd -lz -lpthread
+		-I$(includedir) -o $@ $(GATEWAY_SRCS) -L$(libdir) -lpq -lmicrohttpd -lcrypto -lz -lpthread
 install: install-gateway
 install-gateway: $(GATEWAY)
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'

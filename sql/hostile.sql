@@ -49,6 +49,7 @@ INSERT INTO calls VALUES
 	('prefactor_sdk_call(pfid,text,text,text,jsonb)', ARRAY[quote_literal(:'acme'), $$'finish_span'$$, quote_literal(:'token'),
 		quote_literal(:'span'), $$'{}'$$]),
 	('prefactor_token_account(text)', ARRAY[quote_literal(:'token')]),
+	('prefactor_account_node(pfid)', ARRAY[quote_literal(:'acme')]),
 	('prefactor_otlp_export(text,jsonb)', ARRAY[quote_literal(:'token'), $$'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "0123456789abcdef0123456789abcdef", "spanId": "0123456789abcdef", "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000"}]}]}]}'$$]),
 	('prefactor_register_run(text,text,text,jsonb,jsonb,text,text)',
 		ARRAY[$$'acme'$$, $$'bot'$$, $$'production'$$, $$'{"external_identifier": "v1"}'$$, $$'{}'$$, $$'live'$$, $$'k2'$$]),

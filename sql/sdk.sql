@@ -258,6 +258,8 @@ SELECT a.http_status, a.body->>'code' AS code
   FROM prefactor.prefactor_sdk_call(:'acme', 'drop_everything', :'tok', NULL, '{}') a;
 SELECT a.http_status, a.body->>'code' AS code
   FROM prefactor.prefactor_sdk_call(:'acme', 'register', overlay(:'tok' PLACING 'ffff' FROM 98), NULL, '{}') a;
+-- the node holding an account's shards: none on a database that is not distributed
+SELECT count(*) AS nodes FROM prefactor.prefactor_account_node(:'acme');
 
 \c - :superuser
 SET client_min_messages = warning;

@@ -72,7 +72,7 @@ SELECT p.proname, p.prosecdef AS definer, array_to_string(p.proconfig, ',') AS c
 -- through prefactor_require_access), listed here so a new one shows up.
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'prefactor'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
-   AND (NOT pg_get_functiondef(p.oid) ~ 'resolve_account\(|owning_account\(|ingest_token_row\(|lock_ingest_token\(|create_instance\(|insert_span\(|end_instance\(|sdk_call\('
+   AND (NOT pg_get_functiondef(p.oid) ~ 'resolve_account\(|owning_account\(|has_access\(|ingest_token_row\(|lock_ingest_token\(|create_instance\(|insert_span\(|end_instance\(|sdk_call\('
 		OR NOT p.proconfig @> '{"search_path=pg_catalog, prefactor, pg_temp"}');
 SELECT p.proname, p.prosrc AS c_symbol FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'prefactor'::regnamespace AND l.lanname = 'c'

@@ -10,6 +10,8 @@
 # PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
 # token, as prefactor-gateway's routes name them; sdk-account: by account, through
 # prefactor_sdk_call, which Citus delegates whole to the account's worker;
+# gateway: SDK span calls over HTTP through prefactor-gateway (below;
+# PREFACTOR_BENCH_GATEWAY=node: with --route-by-node);
 # PREFACTOR_BENCH_PROTOCOL=prepared: pgbench -M prepared on both sides, as
 # drivers send calls with the extended protocol and prepared statements;
 # PREFACTOR_BENCH_CALLS=1: then each call's latency at 1 client through the
@@ -34,6 +36,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	exec runuser -u postgres -- env PATH="$PATH" PREFACTOR_DESTDIR="${PREFACTOR_DESTDIR:-}" \
 		PREFACTOR_BENCH_PORT="$port" PREFACTOR_BENCH_SCRIPT="${PREFACTOR_BENCH_SCRIPT:-}" \
 		PREFACTOR_BENCH_PROTOCOL="${PREFACTOR_BENCH_PROTOCOL:-}" PREFACTOR_BENCH_CALLS="${PREFACTOR_BENCH_CALLS:-}" \
+		PREFACTOR_BENCH_GATEWAY="${PREFACTOR_BENCH_GATEWAY:-}" \
 		"$0" "$secs" "$rounds" "${clients[@]}"
 fi
 work=$(mktemp -d /tmp/prefactor-bench-citus.XXXXXX)
@@ -83,6 +86,55 @@ acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
 tok() { q -p "$1" -Atc "SELECT prefactor.prefactor_create_ingest_token('bench', 'bench-bot', 'production')"; }
 declare -A token=(["$plain"]=$(tok "$plain") ["$coord"]=$(tok "$coord"))
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# PREFACTOR_BENCH_SCRIPT=gateway: SDK span calls (create_span + finish_span,
+# ~0.7 KB payload and result) over HTTP through prefactor-gateway
+# (bench/gateway/load.c), one gateway on the plain node and one on the
+# coordinator, as a least-privilege ingest role; PREFACTOR_BENCH_GATEWAY=node
+# starts the coordinator's with --route-by-node (each account's calls to its
+# node, no relay through the coordinator)
+if [ "$script" = gateway ]; then
+	gw=${PREFACTOR_DESTDIR:-}$bindir/prefactor-gateway
+	[ -x "$gw" ] || gw=$here/../../src/gateway/prefactor-gateway
+	cc -O2 -Wall -pthread -o "$work/load" "$here/../gateway/load.c"
+	schema='{"external_identifier": "bench-gw", "span_type_schemas": [{"name": "llm", "params_schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "object", "required": ["model"]}}}, "data_risk": {"action_profile": {"read_data": "allowed"}, "params_data_categories": {"classification": "internal"}}}]}'
+	declare -A gwport gwruns gwpid
+	for p in "$plain" "$coord"; do
+		q -p "$p" -c "CREATE ROLE bench_gw LOGIN" -c "SELECT prefactor.prefactor_grant_access('bench', 'bench_gw', 'ingest')" >/dev/null
+		route=()
+		[ "$p" = "$coord" ] && [ "${PREFACTOR_BENCH_GATEWAY:-coordinator}" = node ] && route=(--route-by-node)
+		gwport[$p]=$((port + 10 + p - plain))
+		"$gw" --port "${gwport[$p]}" --pool-size 8 --no-access-log "${route[@]}" \
+			--db "host=$sock port=$p dbname=postgres user=bench_gw" 2> "$work/gateway-$p.log" &
+		gwpid[$p]=$!
+		for n in 1 2 3 4 5 6 7 8; do
+			id=$(q -p "$p" -Atc "SELECT (prefactor.prefactor_sdk_register('${token[$p]}', jsonb_build_object('agent_version', '{\"external_identifier\": \"v1\"}'::jsonb, 'agent_schema_version', '$schema'::jsonb))).body->'details'->>'id'")
+			q -p "$p" -Atc "SELECT (prefactor.prefactor_sdk_start('${token[$p]}', '$id', '{}')).http_status" >/dev/null
+			gwruns[$p]+="$id "
+		done
+		for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:${gwport[$p]}/healthz" && break; sleep 0.1; done
+	done
+	trap 'kill -TERM ${gwpid[*]} 2>/dev/null; wait; cleanup' EXIT
+	load() {
+		# shellcheck disable=SC2086
+		"$work/load" "${gwport[$1]}" "${token[$1]}" "$3" "$2" ${gwruns[$1]} |
+			command node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); if (o.errors) { console.error(`${o.errors} calls failed`); process.exit(1); } console.log(o.spans_per_s)'
+	}
+	for p in "$plain" "$coord"; do load "$p" 2 2 >/dev/null; done
+	echo "gateway on the coordinator: ${PREFACTOR_BENCH_GATEWAY:-coordinator} routing; span = create_span + finish_span"
+	printf '%-8s %16s %16s %8s   %s\n' clients citus_spans/s plain_spans/s ratio "ratios of the $rounds rounds"
+	for c in "${clients[@]}"; do
+		cs=() ps=() rs=()
+		for _ in $(seq 1 "$rounds"); do
+			pl=$(load "$plain" "$secs" "$c"); ci=$(load "$coord" "$secs" "$c")
+			ps+=("$pl") cs+=("$ci") rs+=("$(awk -v a="$ci" -v b="$pl" 'BEGIN { printf "%.2f", a / b }')")
+		done
+		printf '%-8s %16.1f %16.1f %8.2f   %s\n' "$c" "$(printf '%s\n' "${cs[@]}" | median)" \
+			"$(printf '%s\n' "${ps[@]}" | median)" "$(printf '%s\n' "${rs[@]}" | median)" "${rs[*]}"
+	done
+	exit 0
+fi
 protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
 # with the extended protocol the ids are parameters ($1), not text in quotes
 if [ "$protocol" != simple ]; then
@@ -90,7 +142,6 @@ if [ "$protocol" != simple ]; then
 	script=$script-$protocol
 fi
 bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
 

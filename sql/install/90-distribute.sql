@@ -145,3 +145,35 @@ END
 $$;
 COMMENT ON FUNCTION distribute() IS
 	'Citus coordinator, superuser: makes accounts, account_members and the shared templates reference tables and distributes every other prefactor table by account_id, co-located, in foreign-key order, and makes the run start by account id, the span calls, prefactor_finish_run and prefactor_sdk_call distributed functions Citus delegates to the account''s worker; idempotent; returns each table with its Citus type and whether this call changed it';
+
+-- The node that holds an account's shards, as Citus's metadata names it: a
+-- client or pooler that knows the account (prefactor-gateway
+-- --route-by-node) sends the account's calls there, so they skip the
+-- coordinator's relay; the node runs a distributed function call for its own
+-- shards itself, and passes one on for shards it no longer holds (after a
+-- rebalance), so a stale answer costs a hop, never a wrong write. No row on
+-- a database that is not distributed, or for an account the caller has no
+-- ingest access to (the two are not told apart).
+CREATE OR REPLACE FUNCTION prefactor_account_node(account pfid)
+	RETURNS TABLE (node_name text, node_port integer)
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF account IS NULL OR NOT prefactor.has_access(account, 'ingest')
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RETURN;
+	END IF;
+	-- Citus's catalogs: PL/pgSQL plans this only now that Citus is known to be there
+	RETURN QUERY
+		SELECT n.nodename::text, n.nodeport::integer
+		  FROM pg_catalog.pg_dist_placement p
+		  JOIN pg_catalog.pg_dist_node n ON n.groupid = p.groupid
+		 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition d
+						WHERE d.logicalrelid = 'prefactor.instances'::regclass AND d.partmethod = 'h')
+		   AND p.shardid = pg_catalog.get_shard_id_for_distribution_column('prefactor.instances', account)
+		   AND n.isactive AND n.noderole = 'primary'
+		 ORDER BY n.nodeid LIMIT 1;
+END
+$$;
+COMMENT ON FUNCTION prefactor_account_node(pfid) IS
+	'Citus: the host and port of the node holding the account''s shards, to send its calls to directly (prefactor-gateway --route-by-node); no row when the database is not distributed or the caller has no ingest access to the account';

@@ -13,7 +13,8 @@ DECLARE
 		'prefactor_start_span', 'prefactor_record_span', 'prefactor_finish_span', 'prefactor_finish_run',
 		'prefactor_terminate_run', 'prefactor_record_quality',
 		'prefactor_sdk_register', 'prefactor_sdk_start', 'prefactor_sdk_finish', 'prefactor_sdk_create_span',
-		'prefactor_sdk_finish_span', 'prefactor_sdk_call', 'prefactor_token_account', 'prefactor_otlp_export'];
+		'prefactor_sdk_finish_span', 'prefactor_sdk_call', 'prefactor_token_account', 'prefactor_otlp_export',
+		'prefactor_account_node'];
 	-- API functions an admin may call (on top of the run API)
 	admin_api text[] := ARRAY['prefactor_create_environment', 'prefactor_register_agent', 'prefactor_deploy',
 		'prefactor_purge_runs', 'prefactor_grant_access', 'prefactor_revoke_access', 'prefactor_list_members',

@@ -3,10 +3,18 @@
  * the SQL functions of the prefactor extension.
  *
  * Transport only. Each request is routed by method and path to ONE SQL call
- * (prefactor_sdk_register, _start, _finish, _create_span, _finish_span,
- * prefactor_otlp_export) with the bearer token, the id of the path and the
- * body as jsonb; the function checks the token and answers (http_status,
- * body), which is sent back as it is. The gateway itself answers only what
+ * (an SDK operation, prefactor_otlp_export) with the bearer token, the id of
+ * the path and the body as jsonb; the function checks the token and answers
+ * (http_status, body), which is sent back as it is. The SDK operations are
+ * called by the token's account, prefactor_sdk_call(account, operation,
+ * token, id, body), which Citus sends whole to the account's worker (the
+ * functions by token alone run on the coordinator); the account is looked up
+ * once a TTL (prefactor_token_account; token_cache.h) and is routing only:
+ * the database checks the token at every call. A token without an account
+ * (unknown, wrong, revoked, expired), and a call by account refused with 401
+ * (revoked since it was cached), is called by the token alone
+ * (prefactor_sdk_register, _start, _finish, _create_span, _finish_span),
+ * which answers it as ever. The gateway itself answers only what
  * never reaches a function: unknown paths (404), wrong methods (405), wrong
  * content types or encodings (415), bodies over the limit (413, also once
  * inflated from gzip), gzip or OTLP protobuf that does not decode (400), a
@@ -30,8 +38,10 @@
  * connection events. Never a body, a token or SQL error text (which can quote
  * client data); SQL errors are logged by SQLSTATE only.
  */
+#include "node_route.h"
 #include "pool.h"
 #include "log.h"
+#include "token_cache.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -79,6 +89,9 @@ typedef struct gateway_config
 	const char *tls_key;
 	const char *user;
 	bool		access_log;
+	int			token_cache_size;
+	int			token_cache_ttl_s;
+	bool		route_by_node;
 } gateway_config;
 
 static gateway_config cfg = {
@@ -91,6 +104,8 @@ static gateway_config cfg = {
 	.client_timeout_s = 30,
 	.max_connections = 256,
 	.access_log = true,
+	.token_cache_size = 1024,
+	.token_cache_ttl_s = 60,
 };
 
 static void
@@ -127,22 +142,36 @@ usage(FILE *out)
 			"                             bound and the TLS files are read [PREFACTOR_GATEWAY_USER];\n"
 			"                             as root without it the gateway refuses to start\n"
 			"      --no-access-log        no line per request [PREFACTOR_GATEWAY_ACCESS_LOG=off]\n"
+			"      --token-cache-size=N   ingest tokens whose account is kept, to call the SDK functions\n"
+			"                             by account; 0: looked up at every call, 0..1000000\n"
+			"                             [PREFACTOR_GATEWAY_TOKEN_CACHE_SIZE] (default: %d)\n"
+			"      --token-cache-ttl=S    seconds a token's account is kept, 1..86400; routing only: every\n"
+			"                             call checks its token, so a token revoked meanwhile is refused\n"
+			"                             [PREFACTOR_GATEWAY_TOKEN_CACHE_TTL] (default: %d)\n"
+			"      --route-by-node        on Citus: send each account's calls to the node holding its\n"
+			"                             shards (prefactor_account_node, kept for the token cache's TTL)\n"
+			"                             instead of through the coordinator; the connection string's\n"
+			"                             host and port are replaced by the node's\n"
+			"                             [PREFACTOR_GATEWAY_ROUTE_BY_NODE=on]\n"
 			"  -h, --help                 this help\n"
 			"  -V, --version              the version\n"
 			"\n"
 			"Routes (a bearer token in \"Authorization: Bearer <token>\"; bodies application/json):\n"
-			"  POST /api/v1/agent_instance/register       prefactor_sdk_register(token, body)\n"
-			"  POST /api/v1/agent_instance/{id}/start     prefactor_sdk_start(token, id, body)\n"
-			"  POST /api/v1/agent_instance/{id}/finish    prefactor_sdk_finish(token, id, body)\n"
-			"  POST /api/v1/agent_spans                   prefactor_sdk_create_span(token, body)\n"
-			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_finish_span(token, id, body)\n"
-			"  POST /v1/traces                            prefactor_otlp_export(token, body) (OTLP/HTTP JSON)\n"
+			"  POST /api/v1/agent_instance/register       prefactor_sdk_call(account, 'register', token, NULL, body)\n"
+			"  POST /api/v1/agent_instance/{id}/start     prefactor_sdk_call(account, 'start', token, id, body)\n"
+			"  POST /api/v1/agent_instance/{id}/finish    prefactor_sdk_call(account, 'finish', token, id, body)\n"
+			"  POST /api/v1/agent_spans                   prefactor_sdk_call(account, 'create_span', token, NULL, body)\n"
+			"  POST /api/v1/agent_spans/{id}/finish       prefactor_sdk_call(account, 'finish_span', token, id, body)\n"
+			"    (account: prefactor_token_account(token), kept for --token-cache-ttl; a token without\n"
+			"    one is called by token alone, prefactor_sdk_register(token, body) and so on)\n"
+			"  POST /v1/traces                            prefactor_sdk_call(account, 'otlp_export', token, NULL, body)\n"
+			"                                             (OTLP/HTTP JSON; by token: prefactor_otlp_export(token, body))\n"
 			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
 			"OTLP may also come as protobuf (Content-Type: application/x-protobuf): decoded to JSON for the\n"
 			"call, answered in protobuf. Any body may come with Content-Encoding: gzip.\n"
 			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
 			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
-			cfg.client_timeout_s, cfg.max_connections);
+			cfg.client_timeout_s, cfg.max_connections, cfg.token_cache_size, cfg.token_cache_ttl_s);
 }
 
 static void
@@ -218,7 +247,8 @@ read_config(int argc, char **argv)
 {
 	enum
 	{
-		OPT_TLS_CERT = 1000, OPT_TLS_KEY, OPT_NO_ACCESS_LOG
+		OPT_TLS_CERT = 1000, OPT_TLS_KEY, OPT_NO_ACCESS_LOG, OPT_TOKEN_CACHE_SIZE, OPT_TOKEN_CACHE_TTL,
+		OPT_ROUTE_BY_NODE
 	};
 	static const struct option options[] = {
 		{"db", required_argument, NULL, 'd'},
@@ -233,6 +263,9 @@ read_config(int argc, char **argv)
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 		{"user", required_argument, NULL, 'u'},
 		{"no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG},
+		{"token-cache-size", required_argument, NULL, OPT_TOKEN_CACHE_SIZE},
+		{"token-cache-ttl", required_argument, NULL, OPT_TOKEN_CACHE_TTL},
+		{"route-by-node", no_argument, NULL, OPT_ROUTE_BY_NODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -265,6 +298,12 @@ read_config(int argc, char **argv)
 		cfg.user = v;
 	if ((v = getenv("PREFACTOR_GATEWAY_ACCESS_LOG")) != NULL)
 		cfg.access_log = parse_onoff("PREFACTOR_GATEWAY_ACCESS_LOG", v);
+	if ((v = getenv("PREFACTOR_GATEWAY_TOKEN_CACHE_SIZE")) != NULL)
+		cfg.token_cache_size = parse_number("PREFACTOR_GATEWAY_TOKEN_CACHE_SIZE", v, 0, 1000000, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_TOKEN_CACHE_TTL")) != NULL)
+		cfg.token_cache_ttl_s = parse_number("PREFACTOR_GATEWAY_TOKEN_CACHE_TTL", v, 1, 86400, false);
+	if ((v = getenv("PREFACTOR_GATEWAY_ROUTE_BY_NODE")) != NULL)
+		cfg.route_by_node = parse_onoff("PREFACTOR_GATEWAY_ROUTE_BY_NODE", v);
 
 	while ((opt = getopt_long(argc, argv, "d:l:p:n:b:t:c:m:u:hV", options, NULL)) != -1)
 	{
@@ -306,6 +345,15 @@ read_config(int argc, char **argv)
 			case OPT_NO_ACCESS_LOG:
 				cfg.access_log = false;
 				break;
+			case OPT_TOKEN_CACHE_SIZE:
+				cfg.token_cache_size = parse_number("--token-cache-size", optarg, 0, 1000000, false);
+				break;
+			case OPT_TOKEN_CACHE_TTL:
+				cfg.token_cache_ttl_s = parse_number("--token-cache-ttl", optarg, 1, 86400, false);
+				break;
+			case OPT_ROUTE_BY_NODE:
+				cfg.route_by_node = true;
+				break;
 			case 'h':
 				usage(stdout);
 				exit(0);
@@ -338,7 +386,7 @@ typedef enum route
 	ROUTE_OTLP_TRACES
 } route;
 
-/* Prepared on every pooled connection; indexed by route. */
+/* Prepared on every pooled connection; the first ones indexed by route. */
 static const pool_statement statements[] = {
 	{"health", "SELECT 1", 0},
 	{"sdk_register", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_register($1, $2::jsonb) a", 2},
@@ -346,11 +394,21 @@ static const pool_statement statements[] = {
 	{"sdk_finish", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_finish($1, $2, $3::jsonb) a", 3},
 	{"sdk_create_span", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_create_span($1, $2::jsonb) a", 2},
 	{"sdk_finish_span", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_finish_span($1, $2, $3::jsonb) a", 3},
+	/* by account: in FROM, the one form Citus delegates to the account's worker */
+	{"token_account", "SELECT prefactor.prefactor_token_account($1)", 1},
+	{"sdk_call", "SELECT a.http_status, a.body::text FROM prefactor.prefactor_sdk_call($1::prefactor.pfid, $2, $3, $4, $5::jsonb) a", 5},
+	/* last: prepared only with --route-by-node */
+	{NODE_ROUTE_STATEMENT_NAME, NODE_ROUTE_STATEMENT_SQL, 1},
 };
+#define NSTATEMENTS ((int) (sizeof(statements) / sizeof(statements[0])) - (cfg.route_by_node ? 0 : 1))
+
+/* The configured database's connections. */
+static gw_pool *db_pool;
 
 /*
- * OTLP export: not prepared, since its function comes with another part of
- * the extension and may be missing from the installed version (answered 501).
+ * OTLP export by token alone (a token without an account): not prepared,
+ * since its function comes with another part of the extension and may be
+ * missing from the installed version (answered 501).
  */
 static const char otlp_sql[] =
 	"SELECT a.http_status, a.body::text FROM prefactor.prefactor_otlp_export($1, $2::jsonb) a";
@@ -652,12 +710,113 @@ sqlstate_of(const PGresult *res)
 	return s ? s : "";
 }
 
+/* The operation of a route by token, as prefactor_sdk_call names it. */
+static const char *const sdk_operations[] = {
+	[ROUTE_REGISTER] = "register",
+	[ROUTE_START] = "start",
+	[ROUTE_FINISH] = "finish",
+	[ROUTE_CREATE_SPAN] = "create_span",
+	[ROUTE_FINISH_SPAN] = "finish_span",
+	[ROUTE_OTLP_TRACES] = "otlp_export",
+};
+
+/*
+ * The account of a token (kept in the token cache, else looked up on conn)
+ * into account, "" when it has none (no token, or one unknown, wrong,
+ * revoked or expired: not kept, so a token made valid later is seen at
+ * once). NULL, or the result of the lookup if that failed.
+ */
+static PGresult *
+token_account(PGconn *conn, const char *token, char account[TOKEN_CACHE_ACCOUNT_SIZE])
+{
+	PGresult   *res;
+
+	account[0] = '\0';
+	if (token == NULL || token_cache_get(token, account))
+		return NULL;
+	res = PQexecPrepared(conn, "token_account", 1, &token, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 1)
+		return res;
+	if (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) < TOKEN_CACHE_ACCOUNT_SIZE)
+	{
+		memcpy(account, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0) + 1);
+		token_cache_put(token, account);
+	}
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * The SQL call of an SDK route or an OTLP export: by the token's account
+ * ("" for none), else by the token alone, whose answer is then the
+ * client's: a token without an account is answered by the function by token
+ * as ever, and so is one whose call by account was refused with 401 (revoked
+ * or expired since its account was kept; it is forgotten).
+ */
+static PGresult *
+call_sdk(PGconn *conn, request *req, const char *token, const char *account)
+{
+	const char *params[5];
+	int			nparams = 0;
+	bool		has_id = req->route == ROUTE_START || req->route == ROUTE_FINISH || req->route == ROUTE_FINISH_SPAN;
+	/* an empty body is NULL, which the functions read as {} */
+	const char *body = req->body_len > 0 ? req->body : NULL;
+	PGresult   *res;
+
+	if (account[0] != '\0')
+	{
+		params[0] = account;
+		params[1] = sdk_operations[req->route];
+		params[2] = token;
+		params[3] = has_id ? req->id : NULL;
+		params[4] = body;
+		res = PQexecPrepared(conn, "sdk_call", 5, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 1 ||
+			strcmp(PQgetvalue(res, 0, 0), "401") != 0)
+			return res;
+		token_cache_drop(token);
+		PQclear(res);
+	}
+	params[nparams++] = token;
+	if (has_id)
+		params[nparams++] = req->id;
+	params[nparams++] = body;
+	if (req->route == ROUTE_OTLP_TRACES)
+		return PQexecParams(conn, otlp_sql, nparams, NULL, params, NULL, NULL, 0);
+	return PQexecPrepared(conn, statements[req->route - ROUTE_HEALTH].name, nparams, params, NULL, NULL, 0);
+}
+
+/*
+ * With --route-by-node, the slot of a call by account: one of its node's
+ * pool if it has a node and a connection there becomes free in time (the
+ * configured database's slot, held for the lookups, is given back then),
+ * else the configured database's.
+ */
+static pool_slot *
+route_to_node(pool_slot *slot, const char *account)
+{
+	gw_pool    *node;
+	pool_slot  *there;
+	bool		unreachable;
+
+	if (!cfg.route_by_node || account[0] == '\0' ||
+		(node = node_route_pool(slot->conn, account)) == NULL)
+		return slot;
+	there = pool_acquire(node, cfg.request_timeout_ms, &unreachable);
+	if (there == NULL)
+	{
+		if (unreachable)
+			node_route_unreachable(node);
+		return slot;
+	}
+	pool_release(slot, PQstatus(slot->conn) != CONNECTION_OK);
+	return there;
+}
+
 /* Runs the one SQL call of a request and answers what it answered. */
 static enum MHD_Result
 call_database(struct MHD_Connection *connection, request *req)
 {
-	const char *params[3];
-	int			nparams = 0;
 	bool		unreachable;
 	bool		broken = false;
 	pool_slot  *slot;
@@ -665,7 +824,7 @@ call_database(struct MHD_Connection *connection, request *req)
 	enum MHD_Result ret;
 	const char *state;
 
-	slot = pool_acquire(cfg.request_timeout_ms, &unreachable);
+	slot = pool_acquire(db_pool, cfg.request_timeout_ms, &unreachable);
 	if (slot == NULL)
 		return unreachable
 			? answer_error(connection, req, 503, "unavailable", "the database cannot be reached", NULL)
@@ -675,16 +834,15 @@ call_database(struct MHD_Connection *connection, request *req)
 		res = PQexecPrepared(slot->conn, "health", 0, NULL, NULL, NULL, 0);
 	else
 	{
-		params[nparams++] = bearer_token(connection);
-		if (req->route == ROUTE_START || req->route == ROUTE_FINISH || req->route == ROUTE_FINISH_SPAN)
-			params[nparams++] = req->id;
-		/* an empty body is NULL, which the functions read as {} */
-		params[nparams++] = req->body_len > 0 ? req->body : NULL;
-		if (req->route == ROUTE_OTLP_TRACES)
-			res = PQexecParams(slot->conn, otlp_sql, nparams, NULL, params, NULL, NULL, 0);
-		else
-			res = PQexecPrepared(slot->conn, statements[req->route - ROUTE_HEALTH].name, nparams, params,
-								 NULL, NULL, 0);
+		const char *token = bearer_token(connection);
+		char		account[TOKEN_CACHE_ACCOUNT_SIZE];
+
+		res = token_account(slot->conn, token, account);
+		if (res == NULL)
+		{
+			slot = route_to_node(slot, account);
+			res = call_sdk(slot->conn, req, token, account);
+		}
 	}
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 1)
@@ -992,8 +1150,10 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!pool_init(cfg.conninfo, cfg.pool_size, cfg.request_timeout_ms, statements,
-				   (int) (sizeof(statements) / sizeof(statements[0]))))
+	db_pool = pool_create(cfg.conninfo, NULL, NULL, cfg.pool_size, cfg.request_timeout_ms, statements, NSTATEMENTS);
+	if (db_pool == NULL || !token_cache_init(cfg.token_cache_size, cfg.token_cache_ttl_s) ||
+		(cfg.route_by_node && !node_route_init(cfg.conninfo, cfg.pool_size, cfg.request_timeout_ms,
+											   statements, NSTATEMENTS, cfg.token_cache_ttl_s)))
 		die("out of memory");
 
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
@@ -1002,7 +1162,7 @@ main(int argc, char **argv)
 		flags |= MHD_USE_IPv6;
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
-	left = pool_warm();
+	left = pool_warm(db_pool);
 	daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
 							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							  MHD_OPTION_LISTEN_SOCKET, fd,
@@ -1040,7 +1200,10 @@ main(int argc, char **argv)
 	if (left > 0)
 		gw_log("%d requests still in flight at the deadline; closing them", left);
 	MHD_stop_daemon(daemon);
-	pool_close();
+	if (cfg.route_by_node)
+		node_route_close();
+	pool_destroy(db_pool);
+	token_cache_close();
 	free(cert);
 	free(key);
 	gw_log("stopped");

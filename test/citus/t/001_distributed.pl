@@ -184,6 +184,124 @@ SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 	  or diag($serr);
 	is(scalar(() = $serr =~ /issuing SELECT [^\n]* FROM prefactor\.prefactor_sdk_call\(/g), 5,
 	   'what is sent is each call itself') or diag($serr);
+
+	# the node holding the account's shards, for a client that sends the
+	# account's calls there: Citus's placement of the account's shard; none for
+	# a role without ingest access to the account
+	my $acct = $coord->safe_psql('postgres', qq{SELECT prefactor.prefactor_token_account('$token')});
+	my $placed = $coord->safe_psql('postgres', qq{SELECT nodename || ':' || nodeport FROM pg_dist_shard_placement
+		WHERE shardid = get_shard_id_for_distribution_column('prefactor.instances', '$acct'::prefactor.pfid)});
+	is($coord->safe_psql('postgres', qq{SELECT node_name || ':' || node_port FROM prefactor.prefactor_account_node('$acct')},
+						 extra_params => ['-U', 'ci_ingest']),
+	   $placed, 'prefactor_account_node names the node holding the account\'s shards');
+	is($coord->safe_psql('postgres', qq{SELECT count(*) FROM prefactor.prefactor_account_node('$acct')},
+						 extra_params => ['-U', 'ci_other']),
+	   '0', 'and nothing to a role without ingest access to the account');
+}
+
+# prefactor-gateway pointed at the coordinator, as the ingest login role, its
+# sessions refusing any query over several shards: a run recorded through it
+# by HTTP takes single-shard queries only, and its calls by account are
+# delegated whole (the coordinator never runs prefactor_sdk_call itself: its
+# count stays 0 with track_functions = all; its one lookup of the token's
+# account runs there). PREFACTOR_GATEWAY: the gateway (test/suites/citus).
+SKIP:
+{
+	my $gw = $ENV{PREFACTOR_GATEWAY};
+	skip 'prefactor-gateway is not built (PREFACTOR_GATEWAY)', 4 unless $gw && -x $gw;
+	my $token = $coord->safe_psql('postgres',
+		q{SELECT prefactor.prefactor_create_ingest_token('acme', 'support-bot', 'production')});
+	$coord->safe_psql('postgres', q{ALTER ROLE ci_ingest SET track_functions = 'all'});
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my ($gout, $gerr) = ('', '');
+	my $gateway = IPC::Run::start([ $gw, '--port', $port, '--pool-size', '2', '--db',
+		sprintf(q{host=%s port=%d dbname=postgres user=ci_ingest options='-c citus.multi_task_query_log_level=error'},
+				$coord->host, $coord->port) ], '>', \$gout, '2>', \$gerr);
+	my $url = "http://127.0.0.1:$port";
+	# post <path> <body>: "status body"
+	my $post = sub {
+		my ($path, $body) = @_;
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ 'curl', '-s', '-w', ' %{http_code}', '-X', 'POST', '-H', 'Content-Type: application/json',
+						'-H', "Authorization: Bearer $token", '--data-binary', $body, "$url$path" ], '>', \$out, '2>', \$err);
+		my ($answer, $code) = $out =~ /^(.*) (\d{3})$/s;
+		return ($code // '000', $answer // '');
+	};
+	for (1 .. 100)
+	{
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', "$url/healthz" ], '>', \$out, '2>', \$err);
+		last if $out eq '200';
+		select(undef, undef, undef, 0.1);
+	}
+	my @codes;
+	my ($code, $answer) = $post->('/api/v1/agent_instance/register', '{"agent_version": {"external_identifier": "v1"}}');
+	push @codes, $code;
+	my ($run) = $answer =~ /"id": "([0-7][0-9a-z]{31})"/;
+	$run //= 'none';
+	push @codes, ($post->("/api/v1/agent_instance/$run/start", '{}'))[0];
+	push @codes, ($post->('/api/v1/agent_spans', qq{{"details": {"agent_instance_id": "$run", "schema_name": "lookup",
+		"status": "complete", "payload": {"span_id": "gateway-1", "inputs": {"q": "x"}}}}}))[0];
+	push @codes, ($post->("/api/v1/agent_instance/$run/finish", '{"status": "complete"}'))[0];
+	# SIGTERM: the gateway closes its sessions, which report their counts as they end
+	$gateway->signal('TERM');
+	$gateway->finish;
+	$coord->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'prefactor-gateway'});
+	$coord->safe_psql('postgres', q{ALTER ROLE ci_ingest RESET track_functions});
+	is(join(',', @codes) . ' ' . $coord->safe_psql('postgres',
+		qq{SELECT count(*) FROM prefactor.spans WHERE instance_id = '$run'}, extra_params => ['-U', 'ci_ingest']),
+	   '200,200,200,200 1', 'a run through prefactor-gateway on the coordinator takes single-shard queries only')
+	  or diag($gerr);
+	is($coord->safe_psql('postgres', q{
+		SELECT coalesce(sum(calls) FILTER (WHERE funcname = 'prefactor_sdk_call'), 0) || ' ' ||
+			coalesce(sum(calls) FILTER (WHERE funcname = 'prefactor_token_account'), 0) || ' ' ||
+			coalesce(sum(calls) FILTER (WHERE funcname LIKE 'prefactor\_sdk\_%' AND funcname <> 'prefactor_sdk_call'), 0)
+		  FROM pg_stat_user_functions WHERE schemaname = 'prefactor'}),
+	   '0 1 0', 'its calls by account are delegated (none ran on the coordinator), the token\'s account looked up once');
+
+	# with --route-by-node the gateway sends the account's calls to the node
+	# holding its shards itself: its connections are there, on no other worker
+	my ($node_host, $node_port) = split /\|/, $coord->safe_psql('postgres', qq{
+		SELECT n.node_name || '|' || n.node_port FROM prefactor.prefactor_account_node(prefactor.prefactor_token_account('$token')) n},
+		extra_params => ['-U', 'ci_ingest']);
+	$port = PostgreSQL::Test::Cluster::get_free_port();
+	$gateway = IPC::Run::start([ $gw, '--port', $port, '--pool-size', '2', '--route-by-node', '--db',
+		sprintf(q{host=%s port=%d dbname=postgres user=ci_ingest options='-c citus.multi_task_query_log_level=error'},
+				$coord->host, $coord->port) ], '>', \$gout, '2>', \$gerr);
+	$url = "http://127.0.0.1:$port";
+	for (1 .. 100)
+	{
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', "$url/healthz" ], '>', \$out, '2>', \$err);
+		last if $out eq '200';
+		select(undef, undef, undef, 0.1);
+	}
+	@codes = ();
+	($code, $answer) = $post->('/api/v1/agent_instance/register', '{"agent_version": {"external_identifier": "v1"}}');
+	push @codes, $code;
+	($run) = $answer =~ /"id": "([0-7][0-9a-z]{31})"/;
+	$run //= 'none';
+	push @codes, ($post->("/api/v1/agent_instance/$run/start", '{}'))[0];
+	push @codes, ($post->('/api/v1/agent_spans', qq{{"details": {"agent_instance_id": "$run", "schema_name": "lookup",
+		"status": "complete", "payload": {"span_id": "by-node-1", "inputs": {"q": "x"}}}}}))[0];
+	push @codes, ($post->("/api/v1/agent_instance/$run/finish", '{"status": "complete"}'))[0];
+	push @codes, ($post->('/v1/traces', '{"resourceSpans": [{"resource": {"attributes": [
+		{"key": "service.name", "value": {"stringValue": "support-bot"}}]}, "scopeSpans": [{"spans": [
+		{"traceId": "3af7651916cd43dd8448eb211c80319c", "spanId": "e7ad6b7169203331", "name": "agent",
+		 "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000", "status": {}}]}]}]}'))[0];
+	my @there = map {
+		$_->port . '=' . $_->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'prefactor-gateway' AND usename = 'ci_ingest'})
+	} @workers[0, 1];
+	$gateway->signal('TERM');
+	$gateway->finish;
+	is(join(',', @codes) . ' ' . $coord->safe_psql('postgres',
+		qq{SELECT count(*) FROM prefactor.spans WHERE instance_id = '$run'}, extra_params => ['-U', 'ci_ingest']),
+	   '200,200,200,200,200 1', 'a run and an OTLP export through prefactor-gateway --route-by-node') or diag($gerr);
+	is(join(',', map { /^(\d+)=(\d+)$/ ? ($1 == $node_port ? ($2 > 0 ? 'node' : 'none on node') : ($2 == 0 ? 'other' : 'on other')) : $_ } @there),
+	   join(',', map { $_->port == $node_port ? 'node' : 'other' } @workers[0, 1]),
+	   "its connections are on the account's node ($node_port) and on no other worker") or diag(join(' ', @there));
 }
 
 # A client on the account's worker: its span calls run there in the account's
