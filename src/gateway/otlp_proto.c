@@ -1020,8 +1020,10 @@ json_member(const char *p, const char *key)
 {
 	size_t		keylen = strlen(key);
 
+	if (p == NULL)
+		return NULL;
 	p = json_ws(p);
-	if (p == NULL || *p != '{')
+	if (*p != '{')
 		return NULL;
 	p = json_ws(p + 1);
 	if (*p == '}')
