@@ -84,7 +84,7 @@ GATEWAY_HDRS = $(wildcard src/gateway/*.h)
 all: $(GATEWAY)
 $(GATEWAY): $(GATEWAY_SRCS) $(GATEWAY_HDRS)
 	$(CC) $(filter-out -fPIC -fvisibility=hidden,$(CFLAGS)) -Werror=implicit-function-declaration \
-		-I$(includedir) -o $@ $(GATEWAY_SRCS) -L$(libdir) -lpq -lmicrohttpd -lcrypto -lpthread
+		-I$(includedir) -o $@ $(GATEWAY_SRCS) -L$(libdir) -lpq -lmicrohttpd -lcrypto -lz -lpthread
 install: install-gateway
 install-gateway: $(GATEWAY)
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
@@ -96,7 +96,17 @@ clean: clean-gateway
 clean-gateway:
 	rm -f $(GATEWAY)
 
-.PHONY: deps run stop test install-gateway uninstall-gateway clean-gateway
+# The gateway's pure C parts (OTLP protobuf, gzip), tested alone by
+# test/suites/gateway-unit (natively and under valgrind).
+GATEWAY_UNIT = build/gateway/test-gateway-unit
+GATEWAY_UNIT_SRCS = test/gateway-unit/test_otlp_proto.c src/gateway/otlp_proto.c src/gateway/gunzip.c
+$(GATEWAY_UNIT): $(GATEWAY_UNIT_SRCS) src/gateway/otlp_proto.h src/gateway/gunzip.h
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -g -o $@ $(GATEWAY_UNIT_SRCS) -lz -lm
+gateway-unit: $(GATEWAY_UNIT)
+	$(GATEWAY_UNIT)
+
+.PHONY: deps run stop test install-gateway uninstall-gateway clean-gateway gateway-unit
 
 # (The folders are prerequisites too, so that adding or removing a file rebuilds.)
 build/prefactor--$(EXTVERSION).sql: sql/install $(INSTALL_SOURCES)

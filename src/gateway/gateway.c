@@ -16,11 +16,19 @@
  * (prefactor_sdk_register, _start, _finish, _create_span, _finish_span),
  * which answers it as ever. The gateway itself answers only what
  * never reaches a function: unknown paths (404), wrong methods (405), wrong
- * content types (415), bodies over the limit (413), a body PostgreSQL does not
- * read as JSON (400: the jsonb parameter is refused before any function runs),
+ * content types or encodings (415), bodies over the limit (413, also once
+ * inflated from gzip), gzip or OTLP protobuf that does not decode (400), a
+ * body PostgreSQL does not read as JSON (400: the jsonb parameter is refused
+ * before any function runs),
  * timeouts (504, 408), an unreachable or busy database (503) and SQL errors
  * the functions do not map (500, generic). Every answer it makes is a short
  * JSON error in the SDK's envelope {"status": "error", "code", "message"}.
+ *
+ * OTLP protobuf (application/x-protobuf on /v1/traces) is decoded to the
+ * OTLP/JSON the function takes (otlp_proto.h), and every answer to such a
+ * request, the function's and the gateway's own, is sent in protobuf
+ * (ExportTraceServiceResponse, google.rpc.Status). Content-Encoding: gzip
+ * bodies are inflated first (gunzip.h), on every route.
  *
  * Threads: libmicrohttpd runs one thread per client connection, so a slow
  * client holds only its own thread; a pooled database connection is borrowed
@@ -58,6 +66,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "gunzip.h"
+#include "otlp_proto.h"
 
 #define GATEWAY_VERSION "0.2.0"
 
@@ -102,7 +113,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 			"Usage: prefactor-gateway [OPTION]...\n"
-			"Serves Prefactor's SDK protocol (@prefactor/core) and OTLP/HTTP JSON traces over HTTP,\n"
+			"Serves Prefactor's SDK protocol (@prefactor/core) and OTLP/HTTP traces (JSON or protobuf) over HTTP,\n"
 			"one SQL call of the prefactor extension per request. Each option can also be set by\n"
 			"the environment variable in brackets; a flag wins over the variable.\n"
 			"\n"
@@ -115,8 +126,8 @@ usage(FILE *out)
 			"  -n, --pool-size=N          pooled database connections, 1..1000 [PREFACTOR_GATEWAY_POOL_SIZE]\n"
 			"                             (default: %d)\n"
 			"  -b, --max-body=BYTES       largest request body; a larger one is answered 413 without\n"
-			"                             being read (K and M suffixes) [PREFACTOR_GATEWAY_MAX_BODY]\n"
-			"                             (default: 1M)\n"
+			"                             being read (K and M suffixes); a gzip body inflated past it 413\n"
+			"                             too [PREFACTOR_GATEWAY_MAX_BODY] (default: 1M)\n"
 			"  -t, --request-timeout=MS   statement_timeout of each SQL call (answered 504), the longest\n"
 			"                             wait for a pooled connection (503) and for a body to arrive\n"
 			"                             (408, or the connection is closed while it still trickles in)\n"
@@ -156,6 +167,8 @@ usage(FILE *out)
 			"  POST /v1/traces                            prefactor_sdk_call(account, 'otlp_export', token, NULL, body)\n"
 			"                                             (OTLP/HTTP JSON; by token: prefactor_otlp_export(token, body))\n"
 			"  GET  /healthz                              200 when a pooled connection answers SELECT 1\n"
+			"OTLP may also come as protobuf (Content-Type: application/x-protobuf): decoded to JSON for the\n"
+			"call, answered in protobuf. Any body may come with Content-Encoding: gzip.\n"
 			"Stops on SIGTERM or SIGINT after the requests in flight are answered.\n",
 			cfg.conninfo, cfg.listen_address, cfg.port, cfg.pool_size, cfg.request_timeout_ms,
 			cfg.client_timeout_s, cfg.max_connections, cfg.token_cache_size, cfg.token_cache_ttl_s);
@@ -461,6 +474,8 @@ typedef struct request
 	struct timespec started;
 	int			status;			/* answered status, 0 until answered */
 	bool		answered;
+	bool		gzip;			/* Content-Encoding: gzip */
+	bool		protobuf;		/* OTLP as protobuf: decoded to JSON, answered in protobuf */
 } request;
 
 static volatile sig_atomic_t stopping;
@@ -482,11 +497,25 @@ answer(struct MHD_Connection *connection, request *req, int status, const char *
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
+	uint8_t    *proto;
+	size_t		proto_len;
 
-	response = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+	/* a protobuf client reads its answer, and any error, as protobuf */
+	if (req != NULL && req->protobuf && otlp_proto_answer(status, body, &proto, &proto_len) == 0)
+	{
+		response = MHD_create_response_from_buffer(proto_len, proto, MHD_RESPMEM_MUST_FREE);
+		if (response == NULL)
+			free(proto);
+	}
+	else
+	{
+		proto = NULL;
+		response = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+	}
 	if (response == NULL)
 		return MHD_NO;
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+							proto ? "application/x-protobuf" : "application/json");
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == 401)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -534,6 +563,124 @@ is_json_content_type(const char *ct)
 	if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
 		return true;
 	return len > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* Whether a header's value, less parameters and blanks, is the given token (any case). */
+static bool
+header_is(const char *value, const char *token)
+{
+	size_t		len;
+	const char *end;
+
+	if (value == NULL)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	end = strchr(value, ';');
+	len = end ? (size_t) (end - value) : strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	return len == strlen(token) && strncasecmp(value, token, len) == 0;
+}
+
+/*
+ * The format of a POST's body from its Content-Type (JSON; for OTLP also
+ * protobuf) and Content-Encoding (none, identity or gzip) into req; NULL if
+ * taken, else why not (answered 415).
+ */
+static const char *
+body_format(struct MHD_Connection *connection, request *req)
+{
+	const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *encoding = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													   MHD_HTTP_HEADER_CONTENT_ENCODING);
+
+	if (req->route == ROUTE_OTLP_TRACES && header_is(type, "application/x-protobuf"))
+		req->protobuf = true;
+	else if (!is_json_content_type(type))
+		return req->route == ROUTE_OTLP_TRACES
+			? "send OTLP as JSON (Content-Type: application/json) or protobuf (application/x-protobuf)"
+			: "send the body as JSON (Content-Type: application/json)";
+	if (header_is(encoding, "gzip") || header_is(encoding, "x-gzip"))
+		req->gzip = true;
+	else if (encoding != NULL && !header_is(encoding, "identity") && !header_is(encoding, ""))
+		return "the body must be sent uncompressed or with Content-Encoding: gzip";
+	return NULL;
+}
+
+/*
+ * The body of a request as its SQL call takes it: inflated when gzip (at
+ * most --max-body inflated), an OTLP protobuf request decoded to OTLP/JSON
+ * (at most 8 times --max-body); JSON without NUL bytes. False with the
+ * answer queued (into *ret) when it is refused.
+ */
+#define PROTOBUF_JSON_FACTOR 8
+
+static bool
+prepare_body(struct MHD_Connection *connection, request *req, enum MHD_Result *ret)
+{
+	char	   *decoded;
+	size_t		decoded_len;
+
+	if (req->gzip && req->body_len > 0)
+	{
+		switch (gunzip(req->body, req->body_len, (size_t) cfg.max_body, &decoded, &decoded_len))
+		{
+			case GUNZIP_OK:
+				free(req->body);
+				req->body = decoded;
+				req->body_len = decoded_len;
+				req->body_cap = decoded_len + 1;
+				break;
+			case GUNZIP_TOO_LARGE:
+				*ret = answer_error(connection, req, 413, "payload_too_large",
+									"the request body is too large once inflated", NULL);
+				return false;
+			case GUNZIP_NO_MEMORY:
+				*ret = answer_error(connection, req, 503, "unavailable", "out of memory; retry", NULL);
+				return false;
+			default:
+				*ret = answer_error(connection, req, 400, "bad_request",
+									"the request body is not valid gzip (Content-Encoding: gzip)", NULL);
+				return false;
+		}
+	}
+	if (req->protobuf)
+	{
+		char		err[200];
+		char		message[320];
+
+		switch (otlp_proto_request_to_json((const uint8_t *) req->body, req->body_len,
+										   (size_t) cfg.max_body * PROTOBUF_JSON_FACTOR, &decoded, &decoded_len,
+										   err, sizeof(err)))
+		{
+			case OTLP_PROTO_OK:
+				free(req->body);
+				req->body = decoded;
+				req->body_len = decoded_len;
+				req->body_cap = decoded_len + 1;
+				return true;
+			case OTLP_PROTO_TOO_LARGE:
+				*ret = answer_error(connection, req, 413, "payload_too_large",
+									"the request is too large once decoded to JSON", NULL);
+				return false;
+			case OTLP_PROTO_NO_MEMORY:
+				*ret = answer_error(connection, req, 503, "unavailable", "out of memory; retry", NULL);
+				return false;
+			default:
+				/* err names messages and fields only, never the body's content */
+				snprintf(message, sizeof(message), "the request body is not a valid OTLP protobuf "
+						 "ExportTraceServiceRequest: %s", err);
+				*ret = answer_error(connection, req, 400, "bad_request", message, NULL);
+				return false;
+		}
+	}
+	if (req->body_len > 0 && memchr(req->body, '\0', req->body_len) != NULL)
+	{
+		*ret = answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+		return false;
+	}
+	return true;
 }
 
 /* The token of "Authorization: Bearer <token>", or NULL. */
@@ -755,6 +902,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 			   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	request    *req = *con_cls;
+	enum MHD_Result ret;
 
 	(void) cls;
 	(void) version;
@@ -762,6 +910,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 	{
 		/* headers are in: route, and refuse what needs no body to refuse */
 		const char *length;
+		const char *refused;
 		bool		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 		bool		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
@@ -787,12 +936,8 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 				: answer_error(connection, req, 405, "method_not_allowed", "use GET", "GET");
 		if (!is_post)
 			return answer_error(connection, req, 405, "method_not_allowed", "use POST", "POST");
-		if (!is_json_content_type(MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-															  MHD_HTTP_HEADER_CONTENT_TYPE)))
-			return answer_error(connection, req, 415, "unsupported_media_type",
-								req->route == ROUTE_OTLP_TRACES
-								? "send OTLP as JSON (Content-Type: application/json); protobuf is not supported"
-								: "send the body as JSON (Content-Type: application/json)", NULL);
+		if ((refused = body_format(connection, req)) != NULL)
+			return answer_error(connection, req, 415, "unsupported_media_type", refused, NULL);
 		length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > (unsigned long long) cfg.max_body)
 			return answer_error(connection, req, 413, "payload_too_large", "the request body is too large", NULL);
@@ -841,8 +986,8 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 	if (req->answered)
 		return MHD_YES;
 	/* the whole body is in */
-	if (req->body_len > 0 && memchr(req->body, '\0', req->body_len) != NULL)
-		return answer_error(connection, req, 400, "bad_request", "the request body is not valid JSON", NULL);
+	if (!prepare_body(connection, req, &ret))
+		return ret;
 	if (elapsed_ms(&req->started) > cfg.request_timeout_ms)
 		return answer_error(connection, req, 408, "request_timeout", "the request body took too long to arrive",
 							NULL);

@@ -8,39 +8,67 @@
 // child in an earlier request than its parent. Then one request is exported
 // again (a redelivery).
 //
+// Each batch can go out through several exporters at once, each with its own
+// ingest token (of its own account): the same spans as OTLP/JSON
+// (@opentelemetry/exporter-trace-otlp-http) and as protobuf
+// (@opentelemetry/exporter-trace-otlp-proto), each with or without gzip, so
+// that what each stores can be compared.
+//
 // Usage: node export.mjs <gateway base url> <ingest token>
-// Prints one JSON object: {exports: [result codes], spans: {name: {spanId,
-// parentSpanId, traceId, start, end}}} (times as unix nanoseconds, strings).
+//        node export.mjs <gateway base url> <exporter>=<token>...
+//   exporter: json, json-gzip, proto, proto-gzip (a bare token: json)
+// Prints one JSON object: {exports: {exporter: [result codes]}, spans: {name:
+// {spanId, parentSpanId, traceId, start, end}}} (times as unix nanoseconds,
+// strings).
 import { context, trace, SpanKind, SpanStatusCode, diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
 
-const [base, token] = process.argv.slice(2);
-if (!base || !token) {
-	console.error('usage: node export.mjs <gateway base url> <ingest token>');
+const [base, ...targets] = process.argv.slice(2);
+const kinds = { json: OTLPTraceExporter, 'json-gzip': OTLPTraceExporter, proto: OTLPTraceExporterProto,
+	'proto-gzip': OTLPTraceExporterProto };
+if (!base || targets.length === 0 || targets.some((t) => t.includes('=') && !kinds[t.split('=')[0]])) {
+	console.error('usage: node export.mjs <gateway base url> <ingest token> | <json|json-gzip|proto|proto-gzip>=<token>...');
 	process.exit(2);
 }
 diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
-// The exporter as an application configures it (the README's lines), wrapped
-// only to record what each export answered and to keep a batch to send again.
-const otlp = new OTLPTraceExporter({
-	url: `${base}/v1/traces`,
-	headers: { Authorization: `Bearer ${token}` },
+// The exporters as an application configures them (the README's lines),
+// wrapped only to record what each export answered and to keep a batch to
+// send again.
+const otlps = targets.map((t) => {
+	const [kind, token] = t.includes('=') ? [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)] : ['json', t];
+	return {
+		kind,
+		exporter: new kinds[kind]({
+			url: `${base}/v1/traces`,
+			headers: { Authorization: `Bearer ${token}` },
+			...(kind.endsWith('-gzip') ? { compression: 'gzip' } : {}),
+		}),
+	};
 });
-const results = [];
+const results = Object.fromEntries(otlps.map((o) => [o.kind, []]));
 const batches = [];
+const exportThrough = (o, spans) => new Promise((resolve) => o.exporter.export(spans, (result) => {
+	results[o.kind].push({ code: result.code, error: result.error ? String(result.error) : undefined, spans: spans.length });
+	resolve(result);
+}));
 const exporter = {
 	export(spans, done) {
 		batches.push(spans);
-		otlp.export(spans, (result) => {
-			results.push({ code: result.code, error: result.error ? String(result.error) : undefined, spans: spans.length });
-			done(result);
-		});
+		(async () => {
+			let first;
+			for (const o of otlps) {
+				const result = await exportThrough(o, spans);
+				first ??= result;
+			}
+			done(first);
+		})();
 	},
-	shutdown: () => otlp.shutdown(),
-	forceFlush: () => otlp.forceFlush(),
+	shutdown: () => Promise.all(otlps.map((o) => o.exporter.shutdown())),
+	forceFlush: () => Promise.all(otlps.map((o) => o.exporter.forceFlush())),
 };
 
 const provider = new BasicTracerProvider({
