@@ -155,6 +155,12 @@ $$;
 COMMENT ON FUNCTION prefactor_set_ingest_token_expiry(pfid, timestamptz) IS
 	'Admin: sets when an ingest token stops working (NULL: never; a past time ends it now)';
 
+-- A token's row by its account and id (src/api/account_query.c: on Citus,
+-- read from the account's shard directly when it is on this node).
+CREATE OR REPLACE FUNCTION ingest_token_by_id(account pfid, id pfid) RETURNS ingest_tokens
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ingest_token_by_id(pfid, pfid) IS 'The ingest token row of an account with this id, or NULL; not checked';
+
 -- The row of a valid token; invalid_authorization_specification for any other text.
 CREATE OR REPLACE FUNCTION ingest_token_row(token text) RETURNS ingest_tokens
 	LANGUAGE plpgsql STABLE
@@ -175,10 +181,8 @@ BEGIN
 		-- partition directly (account_of answers only members of the account),
 		-- then the row by (account, id): one account's shard on Citus, where a
 		-- join on the partition alone would read every shard
-		SELECT a.account_id INTO account FROM prefactor.accounts a
-		 WHERE a.partition = prefactor.pfid_partition(token_id);
-		SELECT t.* INTO row FROM prefactor.ingest_tokens t
-		 WHERE t.account_id = account AND t.id = token_id;
+		account := prefactor.partition_account(token_id);
+		row := prefactor.ingest_token_by_id(account, token_id);
 	END IF;
 	-- digests of equal length, compared in constant time
 	IF row.id IS NULL

@@ -202,6 +202,46 @@ CREATE OR REPLACE FUNCTION sdk_is_error(result jsonb) RETURNS boolean
 COMMENT ON FUNCTION sdk_is_error(jsonb) IS
 	'Whether a result is the SDK''s error object {error_type, message, stacktrace} (nothing else)';
 
+-- The queries of one account's rows the SDK bodies make, as functions
+-- (src/api/account_query.c): on Citus each runs in the account's shard scope,
+-- reading and writing its shards directly on the worker that holds them,
+-- instead of being one more statement for Citus to plan and route.
+
+-- The SDK's view of a run.
+CREATE OR REPLACE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_instance_details(pfid, pfid) IS 'A run as the SDK protocol answers it (type agent_instance)';
+
+-- The SDK's view of a span.
+CREATE OR REPLACE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
+
+-- A run of the account, agent and environment, locked for the call; NULL if none.
+CREATE OR REPLACE FUNCTION sdk_lock_run(account pfid, run pfid, agent pfid, environment pfid) RETURNS instances
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_lock_run(pfid, pfid, pfid, pfid) IS
+	'The run with this id if it is of this account, agent and environment, locked FOR NO KEY UPDATE; NULL otherwise';
+
+-- A span of the account by id; NULL if none.
+CREATE OR REPLACE FUNCTION sdk_span(account pfid, span pfid) RETURNS spans
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_span(pfid, pfid) IS 'The span of this account with this id, or NULL';
+
+-- The span the SDK created in a run under its own span id; NULL if none.
+CREATE OR REPLACE FUNCTION sdk_client_span(account pfid, run pfid, client_span_id text) RETURNS pfid
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_client_span(pfid, pfid, text) IS
+	'The id of the span created in a run under the SDK''s span id, or NULL (a retry finds its span)';
+
+-- Records the SDK's ids or error of a span; an existing row keeps its ids and
+-- takes the error only when replace_error. True when a row was written.
+CREATE OR REPLACE FUNCTION sdk_note_span(account pfid, span pfid, run pfid, client_span_id text, trace_id text,
+										 error jsonb, replace_error boolean) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sdk_note_span(pfid, pfid, pfid, text, text, jsonb, boolean) IS
+	'Stores a span''s SDK span and trace ids and error (sdk_spans); on a retry the row stays, its error replaced only when replace_error';
+
 -- The run an id names if it belongs to the token's account, agent and
 -- environment, locked for the call; no_data_found for any other id, exactly
 -- as for an unknown one.
@@ -213,11 +253,8 @@ DECLARE
 	id prefactor.pfid := prefactor.try_pfid(instance);
 	row prefactor.instances;
 BEGIN
-	SELECT * INTO row FROM prefactor.instances i
-	 WHERE i.account_id = t.account_id AND i.id = sdk_bound_instance.id
-	   AND i.agent_id = t.agent_id AND i.environment_id = t.environment_id
-	   FOR NO KEY UPDATE;
-	IF NOT FOUND THEN
+	row := prefactor.sdk_lock_run(t.account_id, id, t.agent_id, t.environment_id);
+	IF row.id IS NULL THEN
 		RAISE EXCEPTION 'instance % does not exist', prefactor.excerpt(instance) USING ERRCODE = 'no_data_found';
 	END IF;
 	RETURN row;
@@ -225,40 +262,6 @@ END sdk_bound_instance
 $$;
 COMMENT ON FUNCTION sdk_bound_instance(ingest_tokens, text) IS
 	'The run an id names, locked, if it is of the token''s account, agent and environment; no_data_found otherwise, as for an unknown id';
-
--- The SDK's view of a run.
--- PL/pgSQL, not SQL: Citus cannot plan a parameterized SQL function over a
--- distributed table (doc/scale-out.md).
-CREATE OR REPLACE FUNCTION sdk_instance_details(account pfid, instance pfid) RETURNS jsonb
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	RETURN (SELECT jsonb_build_object('type', 'agent_instance', 'id', i.id, 'account_id', i.account_id,
-				'agent_id', i.agent_id, 'agent_version_id', i.version_id, 'environment_id', i.environment_id,
-				'status', i.status, 'purpose', i.purpose, 'inserted_at', i.registered_at,
-				'started_at', i.started_at, 'finished_at', i.finished_at,
-				'termination_reason', i.termination_reason)
-			  FROM prefactor.instances i WHERE i.account_id = sdk_instance_details.account AND i.id = sdk_instance_details.instance);
-END
-$$;
-COMMENT ON FUNCTION sdk_instance_details(pfid, pfid) IS 'A run as the SDK protocol answers it (type agent_instance)';
-
--- The SDK's view of a span.
-CREATE OR REPLACE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jsonb
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	RETURN (SELECT jsonb_build_object('type', 'agent_span', 'id', s.id, 'account_id', s.account_id,
-				'agent_instance_id', s.instance_id, 'parent_span_id', s.parent_span_id,
-				'schema_name', s.span_type, 'status', s.status, 'payload', s.payload,
-				'result_payload', coalesce(s.result, k.error), 'started_at', s.started_at,
-				'finished_at', s.finished_at)
-			  FROM prefactor.spans s
-			  LEFT JOIN prefactor.sdk_spans k ON k.account_id = s.account_id AND k.id = s.id
-			 WHERE s.account_id = sdk_span_details.account AND s.id = sdk_span_details.span);
-END
-$$;
-COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
 
 -- A success answer, with the control signal when the run was terminated.
 CREATE OR REPLACE FUNCTION sdk_success(details jsonb, terminate boolean DEFAULT false, reason text DEFAULT NULL)
@@ -383,12 +386,12 @@ DECLARE
 	error jsonb;
 	parent_text text := prefactor.sdk_text(d, 'parent_span_id');
 	parent prefactor.pfid;
+	parent_span prefactor.spans;
 	prior prefactor.pfid;
 	ack prefactor.span_ack;
 BEGIN
 	-- a retry (the SDK sends no idempotency key; its own span id is in the payload)
-	SELECT k.id INTO prior FROM prefactor.sdk_spans k
-	 WHERE k.account_id = run.account_id AND k.instance_id = run.id AND k.client_span_id = sdk_create_span.client_span_id;
+	prior := prefactor.sdk_client_span(run.account_id, run.id, client_span_id);
 	IF prior IS NOT NULL THEN
 		RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, prior),
 									 run.status = 'terminated', run.termination_reason);
@@ -398,11 +401,11 @@ BEGIN
 	END IF;
 	IF parent_text IS NOT NULL THEN
 		-- the SDK sends our id of the parent; one of another run is unknown to this run
-		SELECT s.id INTO parent FROM prefactor.spans s
-		 WHERE s.account_id = run.account_id AND s.id = prefactor.try_pfid(parent_text) AND s.instance_id = run.id;
-		IF parent IS NULL THEN
+		parent_span := prefactor.sdk_span(run.account_id, prefactor.try_pfid(parent_text));
+		IF parent_span.instance_id IS DISTINCT FROM run.id THEN
 			RAISE EXCEPTION 'parent span % does not exist', prefactor.excerpt(parent_text) USING ERRCODE = 'no_data_found';
 		END IF;
+		parent := parent_span.id;
 	END IF;
 	-- a failed span's error is recorded as its error, not judged as its result
 	IF status = 'failed' AND prefactor.sdk_is_error(result) THEN
@@ -417,9 +420,8 @@ BEGIN
 	IF ack.span_id IS NULL THEN	-- the run was terminated as the span arrived
 		RETURN prefactor.sdk_refuse_span(run, 'create_span', NULL, client_span_id, trace_id, span_type);
 	END IF;
-	INSERT INTO prefactor.sdk_spans (account_id, id, instance_id, client_span_id, trace_id, error)
-	VALUES (run.account_id, ack.span_id, run.id, client_span_id, trace_id, error)
-	ON CONFLICT ON CONSTRAINT sdk_spans_pkey DO NOTHING;	-- a retry with the same idempotency key
+	-- a retry with the same idempotency key finds the row stored
+	PERFORM prefactor.sdk_note_span(run.account_id, ack.span_id, run.id, client_span_id, trace_id, error, false);
 	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, ack.span_id), ack.terminate, ack.reason);
 END sdk_create_span
 $$;
@@ -441,9 +443,8 @@ DECLARE
 	error jsonb;
 	ack prefactor.span_ack;
 BEGIN
-	SELECT s.instance_id INTO instance_id FROM prefactor.spans s
-	 WHERE s.account_id = t.account_id AND s.id = sdk_finish_span.span_id;
-	IF NOT FOUND THEN
+	instance_id := (prefactor.sdk_span(t.account_id, span_id)).instance_id;
+	IF instance_id IS NULL THEN
 		RAISE EXCEPTION 'span % does not exist', prefactor.excerpt(span) USING ERRCODE = 'no_data_found';
 	END IF;
 	BEGIN
@@ -452,8 +453,7 @@ BEGIN
 		RAISE EXCEPTION 'span % does not exist', prefactor.excerpt(span) USING ERRCODE = 'no_data_found';
 	END;
 	-- read once the run is locked: nothing finishes the span meanwhile
-	SELECT s.status INTO span_status FROM prefactor.spans s
-	 WHERE s.account_id = t.account_id AND s.id = sdk_finish_span.span_id;
+	span_status := (prefactor.sdk_span(t.account_id, span_id)).status;
 	IF run.status = 'terminated' THEN
 		RETURN prefactor.sdk_refuse_span(run, 'finish_span', span_id, NULL, NULL, NULL);
 	END IF;
@@ -469,9 +469,7 @@ BEGIN
 	ack := prefactor.prefactor_finish_span(span_id, status, result, prefactor.sdk_time(b, 'timestamp'),
 										   prefactor.sdk_text(b, 'idempotency_key'));
 	IF error IS NOT NULL THEN
-		INSERT INTO prefactor.sdk_spans AS k (account_id, id, instance_id, error)
-		VALUES (run.account_id, span_id, run.id, error)
-		ON CONFLICT ON CONSTRAINT sdk_spans_pkey DO UPDATE SET error = excluded.error;
+		PERFORM prefactor.sdk_note_span(run.account_id, span_id, run.id, NULL, NULL, error, true);
 	END IF;
 	RETURN prefactor.sdk_success(prefactor.sdk_span_details(run.account_id, span_id), ack.terminate, ack.reason);
 END sdk_finish_span

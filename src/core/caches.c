@@ -336,6 +336,27 @@ prefactor_account_of(PG_FUNCTION_ARGS)
 	PG_RETURN_PFID_P(copy);
 }
 
+/*
+ * partition_account(pfid): the account whose partition an id carries, or
+ * NULL, whoever asks. Only for a caller that proved its right otherwise (an
+ * ingest token's secret names its account through its id); granted to no role.
+ */
+PG_FUNCTION_INFO_V1(prefactor_partition_account);
+Datum
+prefactor_partition_account(PG_FUNCTION_ARGS)
+{
+	Pfid	   *account;
+	Pfid	   *copy;
+
+	(void) prefactor_pfid_oid();
+	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
+	if (account == NULL)
+		PG_RETURN_NULL();
+	copy = palloc(sizeof(Pfid));
+	memcpy(copy, account, sizeof(Pfid));
+	PG_RETURN_PFID_P(copy);
+}
+
 /* The span type declared under a name by a schema version (cached, both ways). */
 bool
 prefactor_lookup_span_type(const Pfid *account, const Pfid *schema_version,

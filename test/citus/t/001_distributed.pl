@@ -197,6 +197,28 @@ SELECT count(*) FROM prefactor.spans WHERE instance_id = :'run';
 	is($coord->safe_psql('postgres', qq{SELECT count(*) FROM prefactor.prefactor_account_node('$acct')},
 						 extra_params => ['-U', 'ci_other']),
 	   '0', 'and nothing to a role without ingest access to the account');
+
+	# on the account's worker the SDK body's queries of the account's rows run
+	# in its shard scope (src/api/account_query.c), as the span calls do:
+	# Citus runs none of a span's queries as a local shard command of its own
+	my ($acct_port) = $placed =~ /:(\d+)$/;
+	my ($acct_worker) = grep { $_->port == $acct_port } @workers;
+	($src, $sout, $serr) = $acct_worker->psql('postgres', qq{
+SELECT a.body->'details'->>'id' AS run
+  FROM prefactor.prefactor_sdk_call('$acct', 'register', '$token', NULL, '{"agent_version": {"external_identifier": "v1"}}') a \\gset
+SELECT a.http_status FROM prefactor.prefactor_sdk_call('$acct', 'start', '$token', :'run', '{}') a;
+SET citus.log_local_commands = on;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call('$acct', 'create_span', '$token', NULL, ('{"details": {"agent_instance_id": "'
+	|| :'run' || '", "schema_name": "lookup", "status": "complete", "payload": {"span_id": "scoped-1", "inputs": {"q": "x"}}}}')::jsonb) a;
+SELECT a.http_status FROM prefactor.prefactor_sdk_call('$acct', 'create_span', '$token', NULL, ('{"details": {"agent_instance_id": "'
+	|| :'run' || '", "schema_name": "lookup", "status": "complete", "payload": {"span_id": "scoped-1", "inputs": {"q": "x"}}}}')::jsonb) a;
+RESET citus.log_local_commands;
+SELECT count(*) FROM prefactor.sdk_spans WHERE instance_id = :'run';
+}, extra_params => ['-U', 'ci_ingest', '-At']);
+	my @local = ($serr =~ /executing the command locally: ([^\n]*)/g);
+	is($src . ' ' . join(',', split(/\n/, $sout)) . ' ' . scalar(grep { /prefactor\.(spans|sdk_spans|instances|ingest_tokens)_\d+/ } @local),
+	   '0 200,200,200,1 0', 'on the account\'s worker an SDK span and its retry run in the shard scope: no local shard command')
+	  or diag($serr);
 }
 
 # prefactor-gateway pointed at the coordinator, as the ingest login role, its
