@@ -261,6 +261,23 @@ SELECT a.http_status, a.body->>'code' AS code
 -- the node holding an account's shards: none on a database that is not distributed
 SELECT count(*) AS nodes FROM prefactor.prefactor_account_node(:'acme');
 
+-- how a token's text is read and how a body's members are (C: src/access,
+-- src/api/sdk_body.c): only the exact form pft_<lowercase pfid>_<64 lowercase
+-- hex digits> names an id; a member of another type is refused with an excerpt
+SELECT prefactor.ingest_token_id(:'tok')::text = substr(:'tok', 5, 32) AS parsed,
+	   prefactor.ingest_token_id(upper(:'tok')) IS NULL AS upper_case,
+	   prefactor.ingest_token_id(left(:'tok', 100)) IS NULL AS short,
+	   prefactor.ingest_token_id(:'tok' || '0') IS NULL AS long,
+	   prefactor.ingest_token_id(overlay(:'tok' PLACING '8' FROM 5)) IS NULL AS partition_digit,
+	   prefactor.ingest_token_id(overlay(:'tok' PLACING 'u' FROM 10)) IS NULL AS not_crockford,
+	   prefactor.ingest_token_id(overlay(:'tok' PLACING 'g' FROM 101)) IS NULL AS not_hex,
+	   prefactor.ingest_token_id(overlay(:'tok' PLACING 'x' FROM 1)) IS NULL AS prefix;
+SELECT prefactor.sdk_body(NULL, 'body') AS null_body, prefactor.sdk_body('null', 'body') AS json_null,
+	   prefactor.sdk_text('{"a": null}', 'a') IS NULL AS null_member, prefactor.sdk_text('[1]', 'a') IS NULL AS not_object;
+\set VERBOSITY default
+SELECT prefactor.sdk_body('7', 'details');
+SELECT prefactor.sdk_text(jsonb_build_object('a', jsonb_build_array(repeat('y', 300))), 'a');
+
 \c - :superuser
 SET client_min_messages = warning;
 DROP EXTENSION prefactor CASCADE;

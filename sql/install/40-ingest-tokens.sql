@@ -155,6 +155,12 @@ $$;
 COMMENT ON FUNCTION prefactor_set_ingest_token_expiry(pfid, timestamptz) IS
 	'Admin: sets when an ingest token stops working (NULL: never; a past time ends it now)';
 
+-- The id a token text carries (pft_<id>_<64 hex digits of secret>), or NULL.
+CREATE OR REPLACE FUNCTION ingest_token_id(token text) RETURNS pfid
+	AS 'MODULE_PATHNAME', 'prefactor_ingest_token_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ingest_token_id(text) IS
+	'The id an ingest token text carries (pft_<pfid>_<64 lowercase hex digits>), or NULL when the text is not of that form';
+
 -- A token's row by its account and id (src/api/account_query.c: on Citus,
 -- read from the account's shard directly when it is on this node).
 CREATE OR REPLACE FUNCTION ingest_token_by_id(account pfid, id pfid) RETURNS ingest_tokens
@@ -166,7 +172,6 @@ CREATE OR REPLACE FUNCTION ingest_token_row(token text) RETURNS ingest_tokens
 	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-	parts text[];
 	token_id prefactor.pfid;
 	account prefactor.pfid;
 	row prefactor.ingest_tokens;
@@ -174,9 +179,8 @@ BEGIN
 	IF token IS NULL THEN
 		RAISE EXCEPTION 'token must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	parts := regexp_match(left(token, 200), '^pft_([0-7][0-9a-hjkmnp-tv-z]{31})_[0-9a-f]{64}$');
-	IF parts IS NOT NULL AND length(token) = 101 THEN
-		token_id := parts[1]::prefactor.pfid;
+	token_id := prefactor.ingest_token_id(token);
+	IF token_id IS NOT NULL THEN
 		-- the token is the caller's credential: its account is found from the
 		-- partition directly (account_of answers only members of the account),
 		-- then the row by (account, id): one account's shard on Citus, where a

@@ -437,3 +437,33 @@ prefactor_secure_equal(PG_FUNCTION_ARGS)
 		diff |= pa[i] ^ pb[i];
 	PG_RETURN_BOOL(diff == 0);
 }
+
+PG_FUNCTION_INFO_V1(prefactor_ingest_token_id);
+/*
+ * The id an ingest token text carries: pft_<pfid, 32 lowercase Crockford
+ * Base32 characters, the first 0-7>_<64 lowercase hex digits of secret>;
+ * NULL for any other text. (What the token check parses at every SDK call:
+ * a pattern match would cost more than the rest of the check.)
+ */
+Datum
+prefactor_ingest_token_id(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(token);
+	Pfid	   *id;
+
+	if (VARSIZE_ANY_EXHDR(token) != 101 || memcmp(s, "pft_", 4) != 0 || s[36] != '_' ||
+		s[4] < '0' || s[4] > '7')
+		PG_RETURN_NULL();
+	for (int i = 5; i < 36; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z' &&
+											   s[i] != 'i' && s[i] != 'l' && s[i] != 'o' && s[i] != 'u')))
+			PG_RETURN_NULL();
+	for (int i = 37; i < 101; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			PG_RETURN_NULL();
+	id = palloc(sizeof(Pfid));
+	if (!pfid_try_parse(s + 4, 32, id))
+		PG_RETURN_NULL();
+	PG_RETURN_PFID_P(id);
+}
