@@ -5,7 +5,8 @@
 # API directly (prefactor_start_run, 100 x prefactor_record_span, parents
 # first, prefactor_finish_run, one call per statement as a client makes them),
 # in one throwaway cluster, alternating rounds. With the gateway built, also
-# the OTLP requests posted over HTTP through prefactor-gateway (node, fetch).
+# the OTLP requests posted over HTTP through prefactor-gateway (node, fetch),
+# as OTLP/JSON and as OTLP protobuf (the same request, encoded by post.mjs).
 # Usage: bench/otlp/run.sh [seconds per point] [rounds]   (after make install)
 # Prints batches/s (= runs of 100 spans/s) and the ratio otlp/direct per
 # client count: medians over the rounds.
@@ -55,24 +56,32 @@ if [ -x "$GW" ] && command -v node >/dev/null; then
 fi
 trap '[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-printf '%-8s %12s %12s %8s %12s %8s   %s\n' clients direct/s otlp_sql/s ratio otlp_http/s ratio "ratios sql, http of the ${rounds} rounds"
+# post <clients> <json|protobuf>: requests/s through the gateway; a failed request stops the bench
+post() {
+	local out
+	out=$(node "$here/post.mjs" "http://127.0.0.1:$port" "$token" "$1" "$secs" "$tmp/body.json" "$2")
+	case "$out" in *'"errors":0,'*) ;; *) echo "bench/otlp: requests failed through the gateway ($2): $out" >&2; exit 1 ;; esac
+	sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p' <<< "$out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+printf '%-8s %10s %10s %6s %10s %6s %10s %6s   %s\n' clients direct/s otlp_sql/s ratio http_json/s ratio http_pb/s ratio \
+	"ratios sql; http json; http protobuf of the ${rounds} rounds"
 for c in 1 4; do
-	ds=() os=() hs=() r1=() r2=()
+	ds=() os=() hs=() ps=() r1=() r2=() r3=()
 	for r in $(seq 1 "$rounds"); do
 		d=$(tps "$c" -f "$tmp/direct.pgbench")
 		o=$(tps "$c" -f "$tmp/otlp.pgbench")
-		ds+=("$d") os+=("$o") r1+=("$(awk -v a="$o" -v b="$d" 'BEGIN { printf "%.2f", a / b }')")
+		ds+=("$d") os+=("$o") r1+=("$(ratio "$o" "$d")")
 		if [ -n "$gw_pid" ]; then
-			h=$(node "$here/post.mjs" "http://127.0.0.1:$port" "$token" "$c" "$secs" "$tmp/body.json" |
-				sed -n 's/.*"per_second":\([0-9.]*\).*/\1/p')
-			hs+=("$h") r2+=("$(awk -v a="$h" -v b="$d" 'BEGIN { printf "%.2f", a / b }')")
+			h=$(post "$c" json) p=$(post "$c" protobuf)
+			hs+=("$h") ps+=("$p") r2+=("$(ratio "$h" "$d")") r3+=("$(ratio "$p" "$d")")
 		fi
 	done
-	printf '%-8s %12.1f %12.1f %8.2f %12s %8s   %s\n' "$c" \
-		"$(printf '%s\n' "${ds[@]}" | median)" "$(printf '%s\n' "${os[@]}" | median)" \
-		"$(printf '%s\n' "${r1[@]}" | median)" \
-		"$([ -n "$gw_pid" ] && printf '%.1f' "$(printf '%s\n' "${hs[@]}" | median)" || echo -)" \
-		"$([ -n "$gw_pid" ] && printf '%s\n' "${r2[@]}" | median || echo -)" "${r1[*]}; ${r2[*]:-}"
+	med() { if [ "$#" -gt 0 ]; then printf '%.1f' "$(printf '%s\n' "$@" | median)"; else echo -; fi; }
+	medr() { if [ "$#" -gt 0 ]; then printf '%s\n' "$@" | median; else echo -; fi; }
+	printf '%-8s %10s %10s %6s %10s %6s %10s %6s   %s\n' "$c" "$(med "${ds[@]}")" "$(med "${os[@]}")" \
+		"$(medr "${r1[@]}")" "$(med "${hs[@]}")" "$(medr "${r2[@]}")" "$(med "${ps[@]}")" "$(medr "${r3[@]}")" \
+		"${r1[*]}; ${r2[*]:-}; ${r3[*]:-}"
 done
 psql -qXAt -c "SELECT 'stored: ' || count(*) || ' spans in ' || count(DISTINCT instance_id) || ' runs; every OTLP run finished: ' ||
 	(SELECT bool_and(i.status = 'complete') FROM prefactor.otlp_traces o JOIN prefactor.instances i ON i.id OPERATOR(prefactor.=) o.instance_id)
