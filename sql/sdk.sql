@@ -261,6 +261,17 @@ SELECT a.http_status, a.body->>'code' AS code
 -- the node holding an account's shards: none on a database that is not distributed
 SELECT count(*) AS nodes FROM prefactor.prefactor_account_node(:'acme');
 
+-- an SDK span call finds its run by the run's primary key, never through the
+-- index of the agent's runs (whose entries grow with every run the agent had):
+-- the run lock and the run's row are read through the primary key itself
+SELECT (prefactor.prefactor_sdk_call(:'acme', 'register', :'tok', NULL, jsonb_build_object(
+		'agent_version', '{"external_identifier": "v1"}'::jsonb))).body->'details'->>'id' AS run5 \gset
+SELECT a.http_status FROM prefactor.prefactor_sdk_call(:'acme', 'start', :'tok', :'run5', '{}') a;
+SELECT string_agg(a.http_status::text, ',') AS created
+  FROM generate_series(1, 3) n,
+	   LATERAL prefactor.prefactor_sdk_call(:'acme', 'create_span', :'tok', NULL, jsonb_build_object('details', jsonb_build_object(
+		'agent_instance_id', :'run5', 'schema_name', 'agent', 'status', 'complete',
+		'payload', jsonb_build_object('span_id', 'by-key-' || n)))) a;
 -- how a token's text is read and how a body's members are (C: src/access,
 -- src/api/sdk_body.c): only the exact form pft_<lowercase pfid>_<64 lowercase
 -- hex digits> names an id; a member of another type is refused with an excerpt
@@ -279,6 +290,15 @@ SELECT prefactor.sdk_body('7', 'details');
 SELECT prefactor.sdk_text(jsonb_build_object('a', jsonb_build_array(repeat('y', 300))), 'a');
 
 \c - :superuser
+BEGIN;	-- the backend's counts of index scans, before and after, in one transaction
+SELECT pg_stat_get_xact_numscans('prefactor.instances_agent_env_started'::regclass) AS agent_scans,
+	   pg_stat_get_xact_numscans('prefactor.instances_pkey'::regclass) AS pkey_scans \gset
+SELECT (prefactor.lock_instance(:'acme', :'run5')).id::text = :'run5' AS locked,
+	   (prefactor.instance_row(:'acme', :'run5')).agent_id IS NOT NULL AS read,
+	   prefactor.instance_row(:'acme', prefactor.pfid_generate(1)) IS NULL AS unknown_is_null;
+SELECT pg_stat_get_xact_numscans('prefactor.instances_agent_env_started'::regclass) - :agent_scans AS agent_index_scans,
+	   pg_stat_get_xact_numscans('prefactor.instances_pkey'::regclass) - :pkey_scans >= 3 AS by_primary_key;
+COMMIT;
 SET client_min_messages = warning;
 DROP EXTENSION prefactor CASCADE;
 DROP ROLE regress_sdk_ingest, regress_sdk_other;

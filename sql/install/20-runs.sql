@@ -199,16 +199,19 @@ CREATE OR REPLACE FUNCTION lock_run(account pfid, instance pfid) RETURNS void
 COMMENT ON FUNCTION lock_run(pfid, pfid) IS
 	'Takes the run lock (FOR NO KEY UPDATE of the run row) that span inserts and run state changes share; no_data_found if the run does not exist';
 
+-- A run's row by its key, or NULL (src/api/account_query.c: read through the
+-- primary key, on Citus from the account's shard when it is on this node).
+CREATE OR REPLACE FUNCTION instance_row(account pfid, instance pfid) RETURNS instances
+	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION instance_row(pfid, pfid) IS 'The run of this account with this id, or NULL; not locked, not checked';
+
 -- Locks a run's row for a state change and returns it; no_data_found if absent.
 CREATE OR REPLACE FUNCTION lock_instance(account pfid, instance pfid) RETURNS prefactor.instances
 	LANGUAGE plpgsql
 AS $$
-DECLARE
-	row prefactor.instances;
 BEGIN
 	PERFORM prefactor.lock_run(account, instance);
-	SELECT * INTO row FROM prefactor.instances i WHERE i.account_id = account AND i.id = instance;
-	RETURN row;
+	RETURN prefactor.instance_row(account, instance);
 END
 $$;
 COMMENT ON FUNCTION lock_instance(pfid, pfid) IS 'Locks an instance row for a state change; no_data_found if absent';

@@ -197,12 +197,6 @@ CREATE OR REPLACE FUNCTION sdk_span_details(account pfid, span pfid) RETURNS jso
 	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION sdk_span_details(pfid, pfid) IS 'A span as the SDK protocol answers it (type agent_span)';
 
--- A run of the account, agent and environment, locked for the call; NULL if none.
-CREATE OR REPLACE FUNCTION sdk_lock_run(account pfid, run pfid, agent pfid, environment pfid) RETURNS instances
-	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION sdk_lock_run(pfid, pfid, pfid, pfid) IS
-	'The run with this id if it is of this account, agent and environment, locked FOR NO KEY UPDATE; NULL otherwise';
-
 -- A span of the account by id; NULL if none.
 CREATE OR REPLACE FUNCTION sdk_span(account pfid, span pfid) RETURNS spans
 	AS 'MODULE_PATHNAME', 'prefactor_account_query' LANGUAGE C VOLATILE;
@@ -233,8 +227,12 @@ DECLARE
 	id prefactor.pfid := prefactor.try_pfid(instance);
 	row prefactor.instances;
 BEGIN
-	row := prefactor.sdk_lock_run(t.account_id, id, t.agent_id, t.environment_id);
-	IF row.id IS NULL THEN
+	-- the run lock (lock_instance raises no_data_found for a run of no account's
+	-- or another account's), then the run: of the token's agent and environment
+	IF id IS NOT NULL THEN
+		row := prefactor.lock_instance(t.account_id, id);
+	END IF;
+	IF row.id IS NULL OR row.agent_id <> t.agent_id OR row.environment_id <> t.environment_id THEN
 		RAISE EXCEPTION 'instance % does not exist', prefactor.excerpt(instance) USING ERRCODE = 'no_data_found';
 	END IF;
 	RETURN row;

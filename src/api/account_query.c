@@ -12,33 +12,49 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/tupconvert.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/typcache.h"
 
 #include "core/caches.h"
 #include "core/citus_compat.h"
+#include "core/index_read.h"
 #include "core/pfid.h"
 
 typedef struct AccountQuery
 {
 	const char *function;		/* the SQL function's name in schema prefactor */
 	const char *sql;			/* $1 is the account, then the function's other arguments */
+	const char *key_table;		/* a row of this table by its primary key (account, $2), or NULL */
 } AccountQuery;
+
+/*
+ * A row by its primary key (key_table) is read through that index directly
+ * wherever the table's rows are here (the table, or the account's shard in
+ * the shard scope): no plan, which for a generic plan could as well pick
+ * another index leading with account_id, the agent's runs, and read every run
+ * the agent ever had. Elsewhere (a Citus coordinator) the query runs.
+ */
 
 /* The SQL functions' declarations are in sql/install (50-sdk.sql, 40-ingest-tokens.sql). */
 static const AccountQuery account_queries[] = {
 	{"ingest_token_by_id",
 		"SELECT t FROM prefactor.ingest_tokens t"
-		" WHERE t.account_id OPERATOR(prefactor.=) $1 AND t.id OPERATOR(prefactor.=) $2"},
-	{"sdk_lock_run",
+		" WHERE t.account_id OPERATOR(prefactor.=) $1 AND t.id OPERATOR(prefactor.=) $2", "ingest_tokens"},
+	{"instance_row",
 		"SELECT i FROM prefactor.instances i"
-		" WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2"
-		" AND i.agent_id OPERATOR(prefactor.=) $3 AND i.environment_id OPERATOR(prefactor.=) $4"
-		" FOR NO KEY UPDATE"},
+		" WHERE i.account_id OPERATOR(prefactor.=) $1 AND i.id OPERATOR(prefactor.=) $2", "instances"},
 	{"sdk_span",
 		"SELECT s FROM prefactor.spans s"
-		" WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2"},
+		" WHERE s.account_id OPERATOR(prefactor.=) $1 AND s.id OPERATOR(prefactor.=) $2", "spans"},
 	{"sdk_client_span",
 		"SELECT k.id FROM prefactor.sdk_spans k WHERE k.account_id OPERATOR(prefactor.=) $1"
 		" AND k.instance_id OPERATOR(prefactor.=) $2 AND k.client_span_id OPERATOR(pg_catalog.=) $3"},
@@ -73,8 +89,13 @@ typedef struct AccountQueryCall
 	int			query;
 	int			nargs;
 	Oid		   *argtypes;
+	Oid			result_type;
 	int16		result_len;
 	bool		result_byval;
+	Oid			key_table;		/* the key_table's oid, or invalid */
+	Oid			converted_from; /* the relation map was made for */
+	TupleConversionMap *map;	/* its rows to the result type's, NULL when alike */
+	TupleDesc	result_desc;
 } AccountQueryCall;
 
 static AccountQueryCall *
@@ -99,7 +120,17 @@ account_query_call(FunctionCallInfo fcinfo)
 				 errmsg("function %s is not one of prefactor's account queries", name ? name : "?"),
 				 errhint("prefactor_account_query serves only the functions listed in src/api/account_query.c.")));
 	result_type = get_func_signature(fn, &call->argtypes, &call->nargs);
+	call->result_type = result_type;
 	get_typlenbyval(result_type, &call->result_len, &call->result_byval);
+	if (account_queries[call->query].key_table != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		call->key_table = get_relname_relid(account_queries[call->query].key_table,
+											get_namespace_oid("prefactor", false));
+		call->result_desc = lookup_rowtype_tupdesc_copy(result_type, -1);
+		MemoryContextSwitchTo(old);
+	}
 	if (call->argtypes != NULL && call->nargs > 0)
 	{
 		Oid		   *copy = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, call->nargs * sizeof(Oid));
@@ -109,6 +140,52 @@ account_query_call(FunctionCallInfo fcinfo)
 	}
 	fcinfo->flinfo->fn_extra = call;
 	return call;
+}
+
+/*
+ * A key_table query's row read through the primary key where the rows are
+ * here; false when they are not (the query is to run), else *isnull and the
+ * row as a datum of the function's result type.
+ */
+static bool
+account_row_by_key(FunctionCallInfo fcinfo, AccountQueryCall *call, Datum *result, bool *isnull)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleTableSlot *slot;
+
+	/* a repeatable-read transaction reads with its snapshot, through the query */
+	if (!OidIsValid(call->key_table) || IsolationUsesXactSnapshot() || PG_ARGISNULL(1))
+		return false;
+	relid = prefactor_citus_local_relid(call->key_table);
+	if (!OidIsValid(relid))
+		return false;
+	/* what earlier commands of this transaction wrote is seen, as by a query */
+	CommandCounterIncrement();
+	rel = table_open(relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	*isnull = !prefactor_index_first(rel, RelationGetPrimaryKeyIndex(rel), PG_GETARG_PFID_P(0),
+									 PG_GETARG_PFID_P(1), ForwardScanDirection, NULL, slot);
+	if (!*isnull)
+	{
+		HeapTuple	tuple = ExecCopySlotHeapTuple(slot);
+
+		/* a shard's columns are the table's, but its dropped ones may differ */
+		if (call->converted_from != relid)
+		{
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+			call->map = convert_tuples_by_name(RelationGetDescr(rel), call->result_desc);
+			call->converted_from = relid;
+			MemoryContextSwitchTo(old);
+		}
+		if (call->map != NULL)
+			tuple = execute_attr_map_tuple(tuple, call->map);
+		*result = heap_copy_tuple_as_datum(tuple, call->result_desc);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(prefactor_account_query);
@@ -132,6 +209,13 @@ prefactor_account_query(PG_FUNCTION_ARGS)
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 	}
 	scope = prefactor_citus_scope_begin(PG_GETARG_PFID_P(0));
+	if (account_row_by_key(fcinfo, call, &result, &isnull))
+	{
+		prefactor_citus_scope_end(scope);
+		if (isnull)
+			PG_RETURN_NULL();
+		return result;
+	}
 	SPI_connect();
 	prefactor_spi_execute_generic(&account_query_plans[call->query], q->sql, call->nargs, call->argtypes,
 								  values, nulls, false, 1);

@@ -659,14 +659,19 @@ prefactor_run_row_moved(Relation instances, const Pfid *account, const Pfid *ins
 	locked_run_remember(account, instance, instances->rd_node.relNode, tid, keys_checked);
 }
 
-/* lock_run(account, instance): the run lock for SQL (see prefactor_lock_run). */
+/*
+ * lock_run(account, instance): the run lock for SQL (see prefactor_lock_run),
+ * taken in the account's shard scope as the span calls take it.
+ */
 PG_FUNCTION_INFO_V1(prefactor_lock_run_sql);
 Datum
 prefactor_lock_run_sql(PG_FUNCTION_ARGS)
 {
 	RunState	run;
+	void	   *scope = prefactor_citus_scope_begin(PG_GETARG_PFID_P(0));
 
 	prefactor_lock_run(PG_GETARG_PFID_P(0), PG_GETARG_PFID_P(1), &run);
+	prefactor_citus_scope_end(scope);
 	PG_RETURN_VOID();
 }
 
