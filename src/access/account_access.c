@@ -440,10 +440,10 @@ prefactor_secure_equal(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(prefactor_ingest_token_id);
 /*
- * The id an ingest token text carries: pft_<pfid, 32 lowercase Crockford
- * Base32 characters, the first 0-7>_<64 lowercase hex digits of secret>;
- * NULL for any other text. (What the token check parses at every SDK call:
- * a pattern match would cost more than the rest of the check.)
+ * The id an ingest token text carries: pft_<pfid in lowercase>_<64 lowercase
+ * hex digits of secret>; NULL for any other text. (What the token check
+ * parses at every SDK call: a pattern match would cost more than the rest of
+ * the check.)
  */
 Datum
 prefactor_ingest_token_id(PG_FUNCTION_ARGS)
@@ -452,12 +452,11 @@ prefactor_ingest_token_id(PG_FUNCTION_ARGS)
 	const char *s = VARDATA_ANY(token);
 	Pfid	   *id;
 
-	if (VARSIZE_ANY_EXHDR(token) != 101 || memcmp(s, "pft_", 4) != 0 || s[36] != '_' ||
-		s[4] < '0' || s[4] > '7')
+	if (VARSIZE_ANY_EXHDR(token) != 101 || memcmp(s, "pft_", 4) != 0 || s[36] != '_')
 		PG_RETURN_NULL();
-	for (int i = 5; i < 36; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z' &&
-											   s[i] != 'i' && s[i] != 'l' && s[i] != 'o' && s[i] != 'u')))
+	/* the pfid's own parser checks its alphabet; a token writes it in lower case */
+	for (int i = 4; i < 36; i++)
+		if (s[i] >= 'A' && s[i] <= 'Z')
 			PG_RETURN_NULL();
 	for (int i = 37; i < 101; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))

@@ -13,35 +13,13 @@
 
 #include "core/excerpt.h"
 
-/* jsonb_typeof's name for a value. */
-static const char *
-sdk_type_name(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "string";
-		case jbvNumeric:
-			return "number";
-		case jbvBool:
-			return "boolean";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "object" : "array";
-		case jbvObject:
-			return "object";
-		default:
-			return "array";
-	}
-}
-
 PG_FUNCTION_INFO_V1(prefactor_sdk_body);
 /* sdk_body(body, what): the body as an object ({} for NULL or JSON null); 22023 for any other type. */
 Datum
 prefactor_sdk_body(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *body;
+	JsonbValue	root;
 	const char *type;
 
 	if (PG_ARGISNULL(0))
@@ -49,18 +27,12 @@ prefactor_sdk_body(PG_FUNCTION_ARGS)
 	body = PG_GETARG_JSONB_P(0);
 	if (JB_ROOT_IS_OBJECT(body))
 		PG_RETURN_JSONB_P(body);
-	if (JB_ROOT_IS_SCALAR(body))
-	{
-		JsonbValue	v;
-
-		if (!JsonbExtractScalar(&body->root, &v))
-			elog(ERROR, "a scalar jsonb holds no scalar");
-		if (v.type == jbvNull)
-			return DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
-		type = sdk_type_name(&v);
-	}
-	else
-		type = "array";
+	root.type = jbvBinary;
+	root.val.binary.data = &body->root;
+	root.val.binary.len = VARSIZE(body) - VARHDRSZ;
+	type = JsonbTypeName(&root);	/* jsonb_typeof's name, of a scalar root too */
+	if (strcmp(type, "null") == 0)
+		return DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s must be a JSON object, not %s",
@@ -89,7 +61,7 @@ prefactor_sdk_text(PG_FUNCTION_ARGS)
 	value = JsonbValueToJsonb(v);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s must be a string, not %s", text_to_cstring(key), sdk_type_name(v)),
+			 errmsg("%s must be a string, not %s", text_to_cstring(key), JsonbTypeName(v)),
 			 errdetail("Got %s.", prefactor_excerpt(JsonbToCString(NULL, &value->root, VARSIZE(value))))));
 	PG_RETURN_NULL();
 }

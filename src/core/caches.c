@@ -314,6 +314,22 @@ prefactor_account_for_partition(int32 partition)
 	return result;
 }
 
+/* The account whose partition an id carries, as a datum; NULL when none or, if checked, not readable. */
+static Datum
+partition_account_datum(FunctionCallInfo fcinfo, bool checked)
+{
+	Pfid	   *account;
+	Pfid	   *copy;
+
+	(void) prefactor_pfid_oid();
+	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
+	if (account == NULL || (checked && !prefactor_has_access(account, "reader")))
+		PG_RETURN_NULL();
+	copy = palloc(sizeof(Pfid));
+	memcpy(copy, account, sizeof(Pfid));
+	PG_RETURN_PFID_P(copy);
+}
+
 /*
  * account_of(pfid): the account whose partition an id carries, or NULL. The
  * partition cache holds facts for every caller; the answer is given only to a
@@ -324,37 +340,19 @@ PG_FUNCTION_INFO_V1(prefactor_account_of);
 Datum
 prefactor_account_of(PG_FUNCTION_ARGS)
 {
-	Pfid	   *account;
-	Pfid	   *copy;
-
-	(void) prefactor_pfid_oid();
-	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
-	if (account == NULL || !prefactor_has_access(account, "reader"))
-		PG_RETURN_NULL();
-	copy = palloc(sizeof(Pfid));
-	memcpy(copy, account, sizeof(Pfid));
-	PG_RETURN_PFID_P(copy);
+	return partition_account_datum(fcinfo, true);
 }
 
 /*
- * partition_account(pfid): the account whose partition an id carries, or
- * NULL, whoever asks. Only for a caller that proved its right otherwise (an
- * ingest token's secret names its account through its id); granted to no role.
+ * partition_account(pfid): the same, whoever asks. Only for a caller that
+ * proved its right otherwise (an ingest token's secret names its account
+ * through its id); granted to no role.
  */
 PG_FUNCTION_INFO_V1(prefactor_partition_account);
 Datum
 prefactor_partition_account(PG_FUNCTION_ARGS)
 {
-	Pfid	   *account;
-	Pfid	   *copy;
-
-	(void) prefactor_pfid_oid();
-	account = prefactor_account_for_partition(pfid_get_partition(PG_GETARG_PFID_P(0)));
-	if (account == NULL)
-		PG_RETURN_NULL();
-	copy = palloc(sizeof(Pfid));
-	memcpy(copy, account, sizeof(Pfid));
-	PG_RETURN_PFID_P(copy);
+	return partition_account_datum(fcinfo, false);
 }
 
 /* The span type declared under a name by a schema version (cached, both ways). */
