@@ -67,6 +67,7 @@
 
 #include <microhttpd.h>
 
+#include "bounded_buf.h"
 #include "gunzip.h"
 #include "otlp_proto.h"
 
@@ -545,21 +546,32 @@ answer_error(struct MHD_Connection *connection, request *req, int status, const 
 	return answer(connection, req, status, body, allow);
 }
 
+/* A header's value less its parameters (;...) and surrounding blanks: its start, and *len; NULL for none. */
+static const char *
+header_token(const char *value, size_t *len)
+{
+	const char *end;
+
+	if (value == NULL)
+		return NULL;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	end = strchr(value, ';');
+	*len = end ? (size_t) (end - value) : strlen(value);
+	while (*len > 0 && (value[*len - 1] == ' ' || value[*len - 1] == '\t'))
+		(*len)--;
+	return value;
+}
+
 /* Whether a Content-Type is JSON: application/json or application/<x>+json, any parameters. */
 static bool
 is_json_content_type(const char *ct)
 {
 	size_t		len;
-	const char *end;
 
+	ct = header_token(ct, &len);
 	if (ct == NULL)
 		return false;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	end = strchr(ct, ';');
-	len = end ? (size_t) (end - ct) : strlen(ct);
-	while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
-		len--;
 	if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
 		return true;
 	return len > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + len - 5, "+json", 5) == 0;
@@ -570,17 +582,9 @@ static bool
 header_is(const char *value, const char *token)
 {
 	size_t		len;
-	const char *end;
 
-	if (value == NULL)
-		return false;
-	while (*value == ' ' || *value == '\t')
-		value++;
-	end = strchr(value, ';');
-	len = end ? (size_t) (end - value) : strlen(value);
-	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-		len--;
-	return len == strlen(token) && strncasecmp(value, token, len) == 0;
+	value = header_token(value, &len);
+	return value != NULL && len == strlen(token) && strncasecmp(value, token, len) == 0;
 }
 
 /*
@@ -961,24 +965,9 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url, co
 			req->status = 408;
 			return MHD_NO;
 		}
-		if (req->body_len + n + 1 > req->body_cap)
-		{
-			size_t		cap = req->body_cap ? req->body_cap : 4096;
-			char	   *grown;
-
-			while (cap < req->body_len + n + 1)
-				cap *= 2;
-			if (cap > (size_t) cfg.max_body + 1)
-				cap = (size_t) cfg.max_body + 1;
-			grown = realloc(req->body, cap);
-			if (grown == NULL)
-				return MHD_NO;
-			req->body = grown;
-			req->body_cap = cap;
-		}
-		memcpy(req->body + req->body_len, upload_data, n);
-		req->body_len += n;
-		req->body[req->body_len] = '\0';
+		if (!bounded_append(&req->body, &req->body_len, &req->body_cap, 4096, (size_t) cfg.max_body,
+							upload_data, n))
+			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

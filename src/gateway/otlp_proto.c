@@ -36,6 +36,7 @@
  *   google.rpc.Status: 1 code, 2 message
  */
 #include "otlp_proto.h"
+#include "bounded_buf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -258,24 +259,8 @@ put(decoder *d, const char *s, size_t n)
 		return false;
 	if (n > d->max - d->len)
 		return fail(d, OTLP_PROTO_TOO_LARGE, "the request is too large as JSON (over %zu bytes)", d->max);
-	if (d->len + n + 1 > d->cap)
-	{
-		size_t		cap = d->cap ? d->cap : 1024;
-		char	   *grown;
-
-		while (cap < d->len + n + 1)
-			cap *= 2;
-		if (cap > d->max + 1)
-			cap = d->max + 1;
-		grown = realloc(d->out, cap);
-		if (grown == NULL)
-			return fail(d, OTLP_PROTO_NO_MEMORY, "out of memory");
-		d->out = grown;
-		d->cap = cap;
-	}
-	memcpy(d->out + d->len, s, n);
-	d->len += n;
-	d->out[d->len] = '\0';
+	if (!bounded_append(&d->out, &d->len, &d->cap, 1024, d->max, s, n))
+		return fail(d, OTLP_PROTO_NO_MEMORY, "out of memory");
 	return true;
 }
 
