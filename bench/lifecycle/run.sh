@@ -1,19 +1,25 @@
 #!/bin/bash
 # Lifecycle bench: runs/s through the API versus the same rows written by plain
-# INSERT/UPDATE into trigger-less tables, at 1, 2 and 8 clients, in one
-# throwaway cluster. Usage: bench/lifecycle/run.sh [seconds per point] [rounds]
-# (after make install). For each client count it alternates plain and API
-# runs for the given rounds, so that noise on a shared machine hits both
-# alike, and prints the median runs/s of each and the median of the
-# per-round ratios api/plain.
+# INSERT/UPDATE into trigger-less tables, in one throwaway cluster.
+# Usage: bench/lifecycle/run.sh [seconds per point] [rounds] [clients...]
+# (after make install; clients default to 1 2 8). For each client count it
+# alternates plain and API runs for the given rounds, so that noise on a
+# shared machine hits both alike, and prints the median runs/s of each and
+# the median of the per-round ratios api/plain; beside them, the server's CPU
+# milliseconds per run of each path (api_cpu, plain_cpu) and the median
+# per-round ratio plain/api of those (cpu_ratio: the runs/s ratio the
+# server's CPU alone would give).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-10}
 rounds=${2:-3}
+shift $(( $# > 2 ? 2 : $# )) || true
+clients=("${@:-1 2 8}")
+read -r -a clients <<<"${clients[*]}"
 if [ "${IN_VIRTUALENV:-}" != 1 ]; then
 	# -t: a private cluster; PREFACTOR_DESTDIR: an extension installed with make install DESTDIR=...
 	IN_VIRTUALENV=1 exec pg_virtualenv -t ${PREFACTOR_DESTDIR:+-o "extension_destdir=$PREFACTOR_DESTDIR"} \
-		-o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$@"
+		-o 'shared_buffers=512MB' -o 'max_wal_size=4GB' -o 'synchronous_commit=off' "$0" "$secs" "$rounds" "${clients[@]}"
 fi
 tmp=$(mktemp -d)
 # the baseline compares pfids, whose operators live in schema prefactor
@@ -33,20 +39,47 @@ pgbench -n -c 2 -j 2 -t 500 -f "$tmp/api.pgbench" >/dev/null 2>&1
 pgbench -n -c 2 -j 2 -t 500 "${vars[@]}" -f "$tmp/plain.pgbench" >/dev/null 2>&1
 psql -qX -c "ANALYZE"
 
-tps() { pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+# The server's CPU time in clock ticks: the postmaster's children alive now
+# plus those it has reaped (its cutime and cstime), so a point's backends
+# count after they exit. Beside the runs/s, which the machine's other load
+# moves, the server's CPU per run is what each path costs.
+datadir=$(psql -qXAt -c "SHOW data_directory")
+postmaster=$(head -1 "$datadir/postmaster.pid")
+server_ticks() {
+	{
+		sed 's/^.*) //' "/proc/$postmaster/stat" | awk '{ print $14 + $15 }'
+		for pid in $(pgrep -P "$postmaster"); do
+			sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+		done
+	} | awk '{ t += $1 } END { print t }'
+}
+# point <clients> <pgbench args...>: prints runs/s and the server's CPU ms per run
+point() {
+	local t0 out
+	t0=$(server_ticks)
+	out=$(pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null)
+	# the point's backends have exited and been reaped
+	while [ "$(psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
+	awk -v t0="$t0" -v t1="$(server_ticks)" -v hz="$(getconf CLK_TCK)" '
+		/^number of transactions actually processed/ { n = $NF }
+		/^tps = / { tps = $3 }
+		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$out"
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '%-8s %12s %12s %8s   %s\n' clients api_runs/s plain_runs/s ratio "ratios of the ${rounds} rounds"
-for c in 1 2 8; do
-	plains=() apis=() ratios=()
+printf '%-8s %12s %12s %8s %10s %10s %8s   %s\n' clients api_runs/s plain_runs/s ratio api_cpu plain_cpu cpu_ratio "ratios of the ${rounds} rounds"
+for c in "${clients[@]}"; do
+	plains=() apis=() ratios=() api_cpus=() plain_cpus=() cpu_ratios=()
 	for r in $(seq 1 "$rounds"); do
-		plain=$(tps "$c" "${vars[@]}" -f "$tmp/plain.pgbench")
-		api=$(tps "$c" -f "$tmp/api.pgbench")
-		plains+=("$plain") apis+=("$api")
+		read -r plain plain_cpu <<<"$(point "$c" "${vars[@]}" -f "$tmp/plain.pgbench")"
+		read -r api api_cpu <<<"$(point "$c" -f "$tmp/api.pgbench")"
+		plains+=("$plain") apis+=("$api") plain_cpus+=("$plain_cpu") api_cpus+=("$api_cpu")
 		ratios+=("$(awk -v a="$api" -v p="$plain" 'BEGIN { printf "%.2f", a / p }')")
+		cpu_ratios+=("$(awk -v a="$api_cpu" -v p="$plain_cpu" 'BEGIN { printf "%.2f", p / a }')")
 	done
-	printf '%-8s %12.1f %12.1f %8.2f   %s\n' "$c" \
+	printf '%-8s %12.1f %12.1f %8.2f %10.3f %10.3f %8.2f   %s\n' "$c" \
 		"$(printf '%s\n' "${apis[@]}" | median)" "$(printf '%s\n' "${plains[@]}" | median)" \
-		"$(printf '%s\n' "${ratios[@]}" | median)" "${ratios[*]}"
+		"$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%s\n' "${api_cpus[@]}" | median)" \
+		"$(printf '%s\n' "${plain_cpus[@]}" | median)" "$(printf '%s\n' "${cpu_ratios[@]}" | median)" "${ratios[*]}"
 done
 rm -rf "$tmp"
