@@ -46,12 +46,11 @@ psql -qX -c "ANALYZE"
 datadir=$(psql -qXAt -c "SHOW data_directory")
 postmaster=$(head -1 "$datadir/postmaster.pid")
 server_ticks() {
-	{
-		sed 's/^.*) //' "/proc/$postmaster/stat" | awk '{ print $14 + $15 }'
-		for pid in $(pgrep -P "$postmaster"); do
-			sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-		done
-	} | awk '{ t += $1 } END { print t }'
+	# /proc/<pid>/stat after the command's name: field 2 is the parent, 12 and 13
+	# the process's user and system time, 14 and 15 its reaped children's
+	sed 's/^[0-9]* (.*) //' /proc/[0-9]*/stat 2>/dev/null |
+		awk -v pm="$postmaster" -v own="$(sed 's/^[0-9]* (.*) //' "/proc/$postmaster/stat" | awk '{ print $14 + $15 }')" \
+			'$2 == pm { t += $12 + $13 } END { print t + own }'
 }
 # point <clients> <pgbench args...>: prints runs/s and the server's CPU ms per run
 point() {
