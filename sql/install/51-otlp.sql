@@ -34,9 +34,9 @@
 --   ids, absurd times, a parent cycle) is refused whole: 400, nothing stored.
 ------------------------------------------------------------------------------
 
--- The run of each trace.
+-- The run of each trace (its foreign keys to the agent and the run imply the account).
 CREATE TABLE IF NOT EXISTS otlp_traces (
-	account_id		pfid NOT NULL REFERENCES accounts,
+	account_id		pfid NOT NULL,
 	trace_id		text NOT NULL,
 	agent_id		pfid NOT NULL,
 	instance_id		pfid NOT NULL,
