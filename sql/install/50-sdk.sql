@@ -244,9 +244,12 @@ COMMENT ON FUNCTION sdk_bound_instance(ingest_tokens, text) IS
 	'The run an id names, locked, if it is of the token''s account, agent and environment; no_data_found otherwise, as for an unknown id';
 
 -- A success answer, with the control signal when the run was terminated.
+-- STABLE, as jsonb_build_object is: PostgreSQL inlines a SQL function only
+-- when its body is no more volatile than the function, and an SDK call that
+-- ran it as a function instead read and planned its body every time.
 CREATE OR REPLACE FUNCTION sdk_success(details jsonb, terminate boolean DEFAULT false, reason text DEFAULT NULL)
 	RETURNS sdk_answer
-	LANGUAGE sql IMMUTABLE
+	LANGUAGE sql STABLE
 	RETURN ROW(200, jsonb_build_object('status', 'success', 'details', details)
 				|| CASE WHEN terminate THEN jsonb_build_object('control',
 						jsonb_build_object('terminate', true, 'reason', reason)) ELSE '{}' END)::prefactor.sdk_answer;
