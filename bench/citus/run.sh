@@ -4,7 +4,9 @@
 # scored + finish) through a Citus coordinator with two workers versus a plain
 # node, all on this machine, in the same run. Prints runs/s and spans/s of
 # each and the median ratio citus/plain over the rounds (alternated, so that
-# noise on a shared machine hits both alike).
+# noise on a shared machine hits both alike); beside them the servers' CPU
+# per run (the coordinator's and both workers' together against the plain
+# node's) and the median ratio of those.
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
 # (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
 # PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
@@ -86,7 +88,8 @@ acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
 tok() { q -p "$1" -Atc "SELECT prefactor.prefactor_create_ingest_token('bench', 'bench-bot', 'production')"; }
 declare -A token=(["$plain"]=$(tok "$plain") ["$coord"]=$(tok "$coord"))
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median, server_ticks
+. "$here/../lib.sh"
 
 # PREFACTOR_BENCH_SCRIPT=gateway: SDK span calls (create_span + finish_span,
 # ~0.7 KB payload and result) over HTTP through prefactor-gateway
@@ -141,21 +144,41 @@ if [ "$protocol" != simple ]; then
 	sed "s/':\([a-z]*\)'/:\1/g" "$work/$script.pgbench" > "$work/$script-$protocol.pgbench"
 	script=$script-$protocol
 fi
-bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null; }
+# point <port> <seconds> <clients>: runs/s and the servers' CPU ms per run (the
+# plain node's, or the coordinator's and both workers' together)
+point() {
+	local dirs=("$work/n0") t0 out
+	[ "$1" = "$coord" ] && dirs=("$work/n1" "$work/n2" "$work/n3")
+	t0=$(server_ticks "${dirs[@]}")
+	out=$(bench "$@")
+	# the point's backends have exited and been reaped
+	while [ "$(q -p "$1" -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
+	awk -v t0="$t0" -v t1="$(server_ticks "${dirs[@]}")" -v hz="$ticks_per_second" '
+		/^number of transactions actually processed/ { n = $NF }
+		/^tps = / { tps = $3 }
+		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$out"
+}
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
 
-printf '%-8s %12s %12s %14s %14s %8s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio "ratios of the $rounds rounds"
+# beside runs/s, the servers' CPU per run (ms): on Citus the coordinator's and
+# both workers' together; cpu_ratio is plain/citus of those, round by round
+printf '%-8s %12s %12s %14s %14s %8s %10s %10s %9s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio \
+	citus_cpu plain_cpu cpu_ratio "ratios of the $rounds rounds"
 for c in "${clients[@]}"; do
-	cs=() ps=() rs=()
+	cs=() ps=() rs=() ccpu=() pcpu=() crs=()
 	for _ in $(seq 1 "$rounds"); do
-		pl=$(bench "$plain" "$secs" "$c"); ci=$(bench "$coord" "$secs" "$c")
+		read -r pl plc <<<"$(point "$plain" "$secs" "$c")"
+		read -r ci cic <<<"$(point "$coord" "$secs" "$c")"
 		ps+=("$pl") cs+=("$ci") rs+=("$(awk -v a="$ci" -v b="$pl" 'BEGIN { printf "%.2f", a / b }')")
+		pcpu+=("$plc") ccpu+=("$cic") crs+=("$(awk -v a="$cic" -v b="$plc" 'BEGIN { printf "%.2f", b / a }')")
 	done
 	cm=$(printf '%s\n' "${cs[@]}" | median); pm=$(printf '%s\n' "${ps[@]}" | median)
-	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f   %s\n' "$c" "$cm" "$pm" \
+	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f %10.3f %10.3f %9.2f   %s\n' "$c" "$cm" "$pm" \
 		"$(awk -v r="$cm" 'BEGIN { print r * 20 }')" "$(awk -v r="$pm" 'BEGIN { print r * 20 }')" \
-		"$(printf '%s\n' "${rs[@]}" | median)" "${rs[*]}"
+		"$(printf '%s\n' "${rs[@]}" | median)" "$(printf '%s\n' "${ccpu[@]}" | median)" \
+		"$(printf '%s\n' "${pcpu[@]}" | median)" "$(printf '%s\n' "${crs[@]}" | median)" "${rs[*]}"
 done
 
 [ -n "${PREFACTOR_BENCH_CALLS:-}" ] || exit 0

@@ -101,7 +101,8 @@ gateway() {
 		console.log(`${o.spans_per_s} ${o.span_ms.p50} ${o.span_ms.p99} ${o.request_ms.p50} ${o.request_ms.p99} ${us(process.argv[2])} ${us(o.client_cpu_ms)}`)' \
 		"$tmp/load.json" "$(($(gw_cpu_ms) - cpu0))"
 }
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# median
+. "$here/../lib.sh"
 
 # warm both paths
 secs_saved=$secs; secs=2; direct 2 > /dev/null; gateway 2 > /dev/null; secs=$secs_saved

@@ -55,7 +55,8 @@ chmod 755 "$tmp"
 
 export PGOPTIONS="-c client_min_messages=warning"
 psql -qX -v ON_ERROR_STOP=1 -f "$here/setup.sql" >/dev/null
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median
+. "$here/../lib.sh"
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <(cd "$corpus" && for d in */; do [ -f "$d/schema.json" ] && echo "${d%/}"; done)

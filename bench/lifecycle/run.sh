@@ -39,32 +39,21 @@ pgbench -n -c 2 -j 2 -t 500 -f "$tmp/api.pgbench" >/dev/null 2>&1
 pgbench -n -c 2 -j 2 -t 500 "${vars[@]}" -f "$tmp/plain.pgbench" >/dev/null 2>&1
 psql -qX -c "ANALYZE"
 
-# The server's CPU time in clock ticks: the postmaster's children alive now
-# plus those it has reaped (its cutime and cstime), so a point's backends
-# count after they exit. Beside the runs/s, which the machine's other load
-# moves, the server's CPU per run is what each path costs.
+# median, server_ticks
+. "$here/../lib.sh"
 datadir=$(psql -qXAt -c "SHOW data_directory")
-postmaster=$(head -1 "$datadir/postmaster.pid")
-server_ticks() {
-	# /proc/<pid>/stat after the command's name: field 2 is the parent, 12 and 13
-	# the process's user and system time, 14 and 15 its reaped children's
-	sed 's/^[0-9]* (.*) //' /proc/[0-9]*/stat 2>/dev/null |
-		awk -v pm="$postmaster" -v own="$(sed 's/^[0-9]* (.*) //' "/proc/$postmaster/stat" | awk '{ print $14 + $15 }')" \
-			'$2 == pm { t += $12 + $13 } END { print t + own }'
-}
 # point <clients> <pgbench args...>: prints runs/s and the server's CPU ms per run
 point() {
 	local t0 out
-	t0=$(server_ticks)
+	t0=$(server_ticks "$datadir")
 	out=$(pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null)
 	# the point's backends have exited and been reaped
 	while [ "$(psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
-	awk -v t0="$t0" -v t1="$(server_ticks)" -v hz="$(getconf CLK_TCK)" '
+	awk -v t0="$t0" -v t1="$(server_ticks "$datadir")" -v hz="$ticks_per_second" '
 		/^number of transactions actually processed/ { n = $NF }
 		/^tps = / { tps = $3 }
 		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$out"
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-8s %12s %12s %8s %10s %10s %8s   %s\n' clients api_runs/s plain_runs/s ratio api_cpu plain_cpu cpu_ratio "ratios of the ${rounds} rounds"
 for c in "${clients[@]}"; do

@@ -31,7 +31,8 @@ echo "SELECT a.http_status FROM bench_body b, bench_token t, LATERAL prefactor.p
 psql -qXAt -c "SELECT body FROM bench_body" > "$tmp/body.json"
 
 tps() { pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median
+. "$here/../lib.sh"
 # warm up, then statistics as autovacuum would give them
 pgbench -n -T 3 -f "$tmp/direct.pgbench" >/dev/null 2>&1
 pgbench -n -T 3 -f "$tmp/otlp.pgbench" >/dev/null 2>&1
