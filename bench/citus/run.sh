@@ -5,8 +5,8 @@
 # node, all on this machine, in the same run. Prints runs/s and spans/s of
 # each and the median ratio citus/plain over the rounds (alternated, so that
 # noise on a shared machine hits both alike); beside them the servers' CPU
-# per run (the coordinator's and both workers' together against the plain
-# node's) and the median ratio of those.
+# per run (the coordinator's and both workers' together, and the
+# coordinator's alone, against the plain node's) and the median ratio.
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
 # (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
 # PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
@@ -145,40 +145,45 @@ if [ "$protocol" != simple ]; then
 	script=$script-$protocol
 fi
 bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null; }
-# point <port> <seconds> <clients>: runs/s and the servers' CPU ms per run (the
-# plain node's, or the coordinator's and both workers' together)
+# point <port> <seconds> <clients>: runs/s and the servers' CPU ms per run: the
+# plain node's, or the coordinator's and both workers' together, then the
+# coordinator's alone
 point() {
-	local dirs=("$work/n0") t0 out
-	[ "$1" = "$coord" ] && dirs=("$work/n1" "$work/n2" "$work/n3")
+	local c0=0 c1=0 t0 out
+	local dirs=("$work/n0")
+	[ "$1" = "$coord" ] && dirs=("$work/n1" "$work/n2" "$work/n3") && c0=$(server_ticks "$work/n1")
 	t0=$(server_ticks "${dirs[@]}")
 	out=$(bench "$@")
 	# the point's backends have exited and been reaped
 	while [ "$(q -p "$1" -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
-	awk -v t0="$t0" -v t1="$(server_ticks "${dirs[@]}")" -v hz="$ticks_per_second" '
+	[ "$1" = "$coord" ] && c1=$(server_ticks "$work/n1")
+	awk -v t0="$t0" -v t1="$(server_ticks "${dirs[@]}")" -v c0="$c0" -v c1="$c1" -v hz="$ticks_per_second" '
 		/^number of transactions actually processed/ { n = $NF }
 		/^tps = / { tps = $3 }
-		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$out"
+		END { printf "%s %.3f %.3f\n", tps, (t1 - t0) * 1000 / hz / n, (c1 - c0) * 1000 / hz / n }' <<<"$out"
 }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
 
 # beside runs/s, the servers' CPU per run (ms): on Citus the coordinator's and
-# both workers' together; cpu_ratio is plain/citus of those, round by round
-printf '%-8s %12s %12s %14s %14s %8s %10s %10s %9s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio \
-	citus_cpu plain_cpu cpu_ratio "ratios of the $rounds rounds"
+# both workers' together (of which the coordinator's, coord_cpu); cpu_ratio
+# is plain/citus of those, round by round
+printf '%-8s %12s %12s %14s %14s %8s %10s %10s %10s %9s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio \
+	citus_cpu coord_cpu plain_cpu cpu_ratio "ratios of the $rounds rounds"
 for c in "${clients[@]}"; do
-	cs=() ps=() rs=() ccpu=() pcpu=() crs=()
+	cs=() ps=() rs=() ccpu=() kcpu=() pcpu=() crs=()
 	for _ in $(seq 1 "$rounds"); do
-		read -r pl plc <<<"$(point "$plain" "$secs" "$c")"
-		read -r ci cic <<<"$(point "$coord" "$secs" "$c")"
+		read -r pl plc _ <<<"$(point "$plain" "$secs" "$c")"
+		read -r ci cic cik <<<"$(point "$coord" "$secs" "$c")"
 		ps+=("$pl") cs+=("$ci") rs+=("$(awk -v a="$ci" -v b="$pl" 'BEGIN { printf "%.2f", a / b }')")
-		pcpu+=("$plc") ccpu+=("$cic") crs+=("$(awk -v a="$cic" -v b="$plc" 'BEGIN { printf "%.2f", b / a }')")
+		pcpu+=("$plc") ccpu+=("$cic") kcpu+=("$cik") crs+=("$(awk -v a="$cic" -v b="$plc" 'BEGIN { printf "%.2f", b / a }')")
 	done
 	cm=$(printf '%s\n' "${cs[@]}" | median); pm=$(printf '%s\n' "${ps[@]}" | median)
-	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f %10.3f %10.3f %9.2f   %s\n' "$c" "$cm" "$pm" \
+	printf '%-8s %12.1f %12.1f %14.0f %14.0f %8.2f %10.3f %10.3f %10.3f %9.2f   %s\n' "$c" "$cm" "$pm" \
 		"$(awk -v r="$cm" 'BEGIN { print r * 20 }')" "$(awk -v r="$pm" 'BEGIN { print r * 20 }')" \
 		"$(printf '%s\n' "${rs[@]}" | median)" "$(printf '%s\n' "${ccpu[@]}" | median)" \
-		"$(printf '%s\n' "${pcpu[@]}" | median)" "$(printf '%s\n' "${crs[@]}" | median)" "${rs[*]}"
+		"$(printf '%s\n' "${kcpu[@]}" | median)" "$(printf '%s\n' "${pcpu[@]}" | median)" \
+		"$(printf '%s\n' "${crs[@]}" | median)" "${rs[*]}"
 done
 
 [ -n "${PREFACTOR_BENCH_CALLS:-}" ] || exit 0
