@@ -299,6 +299,10 @@ SELECT (prefactor.lock_instance(:'acme', :'run5')).id::text = :'run5' AS locked,
 SELECT pg_stat_get_xact_numscans('prefactor.instances_agent_env_started'::regclass) - :agent_scans AS agent_index_scans,
 	   pg_stat_get_xact_numscans('prefactor.instances_pkey'::regclass) - :pkey_scans >= 3 AS by_primary_key;
 COMMIT;
+-- Every successful SDK call answers through sdk_success: PostgreSQL inlines it
+-- (a SQL function whose body is no more volatile than it), so no call reads
+-- and plans its body again
+EXPLAIN (VERBOSE, COSTS OFF) SELECT prefactor.sdk_success(jsonb_build_object('id', g)) FROM generate_series(1, 2) g;
 SET client_min_messages = warning;
 DROP EXTENSION prefactor CASCADE;
 DROP ROLE regress_sdk_ingest, regress_sdk_other;
