@@ -24,3 +24,20 @@ server_ticks() {
 
 # clock ticks per second, for server_ticks
 ticks_per_second=$(getconf CLK_TCK)
+
+# wait_backends_gone <psql connection options...>: waits until the server has
+# no pgbench connection left, so that server_ticks counts a point's backends.
+wait_backends_gone() {
+	while [ "$(psql -qXAt "$@" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do
+		sleep 0.05
+	done
+}
+
+# tps_and_cpu <ticks before> <ticks after> <pgbench output>: pgbench's tps and
+# the CPU milliseconds per transaction between the two server_ticks readings.
+tps_and_cpu() {
+	awk -v t0="$1" -v t1="$2" -v hz="$ticks_per_second" '
+		/^number of transactions actually processed/ { n = $NF }
+		/^tps = / { tps = $3 }
+		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$3"
+}

@@ -88,7 +88,7 @@ acct() { q -p "$1" -Atc "SELECT account_id FROM prefactor.accounts WHERE name = 
 declare -A account=(["$plain"]=$(acct "$plain") ["$coord"]=$(acct "$coord"))
 tok() { q -p "$1" -Atc "SELECT prefactor.prefactor_create_ingest_token('bench', 'bench-bot', 'production')"; }
 declare -A token=(["$plain"]=$(tok "$plain") ["$coord"]=$(tok "$coord"))
-# median, server_ticks
+# median, server_ticks, wait_backends_gone, tps_and_cpu
 . "$here/../lib.sh"
 
 # PREFACTOR_BENCH_SCRIPT=gateway: SDK span calls (create_span + finish_span,
@@ -149,18 +149,15 @@ bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -
 # plain node's, or the coordinator's and both workers' together, then the
 # coordinator's alone
 point() {
-	local c0=0 c1=0 t0 out
+	local c0=0 c1=0 t0 out tps cpu
 	local dirs=("$work/n0")
 	[ "$1" = "$coord" ] && dirs=("$work/n1" "$work/n2" "$work/n3") && c0=$(server_ticks "$work/n1")
 	t0=$(server_ticks "${dirs[@]}")
 	out=$(bench "$@")
-	# the point's backends have exited and been reaped
-	while [ "$(q -p "$1" -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
+	wait_backends_gone -h "$sock" -d postgres -p "$1"
 	[ "$1" = "$coord" ] && c1=$(server_ticks "$work/n1")
-	awk -v t0="$t0" -v t1="$(server_ticks "${dirs[@]}")" -v c0="$c0" -v c1="$c1" -v hz="$ticks_per_second" '
-		/^number of transactions actually processed/ { n = $NF }
-		/^tps = / { tps = $3 }
-		END { printf "%s %.3f %.3f\n", tps, (t1 - t0) * 1000 / hz / n, (c1 - c0) * 1000 / hz / n }' <<<"$out"
+	read -r tps cpu <<<"$(tps_and_cpu "$t0" "$(server_ticks "${dirs[@]}")" "$out")"
+	echo "$tps $cpu $(tps_and_cpu "$c0" "$c1" "$out" | cut -d' ' -f2)"
 }
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done

@@ -39,7 +39,7 @@ pgbench -n -c 2 -j 2 -t 500 -f "$tmp/api.pgbench" >/dev/null 2>&1
 pgbench -n -c 2 -j 2 -t 500 "${vars[@]}" -f "$tmp/plain.pgbench" >/dev/null 2>&1
 psql -qX -c "ANALYZE"
 
-# median, server_ticks
+# median, server_ticks, wait_backends_gone, tps_and_cpu
 . "$here/../lib.sh"
 datadir=$(psql -qXAt -c "SHOW data_directory")
 # point <clients> <pgbench args...>: prints runs/s and the server's CPU ms per run
@@ -47,12 +47,8 @@ point() {
 	local t0 out
 	t0=$(server_ticks "$datadir")
 	out=$(pgbench -n -T "$secs" -c "$1" -j "$1" "${@:2}" 2>/dev/null)
-	# the point's backends have exited and been reaped
-	while [ "$(psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do sleep 0.05; done
-	awk -v t0="$t0" -v t1="$(server_ticks "$datadir")" -v hz="$ticks_per_second" '
-		/^number of transactions actually processed/ { n = $NF }
-		/^tps = / { tps = $3 }
-		END { printf "%s %.3f\n", tps, (t1 - t0) * 1000 / hz / n }' <<<"$out"
+	wait_backends_gone
+	tps_and_cpu "$t0" "$(server_ticks "$datadir")" "$out"
 }
 
 printf '%-8s %12s %12s %8s %10s %10s %8s   %s\n' clients api_runs/s plain_runs/s ratio api_cpu plain_cpu cpu_ratio "ratios of the ${rounds} rounds"
