@@ -6,7 +6,11 @@
 # each and the median ratio citus/plain over the rounds (alternated, so that
 # noise on a shared machine hits both alike); beside them the servers' CPU
 # per run (the coordinator's and both workers' together, and the
-# coordinator's alone, against the plain node's) and the median ratio.
+# coordinator's alone, against the plain node's) and the median ratio. Then
+# the relay alone, in the same rounds: the run's calls with the same arguments
+# to a function that does nothing, through the coordinator and on the plain
+# node, and the bound that leaves on the CPU ratio; and, first, what this
+# machine charges for a system call and for waking a waiting process (hop.c).
 # Usage: bench/citus/run.sh [seconds per point] [rounds] [clients...]
 # (PREFACTOR_BENCH_SCRIPT=api: the run start names the account instead of its id;
 # PREFACTOR_BENCH_SCRIPT=sdk: the same run through the SDK protocol by an ingest
@@ -80,6 +84,14 @@ for p in "$plain" "$coord"; do
 	q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null 2>&1 || q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null
 done
 "$here/../lifecycle/gen-scripts.sh" "$work"
+# the relay alone (relay.pgbench): the run's 42 calls, same arguments, to a
+# function that does nothing, delegated as the span calls are
+for p in "$plain" "$coord"; do
+	q -p "$p" -c "CREATE FUNCTION bench_relay_noop(account prefactor.pfid, name text, body jsonb) RETURNS integer
+		LANGUAGE plpgsql AS \$\$BEGIN RETURN 1; END\$\$" >/dev/null
+done
+q -p "$coord" -c "SELECT create_distributed_function('bench_relay_noop(prefactor.pfid, text, jsonb)', 'account',
+	colocate_with => 'prefactor.instances')" >/dev/null
 # the run start names the account by id (prefactor_start_run(pfid, ...)): on
 # Citus it is delegated whole to the account's worker, as the span calls are;
 # PREFACTOR_BENCH_SCRIPT=api names it by name instead (run start on the coordinator)
@@ -141,13 +153,16 @@ fi
 protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
 # with the extended protocol the ids are parameters ($1), not text in quotes
 if [ "$protocol" != simple ]; then
-	sed "s/':\([a-z]*\)'/:\1/g" "$work/$script.pgbench" > "$work/$script-$protocol.pgbench"
-	script=$script-$protocol
+	for s in "$script" relay; do
+		sed "s/':\([a-z]*\)'/:\1/g" "$work/$s.pgbench" > "$work/$s-$protocol.pgbench"
+	done
+	script=$script-$protocol relay=relay-$protocol
 fi
-bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/$script.pgbench" postgres 2>/dev/null; }
-# point <port> <seconds> <clients>: runs/s and the servers' CPU ms per run: the
-# plain node's, or the coordinator's and both workers' together, then the
-# coordinator's alone
+# bench <port> <seconds> <clients> [script, default the workload's]
+bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/${4:-$script}.pgbench" postgres 2>/dev/null; }
+# point <port> <seconds> <clients> [script]: runs/s and the servers' CPU ms per
+# run: the plain node's, or the coordinator's and both workers' together, then
+# the coordinator's alone
 point() {
 	local c0=0 c1=0 t0 out tps cpu
 	local dirs=("$work/n0")
@@ -159,19 +174,30 @@ point() {
 	read -r tps cpu <<<"$(tps_and_cpu "$t0" "$(server_ticks "${dirs[@]}")" "$out")"
 	echo "$tps $cpu $(tps_and_cpu "$c0" "$c1" "$out" | cut -d' ' -f2)"
 }
+relay=${relay:-relay}
 # warm up: versions exist, caches filled, statistics
-for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; q -p "$p" -c ANALYZE; done
+for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; bench "$p" 1 1 "$relay" >/dev/null; q -p "$p" -c ANALYZE; done
+
+# what this machine charges for a system call and for waking a waiting
+# process, which every hop of the relay pays (bench/citus/hop.c)
+cc -O2 -Wall -o "$work/hop" "$here/hop.c"
+echo "this machine: $("$work/hop")"
 
 # beside runs/s, the servers' CPU per run (ms): on Citus the coordinator's and
 # both workers' together (of which the coordinator's, coord_cpu); cpu_ratio
 # is plain/citus of those, round by round
 printf '%-8s %12s %12s %14s %14s %8s %10s %10s %10s %9s   %s\n' clients citus_runs/s plain_runs/s citus_spans/s plain_spans/s ratio \
 	citus_cpu coord_cpu plain_cpu cpu_ratio "ratios of the $rounds rounds"
+declare -A relay_line
 for c in "${clients[@]}"; do
-	cs=() ps=() rs=() ccpu=() kcpu=() pcpu=() crs=()
+	cs=() ps=() rs=() ccpu=() kcpu=() pcpu=() crs=() rcs=() rcc=() rpc=() bounds=()
 	for _ in $(seq 1 "$rounds"); do
 		read -r pl plc _ <<<"$(point "$plain" "$secs" "$c")"
 		read -r ci cic cik <<<"$(point "$coord" "$secs" "$c")"
+		read -r _ rp _ <<<"$(point "$plain" "$secs" "$c" "$relay")"
+		read -r rc rcp _ <<<"$(point "$coord" "$secs" "$c" "$relay")"
+		rcs+=("$rc") rcc+=("$rcp") rpc+=("$rp")
+		bounds+=("$(awk -v p="$plc" -v rc="$rcp" -v rp="$rp" 'BEGIN { printf "%.2f", p / (p + rc - rp) }')")
 		ps+=("$pl") cs+=("$ci") rs+=("$(awk -v a="$ci" -v b="$pl" 'BEGIN { printf "%.2f", a / b }')")
 		pcpu+=("$plc") ccpu+=("$cic") kcpu+=("$cik") crs+=("$(awk -v a="$cic" -v b="$plc" 'BEGIN { printf "%.2f", b / a }')")
 	done
@@ -181,7 +207,17 @@ for c in "${clients[@]}"; do
 		"$(printf '%s\n' "${rs[@]}" | median)" "$(printf '%s\n' "${ccpu[@]}" | median)" \
 		"$(printf '%s\n' "${kcpu[@]}" | median)" "$(printf '%s\n' "${pcpu[@]}" | median)" \
 		"$(printf '%s\n' "${crs[@]}" | median)" "${rs[*]}"
+	relay_line[$c]=$(printf '%-8s %16.1f %16.3f %16.3f %8.2f   %s' "$c" "$(printf '%s\n' "${rcs[@]}" | median)" \
+		"$(printf '%s\n' "${rcc[@]}" | median)" "$(printf '%s\n' "${rpc[@]}" | median)" \
+		"$(printf '%s\n' "${bounds[@]}" | median)" "${bounds[*]}")
 done
+# the relay alone, measured in the same rounds: relay_runs/s is what the
+# coordinator relays of runs whose calls do nothing; bound is the CPU ratio
+# Citus would reach if prefactor's work on the worker cost what it costs on the
+# plain node: plain_cpu / (plain_cpu + relay_citus_cpu - relay_plain_cpu)
+printf '\nthe relay alone: the run'"'"'s 42 calls, same arguments, to a function that does nothing\n'
+printf '%-8s %16s %16s %16s %8s   %s\n' clients relay_runs/s relay_citus_cpu relay_plain_cpu bound "bounds of the $rounds rounds"
+for c in "${clients[@]}"; do echo "${relay_line[$c]}"; done
 
 [ -n "${PREFACTOR_BENCH_CALLS:-}" ] || exit 0
 # each call's latency (ms) at 1 client: the script's statements are the run

@@ -23,6 +23,20 @@ schema='{"external_identifier": "bench-s1", "span_type_schemas": [{"name": "llm"
 # on Citus the whole run start is delegated to the account's worker
 sed "s/prefactor_start_run('bench',/prefactor_start_run(':acct'::prefactor.pfid,/" "$out/api.pgbench" > "$out/api-account-id.pgbench"
 
+# the relay alone (bench/citus): the run's 42 calls with the same arguments
+# (account id, name, 1 KB payload or result) to bench_relay_noop(pfid, text,
+# jsonb), a function that does nothing, which bench/citus/run.sh creates and
+# Citus delegates like the span calls: what a run costs through the
+# coordinator when prefactor's work costs nothing
+{
+	echo "SELECT bench_relay_noop(':acct'::prefactor.pfid, 'bench-bot', '{\"external_identifier\": \"v1\"}');"
+	for i in $(seq 1 20); do
+		echo "SELECT bench_relay_noop(':acct'::prefactor.pfid, 'llm', '$payload');"
+		echo "SELECT bench_relay_noop(':acct'::prefactor.pfid, 'complete', '$result');"
+	done
+	echo "SELECT bench_relay_noop(':acct'::prefactor.pfid, 'complete', NULL);"
+} > "$out/relay.pgbench"
+
 # the same run through the SDK protocol (-D tok=<ingest token>): register (with the
 # schema) and start, 20 spans recorded done, finish; by token, as prefactor-gateway's
 # routes name them (sdk.pgbench), and by account (-D acct=<id>) through
