@@ -45,7 +45,7 @@ wake_cost(int work_us)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || pipe(pipefd) != 0)
 	{
-		perror("hop: socketpair");
+		perror("hop: socketpair or pipe");
 		exit(1);
 	}
 	child = fork();

@@ -84,14 +84,6 @@ for p in "$plain" "$coord"; do
 	q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null 2>&1 || q -p "$p" -f "$here/../lifecycle/setup.sql" >/dev/null
 done
 "$here/../lifecycle/gen-scripts.sh" "$work"
-# the relay alone (relay.pgbench): the run's 42 calls, same arguments, to a
-# function that does nothing, delegated as the span calls are
-for p in "$plain" "$coord"; do
-	q -p "$p" -c "CREATE FUNCTION bench_relay_noop(account prefactor.pfid, name text, body jsonb) RETURNS integer
-		LANGUAGE plpgsql AS \$\$BEGIN RETURN 1; END\$\$" >/dev/null
-done
-q -p "$coord" -c "SELECT create_distributed_function('bench_relay_noop(prefactor.pfid, text, jsonb)', 'account',
-	colocate_with => 'prefactor.instances')" >/dev/null
 # the run start names the account by id (prefactor_start_run(pfid, ...)): on
 # Citus it is delegated whole to the account's worker, as the span calls are;
 # PREFACTOR_BENCH_SCRIPT=api names it by name instead (run start on the coordinator)
@@ -150,13 +142,22 @@ if [ "$script" = gateway ]; then
 	done
 	exit 0
 fi
+# the relay alone (relay.pgbench): the run's 42 calls, same arguments, to a
+# function that does nothing, delegated as the span calls are
+for p in "$plain" "$coord"; do
+	q -p "$p" -c "CREATE FUNCTION bench_relay_noop(account prefactor.pfid, name text, body jsonb) RETURNS integer
+		LANGUAGE plpgsql AS \$\$BEGIN RETURN 1; END\$\$" >/dev/null
+done
+q -p "$coord" -c "SELECT create_distributed_function('bench_relay_noop(prefactor.pfid, text, jsonb)', 'account',
+	colocate_with => 'prefactor.instances')" >/dev/null
+relay=relay
 protocol=${PREFACTOR_BENCH_PROTOCOL:-simple}
 # with the extended protocol the ids are parameters ($1), not text in quotes
 if [ "$protocol" != simple ]; then
-	for s in "$script" relay; do
+	for s in "$script" "$relay"; do
 		sed "s/':\([a-z]*\)'/:\1/g" "$work/$s.pgbench" > "$work/$s-$protocol.pgbench"
 	done
-	script=$script-$protocol relay=relay-$protocol
+	script=$script-$protocol relay=$relay-$protocol
 fi
 # bench <port> <seconds> <clients> [script, default the workload's]
 bench() { pgbench -n -M "$protocol" -h "$sock" -p "$1" -T "$2" -c "$3" -j "$3" -D acct="${account[$1]}" -D tok="${token[$1]}" -f "$work/${4:-$script}.pgbench" postgres 2>/dev/null; }
@@ -174,7 +175,6 @@ point() {
 	read -r tps cpu <<<"$(tps_and_cpu "$t0" "$(server_ticks "${dirs[@]}")" "$out")"
 	echo "$tps $cpu $(tps_and_cpu "$c0" "$c1" "$out" | cut -d' ' -f2)"
 }
-relay=${relay:-relay}
 # warm up: versions exist, caches filled, statistics
 for p in "$plain" "$coord"; do bench "$p" 3 1 >/dev/null; bench "$p" 1 1 "$relay" >/dev/null; q -p "$p" -c ANALYZE; done
 
